@@ -1,0 +1,77 @@
+/**
+ * A small benchmark harness: warm up, time many runs of a baseline and of our
+ * code alternately in one process, and report p50/p99 and the ratio.
+ */
+
+/** Timing of one side of a comparison, in microseconds. */
+export interface Timing {
+  readonly p50: number
+  readonly p99: number
+  readonly mean: number
+  readonly runs: number
+}
+
+/** A baseline and our code doing the same work, measured side by side. */
+export interface Comparison {
+  readonly name: string
+  readonly baseline: Timing
+  readonly ours: Timing
+  /** ours.p50 / baseline.p50 */
+  readonly ratio: number
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+
+const summarize = (samples: Array<number>): Timing => {
+  const sorted = samples.sort((a, b) => a - b)
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((s, x) => s + x, 0) / sorted.length,
+    runs: sorted.length
+  }
+}
+
+/** Runs `baseline` and `ours` alternately (so that drift hits both alike) after a warm-up. */
+export const compare = async (
+  name: string,
+  baseline: () => unknown | Promise<unknown>,
+  ours: () => unknown | Promise<unknown>,
+  options: { readonly warmup?: number; readonly runs?: number } = {}
+): Promise<Comparison> => {
+  const warmup = options.warmup ?? 200
+  const runs = options.runs ?? 2_000
+  for (let i = 0; i < warmup; i++) {
+    await baseline()
+    await ours()
+  }
+  const base: Array<number> = []
+  const mine: Array<number> = []
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now()
+    await baseline()
+    base.push((performance.now() - t) * 1000)
+    t = performance.now()
+    await ours()
+    mine.push((performance.now() - t) * 1000)
+  }
+  const b = summarize(base)
+  const o = summarize(mine)
+  return { name, baseline: b, ours: o, ratio: o.p50 / b.p50 }
+}
+
+/** The comparisons as an aligned text table. */
+export const formatTable = (rows: ReadonlyArray<Comparison>): string => {
+  const head = ["benchmark", "raw p50 µs", "raw p99 µs", "ours p50 µs", "ours p99 µs", "ratio p50"]
+  const body = rows.map((r) => [
+    r.name,
+    r.baseline.p50.toFixed(1),
+    r.baseline.p99.toFixed(1),
+    r.ours.p50.toFixed(1),
+    r.ours.p99.toFixed(1),
+    r.ratio.toFixed(2)
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
+  return [head, ...body].map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")).join("\n")
+}

@@ -1,0 +1,81 @@
+/**
+ * EngineState: the four sections of a runner's state, and the invariants
+ * that tie them together.
+ *
+ * Each section checks itself; this module checks what only the whole can
+ * tell: every open trade is counted once in the metrics and once in its
+ * symbol's risk counters, with its capital, and none predates its session.
+ */
+import { Schema } from "effect"
+import type { MarketSymbol } from "./Ids.ts"
+import { MetricsState } from "./MetricsState.ts"
+import { PositionsState } from "./PositionsState.ts"
+import { RiskGuardState } from "./RiskGuardState.ts"
+import { SessionState } from "./SessionState.ts"
+
+/** How far a symbol's capital used may drift from the sum of its open notionals through floating-point sums. */
+const capitalTolerance = (capital: number) => 1e-9 * Math.max(1, Math.abs(capital))
+
+/** The cross-section problems of a state, each with its path; empty when the state is consistent. */
+export const engineStateIssues = (state: {
+  readonly session: SessionState
+  readonly positions: PositionsState
+  readonly metrics: MetricsState
+  readonly riskGuard: RiskGuardState
+}): Array<{ readonly path: ReadonlyArray<string>; readonly issue: string }> => {
+  const issues: Array<{ path: ReadonlyArray<string>; issue: string }> = []
+  const trades = Object.values(state.positions.activeTrades)
+  const openCount = state.metrics.tradesOpened - state.metrics.tradesClosed
+  if (trades.length !== openCount) {
+    issues.push({
+      path: ["positions", "activeTrades"],
+      issue: `${trades.length} open trades, but metrics count ${state.metrics.tradesOpened} opened - ${state.metrics.tradesClosed} closed = ${openCount}`
+    })
+  }
+  const bySymbol = new Map<MarketSymbol, { count: number; notional: number }>()
+  for (const trade of trades) {
+    const entry = bySymbol.get(trade.symbol) ?? { count: 0, notional: 0 }
+    bySymbol.set(trade.symbol, { count: entry.count + 1, notional: entry.notional + trade.notionalUsd })
+    if (trade.openedAt < state.session.startTime) {
+      issues.push({
+        path: ["positions", "activeTrades", trade.tradeId, "openedAt"],
+        issue: `trade opened at ${trade.openedAt}, before its session started at ${state.session.startTime}`
+      })
+    }
+  }
+  const symbols = new Set([...bySymbol.keys(), ...(Object.keys(state.riskGuard.perSymbol) as Array<MarketSymbol>)])
+  for (const symbol of symbols) {
+    const open = bySymbol.get(symbol) ?? { count: 0, notional: 0 }
+    const risk = state.riskGuard.perSymbol[symbol]
+    if (risk === undefined) {
+      issues.push({ path: ["riskGuard", "perSymbol", symbol], issue: `${open.count} open trades of ${symbol} have no risk counters` })
+      continue
+    }
+    if (risk.positionCount !== open.count) {
+      issues.push({
+        path: ["riskGuard", "perSymbol", symbol, "positionCount"],
+        issue: `position count ${risk.positionCount}, but ${open.count} trades of ${symbol} are open`
+      })
+    }
+    if (Math.abs(risk.capitalUsedUsd - open.notional) > capitalTolerance(open.notional)) {
+      issues.push({
+        path: ["riskGuard", "perSymbol", symbol, "capitalUsedUsd"],
+        issue: `capital used ${risk.capitalUsedUsd}, but open trades of ${symbol} hold ${open.notional}`
+      })
+    }
+  }
+  return issues
+}
+
+/** The whole state of a runner: each section valid on its own and all of them consistent with each other. */
+export const EngineState = Schema.Struct({
+  session: SessionState,
+  positions: PositionsState,
+  metrics: MetricsState,
+  riskGuard: RiskGuardState
+}).check(Schema.makeFilter(engineStateIssues)).annotate({ identifier: "EngineState" })
+export type EngineState = typeof EngineState.Type
+
+/** The names of the four sections, in storage order. */
+export const sectionNames = ["session", "positions", "metrics", "riskGuard"] as const
+export type SectionName = typeof sectionNames[number]

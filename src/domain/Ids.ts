@@ -1,0 +1,43 @@
+/**
+ * Ids: branded identifiers of the trading domain.
+ *
+ * Every id is restricted to a small character set so that it is safe inside
+ * a Redis key (no `:`, `{`, `}` or whitespace) and needs no escaping in SQL
+ * or in a file name.
+ */
+import { Schema } from "effect"
+
+const idPattern = (prefix: string, maxLength: number) =>
+  Schema.isPattern(new RegExp(`^${prefix}[a-z0-9][a-z0-9_-]{0,${maxLength - prefix.length - 1}}$`))
+
+/** Identifies one trading session: `sess_` then lower-case letters, digits, `_` or `-`, 64 chars at most. */
+export const SessionId = Schema.String.check(idPattern("sess_", 64)).pipe(Schema.brand("SessionId"))
+export type SessionId = typeof SessionId.Type
+
+/** A deployment environment used as a key namespace: `dev`, `test`, `prod`, ... (lower-case, 32 chars at most). */
+export const Env = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9_-]{0,31}$/)).pipe(Schema.brand("Env"))
+export type Env = typeof Env.Type
+
+/** A traded instrument such as `BTC-USDT` (upper-case base and quote joined by `-`). */
+export const MarketSymbol = Schema.String.check(Schema.isPattern(/^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$/)).pipe(
+  Schema.brand("MarketSymbol")
+)
+export type MarketSymbol = typeof MarketSymbol.Type
+
+/** One of the two venues an arbitrage trades between. */
+export const Venue = Schema.Literals(["A", "B"])
+export type Venue = typeof Venue.Type
+
+/** Identifies one arbitrage trade: `trd_...`. */
+export const TradeId = Schema.String.check(idPattern("trd_", 64)).pipe(Schema.brand("TradeId"))
+export type TradeId = typeof TradeId.Type
+
+/** Identifies one leg order on one venue: `ord_...`. */
+export const OrderId = Schema.String.check(idPattern("ord_", 64)).pipe(Schema.brand("OrderId"))
+export type OrderId = typeof OrderId.Type
+
+/** Names a campaign preset (entry threshold, exits, size, limits): e.g. `C1`, `balanced`. */
+export const CampaignId = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/)).pipe(
+  Schema.brand("CampaignId")
+)
+export type CampaignId = typeof CampaignId.Type

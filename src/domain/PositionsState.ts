@@ -1,0 +1,45 @@
+/**
+ * PositionsState: the open arbitrage trades of a session.
+ *
+ * Kept as in the original system: the active trades by trade id, and the time
+ * each position was opened, by trade id. The two must describe the same set
+ * of trades.
+ */
+import { Schema } from "effect"
+import { ArbitrageTrade } from "./ArbitrageTrade.ts"
+import { TradeId } from "./Ids.ts"
+import { EpochMillis } from "./Units.ts"
+
+/** The positions section: every key names its own trade, and every open trade has its open time. */
+export const PositionsState = Schema.Struct({
+  activeTrades: Schema.Record(TradeId, ArbitrageTrade),
+  positionOpenTimes: Schema.Record(TradeId, EpochMillis)
+}).check(
+  Schema.makeFilter((positions) => {
+    const issues: Array<Schema.FilterIssue> = []
+    for (const [key, trade] of Object.entries(positions.activeTrades)) {
+      if (trade.tradeId !== key) {
+        issues.push({ path: ["activeTrades", key, "tradeId"], issue: `trade stored under ${key} has id ${trade.tradeId}` })
+      }
+      const openedAt = positions.positionOpenTimes[key as TradeId]
+      if (openedAt === undefined) {
+        issues.push({ path: ["positionOpenTimes", key], issue: `open trade ${key} has no open time` })
+      } else if (openedAt !== trade.openedAt) {
+        issues.push({
+          path: ["positionOpenTimes", key],
+          issue: `open time ${openedAt} differs from the trade's ${trade.openedAt}`
+        })
+      }
+    }
+    for (const key of Object.keys(positions.positionOpenTimes)) {
+      if (!(key in positions.activeTrades)) {
+        issues.push({ path: ["positionOpenTimes", key], issue: `open time recorded for ${key}, which is not open` })
+      }
+    }
+    return issues
+  })
+).annotate({ identifier: "PositionsState" })
+export type PositionsState = typeof PositionsState.Type
+
+/** No open trades. */
+export const emptyPositions: PositionsState = { activeTrades: {}, positionOpenTimes: {} }

@@ -1,0 +1,110 @@
+/**
+ * StateCodec: the stored forms of the engine state, derived from its Schemas.
+ *
+ * - JSON values (for PostgreSQL JSONB and for composing envelopes): each
+ *   section is `{ "version": N, ...fields }`.
+ * - JSON text (for Redis): the same values, stringified.
+ *
+ * Decoding never throws: any input gives the current-version state or a
+ * `StateCodecError` naming the part, the path and the problem.
+ */
+import { Result } from "effect"
+import { EngineState, engineStateIssues, type SectionName, sectionNames } from "./EngineState.ts"
+import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
+import { PositionsState } from "./PositionsState.ts"
+import { RiskGuardState } from "./RiskGuardState.ts"
+import { SessionState } from "./SessionState.ts"
+import { MalformedJson, StateCodecError, type StatePart } from "./StateCodecError.ts"
+import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedSection } from "./VersionedSection.ts"
+
+/** The versioned codec of each section. Metrics are at version 2; version 1 upgrades by deriving initial capital. */
+export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<EngineState[K]> } = {
+  session: makeVersionedSection({ part: "session", schema: SessionState, currentVersion: 1 }),
+  positions: makeVersionedSection({ part: "positions", schema: PositionsState, currentVersion: 1 }),
+  metrics: makeVersionedSection({
+    part: "metrics",
+    schema: MetricsState,
+    currentVersion: 2,
+    olderVersions: [olderVersion(1, MetricsStateV1, migrateMetricsV1)]
+  }),
+  riskGuard: makeVersionedSection({ part: "riskGuard", schema: RiskGuardState, currentVersion: 1 })
+}
+
+/** The encoded engine state: one versioned JSON object per section. */
+export type EncodedEngineState = { readonly [K in SectionName]: VersionedJson }
+
+/** Encodes every section by its Schema; fails when the state breaks a Schema or an invariant. */
+export const encodeEngineState = (state: EngineState): Result.Result<EncodedEngineState, StateCodecError> =>
+  Result.flatMap(checkInvariants(state), () =>
+    Result.all({
+      session: sectionCodecs.session.encode(state.session),
+      positions: sectionCodecs.positions.encode(state.positions),
+      metrics: sectionCodecs.metrics.encode(state.metrics),
+      riskGuard: sectionCodecs.riskGuard.encode(state.riskGuard)
+    }))
+
+/** Decodes (and upgrades) every section, then checks the invariants across them. */
+export const decodeEngineState = (input: unknown): Result.Result<EngineState, StateCodecError> => {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    return Result.fail(StateCodecError.invalid("state", "expected an object with the four state sections"))
+  }
+  const sections = input as Record<string, unknown>
+  const missing = sectionNames.filter((name) => !(name in sections))
+  if (missing.length > 0) {
+    return Result.fail(StateCodecError.invalid("state", `missing section ${missing.join(", ")} at state`))
+  }
+  return Result.flatMap(
+    Result.all({
+      session: sectionCodecs.session.decode(sections.session),
+      positions: sectionCodecs.positions.decode(sections.positions),
+      metrics: sectionCodecs.metrics.decode(sections.metrics),
+      riskGuard: sectionCodecs.riskGuard.decode(sections.riskGuard)
+    }),
+    checkInvariants
+  )
+}
+
+const checkInvariants = (state: EngineState): Result.Result<EngineState, StateCodecError> => {
+  const issues = engineStateIssues(state)
+  return issues.length === 0
+    ? Result.succeed(state)
+    : Result.fail(StateCodecError.invalid("state", issues.map((i) => `${i.issue} at state.${i.path.join(".")}`).join("; ")))
+}
+
+/** Parses JSON text; a syntax error (truncation, garbage) is a typed `MalformedJson`. */
+export const parseJson = (part: StatePart, text: string): Result.Result<unknown, StateCodecError> => {
+  try {
+    return Result.succeed(JSON.parse(text))
+  } catch (error) {
+    return Result.fail(
+      new StateCodecError({
+        reason: new MalformedJson({ part, message: `${part} is not valid JSON: ${(error as Error).message}` })
+      })
+    )
+  }
+}
+
+/** JSON text of the whole engine state. */
+export const encodeEngineStateJson = (state: EngineState): Result.Result<string, StateCodecError> =>
+  Result.map(encodeEngineState(state), (encoded) => JSON.stringify(encoded))
+
+/** Reads the whole engine state from JSON text. */
+export const decodeEngineStateJson = (text: string): Result.Result<EngineState, StateCodecError> =>
+  Result.flatMap(parseJson("state", text), decodeEngineState)
+
+/** JSON text of one section (a Redis value). */
+export const encodeSectionJson = <K extends SectionName>(
+  name: K,
+  value: EngineState[K]
+): Result.Result<string, StateCodecError> =>
+  Result.map((sectionCodecs[name] as VersionedSection<EngineState[K]>).encode(value), (json) => JSON.stringify(json))
+
+/** Reads one section from JSON text (a Redis value), upgrading older versions. */
+export const decodeSectionJson = <K extends SectionName>(
+  name: K,
+  text: string
+): Result.Result<EngineState[K], StateCodecError> =>
+  Result.flatMap(
+    parseJson(name, text),
+    (json) => (sectionCodecs[name] as VersionedSection<EngineState[K]>).decode(json)
+  )

@@ -1,0 +1,71 @@
+/**
+ * StateCodecError: why a persisted value could not be read (or written).
+ *
+ * One error with a `reason`, so that callers can react to the family as a
+ * whole (skip this candidate) or to one reason (a future version means the
+ * code is older than the data, which an operator must hear about).
+ */
+import { Schema, SchemaIssue } from "effect"
+
+/** The part of the persisted state a failure concerns. */
+export const StatePart = Schema.Literals(["session", "positions", "metrics", "riskGuard", "state", "snapshot"])
+export type StatePart = typeof StatePart.Type
+
+/** The text was not JSON at all (truncated, garbled). */
+export class MalformedJson extends Schema.TaggedError<MalformedJson>()("MalformedJson", {
+  part: StatePart,
+  message: Schema.String
+}) {}
+
+/** The value carries a version this code cannot read: missing, not a number, or newer than the code knows. */
+export class UnsupportedVersion extends Schema.TaggedError<UnsupportedVersion>()("UnsupportedVersion", {
+  part: StatePart,
+  found: Schema.String,
+  newestKnown: Schema.Int,
+  message: Schema.String
+}) {}
+
+/** The value is JSON of a known version but breaks its Schema or an invariant; `message` names each path. */
+export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
+  part: StatePart,
+  message: Schema.String
+}) {}
+
+/** The stored checksum does not match the payload: the bytes changed after they were written. */
+export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()("ChecksumMismatch", {
+  expected: Schema.String,
+  actual: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A persisted value could not be decoded or encoded; never retryable, since the bytes will not change by themselves. */
+export class StateCodecError extends Schema.TaggedError<StateCodecError>()("StateCodecError", {
+  reason: Schema.Union([MalformedJson, UnsupportedVersion, InvalidValue, ChecksumMismatch])
+}) {
+  override get message(): string {
+    return this.reason.message
+  }
+
+  /** A value that breaks its Schema or an invariant; `message` should name the path. */
+  static invalid(part: StatePart, message: string): StateCodecError {
+    return new StateCodecError({ reason: new InvalidValue({ part, message }) })
+  }
+
+  /** A Schema failure, one line per problem with its path. */
+  static fromIssue(part: StatePart, issue: SchemaIssue.Issue): StateCodecError {
+    return StateCodecError.invalid(part, formatIssue(part, issue))
+  }
+}
+
+/** Renders a Schema issue as one line per problem, each with its path inside `part`. */
+export const formatIssue = (part: StatePart, issue: SchemaIssue.Issue): string =>
+  SchemaIssue.makeFormatterStandardSchemaV1()(issue).issues
+    .map((entry) => `${entry.message} at ${formatPath(part, entry.path ?? [])}`)
+    .join("; ")
+
+/** `part.a.b[0]`-style rendering of a path. */
+export const formatPath = (part: StatePart, path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>) =>
+  path.reduce<string>((acc, segment) => {
+    const key = typeof segment === "object" ? segment.key : segment
+    return typeof key === "number" ? `${acc}[${key}]` : `${acc}.${String(key)}`
+  }, part)

@@ -1,0 +1,97 @@
+/**
+ * VersionedSection: the encoded form of a state section carries its version.
+ *
+ * A section is stored as `{ "version": N, ...fields }`. Reading picks the
+ * Schema of version N; an older version is decoded by its own Schema and
+ * upgraded to the current shape, which is then checked by the current
+ * Schema. A version the code does not know (newer, missing, not an integer)
+ * is a typed `UnsupportedVersion`, never a guess.
+ */
+import { Result, Schema } from "effect"
+import { formatIssue, StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
+
+/** The encoded form of a section: its fields plus `version`. */
+export type VersionedJson = { readonly version: number } & Record<string, unknown>
+
+/** A past version: its Schema, and how a value of it becomes a value of the current version (encoded form). */
+export interface OlderVersion<Current> {
+  readonly version: number
+  readonly decodeAndUpgrade: (fields: unknown) => Result.Result<Current, Schema.SchemaError>
+}
+
+/** Reads and writes one section in every version it ever had. */
+export interface VersionedSection<A> {
+  readonly part: StatePart
+  readonly currentVersion: number
+  /** The current-version encoded object, `version` included; fails when the value breaks its Schema. */
+  readonly encode: (value: A) => Result.Result<VersionedJson, StateCodecError>
+  /** Decodes any known version into the current shape, checked by the current Schema. */
+  readonly decode: (input: unknown) => Result.Result<A, StateCodecError>
+}
+
+const strict = { onExcessProperty: "error", errors: "all" } as const
+
+/** A past version decoded by `schema`, then upgraded by `upgrade` to the current type. */
+export const olderVersion = <Old, OldEncoded, Current>(
+  version: number,
+  schema: Schema.Codec<Old, OldEncoded>,
+  upgrade: (old: Old) => Current
+): OlderVersion<Current> => {
+  const decodeOld = Schema.decodeUnknownResult(schema)
+  return {
+    version,
+    decodeAndUpgrade: (fields) => Result.map(decodeOld(fields, strict), upgrade)
+  }
+}
+
+/** Builds the versioned codec of a section whose current Schema is `schema` at version `currentVersion`. */
+export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: {
+  readonly part: StatePart
+  readonly schema: S
+  readonly currentVersion: number
+  readonly olderVersions?: ReadonlyArray<OlderVersion<S["Type"]>>
+}): VersionedSection<S["Type"]> => {
+  const { currentVersion, part, schema } = options
+  const decodeCurrent = Schema.decodeUnknownResult(schema)
+  const encodeCurrent = Schema.encodeUnknownResult(schema)
+  const older = new Map((options.olderVersions ?? []).map((o) => [o.version, o]))
+  const invalid = (error: Schema.SchemaError) => StateCodecError.fromIssue(part, error.issue)
+  const unsupported = (found: string) =>
+    new StateCodecError({
+      reason: new UnsupportedVersion({
+        part,
+        found,
+        newestKnown: currentVersion,
+        message: `${part} has version ${found}; this code reads versions ${
+          [...older.keys(), currentVersion].sort((a, b) => a - b).join(", ")
+        }`
+      })
+    })
+
+  const encode = (value: S["Type"]): Result.Result<VersionedJson, StateCodecError> =>
+    Result.match(encodeCurrent(value, { errors: "all" }), {
+      onFailure: (error) => Result.fail(invalid(error)),
+      onSuccess: (fields) => Result.succeed({ version: currentVersion, ...(fields as Record<string, unknown>) })
+    })
+
+  const decode = (input: unknown): Result.Result<S["Type"], StateCodecError> => {
+    if (input === null || typeof input !== "object" || Array.isArray(input)) {
+      return Result.fail(StateCodecError.invalid(part, `expected an object with a version, got ${describe(input)}`))
+    }
+    const { version, ...fields } = input as Record<string, unknown>
+    if (typeof version !== "number" || !Number.isInteger(version)) {
+      return Result.fail(unsupported(version === undefined ? "missing" : JSON.stringify(version) ?? String(version)))
+    }
+    if (version === currentVersion) return Result.mapError(decodeCurrent(fields, strict), invalid)
+    const past = older.get(version)
+    if (past === undefined) return Result.fail(unsupported(String(version)))
+    return Result.flatMap(
+      Result.mapError(past.decodeAndUpgrade(fields), invalid),
+      (upgraded) => Result.mapError(decodeCurrent(upgraded, strict), invalid)
+    )
+  }
+
+  return { part, currentVersion, encode, decode }
+}
+
+const describe = (input: unknown) => (input === null ? "null" : Array.isArray(input) ? "an array" : typeof input)

@@ -1,0 +1,159 @@
+/**
+ * Generators of valid engine states, built from the domain Schemas.
+ *
+ * The cross-section invariants (every open trade counted in the metrics and
+ * in its symbol's risk counters) cannot be met by filtering random values, so
+ * the parts are generated from the Schemas and assembled into a consistent
+ * whole.
+ */
+import { Arbitrary, Schema } from "effect"
+import type { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
+import { TradeDirection } from "../../src/domain/ArbitrageTrade.ts"
+import type { EngineState } from "../../src/domain/EngineState.ts"
+import { CampaignId, MarketSymbol, OrderId, SessionId, TradeId } from "../../src/domain/Ids.ts"
+import type { Order } from "../../src/domain/Order.ts"
+import { OrderStatus } from "../../src/domain/Order.ts"
+import type { SymbolRiskState } from "../../src/domain/RiskGuardState.ts"
+import { SessionStatus, TradingMode } from "../../src/domain/SessionState.ts"
+
+const between = (minimum: number, maximum: number) =>
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(minimum), Schema.isLessThanOrEqualTo(maximum))
+const intBetween = (minimum: number, maximum: number) =>
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(minimum), Schema.isLessThanOrEqualTo(maximum))
+
+const TradeSpec = Schema.Struct({
+  tradeId: TradeId,
+  orderIdA: OrderId,
+  orderIdB: OrderId,
+  symbolIndex: intBetween(0, 3),
+  direction: TradeDirection,
+  priceA: between(0.0001, 1e6),
+  priceB: between(0.0001, 1e6),
+  quantity: between(0.0001, 1e3),
+  fillA: between(0, 1),
+  fillB: between(0, 1),
+  statusA: OrderStatus,
+  statusB: OrderStatus,
+  openedAfterStart: intBetween(0, 1e9),
+  updatedAfterOpen: intBetween(0, 1e6),
+  entrySpreadBps: between(-1e4, 1e4),
+  takeProfitBps: between(0, 1e4),
+  stopLossBps: between(-1e4, -0.01)
+})
+
+const RiskExtra = Schema.Struct({
+  lossUsd: between(0, 1e6),
+  tradesRejected: intBetween(0, 1e6),
+  extraAllowed: intBetween(0, 1e6)
+})
+
+const StateSpec = Schema.Struct({
+  sessionId: SessionId,
+  startTime: intBetween(0, 2e12),
+  mode: TradingMode,
+  campaignId: CampaignId,
+  loopCount: intBetween(0, 1e9),
+  status: SessionStatus,
+  symbols: Schema.Array(MarketSymbol).check(Schema.isMinLength(1), Schema.isMaxLength(4)),
+  risk: Schema.Array(RiskExtra).check(Schema.isMinLength(4), Schema.isMaxLength(4)),
+  closed: intBetween(0, 1e6),
+  winningFraction: between(0, 1),
+  totalPnlUsd: between(-1e6, 1e6),
+  initialCapitalUsd: between(1, 1e9),
+  dailyLossUsd: between(0, 1e6)
+})
+type TradeSpec = typeof TradeSpec.Type
+
+const leg = (
+  orderId: OrderId,
+  venue: "A" | "B",
+  side: "buy" | "sell",
+  spec: TradeSpec,
+  symbol: MarketSymbol,
+  openedAt: number
+): Order => {
+  const price = venue === "A" ? spec.priceA : spec.priceB
+  return {
+    orderId,
+    venue,
+    symbol,
+    side,
+    price,
+    quantity: spec.quantity,
+    filledQuantity: spec.quantity * (venue === "A" ? spec.fillA : spec.fillB),
+    status: venue === "A" ? spec.statusA : spec.statusB,
+    createdAt: openedAt,
+    updatedAt: openedAt + spec.updatedAfterOpen
+  }
+}
+
+const toTrade = (spec: TradeSpec, symbol: MarketSymbol, startTime: number): ArbitrageTrade => {
+  const openedAt = startTime + spec.openedAfterStart
+  const buyA = spec.direction === "buy_a_sell_b"
+  return {
+    tradeId: spec.tradeId,
+    symbol,
+    direction: spec.direction,
+    orderA: leg(spec.orderIdA, "A", buyA ? "buy" : "sell", spec, symbol, openedAt),
+    orderB: leg(spec.orderIdB, "B", buyA ? "sell" : "buy", spec, symbol, openedAt),
+    entrySpreadBps: spec.entrySpreadBps,
+    quantity: spec.quantity,
+    notionalUsd: spec.quantity * (spec.priceA + spec.priceB),
+    openedAt,
+    takeProfitBps: spec.takeProfitBps,
+    stopLossBps: spec.stopLossBps
+  }
+}
+
+/** Valid engine states with up to `maxOpenTrades` open trades (several per symbol). */
+export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number; readonly minOpenTrades?: number } = {}) =>
+  Arbitrary.all({
+    spec: Arbitrary.schema(StateSpec),
+    trades: Arbitrary.array(Arbitrary.schema(TradeSpec), {
+      minLength: options.minOpenTrades ?? 0,
+      maxLength: options.maxOpenTrades ?? 8
+    })
+  }).pipe(Arbitrary.map(({ spec, trades }): EngineState => {
+    const activeTrades: Record<TradeId, ArbitrageTrade> = {}
+    const positionOpenTimes: Record<TradeId, number> = {}
+    for (const tradeSpec of trades) {
+      if (tradeSpec.tradeId in activeTrades) continue
+      const symbol = spec.symbols[tradeSpec.symbolIndex % spec.symbols.length]!
+      const trade = toTrade(tradeSpec, symbol, spec.startTime)
+      activeTrades[trade.tradeId] = trade
+      positionOpenTimes[trade.tradeId] = trade.openedAt
+    }
+    const open = Object.values(activeTrades)
+    const perSymbol: Record<MarketSymbol, SymbolRiskState> = {}
+    spec.symbols.forEach((symbol, index) => {
+      const mine = open.filter((trade) => trade.symbol === symbol)
+      const extra = spec.risk[index]!
+      perSymbol[symbol] = {
+        lossUsd: extra.lossUsd,
+        tradesRejected: extra.tradesRejected,
+        tradesAllowed: mine.length + extra.extraAllowed,
+        capitalUsedUsd: mine.reduce((sum, trade) => sum + trade.notionalUsd, 0),
+        positionCount: mine.length
+      }
+    })
+    return {
+      session: {
+        sessionId: spec.sessionId,
+        startTime: spec.startTime,
+        mode: spec.mode,
+        campaignId: spec.campaignId,
+        loopCount: spec.loopCount,
+        status: spec.status
+      },
+      positions: { activeTrades, positionOpenTimes },
+      metrics: {
+        tradesOpened: spec.closed + open.length,
+        tradesClosed: spec.closed,
+        winningTrades: Math.floor(spec.closed * spec.winningFraction),
+        totalPnlUsd: spec.totalPnlUsd,
+        portfolioEquityUsd: spec.initialCapitalUsd + spec.totalPnlUsd,
+        initialCapitalUsd: spec.initialCapitalUsd
+      },
+      riskGuard: { sessionStartTime: spec.startTime, dailyLossUsd: spec.dailyLossUsd, perSymbol }
+    }
+  }))
