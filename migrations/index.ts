@@ -1,0 +1,10 @@
+/**
+ * The PostgreSQL migrations, in order. Each module says why it exists and is
+ * never edited once released; a change is a new module added here.
+ */
+import snapshotTables from "./0001_snapshot_tables.ts"
+
+/** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
+export const migrations = {
+  "0001_snapshot_tables": snapshotTables
+}

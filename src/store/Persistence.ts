@@ -1,0 +1,85 @@
+/**
+ * Persistence: the whole storage stack as one Layer, chosen by configuration.
+ *
+ * - DATABASE_URL set: snapshots in that PostgreSQL; unset: in an embedded
+ *   PostgreSQL (PGlite) whose files live in PGLITE_DATA_DIR.
+ * - REDIS_URL set: live state in that Redis; unset: in memory, said once in
+ *   the log, since the live tier then does not survive the process (restore
+ *   falls back to the durable snapshots, which do).
+ * - Migrations are applied on start unless MIGRATE_ON_START=false.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Option, type Redacted } from "effect"
+import type { SqlClient } from "effect/sql"
+import { type PersistenceConfig, persistenceConfig } from "../config.ts"
+import type { Env } from "../domain/Ids.ts"
+import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
+import * as HotStateStore from "./HotStateStore.ts"
+import { migrate } from "./Migrations.ts"
+import { fromSqlError } from "./PgSnapshotStore.ts"
+import * as PgSnapshotStore from "./PgSnapshotStore.ts"
+import * as RedisClient from "./RedisClient.ts"
+import * as RedisHotStateStore from "./RedisHotStateStore.ts"
+import * as SnapshotStore from "./SnapshotStore.ts"
+import type { StoreError } from "./StoreError.ts"
+
+/** The services the stack provides. */
+export type Stores = HotStateStore.HotStateStore | SnapshotStore.SnapshotStore
+
+/** A pooled client of the PostgreSQL at `url`; an unreachable server is a typed `Unreachable`. */
+export const postgresLayer = (
+  url: Redacted.Redacted<string>,
+  options: { readonly maxConnections?: number } = {}
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError> =>
+  PgClient.layerFrom(
+    PgClient.make({ url, maxConnections: options.maxConnections ?? 10, connectTimeout: "5 seconds", idleTimeout: "30 seconds" })
+      .pipe(Effect.mapError(fromSqlError("connect")))
+  )
+
+/** Runs the migrations on the client of `sql` as soon as it is built. */
+export const migrated = <E, R>(
+  sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E | StoreError, R> =>
+  sql.pipe(Layer.tap((context) => migrate.pipe(Effect.provide(context))))
+
+/** The durable tier of `env` on a database client (migrated first when asked). */
+export const snapshotsOn = <E, R>(
+  env: Env,
+  sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
+  options: { readonly migrate: boolean } = { migrate: true }
+): Layer.Layer<SnapshotStore.SnapshotStore, E | StoreError, R> =>
+  PgSnapshotStore.layer(env).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
+
+/** The live tier of `env` on the Redis at `url`. */
+export const redisLiveLayer = (env: Env, url: Redacted.Redacted<string>): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
+  RedisHotStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url })))
+
+/** The in-memory live tier, with the one warning that it does not survive the process. */
+const memoryLiveLayer = (env: Env): Layer.Layer<HotStateStore.HotStateStore> =>
+  HotStateStore.layerMemory(env).pipe(
+    Layer.tap(() =>
+      Effect.logWarning("REDIS_URL is not set: live state is kept in memory and does not survive this process; restores use the durable snapshots")
+    )
+  )
+
+/** The stack described by `config`. */
+export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> => {
+  const sql = Option.match(config.databaseUrl, {
+    onNone: () => EmbeddedPostgres.layer({ dataDir: config.pgliteDataDir }),
+    onSome: (url) => postgresLayer(url, { maxConnections: config.pgMaxConnections })
+  })
+  const live = Option.match(config.redisUrl, {
+    onNone: () => memoryLiveLayer(config.env),
+    onSome: (url) => redisLiveLayer(config.env, url)
+  })
+  return Layer.mergeAll(live, snapshotsOn(config.env, sql, { migrate: config.migrateOnStart }))
+}
+
+/** The stack described by the environment (see `config.ts`). */
+export const layer = Layer.unwrap(Effect.gen(function*() {
+  return layerFrom(yield* persistenceConfig)
+}))
+
+/** Both tiers in memory: for unit tests of the code above the stores. */
+export const layerMemory = (env: Env): Layer.Layer<Stores> =>
+  Layer.mergeAll(HotStateStore.layerMemory(env), SnapshotStore.layerMemory(env))

@@ -1,0 +1,183 @@
+/**
+ * PgSnapshotStore: the durable tier on PostgreSQL (or the embedded PGlite).
+ *
+ * A save is one transaction over the four tables of migration 0001; a load
+ * joins them back and verifies the row through `readSnapshotRow`. Driver
+ * failures are mapped here, at the boundary: a connection failure is
+ * `Unreachable`, a reused sequence is a `WriteConflict`, anything else a
+ * `StoreFailure`.
+ */
+import { Effect, Layer } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import type { SqlError, Statement } from "effect/sql"
+import type { EngineState } from "../domain/EngineState.ts"
+import type { Env, SessionId } from "../domain/Ids.ts"
+import {
+  checkCleanupOptions,
+  latestOf,
+  newestValidIds,
+  rowOfSnapshot,
+  type SnapshotRow,
+  snapshotReadOfRow,
+  SnapshotStore,
+  type SnapshotToSave,
+  summaryOfRow
+} from "./SnapshotStore.ts"
+import { StoreError } from "./StoreError.ts"
+
+/** Maps a driver error to the store's error, keeping unreachable apart from everything else. */
+export const fromSqlError = (operation: string) => (error: SqlError.SqlError): StoreError => {
+  // The driver's own message is generic ("Query failed"); the server's words are in the cause.
+  const cause = error.reason.cause
+  const serverMessage = cause instanceof Error ? cause.message : undefined
+  const detail = `${operation}: ${serverMessage || error.reason.message || error.reason._tag}`
+  switch (error.reason._tag) {
+    case "ConnectionError":
+      return StoreError.unreachable("postgres", detail)
+    case "UniqueViolation":
+      return StoreError.conflict("postgres", detail)
+    default:
+      return StoreError.failure("postgres", detail)
+  }
+}
+
+interface RawRow {
+  readonly snapshot_id: bigint | number | string
+  readonly session_id: string
+  readonly sequence: bigint | number | string
+  readonly snapshot_type: string
+  readonly envelope_version: number
+  readonly fencing_token: bigint | number | string
+  readonly created_at_ms: bigint | number | string
+  readonly checksum: string
+  readonly loop_count: bigint | number | string
+  readonly session_status: string
+  readonly recorded_at: Date | string
+  readonly session: unknown
+  readonly positions: unknown | null
+  readonly metrics: unknown | null
+  readonly risk_guard: unknown | null
+}
+
+const toRow = (raw: RawRow): SnapshotRow => ({
+  snapshotId: Number(raw.snapshot_id),
+  sessionId: raw.session_id,
+  sequence: Number(raw.sequence),
+  snapshotType: raw.snapshot_type,
+  envelopeVersion: Number(raw.envelope_version),
+  fencingToken: Number(raw.fencing_token),
+  createdAt: Number(raw.created_at_ms),
+  checksum: raw.checksum,
+  loopCount: Number(raw.loop_count),
+  status: raw.session_status,
+  recordedAt: new Date(raw.recorded_at).getTime(),
+  session: raw.session,
+  positions: raw.positions,
+  metrics: raw.metrics,
+  riskGuard: raw.risk_guard
+})
+
+/** The durable tier of `env` on the database of `SqlClient`. */
+export const make = Effect.fnUntraced(function*(env: Env) {
+  const sql = yield* PgClient.PgClient
+
+  const selectRows = (where: Statement.Fragment, limit: number) =>
+    sql<RawRow>`
+      SELECT s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
+             s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
+             p.positions, m.metrics, r.risk_guard
+        FROM session_snapshots s
+        LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
+        LEFT JOIN metrics_snapshots m ON m.snapshot_id = s.snapshot_id
+        LEFT JOIN risk_guard_snapshots r ON r.snapshot_id = s.snapshot_id
+       WHERE s.env = ${env} AND ${where}
+       ORDER BY s.sequence DESC
+       LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map(toRow)))
+
+  const save = Effect.fn("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
+    const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+    const openTrades = Object.keys(state.positions.activeTrades).length
+    const inserted = yield* sql.withTransaction(Effect.gen(function*() {
+      const [head] = yield* sql<{ snapshot_id: bigint | number; recorded_at: Date | string }>`
+        INSERT INTO session_snapshots
+          (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
+           checksum, loop_count, session_status, session)
+        VALUES (${env}, ${row.sessionId}, ${row.sequence}, ${row.snapshotType}, ${row.envelopeVersion},
+                ${row.fencingToken}, ${row.createdAt}, ${row.checksum}, ${row.loopCount}, ${row.status},
+                ${sql.json(row.session)})
+        RETURNING snapshot_id, recorded_at`
+      const snapshotId = head!.snapshot_id
+      yield* sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions)
+                 VALUES (${snapshotId}, ${openTrades}, ${sql.json(row.positions)})`
+      yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${snapshotId}, ${sql.json(row.metrics)})`
+      yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${snapshotId}, ${sql.json(row.riskGuard)})`
+      return head!
+    })).pipe(Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`)))
+    return summaryOfRow({
+      ...row,
+      snapshotId: Number(inserted.snapshot_id),
+      recordedAt: new Date(inserted.recorded_at).getTime()
+    })
+  })
+
+  const loadRecent = Effect.fn("SnapshotStore.loadRecent")(function*(
+    sessionId: SessionId,
+    options: { readonly limit: number; readonly beforeSequence?: number }
+  ) {
+    const where = options.beforeSequence === undefined
+      ? sql`s.session_id = ${sessionId}`
+      : sql`s.session_id = ${sessionId} AND s.sequence < ${options.beforeSequence}`
+    const rows = yield* selectRows(where, Math.max(0, options.limit)).pipe(
+      Effect.mapError(fromSqlError(`load snapshots of ${sessionId}`))
+    )
+    return rows.map(snapshotReadOfRow)
+  })
+
+  const loadLatest = Effect.fn("SnapshotStore.loadLatest")(function*(sessionId: SessionId) {
+    return yield* latestOf("postgres", yield* loadRecent(sessionId, { limit: 1 }))
+  })
+
+  const summaryColumns = sql`
+    s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
+    s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
+    p.positions, NULL AS metrics, NULL AS risk_guard`
+
+  const listSessions = Effect.fn("SnapshotStore.listSessions")(function*() {
+    const rows = yield* sql<RawRow>`
+      SELECT ${summaryColumns}
+        FROM v_latest_snapshots v
+        JOIN session_snapshots s ON s.snapshot_id = v.snapshot_id
+        LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
+       WHERE v.env = ${env}
+       ORDER BY s.recorded_at DESC, s.snapshot_id DESC`.pipe(Effect.mapError(fromSqlError("list sessions")))
+    return rows.map((raw) => summaryOfRow(toRow(raw)))
+  })
+
+  const listSnapshots = Effect.fn("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
+    const rows = yield* sql<RawRow>`
+      SELECT ${summaryColumns}
+        FROM session_snapshots s
+        LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
+       WHERE s.env = ${env} AND s.session_id = ${sessionId}
+       ORDER BY s.sequence DESC
+       LIMIT ${limit}`.pipe(Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`)))
+    return rows.map((raw) => summaryOfRow(toRow(raw)))
+  })
+
+  const cleanup = Effect.fn("SnapshotStore.cleanup")(function*(options: { readonly olderThanDays: number; readonly keepLatest?: number }) {
+    yield* checkCleanupOptions("postgres", options)
+    const protectedIds = yield* newestValidIds({ listSessions, loadRecent })
+    const [result] = yield* sql<{ removed: number }>`
+      SELECT cleanup_old_snapshots(${options.olderThanDays}, ${options.keepLatest ?? 1}, ${env},
+                                   ${`{${protectedIds.join(",")}}`}::bigint[]) AS removed`.pipe(
+      Effect.mapError(fromSqlError("cleanup"))
+    )
+    return Number(result?.removed ?? 0)
+  })
+
+  return SnapshotStore.of({ env, kind: "postgres", save, loadLatest, loadRecent, listSessions, listSnapshots, cleanup })
+})
+
+/** The PostgreSQL backing of the durable tier for `env`; needs a `PgClient` on a migrated database. */
+export const layer = (env: Env): Layer.Layer<SnapshotStore, never, PgClient.PgClient> =>
+  Layer.effect(SnapshotStore, make(env))

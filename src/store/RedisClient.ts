@@ -1,0 +1,87 @@
+/**
+ * RedisClient: one ioredis connection as a scoped resource.
+ *
+ * Connects on acquire (a refused or silent server is a typed `Unreachable`
+ * within the connect timeout), quits on release, and never leaves an `error`
+ * event unhandled. Commands do not queue while the connection is down: they
+ * fail at once as `Unreachable`, so that a caller can fall back instead of
+ * hanging. ioredis keeps reconnecting in the background, so the client
+ * recovers by itself when the server comes back.
+ */
+import { Context, Duration, Effect, Layer, Redacted } from "effect"
+import { Redis as IORedis } from "ioredis"
+import { StoreError } from "./StoreError.ts"
+
+/** Settings of the Redis connection. */
+export interface RedisClientOptions {
+  readonly url: Redacted.Redacted<string>
+  /** How long connecting may take before the server counts as unreachable. */
+  readonly connectTimeout?: Duration.Input
+  /** How long one command may take before the server counts as unreachable. */
+  readonly commandTimeout?: Duration.Input
+}
+
+/** A connected ioredis client and a way to run commands with typed failures. */
+export class RedisClient extends Context.Service<RedisClient, {
+  readonly client: IORedis
+  /** Runs `f` on the client; any failure becomes `Unreachable` (connection) or `StoreFailure` (a Redis error reply). */
+  readonly use: <A>(command: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A, StoreError>
+}>()("arbitrage-state/store/RedisClient") {}
+
+/** Whether a failure from ioredis means the server could not be reached (as opposed to a Redis error reply). */
+const isConnectionFailure = (cause: unknown): boolean => {
+  if (!(cause instanceof Error)) return true
+  if (cause.name === "ReplyError") return false
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Command timed out|Stream isn't writeable|connect|MaxRetriesPerRequest/i
+    .test(`${(cause as NodeJS.ErrnoException).code ?? ""} ${cause.message}`)
+}
+
+const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+/** Connects to Redis; the connection is closed when the scope closes. */
+export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
+  const connectTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.connectTimeout ?? "3 seconds"))
+  const commandTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.commandTimeout ?? "3 seconds"))
+  const client = yield* Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = new IORedis(Redacted.value(options.url), {
+          lazyConnect: true,
+          connectTimeout,
+          commandTimeout,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          disconnectTimeout: 200,
+          retryStrategy: (times) => Math.min(times * 100, 2_000)
+        })
+        let lastError: unknown
+        // ioredis emits `error` on every failed (re)connect; without a listener Node would crash.
+        client.on("error", (error) => {
+          lastError = error
+        })
+        try {
+          await client.connect()
+        } catch (error) {
+          client.disconnect()
+          throw lastError ?? error
+        }
+        return client
+      },
+      catch: (cause) => StoreError.unreachable("redis", `cannot connect to redis: ${describe(cause)}`)
+    }),
+    (client) => Effect.promise(() => client.quit().catch(() => client.disconnect())).pipe(Effect.ignore)
+  )
+  const use = <A>(command: string, f: (client: IORedis) => Promise<A>): Effect.Effect<A, StoreError> =>
+    Effect.tryPromise({
+      try: () => f(client),
+      catch: (cause) =>
+        isConnectionFailure(cause)
+          ? StoreError.unreachable("redis", `${command} failed: ${describe(cause)}`)
+          : StoreError.failure("redis", `${command} failed: ${describe(cause)}`)
+    })
+  return RedisClient.of({ client, use })
+})
+
+/** A layer with one connection to `options.url`. */
+export const layer = (options: RedisClientOptions): Layer.Layer<RedisClient, StoreError> =>
+  Layer.effect(RedisClient, make(options))

@@ -1,0 +1,286 @@
+/**
+ * SnapshotStore: durable snapshots of sessions, newest first.
+ *
+ * One contract, several backings: PostgreSQL (`PgSnapshotStore`, also on the
+ * embedded PGlite) and memory (`layerMemory`). Every backing stores a snapshot
+ * as the same row: the envelope's metadata, the checksum, and the four encoded
+ * sections; every backing reads a row back through `readSnapshotRow`, which
+ * verifies the checksum and decodes each section by its Schema.
+ */
+import { Clock, Context, Effect, Layer, Option, Result } from "effect"
+import type { EngineState } from "../domain/EngineState.ts"
+import type { Env, SessionId } from "../domain/Ids.ts"
+import { decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotMetadata } from "../domain/Snapshot.ts"
+import { StateCodecError } from "../domain/StateCodecError.ts"
+import { StoreError, type StoreKind } from "./StoreError.ts"
+
+/** What a listing says of one snapshot, without decoding its state. */
+export interface SnapshotSummary {
+  readonly snapshotId: number
+  readonly sessionId: string
+  readonly sequence: number
+  readonly snapshotType: string
+  readonly fencingToken: number
+  readonly createdAt: number
+  /** When the store wrote it (epoch ms of the store's clock). */
+  readonly recordedAt: number
+  readonly loopCount: number
+  readonly status: string
+  /** Open trades in it; `null` when its positions row is missing. */
+  readonly openTrades: number | null
+}
+
+/** A snapshot that was read and verified. */
+export interface StoredSnapshot {
+  readonly snapshotId: number
+  readonly recordedAt: number
+  readonly snapshot: Snapshot
+}
+
+/** One stored snapshot as read back, valid or not: restore skips the invalid ones and says why. */
+export interface SnapshotRead {
+  readonly snapshotId: number
+  readonly sequence: number
+  readonly recordedAt: number
+  readonly result: Result.Result<Snapshot, StateCodecError>
+}
+
+/** Options of a retention run. */
+export interface CleanupOptions {
+  /** Snapshots recorded more recently than this many days are kept. */
+  readonly olderThanDays: number
+  /** The newest this-many snapshots of every session are kept whatever their age (at least 1). */
+  readonly keepLatest?: number
+}
+
+/** What to save: the envelope metadata (sequence, type, token, time) and the state. */
+export type SnapshotToSave = Omit<SnapshotMetadata, "envelopeVersion">
+
+/** The durable tier of one env. */
+export class SnapshotStore extends Context.Service<SnapshotStore, {
+  readonly env: Env
+  readonly kind: StoreKind
+  /** Seals and writes a snapshot atomically (all four sections or nothing); a reused sequence is a `WriteConflict`. */
+  readonly save: (metadata: SnapshotToSave, state: EngineState) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
+  /** The newest snapshot of the session, verified; `Unreadable` when the newest one is not valid. */
+  readonly loadLatest: (sessionId: SessionId) => Effect.Effect<Option.Option<StoredSnapshot>, StoreError>
+  /** Up to `limit` snapshots, newest first (below `beforeSequence` if given), each with its own verdict. */
+  readonly loadRecent: (
+    sessionId: SessionId,
+    options: { readonly limit: number; readonly beforeSequence?: number }
+  ) => Effect.Effect<ReadonlyArray<SnapshotRead>, StoreError>
+  /** The newest snapshot of every session of the env, newest session first. */
+  readonly listSessions: () => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
+  /** The snapshots of a session, newest first. */
+  readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
+  /** Removes old snapshots, never the newest valid one of a session; returns how many it removed. */
+  readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
+}>()("arbitrage-state/store/SnapshotStore") {}
+
+/** A snapshot as the stores keep it: metadata columns, checksum, and the four encoded sections. */
+export interface SnapshotRow {
+  readonly snapshotId: number
+  readonly sessionId: string
+  readonly sequence: number
+  readonly snapshotType: string
+  readonly envelopeVersion: number
+  readonly fencingToken: number
+  readonly createdAt: number
+  readonly checksum: string
+  readonly loopCount: number
+  readonly status: string
+  readonly recordedAt: number
+  readonly session: unknown
+  /** `null` when the section's row is missing. */
+  readonly positions: unknown | null
+  readonly metrics: unknown | null
+  readonly riskGuard: unknown | null
+}
+
+/** The row of a sealed snapshot, before the store assigns its id and records its time. */
+export const rowOfSnapshot = (
+  metadata: SnapshotToSave,
+  state: EngineState
+): Result.Result<Omit<SnapshotRow, "snapshotId" | "recordedAt">, StateCodecError> =>
+  Result.map(encodeSnapshot(metadata, state), (sealed) => ({
+    sessionId: sealed.sessionId,
+    sequence: sealed.sequence,
+    snapshotType: sealed.snapshotType,
+    envelopeVersion: sealed.envelopeVersion,
+    fencingToken: sealed.fencingToken,
+    createdAt: sealed.createdAt,
+    checksum: sealed.checksum,
+    loopCount: state.session.loopCount,
+    status: state.session.status,
+    session: sealed.payload.session,
+    positions: sealed.payload.positions,
+    metrics: sealed.payload.metrics,
+    riskGuard: sealed.payload.riskGuard
+  }))
+
+/** Verifies and decodes a stored row; a missing section row shows up as a missing section. */
+export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, StateCodecError> => {
+  const missing = (["positions", "metrics", "riskGuard"] as const).filter((section) => row[section] === null)
+  if (missing.length > 0) {
+    return Result.fail(StateCodecError.invalid(
+      "snapshot",
+      `snapshot #${row.sequence} of ${row.sessionId} is missing its ${missing.join(", ")} section at snapshot.payload`
+    ))
+  }
+  const payload = { session: row.session, positions: row.positions, metrics: row.metrics, riskGuard: row.riskGuard }
+  return decodeSnapshot({
+    envelopeVersion: row.envelopeVersion,
+    sessionId: row.sessionId,
+    snapshotType: row.snapshotType,
+    sequence: row.sequence,
+    fencingToken: row.fencingToken,
+    createdAt: row.createdAt,
+    checksum: row.checksum,
+    payload
+  })
+}
+
+/** The listing entry of a row. */
+export const summaryOfRow = (row: SnapshotRow): SnapshotSummary => ({
+  snapshotId: row.snapshotId,
+  sessionId: row.sessionId,
+  sequence: row.sequence,
+  snapshotType: row.snapshotType,
+  fencingToken: row.fencingToken,
+  createdAt: row.createdAt,
+  recordedAt: row.recordedAt,
+  loopCount: row.loopCount,
+  status: row.status,
+  openTrades: openTradesOf(row.positions)
+})
+
+const openTradesOf = (positions: unknown): number | null => {
+  if (positions === null || typeof positions !== "object") return null
+  const trades = (positions as { readonly activeTrades?: unknown }).activeTrades
+  return trades !== null && typeof trades === "object" ? Object.keys(trades).length : null
+}
+
+/** The read of a row: its verdict, with what places it. */
+export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => ({
+  snapshotId: row.snapshotId,
+  sequence: row.sequence,
+  recordedAt: row.recordedAt,
+  result: readSnapshotRow(row)
+})
+
+/** The latest snapshot from the newest-first reads: `None` if there is none, `Unreadable` if it is invalid. */
+export const latestOf = (
+  store: StoreKind,
+  reads: ReadonlyArray<SnapshotRead>
+): Effect.Effect<Option.Option<StoredSnapshot>, StoreError> => {
+  const [newest] = reads
+  if (newest === undefined) return Effect.succeedNone
+  return Result.match(newest.result, {
+    onFailure: (error) => Effect.fail(StoreError.unreadable(store, `snapshot ${newest.snapshotId}`, error.message)),
+    onSuccess: (snapshot) =>
+      Effect.succeedSome({ snapshotId: newest.snapshotId, recordedAt: newest.recordedAt, snapshot })
+  })
+}
+
+/**
+ * The ids retention must keep besides the newest `keepLatest` of each session:
+ * the newest snapshot of each session that reads as valid, found by paging
+ * back through `loadRecent`.
+ */
+export const newestValidIds = Effect.fnUntraced(function*(
+  store: Pick<SnapshotStore["Service"], "listSessions" | "loadRecent">
+) {
+  const sessions = yield* store.listSessions()
+  const ids: Array<number> = []
+  for (const session of sessions) {
+    let beforeSequence: number | undefined
+    scan: while (true) {
+      const reads = yield* store.loadRecent(session.sessionId as SessionId, {
+        limit: 16,
+        ...(beforeSequence === undefined ? {} : { beforeSequence })
+      })
+      for (const read of reads) {
+        if (Result.isSuccess(read.result)) {
+          ids.push(read.snapshotId)
+          break scan
+        }
+      }
+      if (reads.length < 16) break
+      beforeSequence = reads[reads.length - 1]!.sequence
+    }
+  }
+  return ids
+})
+
+/** The options of a cleanup, checked the same way by every backing. */
+export const checkCleanupOptions = (store: StoreKind, options: CleanupOptions): Effect.Effect<void, StoreError> =>
+  !Number.isInteger(options.olderThanDays) || options.olderThanDays < 0
+    ? Effect.fail(StoreError.failure(store, `olderThanDays must be a non-negative integer, got ${options.olderThanDays}`))
+    : !Number.isInteger(options.keepLatest ?? 1) || (options.keepLatest ?? 1) < 1
+    ? Effect.fail(StoreError.failure(store, `keepLatest must be a positive integer, got ${options.keepLatest}`))
+    : Effect.void
+
+const dayMs = 86_400_000
+
+const jsonRoundTrip = <A>(value: A): A => JSON.parse(JSON.stringify(value))
+
+/** A durable tier kept in memory: the same rows and checks as PostgreSQL, gone when the process ends. */
+export const makeMemory = (env: Env, rows: Array<SnapshotRow> = []): SnapshotStore["Service"] => {
+  let nextId = rows.reduce((max, row) => Math.max(max, row.snapshotId), 0) + 1
+  const ofSession = (sessionId: string) =>
+    rows.filter((row) => row.sessionId === sessionId).sort((a, b) => b.sequence - a.sequence)
+
+  const loadRecent: SnapshotStore["Service"]["loadRecent"] = (sessionId, options) =>
+    Effect.sync(() =>
+      ofSession(sessionId)
+        .filter((row) => options.beforeSequence === undefined || row.sequence < options.beforeSequence)
+        .slice(0, Math.max(0, options.limit))
+        .map((row) => snapshotReadOfRow(jsonRoundTrip(row)))
+    )
+
+  const listSessions: SnapshotStore["Service"]["listSessions"] = () =>
+    Effect.sync(() => {
+      const newest = new Map<string, SnapshotRow>()
+      for (const row of rows) {
+        const seen = newest.get(row.sessionId)
+        if (seen === undefined || row.sequence > seen.sequence) newest.set(row.sessionId, row)
+      }
+      return [...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId).map(summaryOfRow)
+    })
+
+  return SnapshotStore.of({
+    env,
+    kind: "memory",
+    save: Effect.fnUntraced(function*(metadata, state) {
+      const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+      if (rows.some((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)) {
+        return yield* StoreError.conflict("memory", `snapshot #${row.sequence} of ${row.sessionId} already exists`)
+      }
+      // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
+      const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: yield* Clock.currentTimeMillis }
+      rows.push(stored)
+      return summaryOfRow(stored)
+    }),
+    loadLatest: (sessionId) => Effect.flatMap(loadRecent(sessionId, { limit: 1 }), (reads) => latestOf("memory", reads)),
+    loadRecent,
+    listSessions,
+    listSnapshots: (sessionId, limit = 100) => Effect.sync(() => ofSession(sessionId).slice(0, limit).map(summaryOfRow)),
+    cleanup: Effect.fnUntraced(function*(options) {
+      yield* checkCleanupOptions("memory", options)
+      const keepLatest = options.keepLatest ?? 1
+      const protectedIds = new Set(yield* newestValidIds({ listSessions, loadRecent }))
+      const cutoff = (yield* Clock.currentTimeMillis) - options.olderThanDays * dayMs
+      const doomed = new Set<number>()
+      for (const session of new Set(rows.map((row) => row.sessionId))) {
+        ofSession(session).forEach((row, rank) => {
+          if (rank >= keepLatest && row.recordedAt <= cutoff && !protectedIds.has(row.snapshotId)) doomed.add(row.snapshotId)
+        })
+      }
+      for (let i = rows.length - 1; i >= 0; i--) if (doomed.has(rows[i]!.snapshotId)) rows.splice(i, 1)
+      return doomed.size
+    })
+  })
+}
+
+/** The memory backing for `env`. */
+export const layerMemory = (env: Env): Layer.Layer<SnapshotStore> => Layer.sync(SnapshotStore, () => makeMemory(env))

@@ -1,0 +1,42 @@
+/**
+ * StateKeys: where a session's live state lives in Redis.
+ *
+ * `arbitrage:state:{env}:{session_id}:<section>`, with the session id wrapped
+ * in braces as a Redis Cluster hash tag: all keys of one session hash to one
+ * slot, so a MULTI/EXEC over them works on a cluster as on a single server.
+ * Env and session id are validated ids (no `:`, braces or spaces), so a key
+ * can be parsed back without ambiguity.
+ */
+import type { SectionName } from "../domain/EngineState.ts"
+import type { Env, SessionId } from "../domain/Ids.ts"
+
+/** The Redis key of one section of a session's live state. */
+export const sectionKey = (env: Env, sessionId: SessionId, section: SectionName): string =>
+  `arbitrage:state:${env}:{${sessionId}}:${redisSectionName[section]}`
+
+/** The four keys of a session, in the order of `sectionNames`. */
+export const sessionKeys = (env: Env, sessionId: SessionId) =>
+  [
+    sectionKey(env, sessionId, "session"),
+    sectionKey(env, sessionId, "positions"),
+    sectionKey(env, sessionId, "metrics"),
+    sectionKey(env, sessionId, "riskGuard")
+  ] as const
+
+/** The SCAN pattern matching the session key of every live session of an env. */
+export const sessionKeyPattern = (env: Env): string => `arbitrage:state:${env}:{*}:session`
+
+/** The session id inside a key matched by `sessionKeyPattern`, if it is one. */
+export const sessionIdOfKey = (env: Env, key: string): string | undefined => {
+  const prefix = `arbitrage:state:${env}:{`
+  const suffix = "}:session"
+  return key.startsWith(prefix) && key.endsWith(suffix) ? key.slice(prefix.length, -suffix.length) : undefined
+}
+
+/** Section names as the original system spelled them in keys. */
+const redisSectionName: Record<SectionName, string> = {
+  session: "session",
+  positions: "positions",
+  metrics: "metrics",
+  riskGuard: "risk_guard"
+}

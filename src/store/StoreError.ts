@@ -1,0 +1,89 @@
+/**
+ * StoreError: why a store operation did not complete.
+ *
+ * The reasons keep apart what a caller must never confuse: a store that
+ * cannot be reached (retry later; never read it as "no state"), stored data
+ * that cannot be read (skip it, fall back, report it), and a write the store
+ * refused (a conflict: someone else wrote first).
+ */
+import { Schema } from "effect"
+
+/** Which backing a failure comes from. */
+export const StoreKind = Schema.Literals(["redis", "postgres", "memory"])
+export type StoreKind = typeof StoreKind.Type
+
+/** The store did not answer (refused, reset, timed out). Retryable. */
+export class Unreachable extends Schema.TaggedError<Unreachable>()("Unreachable", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/** Stored data exists but is not a valid state (corrupt, wrong type, unknown version). Not retryable. */
+export class Unreadable extends Schema.TaggedError<Unreadable>()("Unreadable", {
+  store: StoreKind,
+  /** The key or snapshot that could not be read. */
+  location: Schema.String,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** The store refused the write: it conflicts with what is already there. Not retryable as is. */
+export class WriteConflict extends Schema.TaggedError<WriteConflict>()("WriteConflict", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** Any other failure of the store (permissions, a missing table, a driver error). */
+export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailure", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** A store operation failed; `reason` says how, and whether retrying can help. */
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  reason: Schema.Union([Unreachable, Unreadable, WriteConflict, StoreFailure])
+}) {
+  override get message(): string {
+    const where = this.reason._tag === "Unreadable" ? `${this.reason.location}: ` : ""
+    return `${this.reason.store}: ${where}${this.reason.message}`
+  }
+
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+
+  /** The store could not be reached. */
+  static unreachable(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new Unreachable({ store, message }) })
+  }
+
+  /** Data at `location` is not a valid state. */
+  static unreadable(store: StoreKind, location: string, message: string): StoreError {
+    return new StoreError({ reason: new Unreadable({ store, location, message }) })
+  }
+
+  /** The store refused a conflicting write. */
+  static conflict(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new WriteConflict({ store, message }) })
+  }
+
+  /** Any other failure. */
+  static failure(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new StoreFailure({ store, message }) })
+  }
+}

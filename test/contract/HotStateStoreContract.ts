@@ -1,0 +1,158 @@
+/**
+ * The contract of the live tier, run against every backing.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Result } from "effect"
+import { sectionNames } from "../../src/domain/EngineState.ts"
+import { SessionId } from "../../src/domain/Ids.ts"
+import { encodeEngineState } from "../../src/domain/StateCodec.ts"
+import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { sectionKey } from "../../src/store/StateKeys.ts"
+import { type LiveBacking, RawLive } from "../support/Backings.ts"
+import { withoutNegativeZero } from "../support/Results.ts"
+import { uniqueEnv } from "../support/Services.ts"
+import { engineStateArbitrary } from "../support/StateArbitrary.ts"
+import { ofSession, sampleStates } from "../support/States.ts"
+
+const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
+
+/** Registers the live-tier contract for `backing`. */
+export const hotStateStoreContract = (backing: LiveBacking, options: { readonly propertyRuns: number }) => {
+  const env = uniqueEnv(`hot${backing.name}`)
+  layer(backing.layer(env), { timeout: "60 seconds" })(`HotStateStore contract on ${backing.name}`, (it) => {
+    it.effect("a session without live state loads as None", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        assert.isTrue(Option.isNone(yield* store.load(session("none0001"))))
+      }))
+
+    it.effect.prop("save then load gives back the same state", { state: engineStateArbitrary() }, ({ state }) =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        yield* store.save(state)
+        const loaded = yield* store.load(state.session.sessionId)
+        assert.deepStrictEqual(Option.getOrThrow(loaded), withoutNegativeZero(state))
+      }), { arbitrary: { runs: options.propertyRuns } })
+
+    it.effect("a state with 200 open trades round-trips", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [state] = yield* sampleStates(session("many0001"), { count: 1, seed: 3, minOpenTrades: 200, maxOpenTrades: 200 })
+        assert.isAtLeast(Object.keys(state!.positions.activeTrades).length, 150)
+        yield* store.save(state!)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.load(state!.session.sessionId)), withoutNegativeZero(state!))
+      }))
+
+    it.effect("a save replaces every section of the previous one", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [first, second] = yield* sampleStates(session("replace01"), { count: 2, seed: 5 })
+        yield* store.save(first!)
+        yield* store.save(second!)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.load(session("replace01"))), withoutNegativeZero(second!))
+      }))
+
+    it.effect("an invalid state is refused before anything is written: the previous state stays whole", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [state] = yield* sampleStates(session("refuse01"), { count: 1, seed: 6 })
+        yield* store.save(state!)
+        const broken = { ...state!, metrics: { ...state!.metrics, tradesOpened: state!.metrics.tradesOpened + 5 } }
+        const exit = yield* Effect.exit(store.save(broken))
+        assert.isTrue(Exit.isFailure(exit))
+        assert.isTrue(Result.isFailure(encodeEngineState(broken)))
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.load(session("refuse01"))), withoutNegativeZero(state!))
+      }))
+
+    it.effect("a save interrupted at any point leaves either the old or the new state, never a mix", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [older, newer] = yield* sampleStates(session("interrupt1"), { count: 2, seed: 8 })
+        const expected = [withoutNegativeZero(older!), withoutNegativeZero(newer!)]
+        for (let round = 0; round < 30; round++) {
+          yield* store.save(older!)
+          const fiber = yield* Effect.forkChild(store.save(newer!))
+          for (let i = 0; i < round % 6; i++) yield* Effect.yieldNow
+          yield* Fiber.interrupt(fiber)
+          const loaded = Option.getOrThrow(yield* store.load(session("interrupt1")))
+          assert.isTrue(expected.some((state) => JSON.stringify(state) === JSON.stringify(loaded)), `round ${round}: a mixed state`)
+        }
+      }))
+
+    it.effect("delete removes every section", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [state] = yield* sampleStates(session("delete01"), { count: 1, seed: 9 })
+        yield* store.save(state!)
+        yield* store.delete(session("delete01"))
+        assert.isTrue(Option.isNone(yield* store.load(session("delete01"))))
+        assert.notInclude(yield* store.listSessions(), session("delete01"))
+      }))
+
+    it.effect("listSessions lists the sessions with live state in this env, and no other env's", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const [state] = yield* sampleStates(session("listed01"), { count: 1, seed: 10 })
+        yield* store.save(state!)
+        yield* store.save(ofSession(state!, session("listed02")))
+        const listed = yield* store.listSessions()
+        assert.includeMembers([...listed], [session("listed01"), session("listed02")])
+        const otherEnvSees = yield* HotStateStore.pipe(
+          Effect.flatMap((other) => other.listSessions()),
+          Effect.provide(backing.layer(uniqueEnv(`other${backing.name}`)))
+        )
+        assert.notInclude(otherEnvSees, session("listed01"))
+      }))
+
+    it.effect("a section that is not valid JSON is Unreadable, naming the key and the problem", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const raw = yield* RawLive
+        const [state] = yield* sampleStates(session("corrupt01"), { count: 1, seed: 11 })
+        yield* store.save(state!)
+        yield* raw.set(sectionKey(env, session("corrupt01"), "metrics"), "{\"version\":2,\"tradesOpe")
+        const error = yield* Effect.flip(store.load(session("corrupt01")))
+        assert.strictEqual(error.reason._tag, "Unreadable")
+        assert.include(error.message, "metrics is not valid JSON")
+        assert.include(error.reason._tag === "Unreadable" ? error.reason.location : "", "corrupt01")
+      }))
+
+    it.effect("a section that breaks its Schema is Unreadable, naming the path", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const raw = yield* RawLive
+        const [state] = yield* sampleStates(session("corrupt02"), { count: 1, seed: 12 })
+        yield* store.save(state!)
+        yield* raw.set(sectionKey(env, session("corrupt02"), "session"), JSON.stringify({ version: 1, ...state!.session, loopCount: -3 }))
+        const error = yield* Effect.flip(store.load(session("corrupt02")))
+        assert.strictEqual(error.reason._tag, "Unreadable")
+        assert.include(error.message, "session.loopCount")
+      }))
+
+    it.effect("a missing section is Unreadable, not a partial state", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const raw = yield* RawLive
+        const [state] = yield* sampleStates(session("partial01"), { count: 1, seed: 13 })
+        for (const name of sectionNames) {
+          yield* store.save(state!)
+          yield* raw.remove(sectionKey(env, session("partial01"), name))
+          const error = yield* Effect.flip(store.load(session("partial01")))
+          assert.include(error.message, `lacks section ${name}`)
+        }
+      }))
+
+    it.effect("another session's section under this session's key is Unreadable", () =>
+      Effect.gen(function*() {
+        const store = yield* HotStateStore
+        const raw = yield* RawLive
+        const [state] = yield* sampleStates(session("mixed001"), { count: 1, seed: 14 })
+        yield* store.save(state!)
+        yield* raw.set(sectionKey(env, session("mixed001"), "session"), JSON.stringify({ version: 1, ...state!.session, sessionId: "sess_intruder1" }))
+        const error = yield* Effect.flip(store.load(session("mixed001")))
+        assert.strictEqual(error.reason._tag, "Unreadable")
+      }))
+  })
+}
+
+

@@ -1,0 +1,6 @@
+import { snapshotBackings } from "../support/Backings.ts"
+import { snapshotStoreContract } from "./SnapshotStoreContract.ts"
+
+for (const backing of snapshotBackings) {
+  snapshotStoreContract(backing, { propertyRuns: backing.name === "memory" ? 100 : 25 })
+}

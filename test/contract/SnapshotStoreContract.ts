@@ -1,0 +1,201 @@
+/**
+ * The contract of the durable tier, run against every backing.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect, Exit, Option, Result } from "effect"
+import type { EngineState } from "../../src/domain/EngineState.ts"
+import { SessionId } from "../../src/domain/Ids.ts"
+import { SnapshotStore, type SnapshotToSave } from "../../src/store/SnapshotStore.ts"
+import { RawSnapshots, type SnapshotBacking } from "../support/Backings.ts"
+import { withoutNegativeZero } from "../support/Results.ts"
+import { uniqueEnv } from "../support/Services.ts"
+import { engineStateArbitrary } from "../support/StateArbitrary.ts"
+import { ofSession, sampleStates } from "../support/States.ts"
+
+const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
+
+const metadataFor = (state: EngineState, sequence: number, snapshotType: SnapshotToSave["snapshotType"] = "trade"): SnapshotToSave => ({
+  sessionId: state.session.sessionId,
+  snapshotType,
+  sequence,
+  fencingToken: 1,
+  createdAt: 1_763_629_181_208 + sequence
+})
+
+/** Saves `states` as sequences 1..n of their session; returns the snapshot ids in order. */
+const saveAll = (states: ReadonlyArray<EngineState>) =>
+  Effect.gen(function*() {
+    const store = yield* SnapshotStore
+    const ids: Array<number> = []
+    for (const [i, state] of states.entries()) ids.push((yield* store.save(metadataFor(state, i + 1), state)).snapshotId)
+    return ids
+  })
+
+/** Registers the durable-tier contract for `backing`. */
+export const snapshotStoreContract = (backing: SnapshotBacking, options: { readonly propertyRuns: number }) => {
+  const env = uniqueEnv(`snap${backing.name}`)
+  layer(backing.layer(env), { timeout: "90 seconds" })(`SnapshotStore contract on ${backing.name}`, (it) => {
+    it.effect("a session without snapshots has no latest and an empty listing", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        assert.isTrue(Option.isNone(yield* store.loadLatest(session("none0001"))))
+        assert.deepStrictEqual(yield* store.listSnapshots(session("none0001")), [])
+        assert.deepStrictEqual(yield* store.loadRecent(session("none0001"), { limit: 5 }), [])
+      }))
+
+    let propertySequence = 0
+    it.effect.prop("save then loadLatest gives back the same state and metadata", { state: engineStateArbitrary() }, ({ state }) =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const metadata = metadataFor(state, ++propertySequence, "periodic")
+        const summary = yield* store.save(metadata, state)
+        const latest = Option.getOrThrow(yield* store.loadLatest(state.session.sessionId))
+        assert.strictEqual(latest.snapshotId, summary.snapshotId)
+        assert.deepStrictEqual(latest.snapshot.state, withoutNegativeZero(state))
+        assert.strictEqual(latest.snapshot.sequence, metadata.sequence)
+        assert.strictEqual(latest.snapshot.snapshotType, metadata.snapshotType)
+        assert.strictEqual(latest.snapshot.fencingToken, metadata.fencingToken)
+        assert.strictEqual(latest.snapshot.createdAt, metadata.createdAt)
+        assert.strictEqual(summary.openTrades, Object.keys(state.positions.activeTrades).length)
+        assert.strictEqual(summary.loopCount, state.session.loopCount)
+      }), { arbitrary: { runs: options.propertyRuns } })
+
+    it.effect("a snapshot with 300 open trades round-trips", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const [state] = yield* sampleStates(session("many0001"), { count: 1, seed: 21, minOpenTrades: 300, maxOpenTrades: 300 })
+        yield* store.save(metadataFor(state!, 1), state!)
+        const latest = Option.getOrThrow(yield* store.loadLatest(session("many0001")))
+        assert.deepStrictEqual(latest.snapshot.state, withoutNegativeZero(state!))
+      }))
+
+    it.effect("loadRecent returns snapshots newest first and pages back with beforeSequence", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const states = yield* sampleStates(session("recent01"), { count: 5, seed: 22 })
+        const ids = yield* saveAll(states)
+        const recent = yield* store.loadRecent(session("recent01"), { limit: 3 })
+        assert.deepStrictEqual(recent.map((read) => read.sequence), [5, 4, 3])
+        assert.deepStrictEqual(recent.map((read) => read.snapshotId), [ids[4], ids[3], ids[2]])
+        for (const [i, read] of recent.entries()) {
+          assert.deepStrictEqual(Result.getOrThrow(read.result).state, withoutNegativeZero(states[4 - i]!))
+        }
+        const older = yield* store.loadRecent(session("recent01"), { limit: 10, beforeSequence: 3 })
+        assert.deepStrictEqual(older.map((read) => read.sequence), [2, 1])
+        const listing = yield* store.listSnapshots(session("recent01"))
+        assert.deepStrictEqual(listing.map((s) => s.sequence), [5, 4, 3, 2, 1])
+      }))
+
+    it.effect("a reused sequence number is a WriteConflict and changes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const [first, second] = yield* sampleStates(session("dupseq01"), { count: 2, seed: 23 })
+        yield* store.save(metadataFor(first!, 1), first!)
+        const error = yield* Effect.flip(store.save(metadataFor(second!, 1), second!))
+        assert.strictEqual(error._tag, "StoreError")
+        assert.strictEqual(error._tag === "StoreError" ? error.reason._tag : "", "WriteConflict")
+        const latest = Option.getOrThrow(yield* store.loadLatest(session("dupseq01")))
+        assert.deepStrictEqual(latest.snapshot.state, withoutNegativeZero(first!))
+        assert.lengthOf(yield* store.listSnapshots(session("dupseq01")), 1)
+      }))
+
+    it.effect("an invalid state is refused before anything is written", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const [state] = yield* sampleStates(session("invalid01"), { count: 1, seed: 24 })
+        const broken = { ...state!, metrics: { ...state!.metrics, tradesClosed: state!.metrics.tradesOpened + 1 } }
+        const exit = yield* Effect.exit(store.save(metadataFor(broken, 1), broken))
+        assert.isTrue(Exit.isFailure(exit))
+        assert.lengthOf(yield* store.listSnapshots(session("invalid01")), 0)
+      }))
+
+    it.effect("a corrupted latest snapshot is Unreadable from loadLatest, and loadRecent names it and keeps the older good one", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const raw = yield* RawSnapshots
+        const states = yield* sampleStates(session("corrupt01"), { count: 2, seed: 25 })
+        const ids = yield* saveAll(states)
+        const stored = Option.getOrThrow(yield* store.loadLatest(session("corrupt01")))
+        // The original report's S5: the campaign of the session section emptied.
+        const { session: s } = stored.snapshot.state
+        yield* raw.setSection(ids[1]!, "session", { version: 1, ...s, campaignId: "" })
+        const error = yield* Effect.flip(store.loadLatest(session("corrupt01")))
+        assert.strictEqual(error.reason._tag, "Unreadable")
+        assert.include(error.message, `snapshot ${ids[1]}`)
+        const [newest, older] = yield* store.loadRecent(session("corrupt01"), { limit: 2 })
+        assert.isTrue(Result.isFailure(newest!.result))
+        assert.deepStrictEqual(Result.getOrThrow(older!.result).state, withoutNegativeZero(states[0]!))
+      }))
+
+    it.effect("a snapshot missing one of its section rows reads as invalid, naming the section", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const raw = yield* RawSnapshots
+        const states = yield* sampleStates(session("missing01"), { count: 3, seed: 26 })
+        const ids = yield* saveAll(states)
+        const dropped = [["positions", ids[0]!], ["metrics", ids[1]!], ["riskGuard", ids[2]!]] as const
+        for (const [section, id] of dropped) yield* raw.dropSection(id, section)
+        const reads = yield* store.loadRecent(session("missing01"), { limit: 3 })
+        for (const [section, id] of dropped) {
+          const read = reads.find((r) => r.snapshotId === id)!
+          assert.isTrue(Result.isFailure(read.result))
+          assert.include(Result.isFailure(read.result) ? read.result.failure.message : "", section)
+        }
+      }))
+
+    it.effect("listSessions gives the newest snapshot of each session of this env only", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const states = yield* sampleStates(session("listed01"), { count: 2, seed: 27 })
+        yield* saveAll(states)
+        yield* saveAll([ofSession(states[0]!, session("listed02"))])
+        const sessions = yield* store.listSessions()
+        const one = sessions.find((s) => s.sessionId === session("listed01"))
+        assert.strictEqual(one?.sequence, 2)
+        assert.isDefined(sessions.find((s) => s.sessionId === session("listed02")))
+        assert.strictEqual(new Set(sessions.map((s) => s.sessionId)).size, sessions.length)
+        const otherEnvSees = yield* SnapshotStore.pipe(
+          Effect.flatMap((other) => other.listSessions()),
+          Effect.provide(backing.layer(uniqueEnv(`other${backing.name}`)))
+        )
+        assert.isUndefined(otherEnvSees.find((s) => s.sessionId === session("listed01")))
+      }))
+
+    it.effect("cleanup removes old snapshots but keeps the newest of each session and the newest valid one", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const raw = yield* RawSnapshots
+        const plain = yield* sampleStates(session("retain01"), { count: 4, seed: 28 })
+        yield* saveAll(plain)
+        const damaged = yield* sampleStates(session("retain02"), { count: 3, seed: 29 })
+        const damagedIds = yield* saveAll(damaged)
+        // The newest snapshot of retain02 is corrupt: retention must also keep #2, its newest valid one.
+        yield* raw.setSection(damagedIds[2]!, "metrics", { version: 2, tradesOpened: -1 })
+        const before = (yield* store.listSessions()).length
+        const removed = yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 })
+        assert.isAtLeast(removed, 3 + 1)
+        assert.deepStrictEqual((yield* store.listSnapshots(session("retain01"))).map((s) => s.sequence), [4])
+        assert.deepStrictEqual((yield* store.listSnapshots(session("retain02"))).map((s) => s.sequence), [3, 2])
+        assert.strictEqual((yield* store.listSessions()).length, before)
+        const kept = yield* store.loadRecent(session("retain02"), { limit: 5 })
+        assert.isTrue(Result.isSuccess(kept[1]!.result))
+        assert.strictEqual(yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 }), 0)
+      }))
+
+    it.effect("cleanup keeps snapshots younger than the retention period", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        yield* saveAll(yield* sampleStates(session("young001"), { count: 3, seed: 30 }))
+        assert.strictEqual(yield* store.cleanup({ olderThanDays: 1, keepLatest: 1 }), 0)
+        assert.lengthOf(yield* store.listSnapshots(session("young001")), 3)
+      }))
+
+    it.effect("cleanup refuses a negative retention period with a typed error", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const error = yield* Effect.flip(store.cleanup({ olderThanDays: -1 }))
+        assert.strictEqual(error.reason._tag, "StoreFailure")
+        assert.include(error.message, "olderThanDays")
+      }))
+  })
+}

@@ -1,0 +1,80 @@
+/**
+ * The migrations applied to an empty database give the schema the stores
+ * need, and applying them again changes nothing. Run against a database
+ * created for this test on the real PostgreSQL, and against an empty PGlite.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { randomBytes } from "node:crypto"
+import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
+import { migrate, migrationsTable } from "../../src/store/Migrations.ts"
+import { fromSqlError } from "../../src/store/PgSnapshotStore.ts"
+import { postgresLayer } from "../../src/store/Persistence.ts"
+import { testDatabaseUrl } from "../support/Services.ts"
+
+const adminUrl = Redacted.make(Redacted.value(testDatabaseUrl).replace(/\/[^/?]*(\?.*)?$/, "/postgres$1"))
+
+/** A database made for one test and dropped after it. */
+const freshDatabase = Layer.unwrap(Effect.gen(function*() {
+  const name = `arbitrage_state_mig_${randomBytes(4).toString("hex")}`
+  const admin = yield* Effect.acquireRelease(
+    Effect.succeed(name),
+    () => Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP DATABASE IF EXISTS ${sql(name)} WITH (FORCE)`
+    }).pipe(Effect.provide(postgresLayer(adminUrl, { maxConnections: 1 })), Effect.ignore)
+  )
+  yield* Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE DATABASE ${sql(admin)}`
+  }).pipe(Effect.provide(postgresLayer(adminUrl, { maxConnections: 1 })))
+  return postgresLayer(Redacted.make(Redacted.value(adminUrl).replace(/\/postgres(\?.*)?$/, `/${name}$1`)), { maxConnections: 2 })
+}))
+
+const schemaChecks = Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  const first = yield* migrate
+  assert.deepStrictEqual(first.map(([id, name]) => [id, name]), [[1, "snapshot_tables"]])
+  assert.deepStrictEqual(yield* migrate, [])
+
+  const tables = yield* sql<{ table_name: string }>`
+    SELECT table_name FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`
+  assert.includeMembers(tables.map((t) => t.table_name), [
+    "metrics_snapshots",
+    "position_snapshots",
+    "risk_guard_snapshots",
+    "session_snapshots",
+    migrationsTable
+  ])
+  const columns = yield* sql<{ column_name: string }>`
+    SELECT column_name FROM information_schema.columns WHERE table_name = 'session_snapshots'`
+  assert.includeMembers(columns.map((c) => c.column_name), [
+    "snapshot_id", "env", "session_id", "sequence", "snapshot_type", "envelope_version", "fencing_token",
+    "created_at_ms", "checksum", "loop_count", "session_status", "session", "recorded_at"
+  ])
+  const views = yield* sql<{ table_name: string }>`SELECT table_name FROM information_schema.views WHERE table_schema = 'public'`
+  assert.deepStrictEqual(views.map((v) => v.table_name), ["v_latest_snapshots"])
+  const [cleanup] = yield* sql<{ removed: number }>`SELECT cleanup_old_snapshots(30) AS removed`
+  assert.strictEqual(Number(cleanup!.removed), 0)
+  const refused = yield* Effect.flip(sql`SELECT cleanup_old_snapshots(-1)`.pipe(Effect.mapError(fromSqlError("cleanup"))))
+  assert.include(refused.message, "days_to_keep must be a non-negative number of days")
+  const indexes = yield* sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE tablename = 'session_snapshots'`
+  assert.isTrue(indexes.some((i) => /\(env, session_id, sequence\)/.test(i.indexdef)), "an index serves the latest-snapshot query")
+})
+
+describe("migrations", () => {
+  it.effect("on an empty PostgreSQL database: the schema appears, and a second run is a no-op", () =>
+    schemaChecks.pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
+
+  it.effect("on an empty embedded PGlite: the same", () =>
+    schemaChecks.pipe(Effect.provide(EmbeddedPostgres.layer({ dataDir: undefined }))), { timeout: 60_000 })
+
+  it.effect("two migrations started at once both succeed and apply each migration once", () =>
+    Effect.gen(function*() {
+      const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
+      assert.strictEqual(results.flat().length, 1)
+    }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
+})

@@ -1,0 +1,150 @@
+/**
+ * The backings every contract suite runs against: memory, the real Redis,
+ * the real PostgreSQL and the embedded PGlite. Each comes with raw access to
+ * what it stores, so that tests can damage stored data the way a real fault
+ * would, and removes its namespace when its layer is released.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer } from "effect"
+import type { SqlClient } from "effect/sql"
+import type { SectionName } from "../../src/domain/EngineState.ts"
+import type { Env } from "../../src/domain/Ids.ts"
+import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
+import * as HotStateStore from "../../src/store/HotStateStore.ts"
+import { migrate } from "../../src/store/Migrations.ts"
+import { postgresLayer, snapshotsOn } from "../../src/store/Persistence.ts"
+import * as RedisClient from "../../src/store/RedisClient.ts"
+import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
+import type { StoreError } from "../../src/store/StoreError.ts"
+import { testDatabaseUrl, testRedisUrl } from "./Services.ts"
+
+/** Raw access to the live tier's keys, below the store's codecs. */
+export class RawLive extends Context.Service<RawLive, {
+  readonly set: (key: string, text: string) => Effect.Effect<void>
+  readonly remove: (key: string) => Effect.Effect<void>
+}>()("test/RawLive") {}
+
+/** Raw access to stored snapshots, below the store's codecs. */
+export class RawSnapshots extends Context.Service<RawSnapshots, {
+  /** Replaces one stored section of a snapshot with `value` (a JSON value, anything). */
+  readonly setSection: (snapshotId: number, section: SectionName, value: unknown) => Effect.Effect<void>
+  /** Deletes the row of one section of a snapshot (a snapshot missing one of its four tables). */
+  readonly dropSection: (snapshotId: number, section: Exclude<SectionName, "session">) => Effect.Effect<void>
+}>()("test/RawSnapshots") {}
+
+/** A backing of the live tier: the store of an env, and raw access to it. */
+export interface LiveBacking {
+  readonly name: string
+  readonly layer: (env: Env) => Layer.Layer<HotStateStore.HotStateStore | RawLive, StoreError>
+}
+
+/** A backing of the durable tier: the store of an env, and raw access to it. */
+export interface SnapshotBacking {
+  readonly name: string
+  readonly layer: (env: Env) => Layer.Layer<SnapshotStore.SnapshotStore | RawSnapshots, StoreError>
+}
+
+export const memoryLive: LiveBacking = {
+  name: "memory",
+  layer: (env) => {
+    const entries = new Map<string, string>()
+    return Layer.mergeAll(
+      Layer.succeed(HotStateStore.HotStateStore, HotStateStore.makeMemory(env, entries)),
+      Layer.succeed(RawLive, {
+        set: (key, text) => Effect.sync(() => void entries.set(key, text)),
+        remove: (key) => Effect.sync(() => void entries.delete(key))
+      })
+    )
+  }
+}
+
+const redisClient = RedisClient.layer({ url: testRedisUrl })
+
+export const redisLive: LiveBacking = {
+  name: "redis",
+  layer: (env) =>
+    Layer.unwrap(Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      yield* Effect.addFinalizer(() => removeRedisNamespace(redis, env))
+      return Layer.mergeAll(
+        RedisHotStateStore.layer(env),
+        Layer.succeed(RawLive, {
+          set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
+          remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)
+        })
+      )
+    })).pipe(Layer.provide(redisClient))
+}
+
+const removeRedisNamespace = (redis: RedisClient.RedisClient["Service"], env: Env) =>
+  redis.use("SCAN+DEL", async (client) => {
+    let cursor = "0"
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `arbitrage:state:${env}:*`, "COUNT", 1000)
+      if (keys.length > 0) await client.del(...keys)
+      cursor = next
+    } while (cursor !== "0")
+  }).pipe(Effect.ignore)
+
+const sectionTable = {
+  positions: ["position_snapshots", "positions"],
+  metrics: ["metrics_snapshots", "metrics"],
+  riskGuard: ["risk_guard_snapshots", "risk_guard"]
+} as const
+
+/** Raw snapshot access and namespace removal on a migrated PostgreSQL client. */
+const pgRawAndCleanup = (env: Env) =>
+  Layer.effect(RawSnapshots, Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    yield* Effect.addFinalizer(() => sql`DELETE FROM session_snapshots WHERE env = ${env}`.pipe(Effect.ignore))
+    return RawSnapshots.of({
+      setSection: (snapshotId, section, value) =>
+        (section === "session"
+          ? sql`UPDATE session_snapshots SET session = ${sql.json(value)} WHERE snapshot_id = ${snapshotId}`
+          : sql`UPDATE ${sql(sectionTable[section][0])} SET ${sql(sectionTable[section][1])} = ${sql.json(value)}
+                 WHERE snapshot_id = ${snapshotId}`).pipe(Effect.asVoid, Effect.orDie),
+      dropSection: (snapshotId, section) =>
+        sql`DELETE FROM ${sql(sectionTable[section][0])} WHERE snapshot_id = ${snapshotId}`.pipe(Effect.asVoid, Effect.orDie)
+    })
+  }))
+
+/** The PostgreSQL backing of an env on the client `sql` (the same client serves the raw access). */
+const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError>) => (env: Env) =>
+  Layer.mergeAll(snapshotsOn(env, sql), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
+
+export const memorySnapshots: SnapshotBacking = {
+  name: "memory",
+  layer: (env) => {
+    const rows: Array<SnapshotStore.SnapshotRow> = []
+    const update = (snapshotId: number, change: (row: SnapshotStore.SnapshotRow) => SnapshotStore.SnapshotRow) =>
+      Effect.sync(() => {
+        const index = rows.findIndex((row) => row.snapshotId === snapshotId)
+        if (index >= 0) rows[index] = change(rows[index]!)
+      })
+    return Layer.mergeAll(
+      Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows)),
+      Layer.succeed(RawSnapshots, {
+        setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
+        dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null }))
+      })
+    )
+  }
+}
+
+/** One pooled client of the test database, shared by the tests of a file. */
+export const testPostgres = postgresLayer(testDatabaseUrl, { maxConnections: 4 })
+
+export const postgresSnapshots: SnapshotBacking = { name: "postgres", layer: onDatabase(testPostgres) }
+
+/** An in-memory PGlite per layer: the embedded default without files. */
+export const pgliteSnapshots: SnapshotBacking = {
+  name: "pglite",
+  layer: onDatabase(EmbeddedPostgres.layer({ dataDir: undefined }))
+}
+
+export const liveBackings: ReadonlyArray<LiveBacking> = [memoryLive, redisLive]
+export const snapshotBackings: ReadonlyArray<SnapshotBacking> = [memorySnapshots, postgresSnapshots, pgliteSnapshots]
+
+/** Migrates the test database once before the suites (vitest global setup calls this). */
+export const migrateTestDatabase = migrate.pipe(Effect.provide(testPostgres))
