@@ -9,6 +9,8 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, FileSystem, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { decodeSnapshotJson } from "../domain/Snapshot.ts"
+import { migrate } from "../store/Migrations.ts"
+import { databaseLayer } from "../store/Persistence.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 const json = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false))
@@ -38,9 +40,24 @@ const verifySnapshot = Command.make(
   })
 ).pipe(Command.withDescription("Check a snapshot file: checksum, versions, Schemas and invariants"))
 
+const migrateCommand = Command.make(
+  "migrate",
+  { json },
+  Effect.fn(function*({ json }) {
+    const applied = yield* migrate.pipe(Effect.provide(databaseLayer), ExitCode.failOnStoreError)
+    yield* Console.log(
+      json
+        ? JSON.stringify({ applied: applied.map(([id, name]) => ({ id, name })) })
+        : applied.length === 0
+        ? "the database is up to date"
+        : applied.map(([id, name]) => `applied ${String(id).padStart(4, "0")}_${name}`).join("\n")
+    )
+  })
+).pipe(Command.withDescription("Apply pending PostgreSQL migrations (DATABASE_URL, or the embedded database)"))
+
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core"),
-  Command.withSubcommands([verifySnapshot])
+  Command.withSubcommands([migrateCommand, verifySnapshot])
 )
 
 root.pipe(

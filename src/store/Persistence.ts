@@ -62,12 +62,21 @@ const memoryLiveLayer = (env: Env): Layer.Layer<HotStateStore.HotStateStore> =>
     )
   )
 
-/** The stack described by `config`. */
-export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> => {
-  const sql = Option.match(config.databaseUrl, {
+/** The database client `config` asks for: DATABASE_URL, or the embedded PostgreSQL. */
+export const databaseFrom = (config: PersistenceConfig): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError> =>
+  Option.match(config.databaseUrl, {
     onNone: () => EmbeddedPostgres.layer({ dataDir: config.pgliteDataDir }),
     onSome: (url) => postgresLayer(url, { maxConnections: config.pgMaxConnections })
   })
+
+/** The database client described by the environment (not migrated). */
+export const databaseLayer = Layer.unwrap(Effect.gen(function*() {
+  return databaseFrom(yield* persistenceConfig)
+}))
+
+/** The stack described by `config`. */
+export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> => {
+  const sql = databaseFrom(config)
   const live = Option.match(config.redisUrl, {
     onNone: () => memoryLiveLayer(config.env),
     onSome: (url) => redisLiveLayer(config.env, url)

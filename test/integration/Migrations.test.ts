@@ -66,13 +66,13 @@ const schemaChecks = Effect.gen(function*() {
 })
 
 describe("migrations", () => {
-  it.effect("on an empty PostgreSQL database: the schema appears, and a second run is a no-op", () =>
+  it.live("on an empty PostgreSQL database: the schema appears, and a second run is a no-op", () =>
     schemaChecks.pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 
-  it.effect("on an empty embedded PGlite: the same", () =>
+  it.live("on an empty embedded PGlite: the same", () =>
     schemaChecks.pipe(Effect.provide(EmbeddedPostgres.layer({ dataDir: undefined }))), { timeout: 60_000 })
 
-  it.effect("two migrations started at once both succeed and apply each migration once", () =>
+  it.live("two migrations started at once both succeed and apply each migration once", () =>
     Effect.gen(function*() {
       const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
       assert.strictEqual(results.flat().length, 1)
