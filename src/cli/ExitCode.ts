@@ -1,8 +1,12 @@
 /**
  * ExitCode: the process exit codes of the CLI, one per kind of failure, so
- * that scripts can tell a bad argument from an unreachable store.
+ * that scripts can tell a bad argument from an unreachable store or a
+ * session held by another runner.
  */
-import { Console, Effect, Schema } from "effect"
+import { Config, Console, Effect, Schema } from "effect"
+import { CliError } from "effect/cli"
+import { RestoreError } from "../recovery/Restore.ts"
+import { SessionError } from "../session/SessionError.ts"
 import { StoreError } from "../store/StoreError.ts"
 
 /** A failure that ends the command with a one-line message and a chosen exit code. */
@@ -28,28 +32,35 @@ export const storeFailed = 6
 export const fail = (code: number, message: string) => Effect.fail(new CliFailure({ code, message }))
 
 /** Sets the exit code the process ends with, without failing the command. */
-export const set = (code: number) => Effect.sync(() => { process.exitCode = code })
+export const set = (code: number) =>
+  Effect.sync(() => {
+    process.exitCode = code
+  })
 
-/** Ends the command with the exit code of a store failure: unreachable, or any other. */
-export const failOnStoreError = <A, E, R>(
-  self: Effect.Effect<A, E, R>
-): Effect.Effect<A, Exclude<E, StoreError> | CliFailure, R> =>
-  self.pipe(
-    Effect.catch((error): Effect.Effect<never, Exclude<E, StoreError> | CliFailure> =>
-      error instanceof StoreError
-        ? fail(error.reason._tag === "Unreachable" ? storeUnreachable : storeFailed, error.message)
-        : Effect.fail(error as Exclude<E, StoreError>)
-    )
-  )
+/** The exit code and one-line message of a failure the CLI knows, if it knows it. */
+const classify = (error: unknown): { readonly code: number; readonly message: string | undefined } | undefined => {
+  if (error instanceof CliFailure) return { code: error.code, message: error.message }
+  if (error instanceof StoreError) {
+    return { code: error.reason._tag === "Unreachable" ? storeUnreachable : storeFailed, message: error.message }
+  }
+  if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }
+  if (error instanceof SessionError) {
+    return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }
+  }
+  // effect/cli has already printed the parse error and the help.
+  if (CliError.isCliError(error)) return { code: error._tag === "ShowHelp" ? ok : badArguments, message: undefined }
+  if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${error.message}` }
+  return undefined
+}
 
-/** Turns a `CliFailure` into its message on stderr and its exit code. */
+/** Turns every failure the CLI knows into its one-line message on stderr and its exit code. */
 export const reportFailures = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   self.pipe(
-    Effect.catch((error) =>
-      error instanceof CliFailure
-        ? Console.error(error.message).pipe(Effect.andThen(set(error.code)))
-        : Effect.fail(error)
-    )
+    Effect.catch((error) => {
+      const known = classify(error)
+      if (known === undefined) return Effect.fail(error)
+      return (known.message === undefined ? Effect.void : Console.error(known.message)).pipe(Effect.andThen(set(known.code)))
+    })
   )
 
 export * as ExitCode from "./ExitCode.ts"

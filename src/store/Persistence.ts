@@ -89,6 +89,11 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   return layerFrom(yield* persistenceConfig)
 }))
 
+/** The stack described by the environment, never migrating: for commands that only read. */
+export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
+  return layerFrom({ ...(yield* persistenceConfig), migrateOnStart: false })
+}))
+
 /** Both tiers in memory: for unit tests of the code above the stores. */
 export const layerMemory = (env: Env): Layer.Layer<Stores> =>
   Layer.mergeAll(HotStateStore.layerMemory(env), SnapshotStore.layerMemory(env))

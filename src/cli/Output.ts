@@ -1,0 +1,33 @@
+/**
+ * Output: how CLI commands print. Text for people, one JSON document for
+ * scripts; data goes to stdout, logs and failures to stderr.
+ */
+import { Console, Effect } from "effect"
+import { Flag } from "effect/cli"
+
+/** The shared `--json` flag. */
+export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false))
+
+/** Prints `value` as one JSON line when `json`, else the text `render` gives. */
+export const emit = <A>(json: boolean, value: A, render: (value: A) => string) =>
+  Console.log(json ? JSON.stringify(value) : render(value))
+
+/** Writes `text` on the current terminal line, replacing what was there (a live status line). */
+export const statusLine = (text: string) =>
+  Effect.sync(() => {
+    process.stdout.write(`\r\x1b[2K${text}`)
+  })
+
+/** Ends a live status line. */
+export const endStatusLine = Effect.sync(() => {
+  process.stdout.write("\n")
+})
+
+/** Whether stdout is a terminal a person watches. */
+export const isTerminal = (): boolean => process.stdout.isTTY === true
+
+/** A table of rows as aligned text. */
+export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)))
+  return [head, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+}

@@ -1,0 +1,113 @@
+/**
+ * `sessions`, `snapshots`, `inspect`, `cleanup`: what operators look at.
+ */
+import { Console, Effect, Result } from "effect"
+import { Command, Flag } from "effect/cli"
+import { SessionId } from "../../domain/Ids.ts"
+import * as Restore from "../../recovery/Restore.ts"
+import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
+import { HotStateStore } from "../../store/HotStateStore.ts"
+import * as Persistence from "../../store/Persistence.ts"
+import { SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
+import { ExitCode } from "../ExitCode.ts"
+import { jsonFlag, table } from "../Output.ts"
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+const summaryRow = (s: SnapshotSummary) => [
+  s.sessionId,
+  `#${s.sequence}`,
+  s.snapshotType,
+  s.status,
+  String(s.loopCount),
+  s.openTrades === null ? "?" : String(s.openTrades),
+  iso(s.recordedAt)
+]
+
+export const sessions = Command.make(
+  "sessions",
+  { json: jsonFlag },
+  Effect.fn(function*({ json }) {
+    const { durable, live } = yield* Effect.gen(function*() {
+      const durable = yield* (yield* SnapshotStore).listSessions()
+      const live = yield* (yield* HotStateStore).listSessions()
+      return { durable, live }
+    }).pipe(Effect.provide(Persistence.layerReadOnly))
+    const liveOnly = live.filter((id) => !durable.some((s) => s.sessionId === id))
+    if (json) return yield* Console.log(JSON.stringify({ sessions: durable, liveOnly }))
+    yield* Console.log(table(
+      ["session", "latest", "type", "status", "loop", "open", "recorded"],
+      [...durable.map(summaryRow), ...liveOnly.map((id) => [id, "-", "live only", "-", "-", "-", "-"])]
+    ))
+  })
+).pipe(Command.withDescription("List the sessions of this env with their latest snapshot"))
+
+export const snapshots = Command.make(
+  "snapshots",
+  {
+    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
+    limit: Flag.Int("limit").pipe(Flag.withDefault(50)),
+    json: jsonFlag
+  },
+  Effect.fn(function*({ json, limit, session }) {
+    if (limit < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--limit must be at least 1")
+    const { listing, reads } = yield* Effect.gen(function*() {
+      const store = yield* SnapshotStore
+      return { listing: yield* store.listSnapshots(session, limit), reads: yield* store.loadRecent(session, { limit }) }
+    }).pipe(Effect.provide(Persistence.layerReadOnly))
+    const verdicts = new Map(reads.map((r) => [r.snapshotId, Result.isSuccess(r.result) ? "valid" : r.result.failure.message]))
+    const rows = listing.map((s) => ({ ...s, verdict: verdicts.get(s.snapshotId) ?? "not checked" }))
+    if (json) return yield* Console.log(JSON.stringify({ sessionId: session, snapshots: rows }))
+    yield* Console.log(table(
+      ["session", "seq", "type", "status", "loop", "open", "recorded", "id", "verdict"],
+      rows.map((s) => [...summaryRow(s), String(s.snapshotId), s.verdict])
+    ))
+  })
+).pipe(Command.withDescription("List a session's snapshots, newest first, each checked"))
+
+export const inspect = Command.make(
+  "inspect",
+  { session: Flag.String("session").pipe(Flag.withSchema(SessionId)), json: jsonFlag },
+  Effect.fn(function*({ json, session }) {
+    const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
+    if (json) return yield* Console.log(JSON.stringify(reportToJson(report)))
+    yield* Console.log(describeReport(report))
+    const state = report.state
+    if (state === null) return
+    const trades = Object.values(state.positions.activeTrades)
+    yield* Console.log([
+      `session   ${state.session.sessionId}  ${state.session.mode}  campaign ${state.session.campaignId}  status ${state.session.status}`,
+      `started   ${iso(state.session.startTime)}  loop ${state.session.loopCount}`,
+      `metrics   opened ${state.metrics.tradesOpened}  closed ${state.metrics.tradesClosed}  won ${state.metrics.winningTrades}  ` +
+      `pnl ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}`,
+      `risk      daily loss ${state.riskGuard.dailyLossUsd.toFixed(2)}`,
+      ...Object.entries(state.riskGuard.perSymbol).map(([symbol, r]) =>
+        `  ${symbol.padEnd(10)} loss ${r.lossUsd.toFixed(2)}  allowed ${r.tradesAllowed}  rejected ${r.tradesRejected}  ` +
+        `capital ${r.capitalUsedUsd.toFixed(2)}  positions ${r.positionCount}`
+      ),
+      `open trades ${trades.length}`,
+      ...trades.map((t) =>
+        `  ${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
+        `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${iso(t.openedAt)}`
+      )
+    ].join("\n"))
+  })
+).pipe(Command.withDescription("Show the freshest valid state of a session"))
+
+export const cleanup = Command.make(
+  "cleanup",
+  {
+    days: Flag.Int("days").pipe(Flag.withDescription("Remove snapshots recorded more than this many days ago")),
+    keep: Flag.Int("keep").pipe(Flag.withDescription("Always keep this many newest snapshots per session"), Flag.withDefault(1)),
+    json: jsonFlag
+  },
+  Effect.fn(function*({ days, json, keep }) {
+    if (days < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--days must be at least 0")
+    if (keep < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--keep must be at least 1")
+    const removed = yield* SnapshotStore.pipe(
+      Effect.flatMap((store) => store.cleanup({ olderThanDays: days, keepLatest: keep })),
+      Effect.provide(Persistence.layer)
+    )
+    yield* Console.log(json ? JSON.stringify({ removed }) : `removed ${removed} snapshots`)
+  })
+).pipe(Command.withDescription("Remove old snapshots; never a session's newest valid one"))

@@ -1,0 +1,118 @@
+/**
+ * `run`: runs the paper arbitrage runner on a session until its loop count
+ * reaches `--loops`, persisting as it goes.
+ */
+import { Clock, Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { persistenceConfig } from "../../config.ts"
+import type { EngineState } from "../../domain/EngineState.ts"
+import { SessionId } from "../../domain/Ids.ts"
+import { encodeEngineState } from "../../domain/StateCodec.ts"
+import { describeReport } from "../../recovery/RestoreReport.ts"
+import { type LoopEvents, newSessionState } from "../../runner/ArbitrageStrategy.ts"
+import { type Campaign, campaignNamed, campaigns } from "../../runner/Campaign.ts"
+import * as Runner from "../../runner/Runner.ts"
+import * as Session from "../../session/Session.ts"
+import * as Persistence from "../../store/Persistence.ts"
+import { ExitCode } from "../ExitCode.ts"
+import { endStatusLine, isTerminal, jsonFlag, statusLine } from "../Output.ts"
+
+/** Simulated sessions start here, so that two runs with one seed see the same clock. */
+export const simulatedStart = Date.UTC(2026, 0, 1)
+
+const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
+
+const requireCampaign = (name: string): Effect.Effect<Campaign, ExitCode.CliFailure> => {
+  const campaign = campaignNamed(name)
+  return campaign === undefined
+    ? ExitCode.fail(ExitCode.badArguments, `unknown campaign ${name}; known: ${Object.keys(campaigns).join(", ")}`)
+    : Effect.succeed(campaign)
+}
+
+const statusText = (state: EngineState, snapshot: string) =>
+  `loop ${state.session.loopCount}  open ${Object.keys(state.positions.activeTrades).length}  ` +
+  `pnl ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}  last snapshot ${snapshot}`
+
+/** The state as printed: its stored (versioned) JSON form. */
+const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
+
+export const run = Command.make(
+  "run",
+  {
+    session: Flag.String("session").pipe(
+      Flag.withDescription("Session id (sess_...); may be omitted with --mode clean (a new id is made) or auto"),
+      Flag.withSchema(SessionId),
+      Flag.optional
+    ),
+    mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(Flag.withDefault("auto")),
+    loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the deterministic market feed")),
+    campaign: Flag.String("campaign").pipe(
+      Flag.withDescription(`Campaign preset of a new session: ${Object.keys(campaigns).join(", ")} (default balanced)`),
+      Flag.optional
+    ),
+    tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Simulated time between loops"), Flag.withDefault(1000)),
+    pace: Flag.Boolean("pace").pipe(Flag.withDescription("Also wait --tick-ms of real time between loops"), Flag.withDefault(false)),
+    statusEvery: Flag.Int("status-every").pipe(
+      Flag.withDescription("When stdout is not a terminal, print a status line every N loops (0: none)"),
+      Flag.withDefault(0)
+    ),
+    json: jsonFlag
+  },
+  Effect.fn(function*(args) {
+    if (args.loops < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
+    if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
+    const requested = Option.getOrUndefined(args.campaign)
+    const campaignForNew = yield* requireCampaign(requested ?? "balanced")
+    const config = yield* persistenceConfig
+    const startTime = args.pace ? yield* Clock.currentTimeMillis : simulatedStart
+
+    const final = yield* Effect.gen(function*() {
+      const session = yield* Session.initialize({
+        mode: modes[args.mode],
+        ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
+        newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime }),
+        policy: { snapshotInterval: config.snapshotInterval }
+      })
+      const campaign = yield* requireCampaign(session.initialState.session.campaignId)
+      if (requested !== undefined && requested !== campaign.id) {
+        return yield* ExitCode.fail(
+          ExitCode.badArguments,
+          `${session.sessionId} trades campaign ${campaign.id}, not ${requested}`
+        )
+      }
+      if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
+      else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id})`)
+
+      const live = isTerminal() && !args.json
+      const onLoop = (state: EngineState, _events: LoopEvents) =>
+        Effect.gen(function*() {
+          const loop = state.session.loopCount
+          if (live) {
+            const last = yield* session.lastSnapshot
+            yield* statusLine(statusText(state, Option.match(last, { onNone: () => "none", onSome: (s) => `#${s.sequence} ${s.snapshotType}` })))
+          } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
+            yield* Console.log(
+              args.json
+                ? JSON.stringify({ loop, openTrades: Object.keys(state.positions.activeTrades).length, pnlUsd: state.metrics.totalPnlUsd })
+                : statusText(state, "-")
+            )
+          }
+        })
+      const result = yield* Runner.run(session, session.initialState, {
+        campaign,
+        market: { seed: args.seed, tickMs: args.tickMs },
+        targetLoops: args.loops,
+        pace: args.pace,
+        onLoop
+      })
+      if (live) yield* endStatusLine
+      return result
+    }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
+
+    // The state the session stopped with: the shutdown snapshot marked it stopped.
+    const stopped: EngineState = { ...final, session: { ...final.session, status: "stopped" } }
+    yield* Console.log(args.json ? stateJson(stopped) : statusText(stopped, "shutdown"))
+  })
+).pipe(Command.withDescription("Run the paper arbitrage runner on a session (clean, resume or auto)"))

@@ -1,0 +1,69 @@
+/**
+ * RestoreReport: what a restore found, what it chose, and why it passed over
+ * everything else.
+ */
+import type { EngineState } from "../domain/EngineState.ts"
+import type { SessionId } from "../domain/Ids.ts"
+import { encodeEngineState } from "../domain/StateCodec.ts"
+import { Result } from "effect"
+
+/** Where a candidate state came from. */
+export type CandidateSource = "hot" | "snapshot"
+
+/** A candidate that was not used, and why. */
+export interface SkippedCandidate {
+  readonly source: CandidateSource
+  /** The snapshot's id (`null` for the live tier). */
+  readonly snapshotId: number | null
+  /** The snapshot's sequence number (`null` for the live tier). */
+  readonly sequence: number | null
+  /** `invalid` (damaged, unknown version, broken invariant), `superseded` (valid but older), `unreachable`. */
+  readonly kind: "invalid" | "superseded" | "unreachable"
+  readonly reason: string
+}
+
+/**
+ * - `restored`: a valid state was found and `state` holds it.
+ * - `fresh`: the session has no state in any tier (every tier answered).
+ * - `unrecoverable`: state exists but none of it is valid; `skipped` says why each failed.
+ */
+export type RestoreOutcome = "restored" | "fresh" | "unrecoverable"
+
+/** The result of a restore. A restore never returns state that failed validation. */
+export interface RestoreReport {
+  readonly sessionId: SessionId
+  readonly outcome: RestoreOutcome
+  readonly source: CandidateSource | null
+  readonly snapshotId: number | null
+  readonly sequence: number | null
+  /** Loop count of the restored state. */
+  readonly loopCount: number | null
+  /** The live tier could not be read: the restore used the durable tier alone. */
+  readonly liveTierDegraded: boolean
+  readonly skipped: ReadonlyArray<SkippedCandidate>
+  readonly state: EngineState | null
+}
+
+/** A one-line account of a report, for logs and terminals. */
+export const describeReport = (report: RestoreReport): string => {
+  const skipped = report.skipped.filter((s) => s.kind !== "superseded")
+  const why = skipped.length === 0
+    ? ""
+    : `; skipped ${skipped.map((s) => `${s.source}${s.sequence === null ? "" : ` #${s.sequence}`} (${s.reason})`).join(", ")}`
+  switch (report.outcome) {
+    case "fresh":
+      return `${report.sessionId}: no state anywhere (fresh)`
+    case "unrecoverable":
+      return `${report.sessionId}: no valid state${why}`
+    case "restored":
+      return `${report.sessionId}: restored loop ${report.loopCount} from ${
+        report.source === "hot" ? "the live tier" : `snapshot #${report.sequence} (id ${report.snapshotId})`
+      }${why}`
+  }
+}
+
+/** The report as plain JSON (the state in its stored, versioned form). */
+export const reportToJson = (report: RestoreReport) => ({
+  ...report,
+  state: report.state === null ? null : Result.getOrNull(encodeEngineState(report.state))
+})

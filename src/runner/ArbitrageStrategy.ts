@@ -1,0 +1,233 @@
+/**
+ * ArbitrageStrategy: one loop of the paper arbitrage runner, as a pure
+ * function of the state, the campaign and the market.
+ *
+ * Everything the next loop needs is in the state (the loop index gives the
+ * time and the quotes), so a run resumed from any persisted state continues
+ * exactly as the uninterrupted run would have.
+ */
+import type { ArbitrageTrade, TradeDirection } from "../domain/ArbitrageTrade.ts"
+import type { EngineState } from "../domain/EngineState.ts"
+import { type MarketSymbol, OrderId, type SessionId, TradeId } from "../domain/Ids.ts"
+import { initialMetrics } from "../domain/MetricsState.ts"
+import { emptySymbolRisk, type SymbolRiskState } from "../domain/RiskGuardState.ts"
+import type { TradingMode } from "../domain/SessionState.ts"
+import type { Campaign } from "./Campaign.ts"
+import { type MarketQuote, quoteAt } from "./MarketFeed.ts"
+import { evaluateEntry, recordRejection, type RejectionReason, symbolRisk } from "./RiskGuard.ts"
+
+/** How the market and the clock behave for a run. */
+export interface MarketSettings {
+  readonly seed: number
+  /** Simulated time between loops, in milliseconds. */
+  readonly tickMs: number
+}
+
+/** Why a trade was closed. */
+export type CloseReason = "take_profit" | "stop_loss" | "timeout"
+
+/** What one loop did. */
+export interface LoopEvents {
+  readonly opened: ReadonlyArray<ArbitrageTrade>
+  readonly closed: ReadonlyArray<{ readonly trade: ArbitrageTrade; readonly pnlUsd: number; readonly reason: CloseReason }>
+  readonly rejected: ReadonlyArray<{ readonly symbol: MarketSymbol; readonly reason: RejectionReason }>
+}
+
+/** Whether a loop changed the set of open trades (and so must be made durable before the next). */
+export const tradesChanged = (events: LoopEvents): boolean => events.opened.length > 0 || events.closed.length > 0
+
+const dayMs = 86_400_000
+
+/** The state of a session that has not run a loop yet. */
+export const newSessionState = (options: {
+  readonly sessionId: SessionId
+  readonly campaign: Campaign
+  readonly startTime: number
+  readonly mode?: TradingMode
+}): EngineState => ({
+  session: {
+    sessionId: options.sessionId,
+    startTime: options.startTime,
+    mode: options.mode ?? "paper",
+    campaignId: options.campaign.id,
+    loopCount: 0,
+    status: "running"
+  },
+  positions: { activeTrades: {}, positionOpenTimes: {} },
+  metrics: initialMetrics(options.campaign.initialCapitalUsd),
+  riskGuard: {
+    sessionStartTime: options.startTime,
+    dailyLossUsd: 0,
+    perSymbol: Object.fromEntries(options.campaign.symbols.map((symbol) => [symbol, emptySymbolRisk]))
+  }
+})
+
+/** The open trades in a fixed order (open time, then id), whatever order a store gave the keys back in. */
+const openTradesInOrder = (state: EngineState) =>
+  Object.values(state.positions.activeTrades).sort((x, y) => x.openedAt - y.openedAt || (x.tradeId < y.tradeId ? -1 : 1))
+
+/** PnL of closing `trade` at `quote`, after fees on both legs at entry and exit. */
+export const closingPnlUsd = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number): number => {
+  const q = trade.quantity
+  const gross = trade.direction === "buy_a_sell_b"
+    ? q * (quote.a.bid - trade.orderA.price) + q * (trade.orderB.price - quote.b.ask)
+    : q * (quote.b.bid - trade.orderB.price) + q * (trade.orderA.price - quote.a.ask)
+  const exitNotional = trade.direction === "buy_a_sell_b" ? q * (quote.a.bid + quote.b.ask) : q * (quote.b.bid + quote.a.ask)
+  return gross - (feeBps / 10_000) * (trade.notionalUsd + exitNotional)
+}
+
+/** The symbol's counters with capital and positions recounted from the open trades. */
+const recount = (risk: SymbolRiskState, open: ReadonlyArray<ArbitrageTrade>, symbol: MarketSymbol): SymbolRiskState => {
+  const mine = open.filter((trade) => trade.symbol === symbol)
+  return { ...risk, positionCount: mine.length, capitalUsedUsd: mine.reduce((sum, trade) => sum + trade.notionalUsd, 0) }
+}
+
+const withoutTrade = (state: EngineState, trade: ArbitrageTrade): EngineState["positions"] => {
+  const { [trade.tradeId]: _trade, ...activeTrades } = state.positions.activeTrades
+  const { [trade.tradeId]: _time, ...positionOpenTimes } = state.positions.positionOpenTimes
+  return { activeTrades, positionOpenTimes }
+}
+
+const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): EngineState => {
+  const positions = withoutTrade(state, trade)
+  const open = Object.values(positions.activeTrades)
+  const loss = pnlUsd < 0 ? -pnlUsd : 0
+  const mine = symbolRisk(state.riskGuard, trade.symbol)
+  const totalPnlUsd = state.metrics.totalPnlUsd + pnlUsd
+  return {
+    ...state,
+    positions,
+    metrics: {
+      ...state.metrics,
+      tradesClosed: state.metrics.tradesClosed + 1,
+      winningTrades: state.metrics.winningTrades + (pnlUsd > 0 ? 1 : 0),
+      totalPnlUsd,
+      portfolioEquityUsd: state.metrics.initialCapitalUsd + totalPnlUsd
+    },
+    riskGuard: {
+      ...state.riskGuard,
+      dailyLossUsd: state.riskGuard.dailyLossUsd + loss,
+      perSymbol: {
+        ...state.riskGuard.perSymbol,
+        [trade.symbol]: recount({ ...mine, lossUsd: mine.lossUsd + loss }, open, trade.symbol)
+      }
+    }
+  }
+}
+
+const openTrade = (state: EngineState, trade: ArbitrageTrade): EngineState => {
+  const positions = {
+    activeTrades: { ...state.positions.activeTrades, [trade.tradeId]: trade },
+    positionOpenTimes: { ...state.positions.positionOpenTimes, [trade.tradeId]: trade.openedAt }
+  }
+  const mine = symbolRisk(state.riskGuard, trade.symbol)
+  return {
+    ...state,
+    positions,
+    metrics: { ...state.metrics, tradesOpened: state.metrics.tradesOpened + 1 },
+    riskGuard: {
+      ...state.riskGuard,
+      perSymbol: {
+        ...state.riskGuard.perSymbol,
+        [trade.symbol]: recount({ ...mine, tradesAllowed: mine.tradesAllowed + 1 }, Object.values(positions.activeTrades), trade.symbol)
+      }
+    }
+  }
+}
+
+/** The trade the strategy would open on `quote` at loop `loop`, or nothing when the spread is too thin. */
+const proposeTrade = (
+  campaign: Campaign,
+  quote: MarketQuote,
+  symbolIndex: number,
+  loop: number,
+  now: number
+): ArbitrageTrade | undefined => {
+  const buyASpreadBps = ((quote.b.bid - quote.a.ask) / quote.a.ask) * 10_000
+  const buyBSpreadBps = ((quote.a.bid - quote.b.ask) / quote.b.ask) * 10_000
+  const direction: TradeDirection = buyASpreadBps >= buyBSpreadBps ? "buy_a_sell_b" : "buy_b_sell_a"
+  const entrySpreadBps = Math.max(buyASpreadBps, buyBSpreadBps)
+  if (entrySpreadBps < campaign.entryThresholdBps) return undefined
+  const priceA = direction === "buy_a_sell_b" ? quote.a.ask : quote.a.bid
+  const priceB = direction === "buy_a_sell_b" ? quote.b.bid : quote.b.ask
+  const quantity = campaign.tradeNotionalUsd / (priceA + priceB)
+  const tag = `l${loop.toString(36)}s${symbolIndex}`
+  const leg = (venue: "A" | "B", price: number, side: "buy" | "sell") => ({
+    orderId: OrderId.make(`ord_${tag}${venue.toLowerCase()}`),
+    venue,
+    symbol: quote.symbol,
+    side,
+    price,
+    quantity,
+    filledQuantity: quantity,
+    status: "filled" as const,
+    createdAt: now,
+    updatedAt: now
+  })
+  return {
+    tradeId: TradeId.make(`trd_${tag}`),
+    symbol: quote.symbol,
+    direction,
+    orderA: leg("A", priceA, direction === "buy_a_sell_b" ? "buy" : "sell"),
+    orderB: leg("B", priceB, direction === "buy_a_sell_b" ? "sell" : "buy"),
+    entrySpreadBps,
+    quantity,
+    notionalUsd: quantity * (priceA + priceB),
+    openedAt: now,
+    takeProfitBps: campaign.takeProfitBps,
+    stopLossBps: campaign.stopLossBps
+  }
+}
+
+/**
+ * Runs loop number `state.session.loopCount`: closes the trades that hit take
+ * profit, stop loss or their time limit, then opens trades where the spread
+ * crosses the entry threshold and the risk guard allows it. `durable` is the
+ * persistence-health gate: when false, no trade opens.
+ */
+export const runLoop = (
+  state: EngineState,
+  campaign: Campaign,
+  market: MarketSettings,
+  durable = true
+): { readonly state: EngineState; readonly events: LoopEvents } => {
+  const loop = state.session.loopCount
+  const now = state.session.startTime + loop * market.tickMs
+  let next = state
+  if (loop > 0 && Math.floor((now - state.riskGuard.sessionStartTime) / dayMs) !== Math.floor((now - market.tickMs - state.riskGuard.sessionStartTime) / dayMs)) {
+    next = { ...next, riskGuard: { ...next.riskGuard, dailyLossUsd: 0 } }
+  }
+  const closed: Array<LoopEvents["closed"][number]> = []
+  for (const trade of openTradesInOrder(next)) {
+    const quote = quoteAt(market.seed, trade.symbol, loop)
+    const pnlUsd = closingPnlUsd(trade, quote, campaign.feeBps)
+    const pnlBps = (pnlUsd / trade.notionalUsd) * 10_000
+    const reason: CloseReason | undefined = pnlBps >= campaign.takeProfitBps
+      ? "take_profit"
+      : pnlBps <= campaign.stopLossBps
+      ? "stop_loss"
+      : now - trade.openedAt >= campaign.maxHoldLoops * market.tickMs
+      ? "timeout"
+      : undefined
+    if (reason !== undefined) {
+      next = closeTrade(next, trade, pnlUsd)
+      closed.push({ trade, pnlUsd, reason })
+    }
+  }
+  const opened: Array<ArbitrageTrade> = []
+  const rejected: Array<LoopEvents["rejected"][number]> = []
+  campaign.symbols.forEach((symbol, index) => {
+    const trade = proposeTrade(campaign, quoteAt(market.seed, symbol, loop), index, loop, now)
+    if (trade === undefined) return
+    const decision = evaluateEntry(next, campaign, symbol, trade.notionalUsd, durable)
+    if (decision.allowed) {
+      next = openTrade(next, trade)
+      opened.push(trade)
+    } else {
+      next = { ...next, riskGuard: recordRejection(next.riskGuard, symbol) }
+      rejected.push({ symbol, reason: decision.reason })
+    }
+  })
+  next = { ...next, session: { ...next.session, loopCount: loop + 1 } }
+  return { state: next, events: { opened, closed, rejected } }
+}

@@ -1,0 +1,48 @@
+/**
+ * Runner: the paper arbitrage runner's loop.
+ *
+ * It drives `ArbitrageStrategy.runLoop` until the session reaches its target
+ * loop count and hands every new state to the session to persist. It knows
+ * nothing of Redis or SQL: persistence is whatever `SessionPersistence` does,
+ * including nothing at all, and the results are the same either way.
+ */
+import { Duration, Effect } from "effect"
+import type { EngineState } from "../domain/EngineState.ts"
+import type { ActiveSession } from "../session/Session.ts"
+import { type LoopEvents, type MarketSettings, runLoop, tradesChanged } from "./ArbitrageStrategy.ts"
+import type { Campaign } from "./Campaign.ts"
+
+/** What the runner needs of a session: a way to persist each step. */
+export type SessionPersistence = Pick<ActiveSession, "persist">
+
+/** A session that persists nothing: the runner on its own. */
+export const withoutPersistence: SessionPersistence = { persist: () => Effect.void }
+
+/** How a run goes. */
+export interface RunOptions {
+  readonly campaign: Campaign
+  readonly market: MarketSettings
+  /** Run until the session's loop count reaches this. */
+  readonly targetLoops: number
+  /** Also wait `tickMs` of real time between loops. */
+  readonly pace?: boolean
+  /** Called after each loop has been persisted. */
+  readonly onLoop?: (state: EngineState, events: LoopEvents) => Effect.Effect<void>
+}
+
+/** Runs from `state` until its loop count reaches `options.targetLoops`; returns the final state. */
+export const run = Effect.fn("Runner.run")(function*<E, R>(
+  session: { readonly persist: (state: EngineState, change: { readonly tradesChanged: boolean }) => Effect.Effect<void, E, R> },
+  state: EngineState,
+  options: RunOptions
+) {
+  let current = state
+  while (current.session.loopCount < options.targetLoops) {
+    const step = runLoop(current, options.campaign, options.market)
+    yield* session.persist(step.state, { tradesChanged: tradesChanged(step.events) })
+    current = step.state
+    if (options.onLoop !== undefined) yield* options.onLoop(current, step.events)
+    if (options.pace === true) yield* Effect.sleep(Duration.millis(options.market.tickMs))
+  }
+  return current
+})
