@@ -1,0 +1,180 @@
+/**
+ * The restore pipeline's choices, on the memory stores (the same contract as
+ * Redis and PostgreSQL). The tier failures are stand-ins here; the
+ * scenarios run the same pipeline against the real servers.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import type { EngineState } from "../../src/domain/EngineState.ts"
+import { Env, SessionId } from "../../src/domain/Ids.ts"
+import * as Restore from "../../src/recovery/Restore.ts"
+import { HotStateStore, makeMemory as makeMemoryHot } from "../../src/store/HotStateStore.ts"
+import { makeMemory as makeMemorySnapshots, SnapshotStore, type SnapshotRow } from "../../src/store/SnapshotStore.ts"
+import { StoreError } from "../../src/store/StoreError.ts"
+import { sectionKey } from "../../src/store/StateKeys.ts"
+import { withoutNegativeZero } from "../support/Results.ts"
+import { sampleStates } from "../support/States.ts"
+
+const env = Env.make("unit")
+const sessionId = SessionId.make("sess_restore01")
+
+/** Memory stores with raw access to what they hold. */
+const stores = () => {
+  const entries = new Map<string, string>()
+  const rows: Array<SnapshotRow> = []
+  return {
+    entries,
+    rows,
+    layer: Layer.mergeAll(
+      Layer.succeed(HotStateStore, makeMemoryHot(env, entries)),
+      Layer.succeed(SnapshotStore, makeMemorySnapshots(env, rows))
+    )
+  }
+}
+
+const atLoop = (state: EngineState, loopCount: number): EngineState => ({ ...state, session: { ...state.session, loopCount } })
+
+const saveSnapshots = (states: ReadonlyArray<EngineState>) =>
+  Effect.gen(function*() {
+    const store = yield* SnapshotStore
+    for (const [i, state] of states.entries()) {
+      yield* store.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 1, createdAt: i }, state)
+    }
+  })
+
+const threeStates = sampleStates(sessionId, { count: 3, seed: 61 }).pipe(
+  Effect.map((states) => states.map((state, i) => atLoop(state, 100 * (i + 1))))
+)
+
+describe("Restore.run", () => {
+  it.effect("no state anywhere: fresh", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.outcome, "fresh")
+      assert.isNull(report.state)
+      assert.deepStrictEqual(report.skipped, [])
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("the live tier ahead of the snapshots wins, and the snapshot is reported superseded", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b, c] = yield* threeStates
+      yield* saveSnapshots([a!, b!])
+      yield* (yield* HotStateStore).save(c!)
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.outcome, "restored")
+      assert.strictEqual(report.source, "hot")
+      assert.deepStrictEqual(report.state, withoutNegativeZero(c!))
+      assert.deepStrictEqual(report.skipped.map((k) => [k.source, k.kind, k.sequence]), [["snapshot", "superseded", 2]])
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a snapshot ahead of the live tier wins (freshness, not tier, decides)", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b] = yield* threeStates
+      yield* (yield* HotStateStore).save(a!)
+      yield* saveSnapshots([b!])
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.source, "snapshot")
+      assert.strictEqual(report.sequence, 1)
+      assert.deepStrictEqual(report.state, withoutNegativeZero(b!))
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("on equal loop counts the snapshot, vouched for by its checksum, wins", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a] = yield* threeStates
+      yield* (yield* HotStateStore).save(a!)
+      yield* saveSnapshots([a!])
+      assert.strictEqual((yield* Restore.run(sessionId)).source, "snapshot")
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a corrupted latest snapshot and a corrupted live state: falls back to the previous good snapshot and names both", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b, c] = yield* threeStates
+      yield* saveSnapshots([a!, b!])
+      yield* (yield* HotStateStore).save(c!)
+      s.entries.set(sectionKey(env, sessionId, "metrics"), "{\"version\":2")
+      s.rows[1] = { ...s.rows[1]!, session: { ...(s.rows[1]!.session as object), campaignId: "" } }
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.outcome, "restored")
+      assert.strictEqual(report.sequence, 1)
+      assert.deepStrictEqual(report.state, withoutNegativeZero(a!))
+      assert.deepStrictEqual(report.skipped.map((k) => [k.source, k.kind]), [["hot", "invalid"], ["snapshot", "invalid"]])
+      assert.include(report.skipped[0]!.reason, "metrics is not valid JSON")
+      assert.include(report.skipped[1]!.reason, "checksum")
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("only invalid state: unrecoverable, never a fresh session, and no state returned", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a] = yield* threeStates
+      yield* saveSnapshots([a!])
+      s.rows[0] = { ...s.rows[0]!, metrics: { version: 3 } }
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.outcome, "unrecoverable")
+      assert.isNull(report.state)
+      assert.lengthOf(report.skipped, 1)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("looks back at most `depth` snapshots", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b, c] = yield* threeStates
+      yield* saveSnapshots([a!, b!, c!])
+      s.rows[1] = { ...s.rows[1]!, checksum: "sha256:0" }
+      s.rows[2] = { ...s.rows[2]!, checksum: "sha256:0" }
+      assert.strictEqual((yield* Restore.run(sessionId, { depth: 2 })).outcome, "unrecoverable")
+      assert.strictEqual((yield* Restore.run(sessionId, { depth: 3 })).sequence, 1)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  const unreachableHot = Layer.succeed(HotStateStore, {
+    ...makeMemoryHot(env),
+    load: () => Effect.fail(StoreError.unreachable("redis", "connect ECONNREFUSED"))
+  })
+
+  it.effect("live tier unreachable: the durable tier decides, and the report says the live tier was degraded", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a] = yield* threeStates
+      yield* saveSnapshots([a!]).pipe(Effect.provide(s.layer))
+      const report = yield* Restore.run(sessionId).pipe(
+        Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env, s.rows))))
+      )
+      assert.strictEqual(report.outcome, "restored")
+      assert.isTrue(report.liveTierDegraded)
+      assert.deepStrictEqual(report.skipped.map((k) => k.kind), ["unreachable"])
+    })
+  })
+
+  it.effect("live tier unreachable and no snapshot: a typed RestoreError, not a fresh session", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Restore.run(sessionId))
+      assert.strictEqual(error._tag, "RestoreError")
+      assert.include(error.message, "cannot be told apart")
+    }).pipe(Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env))))))
+
+  it.effect("durable tier unreachable: a typed RestoreError, whatever the live tier holds", () =>
+    Effect.gen(function*() {
+      const [a] = yield* threeStates
+      yield* (yield* HotStateStore).save(a!)
+      const error = yield* Effect.flip(Restore.run(sessionId))
+      assert.strictEqual(error._tag, "RestoreError")
+      assert.include(error.message, "ECONNREFUSED")
+    }).pipe(Effect.provide(Layer.mergeAll(
+      Layer.succeed(HotStateStore, makeMemoryHot(env)),
+      Layer.succeed(SnapshotStore, {
+        ...makeMemorySnapshots(env),
+        loadRecent: () => Effect.fail(StoreError.unreachable("postgres", "connect ECONNREFUSED"))
+      })
+    ))))
+})
