@@ -38,6 +38,9 @@ export const tradesChanged = (events: LoopEvents): boolean => events.opened.leng
 
 const dayMs = 86_400_000
 
+/** Where simulated sessions start, so that two runs with one seed see the same clock. */
+export const simulatedStart = Date.UTC(2026, 0, 1)
+
 /** The state of a session that has not run a loop yet. */
 export const newSessionState = (options: {
   readonly sessionId: SessionId

@@ -1,7 +1,7 @@
 /**
  * Runs the CLI as an operator would: a real process, its exit code, its output.
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
@@ -23,3 +23,34 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> 
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
+
+/** A CLI process started in the background, killed with SIGKILL once `killWhen` is true of a stdout line. */
+export const runCliUntil = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  killWhen: (line: string) => boolean
+): Promise<{ readonly killed: boolean; readonly lines: ReadonlyArray<string>; readonly stderr: string }> =>
+  new Promise((resolve, reject) => {
+    const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
+    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const lines: Array<string> = []
+    let stderr = ""
+    let killed = false
+    let pending = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      pending += chunk
+      const complete = pending.split("\n")
+      pending = complete.pop() ?? ""
+      for (const line of complete) {
+        lines.push(line)
+        if (!killed && killWhen(line)) {
+          killed = child.kill("SIGKILL")
+        }
+      }
+    })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.once("error", reject)
+    child.once("close", () => resolve({ killed, lines, stderr }))
+  })

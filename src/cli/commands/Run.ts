@@ -9,7 +9,7 @@ import type { EngineState } from "../../domain/EngineState.ts"
 import { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
-import { type LoopEvents, newSessionState } from "../../runner/ArbitrageStrategy.ts"
+import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
 import { type Campaign, campaignNamed, campaigns } from "../../runner/Campaign.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
@@ -17,8 +17,6 @@ import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { endStatusLine, isTerminal, jsonFlag, statusLine } from "../Output.ts"
 
-/** Simulated sessions start here, so that two runs with one seed see the same clock. */
-export const simulatedStart = Date.UTC(2026, 0, 1)
 
 const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
 

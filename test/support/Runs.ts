@@ -1,0 +1,29 @@
+/**
+ * Reference runs: what a session reaches when nothing interrupts it, computed
+ * in this process with persistence switched off.
+ */
+import { Result } from "effect"
+import type { EngineState } from "../../src/domain/EngineState.ts"
+import type { SessionId } from "../../src/domain/Ids.ts"
+import { encodeEngineState } from "../../src/domain/StateCodec.ts"
+import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
+import type { Campaign } from "../../src/runner/Campaign.ts"
+
+/** The state a clean session reaches after `loops` loops with no interruption (status as given). */
+export const uninterruptedRun = (options: {
+  readonly sessionId: SessionId
+  readonly campaign: Campaign
+  readonly seed: number
+  readonly loops: number
+  readonly tickMs?: number
+  readonly status?: "running" | "stopped"
+}): EngineState => {
+  let state = newSessionState({ sessionId: options.sessionId, campaign: options.campaign, startTime: simulatedStart })
+  while (state.session.loopCount < options.loops) {
+    state = runLoop(state, options.campaign, { seed: options.seed, tickMs: options.tickMs ?? 1000 }).state
+  }
+  return { ...state, session: { ...state.session, status: options.status ?? "stopped" } }
+}
+
+/** The stored JSON form of a state: how two states are compared across processes. */
+export const storedForm = (state: EngineState): unknown => JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(state))))
