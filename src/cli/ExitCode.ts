@@ -48,7 +48,9 @@ const classify = (error: unknown): { readonly code: number; readonly message: st
     return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }
   }
   // effect/cli has already printed the parse error and the help.
-  if (CliError.isCliError(error)) return { code: error._tag === "ShowHelp" ? ok : badArguments, message: undefined }
+  if (CliError.isCliError(error)) {
+    return { code: error._tag === "ShowHelp" && error.errors.length === 0 ? ok : badArguments, message: undefined }
+  }
   if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${error.message}` }
   return undefined
 }

@@ -1,0 +1,80 @@
+/**
+ * The operator CLI as a real process against the real servers: what it
+ * prints, and the exit code of each kind of failure.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Redacted } from "effect"
+import { randomInt } from "node:crypto"
+import { runCli } from "../support/Cli.ts"
+import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
+
+const env = {
+  DATABASE_URL: Redacted.value(testDatabaseUrl),
+  REDIS_URL: Redacted.value(testRedisUrl),
+  STATE_ENV: uniqueEnv("cli")
+}
+const sessionId = `sess_cli${randomInt(1e9).toString(36)}`
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!)
+
+describe("cli", () => {
+  it("run, then restore --dry-run --json, sessions, snapshots, inspect and cleanup describe the same session", () => {
+    const run = runCli(["run", "--mode", "clean", "--session", sessionId, "--loops", "250", "--seed", "3", "--json"], env)
+    assert.strictEqual(run.status, 0, run.stderr)
+    const final = lastJson(run.stdout)
+    assert.strictEqual(final.session.loopCount, 250)
+    assert.strictEqual(final.session.status, "stopped")
+
+    const restore = runCli(["restore", "--session", sessionId, "--dry-run", "--json"], env)
+    assert.strictEqual(restore.status, 0, restore.stderr)
+    const report = lastJson(restore.stdout)
+    assert.includeMembers(Object.keys(report), ["outcome", "source", "snapshotId", "skipped", "state"])
+    assert.strictEqual(report.outcome, "restored")
+    assert.deepStrictEqual(report.state, final)
+    for (const skipped of report.skipped) assert.includeMembers(Object.keys(skipped), ["source", "snapshotId", "reason"])
+
+    const sessions = lastJson(runCli(["sessions", "--json"], env).stdout)
+    assert.strictEqual(sessions.sessions[0].sessionId, sessionId)
+    const snapshots = lastJson(runCli(["snapshots", "--session", sessionId, "--json"], env).stdout)
+    assert.strictEqual(snapshots.snapshots[0].snapshotType, "shutdown")
+    assert.isTrue(snapshots.snapshots.every((s: { verdict: string }) => s.verdict === "valid"))
+    const inspect = runCli(["inspect", "--session", sessionId], env)
+    assert.strictEqual(inspect.status, 0)
+    assert.include(inspect.stdout, "restored loop 250")
+    const cleanup = lastJson(runCli(["cleanup", "--days", "0", "--keep", "2", "--json"], env).stdout)
+    assert.strictEqual(cleanup.removed, snapshots.snapshots.length - 2)
+    const after = lastJson(runCli(["snapshots", "--session", sessionId, "--json"], env).stdout)
+    assert.lengthOf(after.snapshots, 2)
+  })
+
+  it("resume continues to the new target and a second resume past it does nothing", () => {
+    const resumed = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "3", "--json"], env)
+    assert.strictEqual(resumed.status, 0, resumed.stderr)
+    assert.strictEqual(lastJson(resumed.stdout).session.loopCount, 300)
+    const again = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "3", "--json"], env)
+    assert.strictEqual(lastJson(again.stdout).session.loopCount, 300)
+  })
+
+  const exitCases: ReadonlyArray<{ name: string; args: ReadonlyArray<string>; env?: Record<string, string>; code: number; says: string }> = [
+    { name: "an unknown flag", args: ["run", "--bogus"], code: 2, says: "" },
+    { name: "a malformed session id", args: ["restore", "--session", "not-a-session", "--dry-run"], code: 2, says: "" },
+    { name: "resuming a session that does not exist", args: ["run", "--mode", "resume", "--session", "sess_nobody99", "--loops", "5", "--seed", "1"], code: 2, says: "has no state to resume" },
+    { name: "an unknown campaign", args: ["run", "--mode", "clean", "--loops", "5", "--seed", "1", "--campaign", "yolo"], code: 2, says: "unknown campaign yolo" },
+    { name: "a clean start on a taken id", args: ["run", "--mode", "clean", "--session", sessionId, "--loops", "5", "--seed", "1"], code: 2, says: "already has snapshots" },
+    {
+      name: "an unreachable Redis",
+      args: ["sessions"],
+      env: { REDIS_URL: "redis://:s3cret-pw@127.0.0.1:1/0" },
+      code: 4,
+      says: "ECONNREFUSED"
+    }
+  ]
+  for (const c of exitCases) {
+    it(`${c.name}: exit ${c.code}, no stack trace`, () => {
+      const run = runCli(c.args, { ...env, ...c.env })
+      assert.strictEqual(run.status, c.code, run.stderr)
+      assert.include(run.stderr, c.says)
+      assert.notInclude(run.stderr, "    at ")
+      assert.notInclude(run.stderr + run.stdout, "s3cret-pw")
+    })
+  }
+})
