@@ -8,7 +8,8 @@
  * 1. start a clean session in a child process and SIGKILL it while it holds
  *    an open position;
  * 2. run the restore pipeline (dry run) and print what it found and from where;
- * 3. resume the session in a new process and run it to the end;
+ * 3. resume the session in a new process (once the dead runner's lease has
+ *    expired) and run it to the end;
  * 4. compare with the same run left alone, computed here; print a verdict.
  */
 import { Result } from "effect"
@@ -28,7 +29,8 @@ const loops = 1_500
 const seed = 7
 const campaign = campaigns.balanced!
 const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env
-const env = { ...inherited, PGLITE_DATA_DIR: dataDir, STATE_ENV: "demo" }
+// A short lease, so that the killed runner's session is free again two seconds after its death.
+const env = { ...inherited, PGLITE_DATA_DIR: dataDir, STATE_ENV: "demo", LEASE_TTL: "2 seconds" }
 const args = ["--session", sessionId, "--loops", String(loops), "--seed", String(seed)]
 const say = (text: string) => process.stdout.write(`${text}\n`)
 
@@ -78,7 +80,7 @@ try {
     ` with ${Object.keys(report.state.positions.activeTrades).length} open position(s)` +
     (report.skipped.length === 0 ? "" : `; passed over: ${report.skipped.map((s: { source: string; reason: string }) => `${s.source} (${s.reason})`).join("; ")}`))
 
-  const resumed = runCli(["run", "--mode", "resume", ...args, "--json"])
+  const resumed = runCli(["run", "--mode", "resume", ...args, "--json", "--wait-lease", "10"])
   if (resumed.status !== 0) throw new Error(`resume failed: ${resumed.stderr}`)
   const final = JSON.parse(resumed.lastLine)
   say(`3. resumed and ran to loop ${final.session.loopCount}: ${final.metrics.tradesOpened} trades, ` +

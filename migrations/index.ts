@@ -3,8 +3,10 @@
  * never edited once released; a change is a new module added here.
  */
 import snapshotTables from "./0001_snapshot_tables.ts"
+import sessionLeases from "./0002_session_leases.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
-  "0001_snapshot_tables": snapshotTables
+  "0001_snapshot_tables": snapshotTables,
+  "0002_session_leases": sessionLeases
 }

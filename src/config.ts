@@ -10,6 +10,8 @@
  * | PG_MAX_CONNECTIONS   | PostgreSQL pool size                                       | 10               |
  * | PGLITE_DATA_DIR      | where the embedded PostgreSQL keeps its files              | `.data/pglite`   |
  * | MIGRATE_ON_START     | apply pending migrations when the stores start             | true             |
+ * | LEASE_TTL            | life of a session lease without renewal (a dead runner's   | `15 seconds`     |
+ * |                      | session is free after it)                                  |                  |
  */
 import { Config, Duration, Option, Redacted, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"
@@ -23,6 +25,7 @@ export interface PersistenceConfig {
   readonly pgMaxConnections: number
   readonly pgliteDataDir: string
   readonly migrateOnStart: boolean
+  readonly leaseTtl: Duration.Duration
 }
 
 /** Reads `PersistenceConfig`; a malformed value is a `ConfigError` naming the variable. */
@@ -33,5 +36,6 @@ export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
   snapshotInterval: Config.Duration("SNAPSHOT_INTERVAL").pipe(Config.withDefault(Duration.minutes(5))),
   pgMaxConnections: Config.Int("PG_MAX_CONNECTIONS").pipe(Config.withDefault(10)),
   pgliteDataDir: Config.String("PGLITE_DATA_DIR").pipe(Config.withDefault(".data/pglite")),
-  migrateOnStart: Config.Boolean("MIGRATE_ON_START").pipe(Config.withDefault(true))
+  migrateOnStart: Config.Boolean("MIGRATE_ON_START").pipe(Config.withDefault(true)),
+  leaseTtl: Config.Duration("LEASE_TTL").pipe(Config.withDefault(Duration.seconds(15)))
 })

@@ -7,6 +7,7 @@ import { Config, Console, Effect, Schema } from "effect"
 import { CliError } from "effect/cli"
 import { RestoreError } from "../recovery/Restore.ts"
 import { SessionError } from "../session/SessionError.ts"
+import { LeaseError } from "../store/SessionLease.ts"
 import { StoreError } from "../store/StoreError.ts"
 
 /** A failure that ends the command with a one-line message and a chosen exit code. */
@@ -41,8 +42,14 @@ export const set = (code: number) =>
 const classify = (error: unknown): { readonly code: number; readonly message: string | undefined } | undefined => {
   if (error instanceof CliFailure) return { code: error.code, message: error.message }
   if (error instanceof StoreError) {
-    return { code: error.reason._tag === "Unreachable" ? storeUnreachable : storeFailed, message: error.message }
+    const code = error.reason._tag === "Unreachable"
+      ? storeUnreachable
+      : error.reason._tag === "Fenced"
+      ? sessionHeld
+      : storeFailed
+    return { code, message: error.message }
   }
+  if (error instanceof LeaseError) return { code: sessionHeld, message: error.message }
   if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }
   if (error instanceof SessionError) {
     return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }

@@ -15,9 +15,16 @@
  * `snapshotInterval`, and on shutdown. A session whose scope closes normally
  * or by interruption (SIGINT/SIGTERM) takes the shutdown snapshot with status
  * `stopped`; one that dies keeps `running`, which is how AUTO finds it.
+ *
+ * One writer: a session is started only under its lease (a second runner
+ * gets `SessionHeld`), every write carries the lease's fencing token, and the
+ * lease is renewed in the background. When a renewal finds the lease lost,
+ * `persist` fails with `Fenced` from then on, so the runner stops trading;
+ * the stores refuse the stale token in any case.
  */
-import { Clock, Duration, Effect, Option, Ref, type Scope } from "effect"
+import { Clock, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
 import type { EngineState } from "../domain/EngineState.ts"
 import { SessionId } from "../domain/Ids.ts"
 import type { SnapshotType } from "../domain/Snapshot.ts"
@@ -25,8 +32,9 @@ import type { StateCodecError } from "../domain/StateCodecError.ts"
 import * as Restore from "../recovery/Restore.ts"
 import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
+import { acquireWaiting, type Lease, type LeaseError, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotSummary } from "../store/SnapshotStore.ts"
-import type { StoreError } from "../store/StoreError.ts"
+import { StoreError } from "../store/StoreError.ts"
 import {
   SessionError,
   SessionExists,
@@ -44,6 +52,16 @@ export interface PersistencePolicy {
   readonly restoreDepth?: number
 }
 
+/** How the session's lease is held. */
+export interface LeasePolicy {
+  /** Who this runner is, in lease records and messages (default: host, pid and a random part). */
+  readonly holder?: string
+  /** How long a lease lasts without renewal; a dead runner's session is free after this (default 15 s). */
+  readonly ttl?: Duration.Input
+  /** How long to wait for a held lease to expire before failing with `SessionHeld` (default 0). */
+  readonly wait?: Duration.Input
+}
+
 /** What to start. */
 export interface SessionOptions {
   readonly mode: SessionMode
@@ -51,6 +69,7 @@ export interface SessionOptions {
   /** The state of a new session with this id. */
   readonly newState: (sessionId: SessionId) => EngineState
   readonly policy: PersistencePolicy
+  readonly lease?: LeasePolicy
 }
 
 /** How the session came to be. */
@@ -63,13 +82,20 @@ export interface ActiveSession {
   readonly sessionId: SessionId
   readonly initialState: EngineState
   readonly origin: SessionOrigin
-  /** Persists the state after a loop; with `tradesChanged`, the durable snapshot is committed before this returns. */
+  /** The lease this session runs under (its token is on every write). */
+  readonly lease: Lease
+  /**
+   * Persists the state after a loop; with `tradesChanged`, the durable snapshot is committed before
+   * this returns. Fails with `Fenced` once the lease is lost.
+   */
   readonly persist: (
     state: EngineState,
     change: { readonly tradesChanged: boolean }
   ) => Effect.Effect<void, StoreError | StateCodecError>
   /** The most recent durable snapshot this session took. */
   readonly lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>>
+  /** Whether the lease has been lost (the session no longer writes). */
+  readonly fenced: Effect.Effect<boolean>
 }
 
 /** A new session id: `sess_` + UTC time + random suffix. */
@@ -78,31 +104,49 @@ export const newSessionId = (now: number): SessionId => {
   return SessionId.make(`sess_${stamp}_${randomBytes(3).toString("hex")}`)
 }
 
+/** A holder name that tells operators where a runner runs. */
+export const defaultHolder = (): string => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
+
 const sessionError = (reason: SessionError["reason"]) => new SessionError({ reason })
 
-/** Starts a session as `options.mode` says; the shutdown snapshot is taken when the scope closes. */
+/** Starts a session as `options.mode` says, under its lease; the shutdown snapshot is taken when the scope closes. */
 export const initialize = Effect.fn("Session.initialize")(function*(options: SessionOptions): Effect.fn.Return<
   ActiveSession,
-  SessionError | Restore.RestoreError | StoreError | StateCodecError,
-  HotStateStore | SnapshotStore | Scope.Scope
+  SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError,
+  HotStateStore | SnapshotStore | SessionLease | Scope.Scope
 > {
   const hot = yield* HotStateStore
   const snapshots = yield* SnapshotStore
+  const leases = yield* SessionLease
   const restoreOptions = options.policy.restoreDepth === undefined ? {} : { depth: options.policy.restoreDepth }
+  const holder = options.lease?.holder ?? defaultHolder()
+  const ttl = options.lease?.ttl ?? "15 seconds"
+  const ttlMs = Duration.toMillis(Duration.fromInputUnsafe(ttl))
+
+  /** Takes the lease (released when the scope closes) and raises the live tier's fence to its token. */
+  const lock = Effect.fnUntraced(function*(sessionId: SessionId, wait: Duration.Input) {
+    const lease = yield* Effect.acquireRelease(
+      acquireWaiting(leases, sessionId, holder, ttl, wait),
+      (held) => leases.release(held).pipe(Effect.ignore)
+    )
+    yield* hot.raiseFence(sessionId, lease.fencingToken)
+    return lease
+  })
 
   const clean = Effect.fnUntraced(function*(requested: SessionId | undefined) {
     const sessionId = requested ?? newSessionId(yield* Clock.currentTimeMillis)
+    const lease = yield* lock(sessionId, options.lease?.wait ?? 0)
     if (requested !== undefined && (yield* snapshots.listSnapshots(requested, 1)).length > 0) {
       return yield* sessionError(new SessionExists({
         sessionId: requested,
         message: `${requested} already has snapshots; resume it, or start a clean session with a new id`
       }))
     }
-    yield* hot.delete(sessionId)
-    return { sessionId, state: options.newState(sessionId), origin: { kind: "clean" } as SessionOrigin }
+    yield* hot.delete(sessionId, lease.fencingToken)
+    return { sessionId, lease, state: options.newState(sessionId), origin: { kind: "clean" } as SessionOrigin }
   })
 
-  const resume = Effect.fnUntraced(function*(sessionId: SessionId) {
+  const resumeHeld = Effect.fnUntraced(function*(sessionId: SessionId, lease: Lease) {
     const report = yield* Restore.run(sessionId, restoreOptions)
     if (report.outcome === "fresh") {
       return yield* sessionError(new SessionNotFound({ sessionId, message: `${sessionId} has no state to resume` }))
@@ -111,23 +155,34 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       return yield* sessionError(new SessionUnrecoverable({ sessionId, message: describeReport(report) }))
     }
     const state: EngineState = { ...report.state, session: { ...report.state.session, status: "running" } }
-    return { sessionId, state, origin: { kind: "resumed", report } as SessionOrigin }
+    return { sessionId, lease, state, origin: { kind: "resumed", report } as SessionOrigin }
   })
 
-  /** The session AUTO resumes when no id is given: the most recent one a crash left `running`. */
-  const crashedSession = Effect.gen(function*() {
-    const durable = (yield* snapshots.listSessions()).filter((s) => s.status === "running")
-    if (durable.length > 0) return Option.some(durable[0]!.sessionId as SessionId)
-    const live = yield* hot.listSessions()
-    return Option.fromNullishOr(live[0])
+  const resume = Effect.fnUntraced(function*(sessionId: SessionId) {
+    return yield* resumeHeld(sessionId, yield* lock(sessionId, options.lease?.wait ?? 0))
   })
 
+  /**
+   * AUTO without an id: the most recent session a crash left `running` whose lease is free (a held
+   * lease means its runner is alive); a clean session when there is none.
+   */
   const auto = Effect.fnUntraced(function*(requested: SessionId | undefined) {
-    const target = requested === undefined ? yield* crashedSession : Option.some(requested)
-    if (Option.isNone(target)) return yield* clean(undefined)
-    const report = yield* Restore.run(target.value, restoreOptions)
-    if (report.outcome === "fresh") return yield* clean(requested)
-    return yield* resume(target.value)
+    if (requested !== undefined) {
+      const lease = yield* lock(requested, options.lease?.wait ?? 0)
+      const report = yield* Restore.run(requested, restoreOptions)
+      if (report.outcome === "fresh") {
+        yield* hot.delete(requested, lease.fencingToken)
+        return { sessionId: requested, lease, state: options.newState(requested), origin: { kind: "clean" } as SessionOrigin }
+      }
+      return yield* resumeHeld(requested, lease)
+    }
+    const durable = (yield* snapshots.listSessions()).filter((s) => s.status === "running").map((s) => s.sessionId as SessionId)
+    const live = (yield* hot.listSessions()).filter((id) => !durable.includes(id))
+    for (const candidate of [...durable, ...live]) {
+      const attempt = yield* Effect.result(lock(candidate, 0))
+      if (attempt._tag === "Success") return yield* resumeHeld(candidate, attempt.success)
+    }
+    return yield* clean(undefined)
   })
 
   const started = options.mode === "CLEAN_RESET"
@@ -138,40 +193,63 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       : yield* resume(options.sessionId)
     : yield* auto(options.sessionId)
 
-  const { sessionId, state } = started
+  const { lease, sessionId, state } = started
+  const token = lease.fencingToken
   const latest = yield* snapshots.listSnapshots(sessionId, 1)
   const sequence = yield* Ref.make(latest[0]?.sequence ?? 0)
   const lastSnapshot = yield* Ref.make<Option.Option<SnapshotSummary>>(Option.fromNullishOr(latest[0]))
   const lastSnapshotAt = yield* Ref.make(yield* Clock.currentTimeMillis)
   const lastState = yield* Ref.make(state)
+  const fenced = yield* Ref.make(false)
   const interval = Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
+
+  // Renewal: a third of the lease's life apart. A lost lease fences the session for good; a store
+  // that does not answer is retried, and if the lease runs out meanwhile the stores fence it.
+  let current = lease
+  yield* Effect.forkScoped(
+    Effect.gen(function*() {
+      const renewed = yield* Effect.result(leases.renew(current, ttl))
+      if (renewed._tag === "Success") current = renewed.success
+      else if (renewed.failure._tag === "LeaseError") {
+        yield* Ref.set(fenced, true)
+        yield* Effect.logWarning(`${sessionId}: ${renewed.failure.message}; this runner stops writing`)
+        return yield* Effect.interrupt
+      }
+    }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.floor(ttlMs / 3))))))
+  )
+
+  const refuseWhenFenced = Effect.flatMap(Ref.get(fenced), (isFenced) =>
+    isFenced ? Effect.fail(StoreError.fenced("postgres", `${sessionId}: the lease was lost; this runner no longer writes`)) : Effect.void)
 
   const snapshot = Effect.fnUntraced(function*(current: EngineState, snapshotType: SnapshotType) {
     const now = yield* Clock.currentTimeMillis
     const next = (yield* Ref.get(sequence)) + 1
-    const summary = yield* snapshots.save({ sessionId, snapshotType, sequence: next, fencingToken: 1, createdAt: now }, current)
+    const summary = yield* snapshots.save({ sessionId, snapshotType, sequence: next, fencingToken: token, createdAt: now }, current)
     yield* Ref.set(sequence, next)
     yield* Ref.set(lastSnapshot, Option.some(summary))
     yield* Ref.set(lastSnapshotAt, now)
   })
 
   const persist = Effect.fnUntraced(function*(current: EngineState, change: { readonly tradesChanged: boolean }) {
+    yield* refuseWhenFenced
     yield* Ref.set(lastState, current)
-    yield* hot.save(current)
+    yield* hot.save(current, token)
     const now = yield* Clock.currentTimeMillis
     if (change.tradesChanged) yield* snapshot(current, "trade")
     else if (now - (yield* Ref.get(lastSnapshotAt)) >= interval) yield* snapshot(current, "periodic")
   })
 
   // Shutdown: on a normal end or an interruption (SIGINT/SIGTERM), mark the session stopped and
-  // make that durable. On a failure the session stays `running`, so that AUTO resumes it.
+  // make that durable. On a failure, or once fenced, the session is left as it is: `running`, so
+  // that AUTO resumes it, and never written by a runner that lost it.
   yield* Effect.addFinalizer((exit) =>
     exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
       ? Effect.void
       : Effect.gen(function*() {
+        if (yield* Ref.get(fenced)) return
         const current = yield* Ref.get(lastState)
         const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-        yield* hot.save(stopped)
+        yield* hot.save(stopped, token)
         yield* snapshot(stopped, "shutdown")
       }).pipe(
         Effect.catch((error) => Effect.logError(`shutdown snapshot of ${sessionId} failed: ${error.message}`))
@@ -179,14 +257,16 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   )
 
   // A clean session is made durable at once; a resumed one is written back to the live tier.
-  yield* hot.save(state)
+  yield* hot.save(state, token)
   if (started.origin.kind === "clean") yield* snapshot(state, "periodic")
 
   return {
     sessionId,
     initialState: state,
     origin: started.origin,
+    lease,
     persist,
-    lastSnapshot: Ref.get(lastSnapshot)
+    lastSnapshot: Ref.get(lastSnapshot),
+    fenced: Ref.get(fenced)
   } satisfies ActiveSession
 })

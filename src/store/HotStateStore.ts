@@ -12,7 +12,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson } from "../domain/StateCodec.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
-import { sectionKey, sessionIdOfKey, sessionKeys } from "./StateKeys.ts"
+import { fenceKey, sectionKey, sessionIdOfKey, sessionKeys } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** The live tier: save, load and delete the state of a session, list the sessions that have one. */
@@ -22,12 +22,17 @@ export class HotStateStore extends Context.Service<HotStateStore, {
   readonly kind: StoreKind
   /** Whether the state survives a restart of this process (false for memory). */
   readonly durable: boolean
-  /** Writes all four sections of the state at once; a failed write leaves the previous state whole. */
-  readonly save: (state: EngineState) => Effect.Effect<void, StoreError | StateCodecError>
+  /**
+   * Writes all four sections of the state at once; a failed write leaves the previous state whole.
+   * Refused (`Fenced`) when `fencingToken` is below the session's fence; a higher token raises it.
+   */
+  readonly save: (state: EngineState, fencingToken?: number) => Effect.Effect<void, StoreError | StateCodecError>
   /** The session's state, `None` when it has none; `Unreadable` when what is stored is not a valid state. */
   readonly load: (sessionId: SessionId) => Effect.Effect<Option.Option<EngineState>, StoreError>
-  /** Removes the session's live state (all four sections at once). */
-  readonly delete: (sessionId: SessionId) => Effect.Effect<void, StoreError>
+  /** Removes the session's live state (all four sections at once); fenced like `save`. */
+  readonly delete: (sessionId: SessionId, fencingToken?: number) => Effect.Effect<void, StoreError>
+  /** Raises the session's fence to `fencingToken` (never lowers it): older tokens can no longer write. */
+  readonly raiseFence: (sessionId: SessionId, fencingToken: number) => Effect.Effect<void, StoreError>
   /** The sessions with live state in this env. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionId>, StoreError>
 }>()("arbitrage-state/store/HotStateStore") {}
@@ -88,21 +93,41 @@ export const sessionIdsOfKeys = (env: Env, keys: Iterable<string>): ReadonlyArra
   return [...ids].sort()
 }
 
-/** A live tier kept in this process's memory; it holds the same encoded texts Redis would. */
-export const makeMemory = (env: Env, entries: Map<string, string> = new Map()): HotStateStore["Service"] =>
-  HotStateStore.of({
+/** The refusal of a write whose token is below the session's fence. */
+export const fencedWrite = (store: StoreKind, sessionId: SessionId, token: number, fence: number) =>
+  StoreError.fenced(store, `live state of ${sessionId} refused: token ${token} is below the fence ${fence}`)
+
+/** A live tier kept in this process's memory; it holds the same encoded texts Redis would, and the same fences. */
+export const makeMemory = (env: Env, entries: Map<string, string> = new Map()): HotStateStore["Service"] => {
+  const fenceOf = (sessionId: SessionId) => Number(entries.get(fenceKey(env, sessionId)) ?? "0")
+  /** Checks `token` against the fence and raises the fence to it, as the Redis script does. */
+  const passFence = (sessionId: SessionId, token: number) =>
+    Effect.suspend(() => {
+      const fence = fenceOf(sessionId)
+      if (token < fence) return Effect.fail(fencedWrite("memory", sessionId, token, fence))
+      if (token > fence) entries.set(fenceKey(env, sessionId), String(token))
+      return Effect.void
+    })
+  return HotStateStore.of({
     env,
     kind: "memory",
     durable: false,
-    save: Effect.fnUntraced(function*(state: EngineState) {
+    save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
       const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
+      yield* passFence(state.session.sessionId, fencingToken)
       for (const [key, text] of pairs) entries.set(key, text)
     }),
     load: (sessionId) =>
       Effect.suspend(() => decodeLiveState("memory", env, sessionId, sessionKeys(env, sessionId).map((key) => entries.get(key) ?? null))),
-    delete: (sessionId) => Effect.sync(() => sessionKeys(env, sessionId).forEach((key) => entries.delete(key))),
+    delete: (sessionId, fencingToken = 0) =>
+      passFence(sessionId, fencingToken).pipe(Effect.andThen(Effect.sync(() => sessionKeys(env, sessionId).forEach((key) => entries.delete(key))))),
+    raiseFence: (sessionId, fencingToken) =>
+      Effect.sync(() => {
+        if (fencingToken > fenceOf(sessionId)) entries.set(fenceKey(env, sessionId), String(fencingToken))
+      }),
     listSessions: () => Effect.sync(() => sessionIdsOfKeys(env, entries.keys()))
   })
+}
 
 /** The memory backing for `env`. */
 export const layerMemory = (env: Env): Layer.Layer<HotStateStore> => Layer.sync(HotStateStore, () => makeMemory(env))

@@ -17,14 +17,16 @@ import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as HotStateStore from "./HotStateStore.ts"
 import { migrate } from "./Migrations.ts"
 import { fromSqlError } from "./PgSnapshotStore.ts"
+import * as PgSessionLease from "./PgSessionLease.ts"
 import * as PgSnapshotStore from "./PgSnapshotStore.ts"
 import * as RedisClient from "./RedisClient.ts"
 import * as RedisHotStateStore from "./RedisHotStateStore.ts"
+import * as SessionLease from "./SessionLease.ts"
 import * as SnapshotStore from "./SnapshotStore.ts"
 import type { StoreError } from "./StoreError.ts"
 
 /** The services the stack provides. */
-export type Stores = HotStateStore.HotStateStore | SnapshotStore.SnapshotStore
+export type Stores = HotStateStore.HotStateStore | SnapshotStore.SnapshotStore | SessionLease.SessionLease
 
 /** A pooled client of the PostgreSQL at `url`; an unreachable server is a typed `Unreachable`. */
 export const postgresLayer = (
@@ -49,6 +51,16 @@ export const snapshotsOn = <E, R>(
   options: { readonly migrate: boolean } = { migrate: true }
 ): Layer.Layer<SnapshotStore.SnapshotStore, E | StoreError, R> =>
   PgSnapshotStore.layer(env).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
+
+/** The durable tier and the session leases of `env` on one database client (migrated first when asked). */
+export const durableOn = <E, R>(
+  env: Env,
+  sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
+  options: { readonly migrate: boolean } = { migrate: true }
+): Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease, E | StoreError, R> =>
+  Layer.mergeAll(PgSnapshotStore.layer(env), PgSessionLease.layer(env)).pipe(
+    Layer.provide(options.migrate ? migrated(sql) : sql)
+  )
 
 /** The live tier of `env` on the Redis at `url`. */
 export const redisLiveLayer = (env: Env, url: Redacted.Redacted<string>): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
@@ -81,7 +93,7 @@ export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreE
     onNone: () => memoryLiveLayer(config.env),
     onSome: (url) => redisLiveLayer(config.env, url)
   })
-  return Layer.mergeAll(live, snapshotsOn(config.env, sql, { migrate: config.migrateOnStart }))
+  return Layer.mergeAll(live, durableOn(config.env, sql, { migrate: config.migrateOnStart }))
 }
 
 /** The stack described by the environment (see `config.ts`). */
@@ -94,6 +106,9 @@ export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
   return layerFrom({ ...(yield* persistenceConfig), migrateOnStart: false })
 }))
 
-/** Both tiers in memory: for unit tests of the code above the stores. */
+/** Both tiers and the leases in memory (the snapshot store checks the leases' tokens): for unit tests above the stores. */
 export const layerMemory = (env: Env): Layer.Layer<Stores> =>
-  Layer.mergeAll(HotStateStore.layerMemory(env), SnapshotStore.layerMemory(env))
+  Layer.unwrap(Effect.sync(() => {
+    const leases: SessionLease.MemoryLeases = new Map()
+    return Layer.mergeAll(HotStateStore.layerMemory(env), SnapshotStore.layerMemory(env, leases), SessionLease.layerMemory(env, leases))
+  }))

@@ -98,6 +98,19 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
     const openTrades = Object.keys(state.positions.activeTrades).length
     const inserted = yield* sql.withTransaction(Effect.gen(function*() {
+      // The fencing check, by the storage: a session with a lease only takes writes that carry the
+      // token of its live lease. The row lock keeps a takeover from slipping in before the commit.
+      const [lease] = yield* sql<{ fencing_token: bigint | number; live: boolean }>`
+        SELECT fencing_token, expires_at > now() AS live FROM session_leases
+         WHERE env = ${env} AND session_id = ${row.sessionId} FOR SHARE`
+      if (lease !== undefined && (Number(lease.fencing_token) !== row.fencingToken || !lease.live)) {
+        return yield* StoreError.fenced(
+          "postgres",
+          `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's (${lease.fencing_token}${
+            lease.live ? "" : ", expired"
+          })`
+        )
+      }
       const [head] = yield* sql<{ snapshot_id: bigint | number; recorded_at: Date | string }>`
         INSERT INTO session_snapshots
           (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
@@ -112,7 +125,9 @@ export const make = Effect.fnUntraced(function*(env: Env) {
       yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${snapshotId}, ${sql.json(row.metrics)})`
       yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${snapshotId}, ${sql.json(row.riskGuard)})`
       return head!
-    })).pipe(Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`)))
+    })).pipe(
+      Effect.mapError((error) => error instanceof StoreError ? error : fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`)(error))
+    )
     return summaryOfRow({
       ...row,
       snapshotId: Number(inserted.snapshot_id),

@@ -9,25 +9,63 @@
 import { Effect, Layer } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { decodeLiveState, encodeLiveState, HotStateStore, sessionIdsOfKeys } from "./HotStateStore.ts"
+import { decodeLiveState, encodeLiveState, fencedWrite, HotStateStore, sessionIdsOfKeys } from "./HotStateStore.ts"
 import { RedisClient } from "./RedisClient.ts"
-import { sessionKeyPattern, sessionKeys } from "./StateKeys.ts"
-import { StoreError } from "./StoreError.ts"
+import { fenceKey, sessionKeyPattern, sessionKeys } from "./StateKeys.ts"
+
+/**
+ * The fenced write, run atomically by Redis: refuse a token below the fence,
+ * raise the fence to a higher one, then set every section.
+ * KEYS: the fence, then the section keys; ARGV: the token, then the texts.
+ */
+const saveScript = `
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+local token = tonumber(ARGV[1])
+if token < fence then return redis.error_reply('FENCED ' .. fence) end
+if token > fence then redis.call('SET', KEYS[1], ARGV[1]) end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return fence`
+
+/** The fenced delete: as the save, then remove the section keys (the fence stays). */
+const deleteScript = `
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+local token = tonumber(ARGV[1])
+if token < fence then return redis.error_reply('FENCED ' .. fence) end
+if token > fence then redis.call('SET', KEYS[1], ARGV[1]) end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return fence`
+
+/** Raises the fence to ARGV[1] if it is higher. */
+const raiseFenceScript = `
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[1], ARGV[1]) end
+return fence`
 
 /** The live tier of `env` on the connection of `RedisClient`. */
 export const make = Effect.fnUntraced(function*(env: Env) {
   const redis = yield* RedisClient
 
-  const save = Effect.fn("HotStateStore.save")(function*(state: EngineState) {
+  /** Runs a fenced script; a FENCED reply becomes a typed `Fenced`. */
+  const fenced = (command: string, sessionId: SessionId, token: number, run: (client: RedisClient["Service"]["client"]) => Promise<unknown>) =>
+    redis.use(command, run).pipe(
+      Effect.mapError((error) => {
+        const fence = /FENCED (\d+)/.exec(error.message)
+        return fence === null ? error : fencedWrite("redis", sessionId, token, Number(fence[1]))
+      })
+    )
+
+  const save = Effect.fn("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
     const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
-    const results = yield* redis.use("MULTI", (client) => {
-      const tx = client.multi()
-      for (const [key, text] of pairs) tx.set(key, text)
-      return tx.exec()
-    })
-    if (results === null) return yield* StoreError.conflict("redis", "MULTI/EXEC was aborted")
-    const failed = results.find(([error]) => error !== null)
-    if (failed !== undefined) return yield* StoreError.failure("redis", `EXEC failed: ${String(failed[0])}`)
+    const sessionId = state.session.sessionId
+    yield* fenced("EVAL save", sessionId, fencingToken, (client) =>
+      client.eval(
+        saveScript,
+        pairs.length + 1,
+        fenceKey(env, sessionId),
+        ...pairs.map(([key]) => key),
+        String(fencingToken),
+        ...pairs.map(([, text]) => text)
+      ))
   })
 
   const load = Effect.fn("HotStateStore.load")(function*(sessionId: SessionId) {
@@ -35,8 +73,14 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     return yield* decodeLiveState("redis", env, sessionId, texts)
   })
 
-  const remove = Effect.fn("HotStateStore.delete")(function*(sessionId: SessionId) {
-    yield* redis.use("DEL", (client) => client.del(...sessionKeys(env, sessionId)))
+  const remove = Effect.fn("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
+    const keys = sessionKeys(env, sessionId)
+    yield* fenced("EVAL delete", sessionId, fencingToken, (client) =>
+      client.eval(deleteScript, keys.length + 1, fenceKey(env, sessionId), ...keys, String(fencingToken)))
+  })
+
+  const raiseFence = Effect.fn("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
+    yield* redis.use("EVAL raiseFence", (client) => client.eval(raiseFenceScript, 1, fenceKey(env, sessionId), String(fencingToken)))
   })
 
   const listSessions = Effect.fn("HotStateStore.listSessions")(function*() {
@@ -53,7 +97,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     return sessionIdsOfKeys(env, keys)
   })
 
-  return HotStateStore.of({ env, kind: "redis", durable: true, save, load, delete: remove, listSessions })
+  return HotStateStore.of({ env, kind: "redis", durable: true, save, load, delete: remove, raiseFence, listSessions })
 })
 
 /** The Redis backing of the live tier for `env`; needs a `RedisClient`. */

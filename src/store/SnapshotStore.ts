@@ -12,6 +12,7 @@ import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotMetadata } from "../domain/Snapshot.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
+import { type MemoryLeases, memoryWriteAllowed } from "./SessionLease.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** What a listing says of one snapshot, without decoding its state. */
@@ -225,7 +226,11 @@ const dayMs = 86_400_000
 const jsonRoundTrip = <A>(value: A): A => JSON.parse(JSON.stringify(value))
 
 /** A durable tier kept in memory: the same rows and checks as PostgreSQL, gone when the process ends. */
-export const makeMemory = (env: Env, rows: Array<SnapshotRow> = []): SnapshotStore["Service"] => {
+export const makeMemory = (
+  env: Env,
+  rows: Array<SnapshotRow> = [],
+  leases: MemoryLeases = new Map()
+): SnapshotStore["Service"] => {
   let nextId = rows.reduce((max, row) => Math.max(max, row.snapshotId), 0) + 1
   const ofSession = (sessionId: string) =>
     rows.filter((row) => row.sessionId === sessionId).sort((a, b) => b.sequence - a.sequence)
@@ -253,6 +258,9 @@ export const makeMemory = (env: Env, rows: Array<SnapshotRow> = []): SnapshotSto
     kind: "memory",
     save: Effect.fnUntraced(function*(metadata, state) {
       const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+      if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, yield* Clock.currentTimeMillis)) {
+        return yield* StoreError.fenced("memory", `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's`)
+      }
       if (rows.some((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)) {
         return yield* StoreError.conflict("memory", `snapshot #${row.sequence} of ${row.sessionId} already exists`)
       }
@@ -282,5 +290,6 @@ export const makeMemory = (env: Env, rows: Array<SnapshotRow> = []): SnapshotSto
   })
 }
 
-/** The memory backing for `env`. */
-export const layerMemory = (env: Env): Layer.Layer<SnapshotStore> => Layer.sync(SnapshotStore, () => makeMemory(env))
+/** The memory backing for `env` (checking the fencing tokens of `leases`, when given). */
+export const layerMemory = (env: Env, leases?: MemoryLeases): Layer.Layer<SnapshotStore> =>
+  Layer.sync(SnapshotStore, () => makeMemory(env, [], leases))

@@ -23,6 +23,9 @@ export const sessionKeys = (env: Env, sessionId: SessionId) =>
     sectionKey(env, sessionId, "riskGuard")
   ] as const
 
+/** The key holding the highest fencing token that wrote the session (same hash slot as its sections). */
+export const fenceKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:fence`
+
 /** The SCAN pattern matching the session key of every live session of an env. */
 export const sessionKeyPattern = (env: Env): string => `arbitrage:state:${env}:{*}:session`
 

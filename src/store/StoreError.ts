@@ -3,8 +3,9 @@
  *
  * The reasons keep apart what a caller must never confuse: a store that
  * cannot be reached (retry later; never read it as "no state"), stored data
- * that cannot be read (skip it, fall back, report it), and a write the store
- * refused (a conflict: someone else wrote first).
+ * that cannot be read (skip it, fall back, report it), a write the store
+ * refused (a conflict: someone else wrote first), and a write from a runner
+ * that no longer holds its session (fenced: stop trading).
  */
 import { Schema } from "effect"
 
@@ -44,6 +45,16 @@ export class WriteConflict extends Schema.TaggedError<WriteConflict>()("WriteCon
   }
 }
 
+/** The write carried a fencing token older than the session's current one: another runner holds the session. */
+export class Fenced extends Schema.TaggedError<Fenced>()("Fenced", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
 /** Any other failure of the store (permissions, a missing table, a driver error). */
 export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailure", {
   store: StoreKind,
@@ -56,7 +67,7 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailu
 
 /** A store operation failed; `reason` says how, and whether retrying can help. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  reason: Schema.Union([Unreachable, Unreadable, WriteConflict, StoreFailure])
+  reason: Schema.Union([Unreachable, Unreadable, WriteConflict, Fenced, StoreFailure])
 }) {
   override get message(): string {
     const where = this.reason._tag === "Unreadable" ? `${this.reason.location}: ` : ""
@@ -80,6 +91,11 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   /** The store refused a conflicting write. */
   static conflict(store: StoreKind, message: string): StoreError {
     return new StoreError({ reason: new WriteConflict({ store, message }) })
+  }
+
+  /** The write's fencing token is stale. */
+  static fenced(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new Fenced({ store, message }) })
   }
 
   /** Any other failure. */

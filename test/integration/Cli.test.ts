@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
 import { randomInt } from "node:crypto"
-import { runCli } from "../support/Cli.ts"
+import { runCli, runCliUntil } from "../support/Cli.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
 const env = {
@@ -53,6 +53,23 @@ describe("cli", () => {
     const again = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "3", "--json"], env)
     assert.strictEqual(lastJson(again.stdout).session.loopCount, 300)
   })
+
+  it("a second runner on a live session: exit 5 with the holder named, while the first runs on", async () => {
+    const live = `sess_held${randomInt(1e9).toString(36)}`
+    let second: ReturnType<typeof runCli> | undefined
+    const first = await runCliUntil(
+      ["run", "--mode", "clean", "--session", live, "--loops", "100000", "--seed", "1", "--tick-ms", "20", "--pace", "--json", "--status-every", "1"],
+      env,
+      (line) => {
+        if (!line.startsWith("{\"loop\":")) return false
+        second = runCli(["run", "--mode", "resume", "--session", live, "--loops", "10", "--seed", "1"], env)
+        return true
+      }
+    )
+    assert.isTrue(first.killed)
+    assert.strictEqual(second?.status, 5, second?.stderr)
+    assert.match(second?.stderr ?? "", new RegExp(`${live} is held by runner \\S+ until`))
+  }, 60_000)
 
   const exitCases: ReadonlyArray<{ name: string; args: ReadonlyArray<string>; env?: Record<string, string>; code: number; says: string }> = [
     { name: "an unknown flag", args: ["run", "--bogus"], code: 2, says: "" },

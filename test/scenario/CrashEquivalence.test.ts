@@ -31,7 +31,9 @@ describe("crash equivalence", () => {
       const env = {
         DATABASE_URL: Redacted.value(testDatabaseUrl),
         REDIS_URL: Redacted.value(testRedisUrl),
-        STATE_ENV: uniqueEnv("crash")
+        STATE_ENV: uniqueEnv("crash"),
+        // The killed runner's lease must expire before the resume can take the session.
+        LEASE_TTL: "1 second"
       }
       const sessionId = SessionId.make(`sess_crash${randomInt(1e9).toString(36)}`)
       const killAt = randomInt(testCase.killFrom, testCase.killTo)
@@ -53,7 +55,10 @@ describe("crash equivalence", () => {
       if (testCase.loseLiveTier) assert.strictEqual(report.source, "snapshot")
       assert.isAtLeast(report.loopCount, 1)
 
-      const second = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", String(loops), "--seed", String(seed), "--json"], env)
+      const second = runCli(
+        ["run", "--mode", "resume", "--session", sessionId, "--loops", String(loops), "--seed", String(seed), "--json", "--wait-lease", "10"],
+        env
+      )
       assert.strictEqual(second.status, 0, second.stderr)
       const finalState = JSON.parse(second.stdout.trim().split("\n").at(-1)!)
       const expected = storedForm(uninterruptedRun({ sessionId, campaign: campaigns.balanced!, seed, loops }))
@@ -66,7 +71,8 @@ const deleteLiveState = async (stateEnv: string, sessionId: string) => {
   const client = await createClient(Redacted.value(testRedisUrl))
   try {
     const keys = await client.keys(`arbitrage:state:${stateEnv}:{${sessionId}}:*`)
-    assert.lengthOf(keys, 4)
+    // The four sections and the fence: a flushed Redis loses them all.
+    assert.lengthOf(keys, 5)
     await client.del(...keys)
   } finally {
     client.disconnect()

@@ -5,15 +5,15 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Scope } from "effect"
-import type { EngineState } from "../../src/domain/EngineState.ts"
+import { type EngineState, sectionNames } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { type Campaign, campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { sectionKey } from "../../src/store/StateKeys.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
-import { postgresSnapshots, RawSnapshots, redisLive } from "../support/Backings.ts"
+import { postgresSnapshots, RawLive, RawSnapshots, redisLive } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { storedForm, uninterruptedRun } from "../support/Runs.ts"
 import { uniqueEnv } from "../support/Services.ts"
@@ -55,6 +55,13 @@ const runSession = (
 
 const openTrades = (state: EngineState) => Object.keys(state.positions.activeTrades).length
 
+/** The live tier loses the session (a flushed or replaced Redis), below the store and its fences. */
+const loseLiveTier = (sessionId: SessionId) =>
+  Effect.gen(function*() {
+    const raw = yield* RawLive
+    for (const section of sectionNames) yield* raw.remove(sectionKey(env, sessionId, section))
+  })
+
 layer(Layer.mergeAll(redisLive.layer(env), postgresSnapshots.layer(env)), { timeout: "120 seconds" })("scenarios", (it) => {
   it.effect("S1: a session with an open position (both leg orders) is restored exactly, from either tier", () =>
     Effect.gen(function*() {
@@ -69,7 +76,7 @@ layer(Layer.mergeAll(redisLive.layer(env), postgresSnapshots.layer(env)), { time
       assert.strictEqual(trade!.orderB.venue, "B")
 
       // Without the live tier, the trade snapshot (committed before the next loop) holds it too.
-      yield* (yield* HotStateStore).delete(session.sessionId)
+      yield* loseLiveTier(session.sessionId)
       const fromPostgres = yield* runSession(options("RESUME_FROM_STATE", campaign, session.sessionId), campaign, 0, "crash")
       const origin = fromPostgres.session.origin
       assert.strictEqual(origin.kind === "resumed" ? origin.report.source : "", "snapshot")
@@ -139,7 +146,7 @@ layer(Layer.mergeAll(redisLive.layer(env), postgresSnapshots.layer(env)), { time
         ...stored.snapshot.state.session,
         campaignId: ""
       })
-      yield* (yield* HotStateStore).delete(sessionId)
+      yield* loseLiveTier(sessionId)
 
       const resumed = yield* runSession(options("RESUME_FROM_STATE", campaign, sessionId), campaign, 400, "stop")
       const origin = resumed.session.origin

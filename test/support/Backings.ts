@@ -12,9 +12,10 @@ import type { Env } from "../../src/domain/Ids.ts"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
 import * as HotStateStore from "../../src/store/HotStateStore.ts"
 import { migrate } from "../../src/store/Migrations.ts"
-import { postgresLayer, snapshotsOn } from "../../src/store/Persistence.ts"
+import { durableOn, postgresLayer } from "../../src/store/Persistence.ts"
 import * as RedisClient from "../../src/store/RedisClient.ts"
 import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import * as SessionLease from "../../src/store/SessionLease.ts"
 import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
 import { testDatabaseUrl, testRedisUrl } from "./Services.ts"
@@ -39,10 +40,10 @@ export interface LiveBacking {
   readonly layer: (env: Env) => Layer.Layer<HotStateStore.HotStateStore | RawLive, StoreError>
 }
 
-/** A backing of the durable tier: the store of an env, and raw access to it. */
+/** A backing of the durable tier: the store and the leases of an env, and raw access to it. */
 export interface SnapshotBacking {
   readonly name: string
-  readonly layer: (env: Env) => Layer.Layer<SnapshotStore.SnapshotStore | RawSnapshots, StoreError>
+  readonly layer: (env: Env) => Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease | RawSnapshots, StoreError>
 }
 
 export const memoryLive: LiveBacking = {
@@ -97,7 +98,12 @@ const sectionTable = {
 const pgRawAndCleanup = (env: Env) =>
   Layer.effect(RawSnapshots, Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
-    yield* Effect.addFinalizer(() => sql`DELETE FROM session_snapshots WHERE env = ${env}`.pipe(Effect.ignore))
+    yield* Effect.addFinalizer(() =>
+      Effect.all([
+        sql`DELETE FROM session_snapshots WHERE env = ${env}`,
+        sql`DELETE FROM session_leases WHERE env = ${env}`
+      ]).pipe(Effect.ignore)
+    )
     return RawSnapshots.of({
       setSection: (snapshotId, section, value) =>
         (section === "session"
@@ -111,19 +117,21 @@ const pgRawAndCleanup = (env: Env) =>
 
 /** The PostgreSQL backing of an env on the client `sql` (the same client serves the raw access). */
 const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError>) => (env: Env) =>
-  Layer.mergeAll(snapshotsOn(env, sql), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
+  Layer.mergeAll(durableOn(env, sql), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
 
 export const memorySnapshots: SnapshotBacking = {
   name: "memory",
   layer: (env) => {
     const rows: Array<SnapshotStore.SnapshotRow> = []
+    const leases: SessionLease.MemoryLeases = new Map()
     const update = (snapshotId: number, change: (row: SnapshotStore.SnapshotRow) => SnapshotStore.SnapshotRow) =>
       Effect.sync(() => {
         const index = rows.findIndex((row) => row.snapshotId === snapshotId)
         if (index >= 0) rows[index] = change(rows[index]!)
       })
     return Layer.mergeAll(
-      Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows)),
+      Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases)),
+      Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases)),
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
         dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null }))

@@ -3,14 +3,15 @@
  * and the shutdown snapshot.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Effect, Exit, Fiber, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import { newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore, layerMemory as hotMemory } from "../../src/store/HotStateStore.ts"
-import { layerMemory as snapshotMemory, SnapshotStore } from "../../src/store/SnapshotStore.ts"
+import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import * as Persistence from "../../src/store/Persistence.ts"
+import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 
 const env = Env.make("unit")
 const campaign = campaigns.balanced!
@@ -21,12 +22,12 @@ const options = (mode: Session.SessionMode, sessionId?: SessionId): Session.Sess
   newState,
   policy: { snapshotInterval: "5 minutes" }
 })
-const memory = () => Layer.mergeAll(hotMemory(env), snapshotMemory(env))
+const memory = () => Persistence.layerMemory(env)
 
 /** Runs `body` inside a session's scope and closes it with `exit`. */
 const withSession = <A, E>(
   sessionOptions: Session.SessionOptions,
-  body: (session: Session.ActiveSession) => Effect.Effect<A, E, HotStateStore | SnapshotStore>,
+  body: (session: Session.ActiveSession) => Effect.Effect<A, E, Persistence.Stores>,
   exit: Exit.Exit<unknown, unknown> = Exit.void
 ) =>
   Effect.gen(function*() {

@@ -2,7 +2,7 @@
  * `run`: runs the paper arbitrage runner on a session until its loop count
  * reaches `--loops`, persisting as it goes.
  */
-import { Clock, Console, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -51,6 +51,10 @@ export const run = Command.make(
     ),
     tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Simulated time between loops"), Flag.withDefault(1000)),
     pace: Flag.Boolean("pace").pipe(Flag.withDescription("Also wait --tick-ms of real time between loops"), Flag.withDefault(false)),
+    waitLease: Flag.Int("wait-lease").pipe(
+      Flag.withDescription("Seconds to wait for another runner's lease to expire (after a crash) before giving up"),
+      Flag.withDefault(0)
+    ),
     statusEvery: Flag.Int("status-every").pipe(
       Flag.withDescription("When stdout is not a terminal, print a status line every N loops (0: none)"),
       Flag.withDefault(0)
@@ -60,6 +64,7 @@ export const run = Command.make(
   Effect.fn(function*(args) {
     if (args.loops < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
     if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)
     const campaignForNew = yield* requireCampaign(requested ?? "balanced")
@@ -71,7 +76,8 @@ export const run = Command.make(
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
         newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime }),
-        policy: { snapshotInterval: config.snapshotInterval }
+        policy: { snapshotInterval: config.snapshotInterval },
+        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
       })
       const campaign = yield* requireCampaign(session.initialState.session.campaignId)
       if (requested !== undefined && requested !== campaign.id) {

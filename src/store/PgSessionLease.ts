@@ -1,0 +1,84 @@
+/**
+ * PgSessionLease: session leases in PostgreSQL (migration 0002).
+ *
+ * Acquisition is one upsert that only takes a free or expired lease (or one
+ * the same holder already has), incrementing the fencing token; the
+ * database's clock decides expiry, so runners' clocks do not matter.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Layer, Option } from "effect"
+import type { Env, SessionId } from "../domain/Ids.ts"
+import { fromSqlError } from "./PgSnapshotStore.ts"
+import { type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
+
+interface LeaseRow {
+  readonly holder: string
+  readonly fencing_token: bigint | number | string
+  readonly expires_ms: bigint | number | string
+  readonly live: boolean
+}
+
+/** The leases of `env` on the database of `PgClient` (migrated to 0002). */
+export const make = Effect.fnUntraced(function*(env: Env) {
+  const sql = yield* PgClient.PgClient
+  const ttlMs = (ttl: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(ttl))))
+  const leaseOf = (sessionId: SessionId, row: LeaseRow): Lease => ({
+    sessionId,
+    holder: row.holder,
+    fencingToken: Number(row.fencing_token),
+    expiresAt: Number(row.expires_ms)
+  })
+  const columns = sql`holder, fencing_token, (extract(epoch from expires_at) * 1000)::bigint AS expires_ms, expires_at > now() AS live`
+  const read = (sessionId: SessionId) =>
+    sql<LeaseRow>`SELECT ${columns} FROM session_leases WHERE env = ${env} AND session_id = ${sessionId}`
+
+  const acquire = Effect.fn("SessionLease.acquire")(function*(sessionId: SessionId, holder: string, ttl: Duration.Input) {
+    const [row] = yield* sql<LeaseRow>`
+      INSERT INTO session_leases AS l (env, session_id, holder, fencing_token, expires_at)
+      VALUES (${env}, ${sessionId}, ${holder}, 1, now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'))
+      ON CONFLICT (env, session_id) DO UPDATE
+         SET holder = EXCLUDED.holder, fencing_token = l.fencing_token + 1,
+             acquired_at = now(), renewed_at = now(), expires_at = EXCLUDED.expires_at
+       WHERE l.expires_at <= now() OR l.holder = EXCLUDED.holder
+      RETURNING ${columns}`.pipe(Effect.mapError(fromSqlError(`acquire the lease of ${sessionId}`)))
+    if (row !== undefined) return leaseOf(sessionId, row)
+    const [held] = yield* read(sessionId).pipe(Effect.mapError(fromSqlError(`read the lease of ${sessionId}`)))
+    return yield* sessionHeld(sessionId, { holder: held?.holder ?? "unknown", expiresAt: Number(held?.expires_ms ?? 0) })
+  })
+
+  const renew = Effect.fn("SessionLease.renew")(function*(lease: Lease, ttl: Duration.Input) {
+    const [row] = yield* sql<LeaseRow>`
+      UPDATE session_leases
+         SET expires_at = now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'), renewed_at = now()
+       WHERE env = ${env} AND session_id = ${lease.sessionId} AND holder = ${lease.holder}
+         AND fencing_token = ${lease.fencingToken} AND expires_at > now()
+      RETURNING ${columns}`.pipe(Effect.mapError(fromSqlError(`renew the lease of ${lease.sessionId}`)))
+    if (row !== undefined) return leaseOf(lease.sessionId, row)
+    const [now] = yield* read(lease.sessionId).pipe(Effect.mapError(fromSqlError(`read the lease of ${lease.sessionId}`)))
+    return yield* leaseLost(
+      lease,
+      now !== undefined && Number(now.fencing_token) !== lease.fencingToken
+        ? `runner ${now.holder} took the session (token ${now.fencing_token})`
+        : "it expired"
+    )
+  })
+
+  const release = Effect.fn("SessionLease.release")(function*(lease: Lease) {
+    yield* sql`
+      UPDATE session_leases SET expires_at = now()
+       WHERE env = ${env} AND session_id = ${lease.sessionId} AND holder = ${lease.holder}
+         AND fencing_token = ${lease.fencingToken} AND expires_at > now()`.pipe(
+      Effect.mapError(fromSqlError(`release the lease of ${lease.sessionId}`))
+    )
+  })
+
+  const current = Effect.fn("SessionLease.current")(function*(sessionId: SessionId) {
+    const [row] = yield* read(sessionId).pipe(Effect.mapError(fromSqlError(`read the lease of ${sessionId}`)))
+    return Option.map(Option.fromNullishOr(row), (r) => leaseOf(sessionId, r))
+  })
+
+  return SessionLease.of({ env, kind: "postgres", acquire, renew, release, current })
+})
+
+/** The PostgreSQL backing of the leases of `env`. */
+export const layer = (env: Env): Layer.Layer<SessionLease, never, PgClient.PgClient> => Layer.effect(SessionLease, make(env))
