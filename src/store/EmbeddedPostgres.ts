@@ -16,6 +16,7 @@ import { Effect, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs"
 import { join } from "node:path"
+import { defaultMaxSectionBytes } from "../domain/StateLimits.ts"
 import { StoreError } from "./StoreError.ts"
 
 /** Settings of the embedded database. */
@@ -92,7 +93,14 @@ export const layer = (options: EmbeddedPostgresOptions): Layer.Layer<PgClient.Pg
     if (options.dataDir !== undefined) yield* lockDataDir(options.dataDir)
     const { port } = yield* serve(options.dataDir)
     return PgClient.layerFrom(
-      PgClient.make({ host: "127.0.0.1", port, username: "postgres", database: "postgres", maxConnections: 1 }).pipe(
+      PgClient.make({
+        host: "127.0.0.1",
+        port,
+        username: "postgres",
+        database: "postgres",
+        maxConnections: 1,
+        maxMessageSize: 4 * defaultMaxSectionBytes + 1024 * 1024
+      }).pipe(
         Effect.mapError((error) => StoreError.unreachable("postgres", `embedded database: ${error.message}`))
       )
     )

@@ -11,6 +11,7 @@ import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson } from "../domain/StateCodec.ts"
+import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
 import { fenceKey, sectionKey, sessionIdOfKey, sessionKeys } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
@@ -98,7 +99,12 @@ export const fencedWrite = (store: StoreKind, sessionId: SessionId, token: numbe
   StoreError.fenced(store, `live state of ${sessionId} refused: token ${token} is below the fence ${fence}`)
 
 /** A live tier kept in this process's memory; it holds the same encoded texts Redis would, and the same fences. */
-export const makeMemory = (env: Env, entries: Map<string, string> = new Map()): HotStateStore["Service"] => {
+export const makeMemory = (
+  env: Env,
+  entries: Map<string, string> = new Map(),
+  options: { readonly maxSectionBytes?: number } = {}
+): HotStateStore["Service"] => {
+  const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   const fenceOf = (sessionId: SessionId) => Number(entries.get(fenceKey(env, sessionId)) ?? "0")
   /** Checks `token` against the fence and raises the fence to it, as the Redis script does. */
   const passFence = (sessionId: SessionId, token: number) =>
@@ -118,7 +124,16 @@ export const makeMemory = (env: Env, entries: Map<string, string> = new Map()): 
       for (const [key, text] of pairs) entries.set(key, text)
     }),
     load: (sessionId) =>
-      Effect.suspend(() => decodeLiveState("memory", env, sessionId, sessionKeys(env, sessionId).map((key) => entries.get(key) ?? null))),
+      Effect.suspend(() => {
+        const keys = sessionKeys(env, sessionId)
+        for (const [i, key] of keys.entries()) {
+          const bytes = Buffer.byteLength(entries.get(key) ?? "")
+          if (bytes > maxSectionBytes) {
+            return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(sectionNames[i]!, bytes, maxSectionBytes)))
+          }
+        }
+        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null))
+      }),
     delete: (sessionId, fencingToken = 0) =>
       passFence(sessionId, fencingToken).pipe(Effect.andThen(Effect.sync(() => sessionKeys(env, sessionId).forEach((key) => entries.delete(key))))),
     raiseFence: (sessionId, fencingToken) =>

@@ -13,6 +13,7 @@ import { Effect, Layer, Option, type Redacted } from "effect"
 import type { SqlClient } from "effect/sql"
 import { type PersistenceConfig, persistenceConfig } from "../config.ts"
 import type { Env } from "../domain/Ids.ts"
+import { defaultMaxSectionBytes } from "../domain/StateLimits.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as HotStateStore from "./HotStateStore.ts"
 import { migrate } from "./Migrations.ts"
@@ -34,7 +35,14 @@ export const postgresLayer = (
   options: { readonly maxConnections?: number } = {}
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError> =>
   PgClient.layerFrom(
-    PgClient.make({ url, maxConnections: options.maxConnections ?? 10, connectTimeout: "5 seconds", idleTimeout: "30 seconds" })
+    PgClient.make({
+      url,
+      maxConnections: options.maxConnections ?? 10,
+      connectTimeout: "5 seconds",
+      idleTimeout: "30 seconds",
+      // A snapshot row carries four sections of up to `defaultMaxSectionBytes` each.
+      maxMessageSize: 4 * defaultMaxSectionBytes + 1024 * 1024
+    })
       .pipe(Effect.mapError(fromSqlError("connect")))
   )
 

@@ -12,6 +12,7 @@ import { PgClient } from "@effect/sql-pg"
 import type { SqlError, Statement } from "effect/sql"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
+import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
 import {
   checkCleanupOptions,
   latestOf,
@@ -57,9 +58,29 @@ interface RawRow {
   readonly positions: unknown | null
   readonly metrics: unknown | null
   readonly risk_guard: unknown | null
+  readonly session_bytes?: number | string | null
+  readonly positions_bytes?: number | string | null
+  readonly metrics_bytes?: number | string | null
+  readonly risk_guard_bytes?: number | string | null
 }
 
-const toRow = (raw: RawRow): SnapshotRow => ({
+const sectionSizes = [
+  ["session", "session_bytes"],
+  ["positions", "positions_bytes"],
+  ["metrics", "metrics_bytes"],
+  ["riskGuard", "risk_guard_bytes"]
+] as const
+
+const oversizedOf = (raw: RawRow, limit: number): string | undefined => {
+  for (const [section, column] of sectionSizes) {
+    const bytes = Number(raw[column] ?? 0)
+    if (bytes > limit) return oversizedMessage(section, bytes, limit)
+  }
+  return undefined
+}
+
+const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => ({
+  oversized: oversizedOf(raw, limit),
   snapshotId: Number(raw.snapshot_id),
   sessionId: raw.session_id,
   sequence: Number(raw.sequence),
@@ -78,21 +99,30 @@ const toRow = (raw: RawRow): SnapshotRow => ({
 })
 
 /** The durable tier of `env` on the database of `SqlClient`. */
-export const make = Effect.fnUntraced(function*(env: Env) {
+export const make = Effect.fnUntraced(function*(env: Env, options: { readonly maxSectionBytes?: number } = {}) {
   const sql = yield* PgClient.PgClient
+  const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
+
+  /** A section column, measured by the server and sent only when it is within the size limit. */
+  const guarded = (column: string, alias: string) =>
+    sql.unsafe(
+      `octet_length(${column}::text) AS ${alias}_bytes,
+       CASE WHEN octet_length(${column}::text) > ${maxSectionBytes} THEN NULL ELSE ${column} END AS ${alias}`
+    )
 
   const selectRows = (where: Statement.Fragment, limit: number) =>
     sql<RawRow>`
       SELECT s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
-             s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
-             p.positions, m.metrics, r.risk_guard
+             s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at,
+             ${guarded("s.session", "session")}, ${guarded("p.positions", "positions")},
+             ${guarded("m.metrics", "metrics")}, ${guarded("r.risk_guard", "risk_guard")}
         FROM session_snapshots s
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
         LEFT JOIN metrics_snapshots m ON m.snapshot_id = s.snapshot_id
         LEFT JOIN risk_guard_snapshots r ON r.snapshot_id = s.snapshot_id
        WHERE s.env = ${env} AND ${where}
        ORDER BY s.sequence DESC
-       LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map(toRow)))
+       LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map((raw) => toRow(raw, maxSectionBytes))))
 
   const save = Effect.fn("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
@@ -194,5 +224,5 @@ export const make = Effect.fnUntraced(function*(env: Env) {
 })
 
 /** The PostgreSQL backing of the durable tier for `env`; needs a `PgClient` on a migrated database. */
-export const layer = (env: Env): Layer.Layer<SnapshotStore, never, PgClient.PgClient> =>
-  Layer.effect(SnapshotStore, make(env))
+export const layer = (env: Env, options: { readonly maxSectionBytes?: number } = {}): Layer.Layer<SnapshotStore, never, PgClient.PgClient> =>
+  Layer.effect(SnapshotStore, make(env, options))

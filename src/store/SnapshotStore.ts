@@ -96,6 +96,8 @@ export interface SnapshotRow {
   readonly positions: unknown | null
   readonly metrics: unknown | null
   readonly riskGuard: unknown | null
+  /** Why the sections were not read, when one of them is over the size limit. */
+  readonly oversized?: string | undefined
 }
 
 /** The row of a sealed snapshot, before the store assigns its id and records its time. */
@@ -121,6 +123,9 @@ export const rowOfSnapshot = (
 
 /** Verifies and decodes a stored row; a missing section row shows up as a missing section. */
 export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, StateCodecError> => {
+  if (row.oversized !== undefined) {
+    return Result.fail(StateCodecError.invalid("snapshot", `snapshot #${row.sequence} of ${row.sessionId}: ${row.oversized}`))
+  }
   const missing = (["positions", "metrics", "riskGuard"] as const).filter((section) => row[section] === null)
   if (missing.length > 0) {
     return Result.fail(StateCodecError.invalid(

@@ -60,7 +60,8 @@ export const memoryLive: LiveBacking = {
   }
 }
 
-const redisClient = RedisClient.layer({ url: testRedisUrl })
+/** One connection to the test Redis, shared by the tests of a file. */
+export const redisClient = RedisClient.layer({ url: testRedisUrl })
 
 export const redisLive: LiveBacking = {
   name: "redis",

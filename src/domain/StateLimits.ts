@@ -1,0 +1,17 @@
+/**
+ * StateLimits: how large a stored section may be before a store refuses to
+ * read it.
+ *
+ * A damaged or malicious value can be arbitrarily large; a store checks the
+ * size where the value lives (Redis STRLEN, PostgreSQL octet_length) before
+ * it moves a byte of it, so that reading it cannot exhaust this process's
+ * memory. The default leaves room for a positions section of well over
+ * 10,000 open trades.
+ */
+
+/** Sections larger than this many bytes of JSON are refused (16 MiB). */
+export const defaultMaxSectionBytes = 16 * 1024 * 1024
+
+/** The message of a refused oversized section. */
+export const oversizedMessage = (section: string, bytes: number, limit: number) =>
+  `${section} is ${bytes} bytes, over the limit of ${limit}; not read`

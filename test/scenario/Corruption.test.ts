@@ -1,0 +1,260 @@
+/**
+ * Corruption, all of it: 26 kinds of damage written straight into Redis or
+ * PostgreSQL as a real fault (or a buggy writer) would leave it. For each,
+ * the restore does not fail, does not restore the damaged data, falls back
+ * to the newest good state, and its report names the reason.
+ *
+ * Every session starts the same way: snapshots #1-#3 (loops 100-300) and a
+ * live state ahead of them (loop 400). A live-tier case damages the live
+ * state (expect snapshot #3); a durable-tier case removes the live state and
+ * damages snapshot #3 (expect snapshot #2).
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Result } from "effect"
+import { randomBytes } from "node:crypto"
+import type { EngineState } from "../../src/domain/EngineState.ts"
+import { sectionNames } from "../../src/domain/EngineState.ts"
+import { SessionId } from "../../src/domain/Ids.ts"
+import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
+import { encodeEngineState } from "../../src/domain/StateCodec.ts"
+import * as Restore from "../../src/recovery/Restore.ts"
+import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
+import { migrated } from "../../src/store/Persistence.ts"
+import { RedisClient } from "../../src/store/RedisClient.ts"
+import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
+import { sectionKey } from "../../src/store/StateKeys.ts"
+import { redisClient, testPostgres } from "../support/Backings.ts"
+import { withoutNegativeZero } from "../support/Results.ts"
+import { uniqueEnv } from "../support/Services.ts"
+import { sampleStates } from "../support/States.ts"
+
+const env = uniqueEnv("corruption")
+/** Small, so that an oversized value is cheap to make. */
+const maxSectionBytes = 256 * 1024
+
+const stack = Layer.mergeAll(
+  RedisHotStateStore.layer(env, { maxSectionBytes }),
+  PgSnapshotStore.layer(env, { maxSectionBytes })
+).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, migrated(testPostgres))))
+
+interface Damage {
+  readonly sessionId: SessionId
+  readonly states: ReadonlyArray<EngineState>
+  /** The stored (encoded) form of the live state. */
+  readonly liveJson: Record<string, any>
+  /** Snapshot ids of #1..#3. */
+  readonly snapshotIds: ReadonlyArray<number>
+}
+
+type Services = RedisClient | PgClient.PgClient | HotStateStore | SnapshotStore
+
+interface Case {
+  readonly name: string
+  readonly tier: "live" | "durable" | "both"
+  readonly damage: (d: Damage) => Effect.Effect<void, unknown, Services>
+  /** Text the report's reason for the damaged candidate contains. */
+  readonly reason: string
+  /** The snapshot the restore should end on (default: #3 for live damage, #2 otherwise). */
+  readonly expectSequence?: number
+}
+
+/** Runs `f` on the test's Redis connection, below the store. */
+const onRedis = (command: string, f: (client: RedisClient["Service"]["client"]) => Promise<unknown>) =>
+  Effect.gen(function*() {
+    yield* (yield* RedisClient).use(command, f)
+  })
+
+const setRaw = (d: Damage, section: (typeof sectionNames)[number], text: string | Buffer) =>
+  onRedis("SET", (c) => c.set(sectionKey(env, d.sessionId, section), text))
+
+
+const setLiveJson = (d: Damage, section: (typeof sectionNames)[number], change: (json: Record<string, any>) => void) => {
+  const json = structuredClone(d.liveJson[section])
+  change(json)
+  return setRaw(d, section, JSON.stringify(json)).pipe(Effect.asVoid)
+}
+
+const sectionColumn = {
+  session: ["session_snapshots", "session"],
+  positions: ["position_snapshots", "positions"],
+  metrics: ["metrics_snapshots", "metrics"],
+  riskGuard: ["risk_guard_snapshots", "risk_guard"]
+} as const
+
+/** Runs `change` on the stored JSON of one section of snapshot #3 and writes it back. */
+const setSnapshotJson = (d: Damage, section: (typeof sectionNames)[number], change: (json: any) => any, reseal = false) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const [table, column] = sectionColumn[section]
+    const id = d.snapshotIds[2]!
+    const [row] = yield* sql<{ value: unknown }>`SELECT ${sql(column)} AS value FROM ${sql(table)} WHERE snapshot_id = ${id}`
+    const changed = change(structuredClone(row!.value))
+    yield* sql`UPDATE ${sql(table)} SET ${sql(column)} = ${sql.json(changed)} WHERE snapshot_id = ${id}`
+    if (reseal) yield* resealSnapshot(id)
+  })
+
+/** What a buggy writer does: recompute the checksum over whatever is stored now. */
+const resealSnapshot = (id: number) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const [row] = yield* sql<any>`
+      SELECT s.*, p.positions, m.metrics, r.risk_guard FROM session_snapshots s
+        JOIN position_snapshots p USING (snapshot_id) JOIN metrics_snapshots m USING (snapshot_id)
+        JOIN risk_guard_snapshots r USING (snapshot_id) WHERE s.snapshot_id = ${id}`
+    const checksum = snapshotChecksum({
+      envelopeVersion: Number(row.envelope_version),
+      sessionId: row.session_id,
+      snapshotType: row.snapshot_type,
+      sequence: Number(row.sequence),
+      fencingToken: Number(row.fencing_token),
+      createdAt: Number(row.created_at_ms)
+    }, { session: row.session, positions: row.positions, metrics: row.metrics, riskGuard: row.risk_guard })
+    yield* sql`UPDATE session_snapshots SET checksum = ${checksum} WHERE snapshot_id = ${id}`
+  })
+
+type Sql = Effect.Success<typeof PgClient.PgClient>
+
+/** A damage done with raw SQL. */
+const sqlOn = (run: (sql: Sql, d: Damage) => Effect.Effect<unknown, unknown, PgClient.PgClient>) => (d: Damage) =>
+  Effect.gen(function*() {
+    yield* run(yield* PgClient.PgClient, d)
+  })
+
+const symbolWithOpenTrade = (d: Damage) => Object.values(d.states[3]!.positions.activeTrades)[0]!.symbol
+
+const cases: ReadonlyArray<Case> = [
+  // The live tier (Redis).
+  { name: "truncated JSON", tier: "live", damage: (d) => setRaw(d, "positions", JSON.stringify(d.liveJson.positions).slice(0, 40)), reason: "positions is not valid JSON" },
+  { name: "binary garbage", tier: "live", damage: (d) => setRaw(d, "metrics", randomBytes(300)), reason: "metrics is not valid JSON" },
+  { name: "a NaN literal", tier: "live", damage: (d) => setRaw(d, "metrics", JSON.stringify(d.liveJson.metrics).replace(/"totalPnlUsd":[^,}]+/, "\"totalPnlUsd\":NaN")), reason: "metrics is not valid JSON" },
+  { name: "a wrong type", tier: "live", damage: (d) => setLiveJson(d, "session", (j) => (j.loopCount = "many")), reason: "session.loopCount" },
+  { name: "a negative count", tier: "live", damage: (d) => setLiveJson(d, "metrics", (j) => (j.tradesClosed = -1)), reason: "metrics.tradesClosed" },
+  { name: "a missing section", tier: "live", damage: (d) => onRedis("DEL", (c) => c.del(sectionKey(env, d.sessionId, "riskGuard"))), reason: "lacks section riskGuard" },
+  { name: "a section from another session", tier: "live", damage: (d) => setLiveJson(d, "session", (j) => (j.sessionId = "sess_intruder1")), reason: "holds the session section of sess_intruder1" },
+  {
+    name: "a Redis key of the wrong type",
+    tier: "live",
+    damage: (d) =>
+      onRedis("DEL+LPUSH", async (c) => {
+        await c.del(sectionKey(env, d.sessionId, "metrics"))
+        await c.lpush(sectionKey(env, d.sessionId, "metrics"), "x")
+      }),
+    reason: "metrics key holds a Redis list"
+  },
+  { name: "an unknown future version", tier: "live", damage: (d) => setLiveJson(d, "positions", (j) => (j.version = 99)), reason: "positions has version 99" },
+  { name: "an emptied version field", tier: "live", damage: (d) => setLiveJson(d, "metrics", (j) => delete j.version), reason: "metrics has version missing" },
+  {
+    name: "a broken invariant (an open trade not counted)",
+    tier: "live",
+    damage: (d) => setLiveJson(d, "riskGuard", (j) => (j.perSymbol[symbolWithOpenTrade(d)].positionCount += 1)),
+    reason: "positionCount"
+  },
+  { name: "an oversized value", tier: "live", damage: (d) => setRaw(d, "positions", "x".repeat(maxSectionBytes + 1)), reason: "over the limit" },
+  // The durable tier (PostgreSQL), snapshot #3.
+  { name: "a changed value (checksum mismatch)", tier: "durable", damage: (d) => setSnapshotJson(d, "metrics", (j) => ({ ...j, tradesOpened: j.tradesOpened + 1 })), reason: "fails its checksum" },
+  { name: "an emptied campaign (the original S5)", tier: "durable", damage: (d) => setSnapshotJson(d, "session", (j) => ({ ...j, campaignId: "" })), reason: "fails its checksum" },
+  { name: "a snapshot missing one of its four tables", tier: "durable", damage: sqlOn((sql, d) => sql`DELETE FROM risk_guard_snapshots WHERE snapshot_id = ${d.snapshotIds[2]!}`), reason: "missing its riskGuard section" },
+  {
+    name: "section rows swapped between snapshots",
+    tier: "durable",
+    damage: sqlOn((sql, d) =>
+      sql`UPDATE metrics_snapshots SET metrics = (SELECT metrics FROM metrics_snapshots WHERE snapshot_id = ${d.snapshotIds[1]!})
+           WHERE snapshot_id = ${d.snapshotIds[2]!}`),
+    reason: "fails its checksum"
+  },
+  { name: "a rewritten sequence number", tier: "durable", damage: sqlOn((sql, d) => sql`UPDATE session_snapshots SET sequence = 99 WHERE snapshot_id = ${d.snapshotIds[2]!}`), reason: "fails its checksum" },
+  { name: "a rewritten creation time", tier: "durable", damage: sqlOn((sql, d) => sql`UPDATE session_snapshots SET created_at_ms = 1 WHERE snapshot_id = ${d.snapshotIds[2]!}`), reason: "fails its checksum" },
+  {
+    name: "a duplicated sequence number (refused by the schema; the good snapshots stay)",
+    tier: "durable",
+    damage: sqlOn((sql, d) =>
+      sql`INSERT INTO session_snapshots (env, session_id, sequence, snapshot_type, envelope_version, fencing_token,
+            created_at_ms, checksum, loop_count, session_status, session)
+          SELECT env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms, 'sha256:0',
+                 loop_count, session_status, session FROM session_snapshots WHERE snapshot_id = ${d.snapshotIds[2]!}`.pipe(
+        Effect.flip,
+        Effect.map((error) => assert.include(String(error.reason._tag), "UniqueViolation"))
+      )),
+    reason: "",
+    expectSequence: 3
+  },
+  { name: "an unknown envelope version", tier: "durable", damage: sqlOn((sql, d) => sql`UPDATE session_snapshots SET envelope_version = 9 WHERE snapshot_id = ${d.snapshotIds[2]!}`), reason: "envelope has version 9" },
+  { name: "a JSONB section of the wrong type", tier: "durable", damage: (d) => setSnapshotJson(d, "metrics", () => "metrics"), reason: "fails its checksum" },
+  {
+    name: "a broken invariant with a recomputed checksum (a buggy writer)",
+    tier: "durable",
+    damage: (d) => setSnapshotJson(d, "metrics", (j) => ({ ...j, tradesClosed: j.tradesOpened + 1 }), true),
+    reason: "metrics.tradesClosed"
+  },
+  {
+    name: "a number beyond double range with a recomputed checksum",
+    tier: "durable",
+    damage: sqlOn((sql, d) =>
+      sql`UPDATE metrics_snapshots SET metrics = jsonb_set(metrics, '{totalPnlUsd}', '1e400'::jsonb)
+           WHERE snapshot_id = ${d.snapshotIds[2]!}`.pipe(Effect.andThen(resealSnapshot(d.snapshotIds[2]!)))),
+    reason: "metrics.totalPnlUsd"
+  },
+  {
+    name: "another session's state with a recomputed checksum",
+    tier: "durable",
+    damage: (d) => setSnapshotJson(d, "session", (j) => ({ ...j, sessionId: "sess_intruder2" }), true),
+    reason: "found in a snapshot of"
+  },
+  {
+    name: "an oversized JSONB section",
+    tier: "durable",
+    damage: (d) => setSnapshotJson(d, "positions", (j) => ({ ...j, padding: "x".repeat(maxSectionBytes) })),
+    reason: "over the limit"
+  },
+  // Both tiers at once.
+  {
+    name: "the live state and the latest snapshot both damaged",
+    tier: "both",
+    damage: (d) =>
+      setRaw(d, "session", "{").pipe(Effect.andThen(setSnapshotJson(d, "metrics", (j) => ({ ...j, winningTrades: j.winningTrades + 1 })))),
+    reason: "fails its checksum"
+  }
+]
+
+layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
+  it("has at least 20 kinds of damage", () => {
+    assert.isAtLeast(cases.length, 20)
+  })
+
+  cases.forEach((testCase, index) => {
+    it.effect(`${testCase.name}: not restored; falls back to the newest good state and says why`, () =>
+      Effect.gen(function*() {
+        const hot = yield* HotStateStore
+        const snapshots = yield* SnapshotStore
+        const sessionId = SessionId.make(`sess_corrupt${index}x${randomBytes(2).toString("hex")}`)
+        const sampled = yield* sampleStates(sessionId, { count: 4, seed: 100 + index, minOpenTrades: 1, maxOpenTrades: 4 })
+        const states = sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: 100 * (i + 1) } }))
+        const snapshotIds: Array<number> = []
+        for (const [i, state] of states.slice(0, 3).entries()) {
+          const saved = yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 1, createdAt: i }, state)
+          snapshotIds.push(saved.snapshotId)
+        }
+        yield* hot.save(states[3]!)
+        if (testCase.tier === "durable") yield* hot.delete(sessionId)
+        const liveJson = Result.getOrThrow(encodeEngineState(states[3]!)) as Record<string, any>
+        yield* testCase.damage({ sessionId, states, liveJson, snapshotIds })
+
+        const report = yield* Restore.run(sessionId)
+        const expected = testCase.expectSequence ?? (testCase.tier === "live" ? 3 : 2)
+        assert.strictEqual(report.outcome, "restored")
+        assert.strictEqual(report.source, "snapshot")
+        assert.strictEqual(report.sequence, expected)
+        assert.deepStrictEqual(report.state, withoutNegativeZero(states[expected - 1]!))
+        if (testCase.reason !== "") {
+          const invalid = report.skipped.filter((s) => s.kind === "invalid")
+          assert.isTrue(
+            invalid.some((s) => s.reason.includes(testCase.reason)),
+            `no skipped candidate says "${testCase.reason}": ${JSON.stringify(report.skipped)}`
+          )
+        }
+      }))
+  })
+})
