@@ -9,6 +9,7 @@ import { RestoreError } from "../recovery/Restore.ts"
 import { SessionError } from "../session/SessionError.ts"
 import { LeaseError } from "../store/SessionLease.ts"
 import { StoreError } from "../store/StoreError.ts"
+import { SupervisorError } from "../supervisor/Supervisor.ts"
 
 /** A failure that ends the command with a one-line message and a chosen exit code. */
 export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
@@ -50,6 +51,7 @@ const classify = (error: unknown): { readonly code: number; readonly message: st
     return { code, message: error.message }
   }
   if (error instanceof LeaseError) return { code: sessionHeld, message: error.message }
+  if (error instanceof SupervisorError) return { code: 1, message: error.message }
   if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }
   if (error instanceof SessionError) {
     return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }

@@ -12,11 +12,11 @@ import type { ActiveSession } from "../session/Session.ts"
 import { type LoopEvents, type MarketSettings, runLoop, tradesChanged } from "./ArbitrageStrategy.ts"
 import type { Campaign } from "./Campaign.ts"
 
-/** What the runner needs of a session: a way to persist each step. */
-export type SessionPersistence = Pick<ActiveSession, "persist">
+/** What the runner needs of a session: a way to persist each step, and whether it may open trades. */
+export type SessionPersistence = Pick<ActiveSession, "persist"> & Partial<Pick<ActiveSession, "canTrade">>
 
 /** A session that persists nothing: the runner on its own. */
-export const withoutPersistence: SessionPersistence = { persist: () => Effect.void }
+export const withoutPersistence: SessionPersistence = { persist: () => Effect.succeed(true) }
 
 /** How a run goes. */
 export interface RunOptions {
@@ -32,14 +32,30 @@ export interface RunOptions {
 
 /** Runs from `state` until its loop count reaches `options.targetLoops`; returns the final state. */
 export const run = Effect.fn("Runner.run")(function*<E, R>(
-  session: { readonly persist: (state: EngineState, change: { readonly tradesChanged: boolean }) => Effect.Effect<void, E, R> },
+  session: {
+    readonly persist: (
+      state: EngineState,
+      change: { readonly tradesChanged: boolean; readonly opensTrades?: boolean }
+    ) => Effect.Effect<boolean, E, R>
+    /** The persistence-health gate: while false, no trade opens (exits still happen). */
+    readonly canTrade?: Effect.Effect<boolean>
+  },
   state: EngineState,
   options: RunOptions
 ) {
   let current = state
   while (current.session.loopCount < options.targetLoops) {
-    const step = runLoop(current, options.campaign, options.market)
-    yield* session.persist(step.state, { tradesChanged: tradesChanged(step.events) })
+    const durable = session.canTrade === undefined ? true : yield* session.canTrade
+    let step = runLoop(current, options.campaign, options.market, durable)
+    const accepted = yield* session.persist(step.state, {
+      tradesChanged: tradesChanged(step.events),
+      opensTrades: step.events.opened.length > 0
+    })
+    if (!accepted) {
+      // The new trades could not be made durable: this loop is done again without opening them.
+      step = runLoop(current, options.campaign, options.market, false)
+      yield* session.persist(step.state, { tradesChanged: tradesChanged(step.events) })
+    }
     current = step.state
     if (options.onLoop !== undefined) yield* options.onLoop(current, step.events)
     if (options.pace === true) yield* Effect.sleep(Duration.millis(options.market.tickMs))

@@ -86,16 +86,32 @@ export interface ActiveSession {
   readonly lease: Lease
   /**
    * Persists the state after a loop; with `tradesChanged`, the durable snapshot is committed before
-   * this returns. Fails with `Fenced` once the lease is lost.
+   * this returns. A step that `opensTrades` is written to the durable tier first, and refused
+   * (`false`, nothing written) when that tier cannot take it: the runner then redoes the loop
+   * without opening trades. Fails with `Fenced` once the lease is lost.
    */
   readonly persist: (
     state: EngineState,
-    change: { readonly tradesChanged: boolean }
-  ) => Effect.Effect<void, StoreError | StateCodecError>
+    change: { readonly tradesChanged: boolean; readonly opensTrades?: boolean }
+  ) => Effect.Effect<boolean, StoreError | StateCodecError>
   /** The most recent durable snapshot this session took. */
   readonly lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>>
   /** Whether the lease has been lost (the session no longer writes). */
   readonly fenced: Effect.Effect<boolean>
+  /** The state of each tier as this session last found it. */
+  readonly health: Effect.Effect<PersistenceHealth>
+  /** Whether a new trade may open: only while the durable tier takes snapshots (and the lease holds). */
+  readonly canTrade: Effect.Effect<boolean>
+}
+
+/** How the tiers are doing, as the session's last writes found them. */
+export interface PersistenceHealth {
+  /** `degraded`: the live tier did not answer; the session snapshots every loop instead, and re-syncs it when back. */
+  readonly liveTier: "ok" | "degraded"
+  /** `degraded`: the durable tier did not answer; no trade opens, and a snapshot is pending until it is back. */
+  readonly durableTier: "ok" | "degraded"
+  /** The snapshot waiting for the durable tier, if any. */
+  readonly pendingSnapshot: SnapshotType | null
 }
 
 /** A new session id: `sess_` + UTC time + random suffix. */
@@ -205,11 +221,11 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
 
   // Renewal: a third of the lease's life apart. A lost lease fences the session for good; a store
   // that does not answer is retried, and if the lease runs out meanwhile the stores fence it.
-  let current = lease
+  let currentLease = lease
   yield* Effect.forkScoped(
     Effect.gen(function*() {
-      const renewed = yield* Effect.result(leases.renew(current, ttl))
-      if (renewed._tag === "Success") current = renewed.success
+      const renewed = yield* Effect.result(leases.renew(currentLease, ttl))
+      if (renewed._tag === "Success") currentLease = renewed.success
       else if (renewed.failure._tag === "LeaseError") {
         yield* Ref.set(fenced, true)
         yield* Effect.logWarning(`${sessionId}: ${renewed.failure.message}; this runner stops writing`)
@@ -230,13 +246,102 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     yield* Ref.set(lastSnapshotAt, now)
   })
 
-  const persist = Effect.fnUntraced(function*(current: EngineState, change: { readonly tradesChanged: boolean }) {
-    yield* refuseWhenFenced
-    yield* Ref.set(lastState, current)
-    yield* hot.save(current, token)
+  // Outages. The live tier down: go on, snapshot every loop instead, re-sync when it answers again.
+  // The durable tier down: go on without opening trades, keep the snapshot pending, retry with
+  // backoff, and write it (of the newest state) when the database is back.
+  const health = yield* Ref.make<PersistenceHealth>({ liveTier: "ok", durableTier: "ok", pendingSnapshot: null })
+  const retry = yield* Ref.make({ at: 0, backoffMs: 100 })
+  const isUnreachable = (error: StoreError | StateCodecError) => error._tag === "StoreError" && error.reason._tag === "Unreachable"
+  const strongest = (a: SnapshotType | null, b: SnapshotType | null): SnapshotType | null =>
+    a === "trade" || b === "trade" ? "trade" : a ?? b
+
+  const writeLive = Effect.fnUntraced(function*(current: EngineState) {
+    const saved = yield* Effect.result(hot.save(current, token))
+    const was = (yield* Ref.get(health)).liveTier
+    if (saved._tag === "Success") {
+      if (was === "degraded") {
+        yield* Ref.update(health, (h) => ({ ...h, liveTier: "ok" as const }))
+        yield* Effect.logInfo(`${sessionId}: the live tier answers again; re-synced at loop ${current.session.loopCount}`)
+      }
+      return
+    }
+    if (!isUnreachable(saved.failure)) return yield* saved.failure
+    if (was === "ok") {
+      yield* Ref.update(health, (h) => ({ ...h, liveTier: "degraded" as const }))
+      yield* Effect.logWarning(`${sessionId}: the live tier is unreachable (${saved.failure.message}); snapshotting every loop until it is back`)
+    }
+  })
+
+  const writeDurable = Effect.fnUntraced(function*(current: EngineState, wanted: SnapshotType | null) {
     const now = yield* Clock.currentTimeMillis
-    if (change.tradesChanged) yield* snapshot(current, "trade")
-    else if (now - (yield* Ref.get(lastSnapshotAt)) >= interval) yield* snapshot(current, "periodic")
+    const before = yield* Ref.get(health)
+    const pending = strongest(before.pendingSnapshot, wanted)
+    if (pending === null) return
+    if (before.durableTier === "degraded") {
+      if (now < (yield* Ref.get(retry)).at) {
+        yield* Ref.set(health, { ...before, pendingSnapshot: pending })
+        return
+      }
+      // The lease may have run out while the database was away: extend it first (it fails only if
+      // another runner took the session, which fences this one).
+      const renewed = yield* Effect.result(leases.renew(currentLease, ttl))
+      if (renewed._tag === "Success") currentLease = renewed.success
+      else if (renewed.failure._tag === "LeaseError") {
+        yield* Ref.set(fenced, true)
+        return yield* StoreError.fenced("postgres", `${sessionId}: ${renewed.failure.message}`)
+      }
+    }
+    const written = yield* Effect.result(snapshot(current, pending))
+    if (written._tag === "Success") {
+      yield* Ref.set(health, { ...(yield* Ref.get(health)), durableTier: "ok", pendingSnapshot: null })
+      yield* Ref.set(retry, { at: 0, backoffMs: 100 })
+      if (before.durableTier === "degraded") {
+        yield* Effect.logInfo(`${sessionId}: the durable tier answers again; pending ${pending} snapshot written at loop ${current.session.loopCount}`)
+      }
+      return
+    }
+    if (!isUnreachable(written.failure)) return yield* written.failure
+    const { backoffMs } = yield* Ref.get(retry)
+    yield* Ref.set(retry, { at: now + backoffMs, backoffMs: Math.min(backoffMs * 2, 5_000) })
+    yield* Ref.set(health, { ...(yield* Ref.get(health)), durableTier: "degraded", pendingSnapshot: pending })
+    if (before.durableTier === "ok") {
+      yield* Effect.logWarning(`${sessionId}: the durable tier is unreachable (${written.failure.message}); no new trades until it is back`)
+    }
+  })
+
+  const persist = Effect.fnUntraced(function*(
+    current: EngineState,
+    change: { readonly tradesChanged: boolean; readonly opensTrades?: boolean }
+  ) {
+    yield* refuseWhenFenced
+    // A step that opens a trade is made durable first: if the durable tier cannot take it, the step
+    // is refused (nothing written) and the runner redoes the loop without opening the trade.
+    if (change.opensTrades === true) {
+      const pendingBefore = (yield* Ref.get(health)).pendingSnapshot
+      yield* writeDurable(current, "trade")
+      if ((yield* Ref.get(health)).durableTier === "degraded") {
+        // The refused step leaves nothing pending of its own.
+        yield* Ref.update(health, (h) => ({ ...h, pendingSnapshot: pendingBefore }))
+        return false
+      }
+      yield* Ref.set(lastState, current)
+      yield* writeLive(current)
+      return true
+    }
+    yield* Ref.set(lastState, current)
+    yield* writeLive(current)
+    const now = yield* Clock.currentTimeMillis
+    const wanted: SnapshotType | null = change.tradesChanged
+      ? "trade"
+      : (yield* Ref.get(health)).liveTier === "degraded" || now - (yield* Ref.get(lastSnapshotAt)) >= interval
+      ? "periodic"
+      : null
+    yield* writeDurable(current, wanted)
+    return true
+  })
+
+  const canTrade = Effect.gen(function*() {
+    return !(yield* Ref.get(fenced)) && (yield* Ref.get(health)).durableTier === "ok"
   })
 
   // Shutdown: on a normal end or an interruption (SIGINT/SIGTERM), mark the session stopped and
@@ -249,7 +354,9 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
         if (yield* Ref.get(fenced)) return
         const current = yield* Ref.get(lastState)
         const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-        yield* hot.save(stopped, token)
+        yield* hot.save(stopped, token).pipe(
+          Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
+        )
         yield* snapshot(stopped, "shutdown")
       }).pipe(
         Effect.catch((error) => Effect.logError(`shutdown snapshot of ${sessionId} failed: ${error.message}`))
@@ -267,6 +374,8 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     lease,
     persist,
     lastSnapshot: Ref.get(lastSnapshot),
-    fenced: Ref.get(fenced)
+    fenced: Ref.get(fenced),
+    health: Ref.get(health),
+    canTrade
   } satisfies ActiveSession
 })

@@ -3,7 +3,11 @@
  *
  * Acquisition is one upsert that only takes a free or expired lease (or one
  * the same holder already has), incrementing the fencing token; the
- * database's clock decides expiry, so runners' clocks do not matter.
+ * database's clock decides expiry, so runners' clocks do not matter. A
+ * renewal succeeds while the token is still the holder's, even past expiry
+ * (nobody else has written since, so extending it is safe): a runner cut off
+ * from the database by an outage keeps its session when the database comes
+ * back, unless another runner took it meanwhile.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option } from "effect"
@@ -51,15 +55,13 @@ export const make = Effect.fnUntraced(function*(env: Env) {
       UPDATE session_leases
          SET expires_at = now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'), renewed_at = now()
        WHERE env = ${env} AND session_id = ${lease.sessionId} AND holder = ${lease.holder}
-         AND fencing_token = ${lease.fencingToken} AND expires_at > now()
+         AND fencing_token = ${lease.fencingToken}
       RETURNING ${columns}`.pipe(Effect.mapError(fromSqlError(`renew the lease of ${lease.sessionId}`)))
     if (row !== undefined) return leaseOf(lease.sessionId, row)
     const [now] = yield* read(lease.sessionId).pipe(Effect.mapError(fromSqlError(`read the lease of ${lease.sessionId}`)))
     return yield* leaseLost(
       lease,
-      now !== undefined && Number(now.fencing_token) !== lease.fencingToken
-        ? `runner ${now.holder} took the session (token ${now.fencing_token})`
-        : "it expired"
+      now === undefined ? "it is gone" : `runner ${now.holder} took the session (token ${now.fencing_token})`
     )
   })
 

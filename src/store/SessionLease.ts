@@ -51,7 +51,10 @@ export class SessionLease extends Context.Service<SessionLease, {
   readonly kind: StoreKind
   /** Takes the lease if it is free or expired (or already ours); the token is one above the last one. */
   readonly acquire: (sessionId: SessionId, holder: string, ttl: Duration.Input) => Effect.Effect<Lease, LeaseError | StoreError>
-  /** Extends a held lease; `LeaseLost` when it expired or another holder took it. */
+  /**
+   * Extends the lease; `LeaseLost` when another holder took it. A lease past its expiry that nobody
+   * took is extended (its token is still the newest, so no one else has written).
+   */
   readonly renew: (lease: Lease, ttl: Duration.Input) => Effect.Effect<Lease, LeaseError | StoreError>
   /** Gives the lease up (it expires now; the token stays, so the next one is higher). */
   readonly release: (lease: Lease) => Effect.Effect<void, StoreError>
@@ -121,7 +124,6 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
           held === undefined ? "it is gone" : `runner ${held.holder} took the session (token ${held.fencingToken})`
         )
       }
-      if (held.expiresAt <= now) return yield* leaseLost(lease, "it expired")
       const renewed = { ...held, expiresAt: now + ttlMs(ttl) }
       leases.set(lease.sessionId, renewed)
       return { ...lease, expiresAt: renewed.expiresAt }

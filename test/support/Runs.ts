@@ -27,3 +27,12 @@ export const uninterruptedRun = (options: {
 
 /** The stored JSON form of a state: how two states are compared across processes. */
 export const storedForm = (state: EngineState): unknown => JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(state))))
+
+/** The paths at which two JSON values differ (for a failure message that says where). */
+export const differences = (a: unknown, b: unknown, path = "state"): Array<string> => {
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+    return [...keys].flatMap((key) => differences((a as any)[key], (b as any)[key], `${path}.${key}`))
+  }
+  return Object.is(a, b) ? [] : [`${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`]
+}

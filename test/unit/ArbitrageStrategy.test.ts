@@ -153,7 +153,13 @@ describe("runner", () => {
       const c = campaigns.balanced!
       const calls: Array<boolean> = []
       const final = yield* Runner.run(
-        { persist: (_state, change) => Effect.sync(() => void calls.push(change.tradesChanged)) },
+        {
+          persist: (_state, change) =>
+            Effect.sync(() => {
+              calls.push(change.tradesChanged)
+              return true
+            })
+        },
         fresh(c),
         { campaign: c, market: { seed: 7, tickMs: 1000 }, targetLoops: 300 }
       )

@@ -2,7 +2,7 @@
  * `run`: runs the paper arbitrage runner on a session until its loop count
  * reaches `--loops`, persisting as it goes.
  */
-import { Clock, Console, Duration, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -69,7 +69,9 @@ export const run = Command.make(
     const requested = Option.getOrUndefined(args.campaign)
     const campaignForNew = yield* requireCampaign(requested ?? "balanced")
     const config = yield* persistenceConfig
-    const startTime = args.pace ? yield* Clock.currentTimeMillis : simulatedStart
+    // Session time is simulated (start + loop x tick) with or without --pace, so that a paced run and
+    // an unpaced one with the same seed trade identically.
+    const startTime = simulatedStart
 
     const final = yield* Effect.gen(function*() {
       const session = yield* Session.initialize({
@@ -95,7 +97,14 @@ export const run = Command.make(
           const loop = state.session.loopCount
           if (live) {
             const last = yield* session.lastSnapshot
-            yield* statusLine(statusText(state, Option.match(last, { onNone: () => "none", onSome: (s) => `#${s.sequence} ${s.snapshotType}` })))
+            const health = yield* session.health
+            const degraded = [
+              health.liveTier === "degraded" ? "  LIVE TIER DEGRADED" : "",
+              health.durableTier === "degraded" ? `  DURABLE TIER DOWN (${health.pendingSnapshot} snapshot pending, no new trades)` : ""
+            ].join("")
+            yield* statusLine(
+              statusText(state, Option.match(last, { onNone: () => "none", onSome: (s) => `#${s.sequence} ${s.snapshotType}` })) + degraded
+            )
           } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
             yield* Console.log(
               args.json

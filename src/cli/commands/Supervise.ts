@@ -1,0 +1,44 @@
+/**
+ * `supervise`: runs a session in a child process and resumes it after every
+ * crash, with backoff, up to a restart limit.
+ */
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { SessionId } from "../../domain/Ids.ts"
+import { newSessionId } from "../../session/Session.ts"
+import * as Supervisor from "../../supervisor/Supervisor.ts"
+import { ExitCode } from "../ExitCode.ts"
+import { jsonFlag } from "../Output.ts"
+
+export const supervise = Command.make(
+  "supervise",
+  {
+    session: Flag.String("session").pipe(Flag.withSchema(SessionId), Flag.optional),
+    loops: Flag.Int("loops"),
+    seed: Flag.Int("seed"),
+    campaign: Flag.String("campaign").pipe(Flag.optional),
+    tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
+    pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
+    maxRestarts: Flag.Int("max-restarts").pipe(Flag.withDescription("Restarts after crashes before giving up"), Flag.withDefault(10)),
+    json: jsonFlag
+  },
+  Effect.fn(function*(args) {
+    if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
+    const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
+    const runArgs = [
+      "--loops", String(args.loops), "--seed", String(args.seed), "--tick-ms", String(args.tickMs),
+      ...(args.pace ? ["--pace"] : []),
+      ...Option.match(args.campaign, { onNone: () => [], onSome: (c) => ["--campaign", c] }),
+      ...(args.json ? ["--json"] : [])
+    ]
+    yield* Console.error(`supervising ${sessionId}`)
+    const report = yield* Supervisor.supervise({ sessionId, runArgs, maxRestarts: args.maxRestarts })
+    const summary = `${sessionId}: ${report.outcome} after ${report.restarts} restart(s)`
+    if (args.json) {
+      yield* Console.log(JSON.stringify({ sessionId, outcome: report.outcome, restarts: report.restarts, deaths: report.deaths }))
+      if (report.lastLine !== null) yield* Console.log(report.lastLine)
+    } else yield* Console.error(summary)
+    if (report.outcome === "gave_up") return yield* ExitCode.fail(1, `${summary}: gave up`)
+    if (report.outcome === "failed") yield* ExitCode.set(report.deaths.at(-1)?.exitCode ?? 1)
+  })
+).pipe(Command.withDescription("Run a session and resume it automatically after a crash (backoff, restart limit)"))
