@@ -12,6 +12,7 @@ import { Command } from "effect/cli"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
 import { restore } from "./commands/Restore.ts"
+import { resumeAll } from "./commands/ResumeAll.ts"
 import { run } from "./commands/Run.ts"
 import { supervise } from "./commands/Supervise.ts"
 import { verifySnapshot } from "./commands/VerifySnapshot.ts"
@@ -19,7 +20,7 @@ import { ExitCode } from "./ExitCode.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, restore, sessions, snapshots, inspect, cleanup, verifySnapshot])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, verifySnapshot])
 )
 
 root.pipe(

@@ -125,6 +125,18 @@ export const defaultHolder = (): string => `${hostname()}-${process.pid}-${rando
 
 const sessionError = (reason: SessionError["reason"]) => new SessionError({ reason })
 
+/**
+ * The sessions of the env a crash left `running`, most recent first: those whose latest snapshot
+ * says so, then those that only have live state. (A live runner's session is among them too; its
+ * lease tells them apart.)
+ */
+export const interruptedSessions = Effect.gen(function*() {
+  const durable = yield* (yield* SnapshotStore).listSessions()
+  const running = durable.filter((s) => s.status === "running").map((s) => s.sessionId as SessionId)
+  const liveOnly = (yield* (yield* HotStateStore).listSessions()).filter((id) => !durable.some((s) => s.sessionId === id))
+  return [...running, ...liveOnly]
+})
+
 /** Starts a session as `options.mode` says, under its lease; the shutdown snapshot is taken when the scope closes. */
 export const initialize = Effect.fn("Session.initialize")(function*(options: SessionOptions): Effect.fn.Return<
   ActiveSession,
@@ -192,9 +204,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       }
       return yield* resumeHeld(requested, lease)
     }
-    const durable = (yield* snapshots.listSessions()).filter((s) => s.status === "running").map((s) => s.sessionId as SessionId)
-    const live = (yield* hot.listSessions()).filter((id) => !durable.includes(id))
-    for (const candidate of [...durable, ...live]) {
+    for (const candidate of yield* interruptedSessions) {
       const attempt = yield* Effect.result(lock(candidate, 0))
       if (attempt._tag === "Success") return yield* resumeHeld(candidate, attempt.success)
     }

@@ -150,7 +150,11 @@ describe("Session.initialize", () => {
 
   it.effect("AUTO starts clean when nothing is left running, and with a fresh id given, uses that id", () =>
     Effect.gen(function*() {
+      // A cleanly stopped session still has live state; it is not "interrupted".
+      const stopped = yield* withSession(options("CLEAN_RESET"), () => Effect.void)
+      assert.isTrue(Option.isSome(yield* (yield* HotStateStore).load(stopped.session.sessionId)))
       const { session } = yield* withSession(options("AUTO"), () => Effect.void)
+      assert.notStrictEqual(session.sessionId, stopped.session.sessionId)
       assert.strictEqual(session.origin.kind, "clean")
       const given = SessionId.make("sess_givenauto")
       const second = yield* withSession(options("AUTO", given), () => Effect.void)

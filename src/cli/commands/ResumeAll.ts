@@ -1,0 +1,75 @@
+/**
+ * `resume-all`: resumes every interrupted session of the env at once, each
+ * under its own lease, and runs each to `--loops`.
+ *
+ * Interrupted: the latest snapshot says `running` (or only live state
+ * exists). A session whose lease another live runner holds is skipped and
+ * reported; the others run concurrently and independently: one failing does
+ * not stop the rest.
+ */
+import { Console, Duration, Effect, Result } from "effect"
+import { Command, Flag } from "effect/cli"
+import { persistenceConfig } from "../../config.ts"
+import { encodeEngineState } from "../../domain/StateCodec.ts"
+import { newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
+import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
+import * as Runner from "../../runner/Runner.ts"
+import * as Session from "../../session/Session.ts"
+import * as Persistence from "../../store/Persistence.ts"
+import { ExitCode } from "../ExitCode.ts"
+import { jsonFlag } from "../Output.ts"
+
+export const resumeAll = Command.make(
+  "resume-all",
+  {
+    loops: Flag.Int("loops").pipe(Flag.withDescription("Run each session until its loop count reaches this")),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the market feed the sessions were started with")),
+    tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
+    pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
+    waitLease: Flag.Int("wait-lease").pipe(Flag.withDescription("Seconds to wait for dead runners' leases"), Flag.withDefault(0)),
+    json: jsonFlag
+  },
+  Effect.fn(function*(args) {
+    if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    const config = yield* persistenceConfig
+    const results = yield* Effect.gen(function*() {
+      const sessions = yield* Session.interruptedSessions
+      yield* Console.error(`resuming ${sessions.length} interrupted session(s): ${sessions.join(", ")}`)
+      return yield* Effect.forEach(sessions, (sessionId) =>
+        Effect.gen(function*() {
+          const session = yield* Session.initialize({
+            mode: "RESUME_FROM_STATE",
+            sessionId,
+            newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
+            policy: { snapshotInterval: config.snapshotInterval },
+            lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
+          })
+          const campaign = campaignNamed(session.initialState.session.campaignId)
+          if (campaign === undefined) return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${session.initialState.session.campaignId}`)
+          return yield* Runner.run(session, session.initialState, {
+            campaign,
+            market: { seed: args.seed, tickMs: args.tickMs },
+            targetLoops: args.loops,
+            pace: args.pace
+          })
+        }).pipe(
+          Effect.scoped,
+          Effect.map((state) => ({ sessionId, ok: true as const, state: { ...state, session: { ...state.session, status: "stopped" as const } } })),
+          Effect.catch((error) => Effect.succeed({ sessionId, ok: false as const, error: (error as Error).message }))
+        ), { concurrency: "unbounded" })
+    }).pipe(Effect.provide(Persistence.layer))
+
+    for (const result of results) {
+      if (args.json) {
+        yield* Console.log(JSON.stringify(
+          result.ok
+            ? { sessionId: result.sessionId, ok: true, state: Result.getOrNull(encodeEngineState(result.state)) }
+            : result
+        ))
+      } else {
+        yield* Console.log(result.ok ? `${result.sessionId}: resumed and ran to loop ${result.state.session.loopCount}` : `${result.sessionId}: ${result.error}`)
+      }
+    }
+    if (results.some((r) => !r.ok)) yield* ExitCode.set(ExitCode.storeFailed)
+  })
+).pipe(Command.withDescription("Resume every interrupted session of the env at once, each under its own lease"))
