@@ -1,0 +1,63 @@
+/**
+ * The supervisor's restart policy, with real runner processes: what it
+ * restarts, what it does not, and when it gives up.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { randomInt } from "node:crypto"
+import { SessionId } from "../../src/domain/Ids.ts"
+import * as Supervisor from "../../src/supervisor/Supervisor.ts"
+import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
+
+const env = () => ({
+  DATABASE_URL: Redacted.value(testDatabaseUrl),
+  REDIS_URL: Redacted.value(testRedisUrl),
+  STATE_ENV: uniqueEnv("supervisor")
+})
+const session = () => SessionId.make(`sess_sup${randomInt(1e9).toString(36)}`)
+
+describe("supervisor", () => {
+  it("classifies ends: signals other than SIGINT/SIGTERM and exits 1 and 4 are crashes; the rest are not", () => {
+    assert.isTrue(Supervisor.isAbnormal(null, "SIGKILL"))
+    assert.isTrue(Supervisor.isAbnormal(null, "SIGSEGV"))
+    assert.isTrue(Supervisor.isAbnormal(1, null))
+    assert.isTrue(Supervisor.isAbnormal(4, null))
+    for (const code of [0, 2, 3, 5, 6]) assert.isFalse(Supervisor.isAbnormal(code, null), `exit ${code}`)
+    assert.isFalse(Supervisor.isAbnormal(null, "SIGTERM"))
+    assert.isFalse(Supervisor.isAbnormal(null, "SIGINT"))
+  })
+
+  it.live("a run that ends cleanly is not restarted", () =>
+    Effect.gen(function*() {
+      const report = yield* Supervisor.supervise({ sessionId: session(), runArgs: ["--loops", "50", "--seed", "1", "--json"], env: env() })
+      assert.strictEqual(report.outcome, "completed")
+      assert.strictEqual(report.restarts, 0)
+      assert.strictEqual(JSON.parse(report.lastLine!).session.loopCount, 50)
+    }), { timeout: 60_000 })
+
+  it.live("bad arguments are not restarted (a restart cannot mend them)", () =>
+    Effect.gen(function*() {
+      const report = yield* Supervisor.supervise({ sessionId: session(), runArgs: ["--loops", "5", "--seed", "1", "--campaign", "nope"], env: env() })
+      assert.strictEqual(report.outcome, "failed")
+      assert.deepStrictEqual(report.deaths.map((d) => d.exitCode), [2])
+    }), { timeout: 60_000 })
+
+  it.live("a runner that keeps dying (its store unreachable) is restarted with backoff, then given up on", () =>
+    Effect.gen(function*() {
+      const started: Array<number> = []
+      const report = yield* Supervisor.supervise({
+        sessionId: session(),
+        runArgs: ["--loops", "5", "--seed", "1"],
+        env: { ...env(), REDIS_URL: "redis://127.0.0.1:1/0" },
+        maxRestarts: 3,
+        initialBackoff: "50 millis",
+        onStart: () => started.push(Date.now())
+      })
+      assert.strictEqual(report.outcome, "gave_up")
+      assert.deepStrictEqual(report.deaths.map((d) => d.exitCode), [4, 4, 4, 4])
+      assert.lengthOf(started, 4)
+      // The backoff doubles: each pause is at least the one it was scheduled as (50, 100, 200 ms).
+      const pauses = started.slice(1).map((at, i) => at - started[i]!)
+      pauses.forEach((pause, i) => assert.isAtLeast(pause, 50 * 2 ** i))
+    }), { timeout: 60_000 })
+})
