@@ -10,35 +10,36 @@ import { ArbitrageTrade } from "./ArbitrageTrade.ts"
 import { TradeId } from "./Ids.ts"
 import { EpochMillis } from "./Units.ts"
 
+/** The problems of a positions section, each with its path: a key that does not name its trade, an open time missing or wrong. */
+export const positionsIssues = (positions: {
+  readonly activeTrades: Readonly<Record<string, { readonly tradeId: string; readonly openedAt: number }>>
+  readonly positionOpenTimes: Readonly<Record<string, number>>
+}): Array<{ readonly path: ReadonlyArray<string>; readonly issue: string }> => {
+  const issues: Array<{ path: ReadonlyArray<string>; issue: string }> = []
+  for (const [key, trade] of Object.entries(positions.activeTrades)) {
+    if (trade.tradeId !== key) {
+      issues.push({ path: ["activeTrades", key, "tradeId"], issue: `trade stored under ${key} has id ${trade.tradeId}` })
+    }
+    const openedAt = positions.positionOpenTimes[key]
+    if (openedAt === undefined) {
+      issues.push({ path: ["positionOpenTimes", key], issue: `open trade ${key} has no open time` })
+    } else if (openedAt !== trade.openedAt) {
+      issues.push({ path: ["positionOpenTimes", key], issue: `open time ${openedAt} differs from the trade's ${trade.openedAt}` })
+    }
+  }
+  for (const key of Object.keys(positions.positionOpenTimes)) {
+    if (!(key in positions.activeTrades)) {
+      issues.push({ path: ["positionOpenTimes", key], issue: `open time recorded for ${key}, which is not open` })
+    }
+  }
+  return issues
+}
+
 /** The positions section: every key names its own trade, and every open trade has its open time. */
 export const PositionsState = Schema.Struct({
   activeTrades: Schema.Record(TradeId, ArbitrageTrade),
   positionOpenTimes: Schema.Record(TradeId, EpochMillis)
-}).check(
-  Schema.makeFilter((positions) => {
-    const issues: Array<Schema.FilterIssue> = []
-    for (const [key, trade] of Object.entries(positions.activeTrades)) {
-      if (trade.tradeId !== key) {
-        issues.push({ path: ["activeTrades", key, "tradeId"], issue: `trade stored under ${key} has id ${trade.tradeId}` })
-      }
-      const openedAt = positions.positionOpenTimes[key as TradeId]
-      if (openedAt === undefined) {
-        issues.push({ path: ["positionOpenTimes", key], issue: `open trade ${key} has no open time` })
-      } else if (openedAt !== trade.openedAt) {
-        issues.push({
-          path: ["positionOpenTimes", key],
-          issue: `open time ${openedAt} differs from the trade's ${trade.openedAt}`
-        })
-      }
-    }
-    for (const key of Object.keys(positions.positionOpenTimes)) {
-      if (!(key in positions.activeTrades)) {
-        issues.push({ path: ["positionOpenTimes", key], issue: `open time recorded for ${key}, which is not open` })
-      }
-    }
-    return issues
-  })
-).annotate({ identifier: "PositionsState" })
+}).check(Schema.makeFilter(positionsIssues)).annotate({ identifier: "PositionsState" })
 export type PositionsState = typeof PositionsState.Type
 
 /** No open trades. */

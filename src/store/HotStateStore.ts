@@ -36,6 +36,8 @@ export class HotStateStore extends Context.Service<HotStateStore, {
   readonly raiseFence: (sessionId: SessionId, fencingToken: number) => Effect.Effect<void, StoreError>
   /** The sessions with live state in this env. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionId>, StoreError>
+  /** Payload bytes this store has written so far (what incremental saves save). */
+  readonly bytesWritten: Effect.Effect<number>
 }>()("arbitrage-state/store/HotStateStore") {}
 
 /** The key/value pairs that hold a state: one encoded section per key; fails if the state breaks an invariant. */
@@ -48,15 +50,18 @@ export const encodeLiveState = (
     (encoded) => sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const)
   )
 
+/** A stored section as read: its JSON text, its already parsed JSON value, or `null` when absent. */
+export type StoredSection = string | { readonly json: Result.Result<unknown, StateCodecError> } | null
+
 /**
- * Reads a state back from the texts of its four keys (`null` = key absent):
+ * Reads a state back from its four stored sections, in `sectionNames` order:
  * `None` when all are absent, `Unreadable` when some are or any fails to decode.
  */
 export const decodeLiveState = (
   store: StoreKind,
   env: Env,
   sessionId: SessionId,
-  texts: ReadonlyArray<string | null>
+  texts: ReadonlyArray<StoredSection>
 ): Effect.Effect<Option.Option<EngineState>, StoreError> => {
   if (texts.every((text) => text === null)) return Effect.succeedNone
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
@@ -66,7 +71,8 @@ export const decodeLiveState = (
   }
   const sections: Record<string, unknown> = {}
   for (const [i, name] of sectionNames.entries()) {
-    const parsed = parseJson(name, texts[i]!)
+    const stored = texts[i]!
+    const parsed = typeof stored === "string" ? parseJson(name, stored) : stored.json
     if (Result.isFailure(parsed)) return Effect.fail(StoreError.unreadable(store, location, parsed.failure.message))
     sections[name] = parsed.success
   }
@@ -105,6 +111,7 @@ export const makeMemory = (
   options: { readonly maxSectionBytes?: number } = {}
 ): HotStateStore["Service"] => {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
+  let written = 0
   const fenceOf = (sessionId: SessionId) => Number(entries.get(fenceKey(env, sessionId)) ?? "0")
   /** Checks `token` against the fence and raises the fence to it, as the Redis script does. */
   const passFence = (sessionId: SessionId, token: number) =>
@@ -121,7 +128,10 @@ export const makeMemory = (
     save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
       const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
       yield* passFence(state.session.sessionId, fencingToken)
-      for (const [key, text] of pairs) entries.set(key, text)
+      for (const [key, text] of pairs) {
+        entries.set(key, text)
+        written += text.length
+      }
     }),
     load: (sessionId) =>
       Effect.suspend(() => {
@@ -140,7 +150,8 @@ export const makeMemory = (
       Effect.sync(() => {
         if (fencingToken > fenceOf(sessionId)) entries.set(fenceKey(env, sessionId), String(fencingToken))
       }),
-    listSessions: () => Effect.sync(() => sessionIdsOfKeys(env, entries.keys()))
+    listSessions: () => Effect.sync(() => sessionIdsOfKeys(env, entries.keys())),
+    bytesWritten: Effect.sync(() => written)
   })
 }
 

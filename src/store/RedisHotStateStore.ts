@@ -1,36 +1,57 @@
 /**
- * RedisHotStateStore: the live tier on Redis.
+ * RedisHotStateStore: the live tier on Redis, written incrementally.
  *
- * A save is one script that checks the session's fence and SETs the four
- * sections atomically (no TTL: live state stays until the session is reset);
- * a load is one script that checks each key's type and size, then GETs the
- * four keys (they share a hash slot). Nothing is written that its Schema did
- * not encode, and nothing read is returned that its Schema did not decode.
+ * Layout of a session (all keys share the session's hash slot):
+ * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON;
+ * `...:positions` is a hash with one field per open trade (see
+ * `LiveStateDelta`); `...:fence` holds the highest fencing token that wrote;
+ * `...:mark` the id of the last write.
+ *
+ * A save is one script, run atomically by Redis: it checks the fence, checks
+ * that the session still holds the write this process made last (else it
+ * answers RESYNC and the store writes the whole state instead of a delta),
+ * then applies the writes. So a delta is only ever applied on top of exactly
+ * the state it was computed against, whatever happened in between (another
+ * writer, a restarted Redis that lost everything).
+ *
+ * A load is one script that checks each key's type and size before sending
+ * a byte of it. Positions stored the old way (one JSON string) still load.
  */
 import { Effect, Layer } from "effect"
-import type { EngineState } from "../domain/EngineState.ts"
-import { sectionNames } from "../domain/EngineState.ts"
+import { randomBytes } from "node:crypto"
+import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
-import { decodeLiveState, encodeLiveState, fencedWrite, HotStateStore, sessionIdsOfKeys } from "./HotStateStore.ts"
+import { decodeLiveState, fencedWrite, HotStateStore, sessionIdsOfKeys, type StoredSection } from "./HotStateStore.ts"
+import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./LiveStateDelta.ts"
 import { RedisClient } from "./RedisClient.ts"
-import { fenceKey, sessionKeyPattern, sessionKeys } from "./StateKeys.ts"
+import { fenceKey, sectionKey, sessionKeyPattern, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError } from "./StoreError.ts"
 
 /**
- * The fenced write, run atomically by Redis: refuse a token below the fence,
- * raise the fence to a higher one, then set every section.
- * KEYS: the fence, then the section keys; ARGV: the token, then the texts.
+ * The fenced, marked write. KEYS: fence, mark, session, positions, metrics, risk_guard.
+ * ARGV: token, the mark the session must hold ('' for a full write), the new mark, then the writes:
+ * 'S' key-index text | 'H' field text | 'D' field | 'R' (clear the positions hash).
  */
 const saveScript = `
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
 local token = tonumber(ARGV[1])
 if token < fence then return redis.error_reply('FENCED ' .. fence) end
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('RESYNC') end
 if token > fence then redis.call('SET', KEYS[1], ARGV[1]) end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
-return fence`
+local i = 4
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'S' then redis.call('SET', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2]); i = i + 3
+  elseif op == 'H' then redis.call('HSET', KEYS[4], ARGV[i + 1], ARGV[i + 2]); i = i + 3
+  elseif op == 'D' then redis.call('HDEL', KEYS[4], ARGV[i + 1]); i = i + 2
+  elseif op == 'R' then redis.call('DEL', KEYS[4]); i = i + 1
+  else return redis.error_reply('BADOP ' .. op) end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+return 'OK'`
 
-/** The fenced delete: as the save, then remove the section keys (the fence stays). */
+/** The fenced delete: as the save's fence check, then remove the sections and the mark (the fence stays). */
 const deleteScript = `
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
 local token = tonumber(ARGV[1])
@@ -46,29 +67,59 @@ if tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[1], ARGV[1]) end
 return fence`
 
 /**
- * The guarded read: each key must be absent or a string no larger than
- * ARGV[1] bytes, checked by TYPE and STRLEN before a byte of it is sent.
+ * The guarded read. KEYS: session, positions, metrics, risk_guard. Each key must be absent, or a
+ * string (the positions also a hash) of at most ARGV[1] bytes, checked before a byte is sent.
+ * Returns, per key, false (absent), its string, or for a hash {'hash', field, value, ...}.
  */
 const loadScript = `
+local limit = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind == 'none' then
     out[i] = false
-  elseif kind ~= 'string' then
-    return redis.error_reply('WRONGTYPE_AT ' .. i .. ' ' .. kind)
-  else
+  elseif kind == 'string' then
     local size = redis.call('STRLEN', KEYS[i])
-    if size > tonumber(ARGV[1]) then return redis.error_reply('OVERSIZED_AT ' .. i .. ' ' .. size) end
+    if size > limit then return redis.error_reply('OVERSIZED_AT ' .. i .. ' ' .. size) end
     out[i] = redis.call('GET', KEYS[i])
+  elseif kind == 'hash' and i == 2 then
+    local fields = redis.call('HGETALL', KEYS[i])
+    local size = 0
+    for j = 1, #fields do size = size + #fields[j] end
+    if size > limit then return redis.error_reply('OVERSIZED_AT ' .. i .. ' ' .. size) end
+    table.insert(fields, 1, 'hash')
+    out[i] = fields
+  else
+    return redis.error_reply('WRONGTYPE_AT ' .. i .. ' ' .. kind)
   end
 end
 return out`
 
+const sectionIndex = { session: 3, metrics: 5, riskGuard: 6 } as const
+
+/** The script's arguments for `writes`. */
+const writeArgs = (writes: ReadonlyArray<LiveWrite>): Array<string> =>
+  writes.flatMap((w) =>
+    w.op === "set"
+      ? ["S", String(sectionIndex[w.section]), w.text]
+      : w.op === "hset"
+      ? ["H", w.field, w.text]
+      : w.op === "hdel"
+      ? ["D", w.field]
+      : ["R"]
+  )
+
 /** The live tier of `env` on the connection of `RedisClient`. */
-export const make = Effect.fnUntraced(function*(env: Env, options: { readonly maxSectionBytes?: number } = {}) {
+export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotStateStoreOptions = {}) {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
+  const fullEvery = options.fullWriteEvery ?? 1_000
   const redis = yield* RedisClient
+  /** This store's writes are marked `<process tag>:<n>`, so that another writer's marks never match. */
+  const tag = randomBytes(6).toString("hex")
+  let writeCount = 0
+  let written = 0
+  /** Per session: the mark of this store's last write there, and what it wrote. */
+  const caches = new Map<string, { readonly mark: string; readonly cache: LiveCache; readonly deltas: number }>()
 
   /** Runs a fenced script; a FENCED reply becomes a typed `Fenced`. */
   const fenced = (command: string, sessionId: SessionId, token: number, run: (client: RedisClient["Service"]["client"]) => Promise<unknown>) =>
@@ -79,18 +130,45 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
       })
     )
 
+  const keysOf = (sessionId: SessionId) => [
+    fenceKey(env, sessionId),
+    writeMarkKey(env, sessionId),
+    sectionKey(env, sessionId, "session"),
+    sectionKey(env, sessionId, "positions"),
+    sectionKey(env, sessionId, "metrics"),
+    sectionKey(env, sessionId, "riskGuard")
+  ]
+
+  /** One save attempt: a delta after this store's last write, or the whole state. */
+  const attempt = (
+    state: EngineState,
+    fencingToken: number,
+    previous: { readonly mark: string; readonly cache: LiveCache; readonly deltas: number } | undefined
+  ) =>
+    Effect.gen(function*() {
+      const sessionId = state.session.sessionId
+      const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
+      const mark = `${tag}:${++writeCount}`
+      yield* fenced("EVAL save", sessionId, fencingToken, (client) =>
+        client.eval(saveScript, 6, ...keysOf(sessionId), String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(plan.writes)))
+      written += plan.bytes
+      caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
+    })
+
   const save = Effect.fn("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
-    const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
     const sessionId = state.session.sessionId
-    yield* fenced("EVAL save", sessionId, fencingToken, (client) =>
-      client.eval(
-        saveScript,
-        pairs.length + 1,
-        fenceKey(env, sessionId),
-        ...pairs.map(([key]) => key),
-        String(fencingToken),
-        ...pairs.map(([, text]) => text)
-      ))
+    const cached = caches.get(sessionId)
+    // Every `fullEvery` writes the whole state is written again, so that damage done below the store
+    // (which the marks cannot see) does not outlive it.
+    const previous = cached !== undefined && cached.deltas < fullEvery ? cached : undefined
+    // Until the write is known to have landed, nothing is assumed about what the session holds.
+    caches.delete(sessionId)
+    yield* attempt(state, fencingToken, previous).pipe(
+      Effect.catchIf(
+        (error) => previous !== undefined && error._tag === "StoreError" && error.message.includes("RESYNC"),
+        () => attempt(state, fencingToken, undefined)
+      )
+    )
   })
 
   const load = Effect.fn("HotStateStore.load")(function*(sessionId: SessionId) {
@@ -110,12 +188,19 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
         )
       })
     )
-    const texts = (reply as ReadonlyArray<string | null | false>).map((text) => (typeof text === "string" ? text : null))
-    return yield* decodeLiveState("redis", env, sessionId, texts)
+    const stored: Array<StoredSection> = (reply as ReadonlyArray<unknown>).map((value) =>
+      typeof value === "string"
+        ? value
+        : Array.isArray(value) && value[0] === "hash"
+        ? { json: positionsFromHash(value.slice(1) as Array<string>) }
+        : null
+    )
+    return yield* decodeLiveState("redis", env, sessionId, stored)
   })
 
   const remove = Effect.fn("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
-    const keys = sessionKeys(env, sessionId)
+    caches.delete(sessionId)
+    const keys = [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)]
     yield* fenced("EVAL delete", sessionId, fencingToken, (client) =>
       client.eval(deleteScript, keys.length + 1, fenceKey(env, sessionId), ...keys, String(fencingToken)))
   })
@@ -138,9 +223,28 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
     return sessionIdsOfKeys(env, keys)
   })
 
-  return HotStateStore.of({ env, kind: "redis", durable: true, save, load, delete: remove, raiseFence, listSessions })
+  return HotStateStore.of({
+    env,
+    kind: "redis",
+    durable: true,
+    save,
+    load,
+    delete: remove,
+    raiseFence,
+    listSessions,
+    bytesWritten: Effect.sync(() => written)
+  })
 })
 
+/** Settings of the Redis live tier. */
+export interface RedisHotStateStoreOptions {
+  /** Sections larger than this are refused on read (default 16 MiB). */
+  readonly maxSectionBytes?: number
+  /** After this many incremental writes of a session, the next one writes it whole (default 1,000). */
+  readonly fullWriteEvery?: number
+}
+
 /** The Redis backing of the live tier for `env`; needs a `RedisClient`. */
-export const layer = (env: Env, options: { readonly maxSectionBytes?: number } = {}): Layer.Layer<HotStateStore, never, RedisClient> =>
+export const layer = (env: Env, options: RedisHotStateStoreOptions = {}): Layer.Layer<HotStateStore, never, RedisClient> =>
   Layer.effect(HotStateStore, make(env, options))
+

@@ -26,6 +26,9 @@ export const sessionKeys = (env: Env, sessionId: SessionId) =>
 /** The key holding the highest fencing token that wrote the session (same hash slot as its sections). */
 export const fenceKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:fence`
 
+/** The key holding the id of the last write of the session, which an incremental write must follow. */
+export const writeMarkKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:mark`
+
 /** The SCAN pattern matching the session key of every live session of an env. */
 export const sessionKeyPattern = (env: Env): string => `arbitrage:state:${env}:{*}:session`
 

@@ -2,10 +2,12 @@
  * The contract of the live tier, run against every backing.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Result } from "effect"
+import { Effect, Exit, Fiber, Option, Result, Schema } from "effect"
 import { sectionNames } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
+import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
+import { campaigns } from "../../src/runner/Campaign.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
 import { type LiveBacking, RawLive } from "../support/Backings.ts"
@@ -33,6 +35,37 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
         const loaded = yield* store.load(state.session.sessionId)
         assert.deepStrictEqual(Option.getOrThrow(loaded), withoutNegativeZero(state))
       }), { arbitrary: { runs: options.propertyRuns } })
+
+    it.effect.prop(
+      "any sequence of incremental saves loads back as the last state saved, also when another writer interleaves",
+      {
+        seed: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1_000_000)),
+        campaign: Schema.Literals(["balanced", "aggressive", "cautious"]),
+        loops: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1), Schema.isLessThanOrEqualTo(120)),
+        foreignAt: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(120))
+      },
+      ({ campaign, foreignAt, loops, seed }) =>
+        Effect.gen(function*() {
+          const store = yield* HotStateStore
+          const c = campaigns[campaign]!
+          const sessionId = SessionId.make(`sess_seq${seed.toString(36)}`)
+          let state = newSessionState({ sessionId, campaign: c, startTime: simulatedStart })
+          yield* store.delete(sessionId)
+          for (let loop = 0; loop < loops; loop++) {
+            state = runLoop(state, c, { seed, tickMs: 1000 }).state
+            if (loop === foreignAt) {
+              // Another writer (a second store, as after a takeover) writes an older state in between.
+              const [other] = yield* sampleStates(sessionId, { count: 1, seed })
+              yield* HotStateStore.pipe(Effect.flatMap((foreign) => foreign.save(other!)), Effect.provide(backing.layer(env)))
+            }
+            yield* store.save(state)
+            if (loop % 7 === 0 || loop === loops - 1 || loop === foreignAt) {
+              assert.deepStrictEqual(Option.getOrThrow(yield* store.load(sessionId)), withoutNegativeZero(state), `after loop ${loop}`)
+            }
+          }
+        }),
+      { arbitrary: { runs: options.propertyRuns } }
+    )
 
     it.effect("a state with 200 open trades round-trips", () =>
       Effect.gen(function*() {
@@ -135,6 +168,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
         const raw = yield* RawLive
         const [state] = yield* sampleStates(session("partial01"), { count: 1, seed: 13 })
         for (const name of sectionNames) {
+          yield* store.delete(session("partial01"))
           yield* store.save(state!)
           yield* raw.remove(sectionKey(env, session("partial01"), name))
           const error = yield* Effect.flip(store.load(session("partial01")))

@@ -1,0 +1,132 @@
+/**
+ * LiveStateDelta: what a live save must write, given what the previous save
+ * of the same session wrote.
+ *
+ * The runner builds each state from the previous one and shares every part
+ * that did not change (the same objects), so a part that is the same object
+ * as last time is the same value and is not encoded or written again. The
+ * positions section is stored per trade (a Redis hash: `v` the section's
+ * version, `t:<id>` a trade, `o:<id>` its open time), so a loop that changes
+ * one trade writes one trade, and a loop that changes no trade writes only
+ * the session section (its loop count).
+ *
+ * What is written is still checked: every changed part is encoded by its
+ * Schema, and the invariants across sections are checked on the whole state
+ * before anything is planned.
+ */
+import { Result, Schema } from "effect"
+import { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import { type EngineState, engineStateIssues } from "../domain/EngineState.ts"
+import type { TradeId } from "../domain/Ids.ts"
+import { positionsIssues } from "../domain/PositionsState.ts"
+import { parseJson, sectionCodecs } from "../domain/StateCodec.ts"
+import { MalformedJson, StateCodecError } from "../domain/StateCodecError.ts"
+
+/** The string sections, each under its own key. */
+export const stringSections = ["session", "metrics", "riskGuard"] as const
+export type StringSection = typeof stringSections[number]
+
+/** One write of a save. */
+export type LiveWrite =
+  | { readonly op: "set"; readonly section: StringSection; readonly text: string }
+  | { readonly op: "hset"; readonly field: string; readonly text: string }
+  | { readonly op: "hdel"; readonly field: string }
+  | { readonly op: "reset" }
+
+/** What the store remembers of the last save of a session: the parts it wrote. */
+export interface LiveCache {
+  readonly session: EngineState["session"]
+  readonly metrics: EngineState["metrics"]
+  readonly riskGuard: EngineState["riskGuard"]
+  readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>
+}
+
+/** A planned save: the writes, whether they replace everything, and the payload bytes they carry. */
+export interface LivePlan {
+  readonly writes: ReadonlyArray<LiveWrite>
+  readonly full: boolean
+  readonly bytes: number
+  readonly cache: LiveCache
+}
+
+const encodeTrade = Schema.encodeUnknownResult(ArbitrageTrade)
+
+/** The hash field of a trade and of its open time. */
+export const tradeField = (id: string) => `t:${id}`
+export const openTimeField = (id: string) => `o:${id}`
+export const versionField = "v"
+
+const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>
+  StateCodecError.invalid("state", issues.map((i) => `${i.issue} at ${prefix}${i.path.join(".")}`).join("; "))
+
+/** Plans the save of `state` after the save `previous` (everything, when there is none). */
+export const planLiveWrite = (state: EngineState, previous: LiveCache | undefined): Result.Result<LivePlan, StateCodecError> => {
+  const crossIssues = engineStateIssues(state)
+  if (crossIssues.length > 0) return Result.fail(invariantFailure(crossIssues, "state."))
+  const positionIssues = positionsIssues(state.positions)
+  if (positionIssues.length > 0) return Result.fail(invariantFailure(positionIssues, "positions."))
+
+  const writes: Array<LiveWrite> = []
+  let bytes = 0
+  if (previous === undefined) {
+    writes.push({ op: "reset" }, { op: "hset", field: versionField, text: String(sectionCodecs.positions.currentVersion) })
+  }
+  for (const section of stringSections) {
+    if (previous !== undefined && previous[section] === state[section]) continue
+    const encoded = (sectionCodecs[section] as { encode: (v: unknown) => Result.Result<unknown, StateCodecError> }).encode(state[section])
+    if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
+    const text = JSON.stringify(encoded.success)
+    bytes += text.length
+    writes.push({ op: "set", section, text })
+  }
+  const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>()
+  for (const [id, trade] of Object.entries(state.positions.activeTrades)) {
+    const openedAt = state.positions.positionOpenTimes[id as TradeId]!
+    trades.set(id, { trade, openedAt })
+    const before = previous?.trades.get(id)
+    if (before !== undefined && before.trade === trade && before.openedAt === openedAt) continue
+    const encoded = encodeTrade(trade, { errors: "all" })
+    if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
+    const text = JSON.stringify(encoded.success)
+    bytes += text.length + String(openedAt).length
+    writes.push({ op: "hset", field: tradeField(id), text }, { op: "hset", field: openTimeField(id), text: String(openedAt) })
+  }
+  for (const id of previous?.trades.keys() ?? []) {
+    if (!trades.has(id)) writes.push({ op: "hdel", field: tradeField(id) }, { op: "hdel", field: openTimeField(id) })
+  }
+  return Result.succeed({
+    writes,
+    full: previous === undefined,
+    bytes,
+    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, trades }
+  })
+}
+
+/**
+ * The positions section (its stored JSON form) from the fields of its hash.
+ * A field that is not a version, a trade or an open time, or a trade that is
+ * not JSON, is a typed failure.
+ */
+export const positionsFromHash = (fields: ReadonlyArray<string>): Result.Result<unknown, StateCodecError> => {
+  let version: number | undefined
+  const activeTrades: Record<string, unknown> = {}
+  const positionOpenTimes: Record<string, unknown> = {}
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = fields[i]!
+    const value = fields[i + 1]!
+    if (field === versionField) version = Number(value)
+    else if (field.startsWith("t:")) {
+      const parsed = parseJson("positions", value)
+      if (Result.isFailure(parsed)) return parsed
+      activeTrades[field.slice(2)] = parsed.success
+    } else if (field.startsWith("o:")) {
+      const time = Number(value)
+      positionOpenTimes[field.slice(2)] = value.trim() !== "" && Number.isFinite(time) ? time : value
+    } else {
+      return Result.fail(new StateCodecError({
+        reason: new MalformedJson({ part: "positions", message: `positions hash has an unknown field ${JSON.stringify(field)}` })
+      }))
+    }
+  }
+  return Result.succeed({ ...(version === undefined ? {} : { version }), activeTrades, positionOpenTimes })
+}
