@@ -7,11 +7,13 @@
  * `Unreachable`, a reused sequence is a `WriteConflict`, anything else a
  * `StoreFailure`.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Result } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import type { SqlError, Statement } from "effect/sql"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
+import { decompress, defaultCompressionThreshold, gzip } from "../domain/PayloadCompression.ts"
+import { parseJson } from "../domain/StateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
 import {
   checkCleanupOptions,
@@ -58,6 +60,8 @@ interface RawRow {
   readonly positions: unknown | null
   readonly metrics: unknown | null
   readonly risk_guard: unknown | null
+  readonly positions_gzip?: Uint8Array | null
+  readonly positions_gzip_bytes?: number | string | null
   readonly session_bytes?: number | string | null
   readonly positions_bytes?: number | string | null
   readonly metrics_bytes?: number | string | null
@@ -72,15 +76,27 @@ const sectionSizes = [
 ] as const
 
 const oversizedOf = (raw: RawRow, limit: number): string | undefined => {
-  for (const [section, column] of sectionSizes) {
+  for (const [section, column] of [...sectionSizes, ["positions", "positions_gzip_bytes"] as const]) {
     const bytes = Number(raw[column] ?? 0)
     if (bytes > limit) return oversizedMessage(section, bytes, limit)
   }
   return undefined
 }
 
-const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => ({
-  oversized: oversizedOf(raw, limit),
+/** The positions of a row: its JSONB, or its gzipped JSON inflated within the limit. */
+const positionsOf = (raw: RawRow, limit: number): { readonly value: unknown; readonly unreadable?: string } => {
+  if (raw.positions_gzip === null || raw.positions_gzip === undefined) return { value: raw.positions }
+  const text = decompress("positions", "gzip", raw.positions_gzip, limit)
+  if (Result.isFailure(text)) return { value: null, unreadable: text.failure.message }
+  const parsed = parseJson("positions", text.success)
+  return Result.isFailure(parsed) ? { value: null, unreadable: parsed.failure.message } : { value: parsed.success }
+}
+
+const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
+  const oversized = oversizedOf(raw, limit)
+  const positions = oversized === undefined ? positionsOf(raw, limit) : { value: null }
+  return {
+  oversized: oversized ?? positions.unreadable,
   snapshotId: Number(raw.snapshot_id),
   sessionId: raw.session_id,
   sequence: Number(raw.sequence),
@@ -93,15 +109,17 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => ({
   status: raw.session_status,
   recordedAt: new Date(raw.recorded_at).getTime(),
   session: raw.session,
-  positions: raw.positions,
+  positions: positions.value,
   metrics: raw.metrics,
   riskGuard: raw.risk_guard
-})
+  }
+}
 
 /** The durable tier of `env` on the database of `SqlClient`. */
-export const make = Effect.fnUntraced(function*(env: Env, options: { readonly maxSectionBytes?: number } = {}) {
+export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotStoreOptions = {}) {
   const sql = yield* PgClient.PgClient
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
+  const compressionThreshold = options.compressionThreshold ?? defaultCompressionThreshold
 
   /** A section column, measured by the server and sent only when it is within the size limit. */
   const guarded = (column: string, alias: string) =>
@@ -115,6 +133,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
       SELECT s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
              s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at,
              ${guarded("s.session", "session")}, ${guarded("p.positions", "positions")},
+             octet_length(p.positions_gzip) AS positions_gzip_bytes,
+             CASE WHEN octet_length(p.positions_gzip) > ${maxSectionBytes} THEN NULL ELSE p.positions_gzip END AS positions_gzip,
              ${guarded("m.metrics", "metrics")}, ${guarded("r.risk_guard", "risk_guard")}
         FROM session_snapshots s
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
@@ -150,8 +170,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
                 ${sql.json(row.session)})
         RETURNING snapshot_id, recorded_at`
       const snapshotId = head!.snapshot_id
-      yield* sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions)
-                 VALUES (${snapshotId}, ${openTrades}, ${sql.json(row.positions)})`
+      const positionsText = JSON.stringify(row.positions)
+      yield* positionsText.length > compressionThreshold
+        ? sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions_gzip)
+              VALUES (${snapshotId}, ${openTrades}, ${gzip(positionsText)})`
+        : sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions)
+              VALUES (${snapshotId}, ${openTrades}, ${sql.json(row.positions)})`
       yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${snapshotId}, ${sql.json(row.metrics)})`
       yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${snapshotId}, ${sql.json(row.riskGuard)})`
       return head!
@@ -223,6 +247,14 @@ export const make = Effect.fnUntraced(function*(env: Env, options: { readonly ma
   return SnapshotStore.of({ env, kind: "postgres", save, loadLatest, loadRecent, listSessions, listSnapshots, cleanup })
 })
 
+/** Settings of the PostgreSQL durable tier. */
+export interface PgSnapshotStoreOptions {
+  /** Sections larger than this (stored, or once inflated) are refused on read (default 16 MiB). */
+  readonly maxSectionBytes?: number
+  /** Positions JSON above this many bytes is stored gzipped (default 8 KiB). */
+  readonly compressionThreshold?: number
+}
+
 /** The PostgreSQL backing of the durable tier for `env`; needs a `PgClient` on a migrated database. */
-export const layer = (env: Env, options: { readonly maxSectionBytes?: number } = {}): Layer.Layer<SnapshotStore, never, PgClient.PgClient> =>
+export const layer = (env: Env, options: PgSnapshotStoreOptions = {}): Layer.Layer<SnapshotStore, never, PgClient.PgClient> =>
   Layer.effect(SnapshotStore, make(env, options))

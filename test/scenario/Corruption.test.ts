@@ -1,5 +1,5 @@
 /**
- * Corruption, all of it: 26 kinds of damage written straight into Redis or
+ * Corruption, all of it: 28 kinds of damage written straight into Redis or
  * PostgreSQL as a real fault (or a buggy writer) would leave it. For each,
  * the restore does not fail, does not restore the damaged data, falls back
  * to the newest good state, and its report names the reason.
@@ -13,6 +13,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Result } from "effect"
 import { randomBytes } from "node:crypto"
+import { gzipSync } from "node:zlib"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { sectionNames } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
@@ -92,7 +93,9 @@ const setSnapshotJson = (d: Damage, section: (typeof sectionNames)[number], chan
     const id = d.snapshotIds[2]!
     const [row] = yield* sql<{ value: unknown }>`SELECT ${sql(column)} AS value FROM ${sql(table)} WHERE snapshot_id = ${id}`
     const changed = change(structuredClone(row!.value))
-    yield* sql`UPDATE ${sql(table)} SET ${sql(column)} = ${sql.json(changed)} WHERE snapshot_id = ${id}`
+    yield* section === "positions"
+      ? sql`UPDATE position_snapshots SET positions = ${sql.json(changed)}, positions_gzip = NULL WHERE snapshot_id = ${id}`
+      : sql`UPDATE ${sql(table)} SET ${sql(column)} = ${sql.json(changed)} WHERE snapshot_id = ${id}`
     if (reseal) yield* resealSnapshot(id)
   })
 
@@ -208,6 +211,21 @@ const cases: ReadonlyArray<Case> = [
     tier: "durable",
     damage: (d) => setSnapshotJson(d, "positions", (j) => ({ ...j, padding: "x".repeat(maxSectionBytes) })),
     reason: "over the limit"
+  },
+  {
+    name: "a gzip bomb in the compressed positions",
+    tier: "durable",
+    damage: sqlOn((sql, d) =>
+      sql`UPDATE position_snapshots SET positions = NULL, positions_gzip = ${gzipSync(Buffer.alloc(maxSectionBytes * 8, 32))}
+           WHERE snapshot_id = ${d.snapshotIds[2]!}`),
+    reason: "inflates past the limit"
+  },
+  {
+    name: "damaged compressed positions",
+    tier: "durable",
+    damage: sqlOn((sql, d) =>
+      sql`UPDATE position_snapshots SET positions = NULL, positions_gzip = ${randomBytes(64)} WHERE snapshot_id = ${d.snapshotIds[2]!}`),
+    reason: "not valid gzip data"
   },
   // Both tiers at once.
   {

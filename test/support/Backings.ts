@@ -109,6 +109,8 @@ const pgRawAndCleanup = (env: Env) =>
       setSection: (snapshotId, section, value) =>
         (section === "session"
           ? sql`UPDATE session_snapshots SET session = ${sql.json(value)} WHERE snapshot_id = ${snapshotId}`
+          : section === "positions"
+          ? sql`UPDATE position_snapshots SET positions = ${sql.json(value)}, positions_gzip = NULL WHERE snapshot_id = ${snapshotId}`
           : sql`UPDATE ${sql(sectionTable[section][0])} SET ${sql(sectionTable[section][1])} = ${sql.json(value)}
                  WHERE snapshot_id = ${snapshotId}`).pipe(Effect.asVoid, Effect.orDie),
       dropSection: (snapshotId, section) =>
