@@ -74,21 +74,32 @@ export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, opti
     skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "unreachable", reason: live.failure.message })
   }
 
-  // The durable tier: newest first, down to the first valid snapshot.
-  const reads = yield* snapshots.loadRecent(sessionId, { limit: depth }).pipe(Effect.mapError(unreachable))
+  // The durable tier: newest first, down to the first valid snapshot. The newest is read alone (it
+  // is almost always valid, and a snapshot can be large); older ones a few at a time after it.
   let snapshotCandidate: Candidate | undefined
-  for (const read of reads) {
-    if (Result.isFailure(read.result)) {
-      skipped.push(skippedSnapshot(read, "invalid", read.result.failure.message))
-      continue
+  let readCount = 0
+  let beforeSequence: number | undefined
+  while (snapshotCandidate === undefined && readCount < depth) {
+    const limit = Math.min(readCount === 0 ? 1 : 4, depth - readCount)
+    const reads = yield* snapshots.loadRecent(sessionId, { limit, ...(beforeSequence === undefined ? {} : { beforeSequence }) }).pipe(
+      Effect.mapError(unreachable)
+    )
+    for (const read of reads) {
+      readCount++
+      beforeSequence = read.sequence
+      if (Result.isFailure(read.result)) {
+        skipped.push(skippedSnapshot(read, "invalid", read.result.failure.message))
+        continue
+      }
+      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, state: read.result.success.state }
+      break
     }
-    snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, state: read.result.success.state }
-    break
+    if (reads.length < limit) break
   }
 
   const candidates = [snapshotCandidate, hotCandidate].filter((c): c is Candidate => c !== undefined)
   if (candidates.length === 0) {
-    const anythingStored = reads.length > 0 || skipped.some((s) => s.kind === "invalid")
+    const anythingStored = readCount > 0 || skipped.some((s) => s.kind === "invalid")
     if (!anythingStored && liveTierDegraded) {
       return yield* new RestoreError({
         sessionId,
