@@ -20,8 +20,12 @@ export interface Comparison {
   readonly ratio: number
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+/** The p-th percentile of sorted samples. */
+export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+
+/** The timing of samples (microseconds). */
+export const time = (samples: ReadonlyArray<number>): Timing => summarize([...samples])
 
 const summarize = (samples: Array<number>): Timing => {
   const sorted = samples.sort((a, b) => a - b)

@@ -30,6 +30,7 @@ export interface VersionedSection<A> {
 }
 
 const strict = { onExcessProperty: "error", errors: "all" } as const
+const strictFirst = { onExcessProperty: "error", errors: "first" } as const
 
 /** A past version decoded by `schema`, then upgraded by `upgrade` to the current type. */
 export const olderVersion = <Old, OldEncoded, Current>(
@@ -82,7 +83,12 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
     if (typeof version !== "number" || !Number.isInteger(version)) {
       return Result.fail(unsupported(version === undefined ? "missing" : JSON.stringify(version) ?? String(version)))
     }
-    if (version === currentVersion) return Result.mapError(decodeCurrent(fields, strict), invalid)
+    // The valid case (nearly all reads) stops at nothing and is cheaper with "first"; a failure is
+    // decoded again with every issue collected, for a message that names them all.
+    if (version === currentVersion) {
+      const fast = decodeCurrent(fields, strictFirst)
+      return Result.isSuccess(fast) ? Result.succeed(fast.success) : Result.mapError(decodeCurrent(fields, strict), invalid)
+    }
     const past = older.get(version)
     if (past === undefined) return Result.fail(unsupported(String(version)))
     return Result.flatMap(

@@ -62,7 +62,11 @@ export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, opti
   // The live tier: a state, nothing, damaged data, or no answer.
   let hotCandidate: Candidate | undefined
   let liveTierDegraded = false
-  const live = yield* Effect.result(hot.load(sessionId))
+  // Both tiers are read at once: their I/O overlaps.
+  const [live, newest] = yield* Effect.all([
+    Effect.result(hot.load(sessionId)),
+    snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(Effect.mapError(unreachable))
+  ], { concurrency: 2 })
   if (Result.isSuccess(live)) {
     if (Option.isSome(live.success)) {
       hotCandidate = { source: "hot", snapshotId: null, sequence: null, state: live.success.value }
@@ -81,9 +85,11 @@ export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, opti
   let beforeSequence: number | undefined
   while (snapshotCandidate === undefined && readCount < depth) {
     const limit = Math.min(readCount === 0 ? 1 : 4, depth - readCount)
-    const reads = yield* snapshots.loadRecent(sessionId, { limit, ...(beforeSequence === undefined ? {} : { beforeSequence }) }).pipe(
-      Effect.mapError(unreachable)
-    )
+    const reads = readCount === 0
+      ? newest
+      : yield* snapshots.loadRecent(sessionId, { limit, ...(beforeSequence === undefined ? {} : { beforeSequence }) }).pipe(
+        Effect.mapError(unreachable)
+      )
     for (const read of reads) {
       readCount++
       beforeSequence = read.sequence

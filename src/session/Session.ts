@@ -43,6 +43,9 @@ import {
   SessionUnrecoverable
 } from "./SessionError.ts"
 
+/** The services a session needs. */
+export type SessionStores = HotStateStore | SnapshotStore | SessionLease
+
 /** How a session starts. */
 export type SessionMode = "CLEAN_RESET" | "RESUME_FROM_STATE" | "AUTO"
 

@@ -10,6 +10,7 @@
  */
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Redis as IORedis } from "ioredis"
+import { createHash } from "node:crypto"
 import { StoreError } from "./StoreError.ts"
 
 /** Settings of the Redis connection. */
@@ -37,6 +38,23 @@ const isConnectionFailure = (cause: unknown): boolean => {
 }
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA), so that its text is sent once per
+ * server rather than with every call; a server that does not know it yet
+ * (NOSCRIPT, e.g. after a restart) is sent the text.
+ */
+export const luaScript = (lua: string) => {
+  const sha = createHash("sha1").update(lua).digest("hex")
+  return async (client: IORedis, numberOfKeys: number, ...args: ReadonlyArray<string | Buffer>): Promise<unknown> => {
+    try {
+      return await client.evalsha(sha, numberOfKeys, ...args)
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("NOSCRIPT")) return client.eval(lua, numberOfKeys, ...args)
+      throw error
+    }
+  }
+}
 
 /** Connects to Redis; the connection is closed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {

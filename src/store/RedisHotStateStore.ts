@@ -24,7 +24,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
 import { decodeLiveState, fencedWrite, HotStateStore, sessionIdsOfKeys, type StoredSection } from "./HotStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./LiveStateDelta.ts"
-import { RedisClient } from "./RedisClient.ts"
+import { luaScript, RedisClient } from "./RedisClient.ts"
 import { fenceKey, sectionKey, sessionKeyPattern, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError } from "./StoreError.ts"
 
@@ -95,6 +95,11 @@ for i = 1, #KEYS do
 end
 return out`
 
+const runSave = luaScript(saveScript)
+const runDelete = luaScript(deleteScript)
+const runRaiseFence = luaScript(raiseFenceScript)
+const runLoad = luaScript(loadScript)
+
 const sectionIndex = { session: 3, metrics: 5, riskGuard: 6 } as const
 
 /** The script's arguments for `writes`. */
@@ -150,12 +155,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
       const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
       const mark = `${tag}:${++writeCount}`
       yield* fenced("EVAL save", sessionId, fencingToken, (client) =>
-        client.eval(saveScript, 6, ...keysOf(sessionId), String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(plan.writes)))
+        runSave(client, 6, ...keysOf(sessionId), String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(plan.writes)))
       written += plan.bytes
       caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
     })
 
-  const save = Effect.fn("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
+  const save = Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
     const sessionId = state.session.sessionId
     const cached = caches.get(sessionId)
     // Every `fullEvery` writes the whole state is written again, so that damage done below the store
@@ -173,7 +178,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
 
   const load = Effect.fn("HotStateStore.load")(function*(sessionId: SessionId) {
     const keys = sessionKeys(env, sessionId)
-    const reply = yield* redis.use("EVAL load", (client) => client.eval(loadScript, keys.length, ...keys, String(maxSectionBytes))).pipe(
+    const reply = yield* redis.use("EVAL load", (client) => runLoad(client, keys.length, ...keys, String(maxSectionBytes))).pipe(
       Effect.mapError((error) => {
         const found = /(WRONGTYPE|OVERSIZED)_AT (\d+) (\S+)/.exec(error.message)
         if (found === null) return error
@@ -202,11 +207,11 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     caches.delete(sessionId)
     const keys = [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)]
     yield* fenced("EVAL delete", sessionId, fencingToken, (client) =>
-      client.eval(deleteScript, keys.length + 1, fenceKey(env, sessionId), ...keys, String(fencingToken)))
+      runDelete(client, keys.length + 1, fenceKey(env, sessionId), ...keys, String(fencingToken)))
   })
 
   const raiseFence = Effect.fn("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
-    yield* redis.use("EVAL raiseFence", (client) => client.eval(raiseFenceScript, 1, fenceKey(env, sessionId), String(fencingToken)))
+    yield* redis.use("EVAL raiseFence", (client) => runRaiseFence(client, 1, fenceKey(env, sessionId), String(fencingToken)))
   })
 
   const listSessions = Effect.fn("HotStateStore.listSessions")(function*() {
