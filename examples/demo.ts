@@ -21,6 +21,7 @@ import { SessionId } from "../src/domain/Ids.ts"
 import { encodeEngineState } from "../src/domain/StateCodec.ts"
 import { newSessionState, runLoop, simulatedStart } from "../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../src/runner/Campaign.ts"
+import { readLines } from "../src/supervisor/LineReader.ts"
 
 const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const dataDir = fileURLToPath(new URL(`../.data/demo-${Date.now()}`, import.meta.url))
@@ -42,18 +43,12 @@ const runUntilKilled = (killAfter: number) =>
       stdio: ["ignore", "pipe", "ignore"]
     })
     let killedAt: { loop: number; openTrades: number } | undefined
-    let pending = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      pending += chunk
-      const lines = pending.split("\n")
-      pending = lines.pop() ?? ""
-      for (const line of lines) {
-        if (killedAt !== undefined || !line.startsWith("{\"loop\":")) continue
-        const status = JSON.parse(line) as { loop: number; openTrades: number }
-        if (status.loop >= killAfter && status.openTrades > 0) {
-          killedAt = status
-          child.kill("SIGKILL")
-        }
+    readLines(child.stdout, (line) => {
+      if (killedAt !== undefined || !line.startsWith("{\"loop\":")) return
+      const status = JSON.parse(line) as { loop: number; openTrades: number }
+      if (status.loop >= killAfter && status.openTrades > 0) {
+        killedAt = status
+        child.kill("SIGKILL")
       }
     })
     child.once("close", () => resolve(killedAt))

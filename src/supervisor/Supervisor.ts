@@ -15,6 +15,7 @@ import { Duration, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { SessionId } from "../domain/Ids.ts"
+import { readLines } from "./LineReader.ts"
 
 const cliMain = fileURLToPath(new URL("../cli/main.ts", import.meta.url))
 
@@ -81,21 +82,16 @@ const runChild = (attempt: number, args: ReadonlyArray<string>, options: Supervi
       return
     }
     let lastLine: string | null = null
-    let pending = ""
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      pending += chunk
-      const lines = pending.split("\n")
-      pending = lines.pop() ?? ""
-      for (const line of lines) {
-        if (line.length === 0) continue
+    if (child.stdout !== null) {
+      readLines(child.stdout, (line) => {
+        if (line.length === 0) return
         lastLine = line
         options.onLine?.(line)
-      }
-    })
+      })
+    }
     child.once("error", (error) => resume(Effect.fail(new SupervisorError({ message: `runner failed to start: ${error.message}` }))))
     child.once("spawn", () => options.onStart?.({ attempt, pid: child.pid! }))
     child.once("close", (exitCode, signal) => {
-      if (pending.length > 0) lastLine = pending
       resume(Effect.succeed({
         death: { attempt, pid: child.pid ?? -1, exitCode, signal, abnormal: isAbnormal(exitCode, signal) },
         lastLine

@@ -3,6 +3,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { readLines } from "../../src/supervisor/LineReader.ts"
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
@@ -36,17 +37,9 @@ export const runCliUntil = (
     const lines: Array<string> = []
     let stderr = ""
     let killed = false
-    let pending = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      pending += chunk
-      const complete = pending.split("\n")
-      pending = complete.pop() ?? ""
-      for (const line of complete) {
-        lines.push(line)
-        if (!killed && killWhen(line)) {
-          killed = child.kill("SIGKILL")
-        }
-      }
+    readLines(child.stdout, (line) => {
+      lines.push(line)
+      if (!killed && killWhen(line)) killed = child.kill("SIGKILL")
     })
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
