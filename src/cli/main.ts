@@ -9,6 +9,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
 import { Command } from "effect/cli"
+import { health } from "./commands/Health.ts"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
 import { restore } from "./commands/Restore.ts"
@@ -16,16 +17,17 @@ import { resumeAll } from "./commands/ResumeAll.ts"
 import { run } from "./commands/Run.ts"
 import { supervise } from "./commands/Supervise.ts"
 import { verifySnapshot } from "./commands/VerifySnapshot.ts"
+import * as MetricsExporter from "../observability/MetricsExporter.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, verifySnapshot])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, health, verifySnapshot])
 )
 
 root.pipe(
   Command.run({ version: "0.1.0" }),
   ExitCode.reportFailures,
-  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true))),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true), MetricsExporter.layerConfig)),
   NodeRuntime.runMain
 )

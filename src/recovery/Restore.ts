@@ -16,6 +16,7 @@
 import { Effect, Option, Result, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
+import * as Metrics from "../observability/PersistenceMetrics.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
 import { SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
@@ -51,6 +52,15 @@ const skippedSnapshot = (read: SnapshotRead, kind: SkippedCandidate["kind"], rea
 
 /** Restores `sessionId` without writing anything; see the module header for the rules. */
 export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, options: RestoreOptions = {}) {
+  const report = yield* choose(sessionId, options)
+  yield* Metrics.count(Metrics.restores, 1, { outcome: report.outcome, source: report.source ?? "none" })
+  for (const skipped of report.skipped) {
+    yield* Metrics.count(Metrics.skippedCandidates, 1, { source: skipped.source, kind: skipped.kind })
+  }
+  return report
+})
+
+const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: RestoreOptions) {
   const hot = yield* HotStateStore
   const snapshots = yield* SnapshotStore
   const depth = options.depth ?? 10

@@ -29,6 +29,7 @@ import type { EngineState } from "../domain/EngineState.ts"
 import { SessionId } from "../domain/Ids.ts"
 import type { SnapshotType } from "../domain/Snapshot.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
+import * as Metrics from "../observability/PersistenceMetrics.ts"
 import * as Restore from "../recovery/Restore.ts"
 import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
@@ -127,6 +128,9 @@ export const newSessionId = (now: number): SessionId => {
 export const defaultHolder = (): string => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 const sessionError = (reason: SessionError["reason"]) => new SessionError({ reason })
+
+/** The reason tag of a failed write, for the failure metric. */
+const failureReason = (error: StoreError | StateCodecError): string => error.reason._tag
 
 /**
  * The sessions of the env a crash left `running`, most recent first: those whose latest snapshot
@@ -253,7 +257,11 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   const snapshot = Effect.fnUntraced(function*(current: EngineState, snapshotType: SnapshotType) {
     const now = yield* Clock.currentTimeMillis
     const next = (yield* Ref.get(sequence)) + 1
-    const summary = yield* snapshots.save({ sessionId, snapshotType, sequence: next, fencingToken: token, createdAt: now }, current)
+    const [took, summary] = yield* Effect.timed(
+      snapshots.save({ sessionId, snapshotType, sequence: next, fencingToken: token, createdAt: now }, current)
+    )
+    yield* Metrics.recordDuration(Metrics.snapshotDuration, Duration.toMillis(took))
+    if (summary.payloadBytes !== undefined) yield* Metrics.count(Metrics.bytesWritten, summary.payloadBytes, { tier: "durable" })
     yield* Ref.set(sequence, next)
     yield* Ref.set(lastSnapshot, Option.some(summary))
     yield* Ref.set(lastSnapshotAt, now)
@@ -269,15 +277,19 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     a === "trade" || b === "trade" ? "trade" : a ?? b
 
   const writeLive = Effect.fnUntraced(function*(current: EngineState) {
-    const saved = yield* Effect.result(hot.save(current, token))
+    const bytesBefore = yield* hot.bytesWritten
+    const [took, saved] = yield* Effect.timed(Effect.result(hot.save(current, token)))
     const was = (yield* Ref.get(health)).liveTier
     if (saved._tag === "Success") {
+      yield* Metrics.recordDuration(Metrics.liveSaveDuration, Duration.toMillis(took))
+      yield* Metrics.count(Metrics.bytesWritten, (yield* hot.bytesWritten) - bytesBefore, { tier: "live" })
       if (was === "degraded") {
         yield* Ref.update(health, (h) => ({ ...h, liveTier: "ok" as const }))
         yield* Effect.logInfo(`${sessionId}: the live tier answers again; re-synced at loop ${current.session.loopCount}`)
       }
       return
     }
+    yield* Metrics.recordFailure("live", failureReason(saved.failure))
     if (!isUnreachable(saved.failure)) return yield* saved.failure
     if (was === "ok") {
       yield* Ref.update(health, (h) => ({ ...h, liveTier: "degraded" as const }))
@@ -305,6 +317,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       }
     }
     const written = yield* Effect.result(snapshot(current, pending))
+    if (written._tag === "Failure") yield* Metrics.recordFailure("durable", failureReason(written.failure))
     if (written._tag === "Success") {
       yield* Ref.set(health, { ...(yield* Ref.get(health)), durableTier: "ok", pendingSnapshot: null })
       yield* Ref.set(retry, { at: 0, backoffMs: 100 })
@@ -350,7 +363,17 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       ? "periodic"
       : null
     yield* writeDurable(current, wanted)
+    yield* recordTierGauges(current)
     return true
+  })
+
+  /** The age of the newest durable snapshot, and how far the live state is ahead of it. */
+  const recordTierGauges = Effect.fnUntraced(function*(current: EngineState) {
+    const now = yield* Clock.currentTimeMillis
+    yield* Metrics.setForSession(Metrics.durableSnapshotAge, sessionId, (now - (yield* Ref.get(lastSnapshotAt))) / 1000)
+    const last = yield* Ref.get(lastSnapshot)
+    const lag = Option.match(last, { onNone: () => current.session.loopCount, onSome: (s) => current.session.loopCount - s.loopCount })
+    yield* Metrics.setForSession(Metrics.tierLagLoops, sessionId, lag)
   })
 
   const canTrade = Effect.gen(function*() {

@@ -79,7 +79,15 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     return Option.map(Option.fromNullishOr(row), (r) => leaseOf(sessionId, r))
   })
 
-  return SessionLease.of({ env, kind: "postgres", acquire, renew, release, current })
+  const listLive = Effect.fn("SessionLease.listLive")(function*() {
+    const rows = yield* sql<LeaseRow & { readonly session_id: string }>`
+      SELECT session_id, ${columns} FROM session_leases WHERE env = ${env} AND expires_at > now() ORDER BY session_id`.pipe(
+      Effect.mapError(fromSqlError("list leases"))
+    )
+    return rows.map((row) => leaseOf(row.session_id as SessionId, row))
+  })
+
+  return SessionLease.of({ env, kind: "postgres", acquire, renew, release, current, listLive })
 })
 
 /** The PostgreSQL backing of the leases of `env`. */

@@ -178,15 +178,14 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
               VALUES (${snapshotId}, ${openTrades}, ${sql.json(row.positions)})`
       yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${snapshotId}, ${sql.json(row.metrics)})`
       yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${snapshotId}, ${sql.json(row.riskGuard)})`
-      return head!
+      return { ...head!, payloadBytes: positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length }
     })).pipe(
       Effect.mapError((error) => error instanceof StoreError ? error : fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`)(error))
     )
-    return summaryOfRow({
-      ...row,
-      snapshotId: Number(inserted.snapshot_id),
-      recordedAt: new Date(inserted.recorded_at).getTime()
-    })
+    return {
+      ...summaryOfRow({ ...row, snapshotId: Number(inserted.snapshot_id), recordedAt: new Date(inserted.recorded_at).getTime() }),
+      payloadBytes: inserted.payloadBytes
+    }
   })
 
   const loadRecent = Effect.fn("SnapshotStore.loadRecent")(function*(

@@ -60,6 +60,8 @@ export class SessionLease extends Context.Service<SessionLease, {
   readonly release: (lease: Lease) => Effect.Effect<void, StoreError>
   /** The session's lease as the store sees it, live or expired. */
   readonly current: (sessionId: SessionId) => Effect.Effect<Option.Option<Lease>, StoreError>
+  /** The leases of the env that are live now (who runs what). */
+  readonly listLive: () => Effect.Effect<ReadonlyArray<Lease>, StoreError>
 }>()("arbitrage-state/store/SessionLease") {}
 
 /** The failure of an acquisition the lease `held` refused. */
@@ -135,7 +137,12 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
           if (held !== undefined && held.fencingToken === lease.fencingToken) leases.set(lease.sessionId, { ...held, expiresAt: now })
         })),
     current: (sessionId) =>
-      Effect.sync(() => Option.map(Option.fromNullishOr(leases.get(sessionId)), (held) => ({ sessionId, ...held })))
+      Effect.sync(() => Option.map(Option.fromNullishOr(leases.get(sessionId)), (held) => ({ sessionId, ...held }))),
+    listLive: () =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        [...leases.entries()]
+          .filter(([, held]) => held.expiresAt > now)
+          .map(([sessionId, held]) => ({ sessionId: sessionId as SessionId, ...held })))
   })
 }
 

@@ -29,6 +29,8 @@ export interface SnapshotSummary {
   readonly status: string
   /** Open trades in it; `null` when its positions row is missing. */
   readonly openTrades: number | null
+  /** Payload bytes written, as the save that wrote it counted them (absent from listings). */
+  readonly payloadBytes?: number
 }
 
 /** A snapshot that was read and verified. */
@@ -145,6 +147,11 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
     payload
   })
 }
+
+/** The JSON bytes of a row's four sections. */
+export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard">): number =>
+  JSON.stringify(row.session).length + JSON.stringify(row.positions).length +
+  JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length
 
 /** The listing entry of a row. */
 export const summaryOfRow = (row: SnapshotRow): SnapshotSummary => ({
@@ -272,7 +279,7 @@ export const makeMemory = (
       // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
       const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: yield* Clock.currentTimeMillis }
       rows.push(stored)
-      return summaryOfRow(stored)
+      return { ...summaryOfRow(stored), payloadBytes: payloadBytesOf(row) }
     }),
     loadLatest: (sessionId) => Effect.flatMap(loadRecent(sessionId, { limit: 1 }), (reads) => latestOf("memory", reads)),
     loadRecent,
