@@ -5,6 +5,7 @@
  * | -------------------- | ---------------------------------------------------------- | ---------------- |
  * | DATABASE_URL         | PostgreSQL for durable snapshots (secret: Redacted)        | embedded PGlite  |
  * | REDIS_URL            | Redis for the live state (secret: Redacted)                | in memory        |
+ * | REDIS_CLUSTER_NODES  | a Redis Cluster instead: node URLs, comma-separated        | (none)           |
  * | STATE_ENV            | namespace of keys and rows (`dev`, `test`, `prod`, ...)    | `dev`            |
  * | SNAPSHOT_INTERVAL    | time between periodic snapshots                            | `5 minutes`      |
  * | PG_MAX_CONNECTIONS   | PostgreSQL pool size                                       | 10               |
@@ -20,6 +21,7 @@ import { Env } from "./domain/Ids.ts"
 export interface PersistenceConfig {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly redisClusterNodes: ReadonlyArray<Redacted.Redacted<string>>
   readonly env: Env
   readonly snapshotInterval: Duration.Duration
   readonly pgMaxConnections: number
@@ -32,6 +34,10 @@ export interface PersistenceConfig {
 export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
   databaseUrl: Config.option(Config.Redacted("DATABASE_URL")),
   redisUrl: Config.option(Config.Redacted("REDIS_URL")),
+  redisClusterNodes: Config.Redacted("REDIS_CLUSTER_NODES").pipe(
+    Config.map((nodes) => Redacted.value(nodes).split(",").map((node) => node.trim()).filter((node) => node !== "").map((node) => Redacted.make(node))),
+    Config.withDefault([])
+  ),
   env: Config.schema(Env, "STATE_ENV").pipe(Config.withDefault(Schema.decodeSync(Env)("dev"))),
   snapshotInterval: Config.Duration("SNAPSHOT_INTERVAL").pipe(Config.withDefault(Duration.minutes(5))),
   pgMaxConnections: Config.Int("PG_MAX_CONNECTIONS").pipe(Config.withDefault(10)),

@@ -3,6 +3,7 @@
  *
  * - DATABASE_URL set: snapshots in that PostgreSQL; unset: in an embedded
  *   PostgreSQL (PGlite) whose files live in PGLITE_DATA_DIR.
+ * - REDIS_CLUSTER_NODES set: live state in that Redis Cluster;
  * - REDIS_URL set: live state in that Redis; unset: in memory, said once in
  *   the log, since the live tier then does not survive the process (restore
  *   falls back to the durable snapshots, which do).
@@ -70,9 +71,13 @@ export const durableOn = <E, R>(
     Layer.provide(options.migrate ? migrated(sql) : sql)
   )
 
-/** The live tier of `env` on the Redis at `url`. */
-export const redisLiveLayer = (env: Env, url: Redacted.Redacted<string>): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
-  RedisHotStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url })))
+/** The live tier of `env` on the Redis at `url` (or on the Redis Cluster of `clusterNodes`). */
+export const redisLiveLayer = (
+  env: Env,
+  url: Redacted.Redacted<string>,
+  clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>
+): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
+  RedisHotStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }) })))
 
 /** The in-memory live tier, with the one warning that it does not survive the process. */
 const memoryLiveLayer = (env: Env): Layer.Layer<HotStateStore.HotStateStore> =>
@@ -97,10 +102,12 @@ export const databaseLayer = Layer.unwrap(Effect.gen(function*() {
 /** The stack described by `config`. */
 export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> => {
   const sql = databaseFrom(config)
-  const live = Option.match(config.redisUrl, {
-    onNone: () => memoryLiveLayer(config.env),
-    onSome: (url) => redisLiveLayer(config.env, url)
-  })
+  const live = config.redisClusterNodes.length > 0
+    ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes)
+    : Option.match(config.redisUrl, {
+      onNone: () => memoryLiveLayer(config.env),
+      onSome: (url) => redisLiveLayer(config.env, url)
+    })
   return Layer.mergeAll(live, durableOn(config.env, sql, { migrate: config.migrateOnStart }))
 }
 

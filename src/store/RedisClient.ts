@@ -9,13 +9,19 @@
  * recovers by itself when the server comes back.
  */
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
-import { Redis as IORedis } from "ioredis"
+import { Cluster, Redis as IORedis } from "ioredis"
 import { createHash } from "node:crypto"
 import { StoreError } from "./StoreError.ts"
 
+/** A connection to one Redis server, or to a Redis Cluster. */
+export type RedisConnection = IORedis | Cluster
+
 /** Settings of the Redis connection. */
 export interface RedisClientOptions {
+  /** One server. */
   readonly url: Redacted.Redacted<string>
+  /** A Redis Cluster: some of its nodes (`redis://host:port` each); `url` is then ignored. */
+  readonly clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>
   /** How long connecting may take before the server counts as unreachable. */
   readonly connectTimeout?: Duration.Input
   /** How long one command may take before the server counts as unreachable. */
@@ -24,9 +30,11 @@ export interface RedisClientOptions {
 
 /** A connected ioredis client and a way to run commands with typed failures. */
 export class RedisClient extends Context.Service<RedisClient, {
-  readonly client: IORedis
+  readonly client: RedisConnection
+  /** The servers to run a command on once each (SCAN): the server, or every master of the cluster. */
+  readonly masters: () => ReadonlyArray<IORedis>
   /** Runs `f` on the client; any failure becomes `Unreachable` (connection) or `StoreFailure` (a Redis error reply). */
-  readonly use: <A>(command: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A, StoreError>
+  readonly use: <A>(command: string, f: (client: RedisConnection) => Promise<A>) => Effect.Effect<A, StoreError>
 }>()("arbitrage-state/store/RedisClient") {}
 
 /** Whether a failure from ioredis means the server could not be reached (as opposed to a Redis error reply). */
@@ -35,6 +43,15 @@ const isConnectionFailure = (cause: unknown): boolean => {
   if (cause.name === "ReplyError") return false
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Command timed out|Stream isn't writeable|connect|MaxRetriesPerRequest/i
     .test(`${(cause as NodeJS.ErrnoException).code ?? ""} ${cause.message}`)
+}
+
+/** The password of a node URL, when it has one. */
+const passwordOf = (node: Redacted.Redacted<string>): { readonly password?: string; readonly username?: string } => {
+  const url = new URL(Redacted.value(node))
+  return {
+    ...(url.password === "" ? {} : { password: decodeURIComponent(url.password) }),
+    ...(url.username === "" ? {} : { username: decodeURIComponent(url.username) })
+  }
 }
 
 const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
@@ -46,7 +63,7 @@ const describe = (cause: unknown) => (cause instanceof Error ? cause.message : S
  */
 export const luaScript = (lua: string) => {
   const sha = createHash("sha1").update(lua).digest("hex")
-  return async (client: IORedis, numberOfKeys: number, ...args: ReadonlyArray<string | Buffer>): Promise<unknown> => {
+  return async (client: RedisConnection, numberOfKeys: number, ...args: ReadonlyArray<string | Buffer>): Promise<unknown> => {
     try {
       return await client.evalsha(sha, numberOfKeys, ...args)
     } catch (error) {
@@ -63,15 +80,31 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
   const client = yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const client = new IORedis(Redacted.value(options.url), {
-          lazyConnect: true,
-          connectTimeout,
-          commandTimeout,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          disconnectTimeout: 200,
-          retryStrategy: (times) => Math.min(times * 100, 2_000)
-        })
+        const client: RedisConnection = options.clusterNodes !== undefined && options.clusterNodes.length > 0
+          ? new Cluster(options.clusterNodes.map((node) => {
+            const url = new URL(Redacted.value(node))
+            return { host: url.hostname, port: Number(url.port || 6379) }
+          }), {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
+            redisOptions: {
+              connectTimeout,
+              commandTimeout,
+              maxRetriesPerRequest: 1,
+              disconnectTimeout: 200,
+              ...passwordOf(options.clusterNodes[0]!)
+            }
+          })
+          : new IORedis(Redacted.value(options.url), {
+            lazyConnect: true,
+            connectTimeout,
+            commandTimeout,
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            disconnectTimeout: 200,
+            retryStrategy: (times) => Math.min(times * 100, 2_000)
+          })
         let lastError: unknown
         // ioredis emits `error` on every failed (re)connect; without a listener Node would crash.
         client.on("error", (error) => {
@@ -89,7 +122,7 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
     }),
     (client) => Effect.promise(() => client.quit().catch(() => client.disconnect())).pipe(Effect.ignore)
   )
-  const use = <A>(command: string, f: (client: IORedis) => Promise<A>): Effect.Effect<A, StoreError> =>
+  const use = <A>(command: string, f: (client: RedisConnection) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
       try: () => f(client),
       catch: (cause) =>
@@ -97,7 +130,8 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
           ? StoreError.unreachable("redis", `${command} failed: ${describe(cause)}`)
           : StoreError.failure("redis", `${command} failed: ${describe(cause)}`)
     })
-  return RedisClient.of({ client, use })
+  const masters = () => (client instanceof Cluster ? client.nodes("master") : [client])
+  return RedisClient.of({ client, masters, use })
 })
 
 /** A layer with one connection to `options.url`. */

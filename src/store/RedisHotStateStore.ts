@@ -215,14 +215,17 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
   })
 
   const listSessions = Effect.fn("HotStateStore.listSessions")(function*() {
-    const keys = yield* redis.use("SCAN", async (client) => {
+    // SCAN walks one server: on a cluster, every master is walked.
+    const keys = yield* redis.use("SCAN", async () => {
       const found: Array<string> = []
-      let cursor = "0"
-      do {
-        const [next, batch] = await client.scan(cursor, "MATCH", sessionKeyPattern(env), "COUNT", 1000)
-        found.push(...batch)
-        cursor = next
-      } while (cursor !== "0")
+      for (const node of redis.masters()) {
+        let cursor = "0"
+        do {
+          const [next, batch] = await node.scan(cursor, "MATCH", sessionKeyPattern(env), "COUNT", 1000)
+          found.push(...batch)
+          cursor = next
+        } while (cursor !== "0")
+      }
       return found
     })
     return sessionIdsOfKeys(env, keys)
