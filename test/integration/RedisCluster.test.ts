@@ -15,12 +15,11 @@ import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
 import { durableOn } from "../../src/store/Persistence.ts"
-import { RedisClient } from "../../src/store/RedisClient.ts"
 import * as RedisClientModule from "../../src/store/RedisClient.ts"
 import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
 import { hotStateStoreContract } from "../contract/HotStateStoreContract.ts"
-import { type LiveBacking, RawLive, testPostgres } from "../support/Backings.ts"
+import { type LiveBacking, redisBackingOn, testPostgres } from "../support/Backings.ts"
 import { sharedRedisCluster, stopSharedRedisCluster } from "../support/PrivateRedisCluster.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
@@ -31,17 +30,7 @@ const clusterClient = Layer.unwrap(Effect.map(sharedRedisCluster, ({ nodes }) =>
 
 const clusterLive: LiveBacking = {
   name: "redis-cluster",
-  layer: (env: Env) =>
-    Layer.unwrap(Effect.gen(function*() {
-      const redis = yield* RedisClient
-      return Layer.mergeAll(
-        RedisHotStateStore.layer(env),
-        Layer.succeed(RawLive, {
-          set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
-          remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)
-        })
-      )
-    })).pipe(Layer.provide(clusterClient))
+  layer: (env: Env) => redisBackingOn(env).pipe(Layer.provide(clusterClient))
 }
 
 hotStateStoreContract(clusterLive, { propertyRuns: 10 })

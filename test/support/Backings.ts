@@ -63,30 +63,38 @@ export const memoryLive: LiveBacking = {
 /** One connection to the test Redis, shared by the tests of a file. */
 export const redisClient = RedisClient.layer({ url: testRedisUrl })
 
+/**
+ * A Redis backing of the live tier on the `RedisClient` it is given (one server or a cluster): the
+ * store of an env, raw access to its keys, and the env's keys removed when the layer is released.
+ */
+export const redisBackingOn = (env: Env) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const redis = yield* RedisClient.RedisClient
+    yield* Effect.addFinalizer(() => removeRedisNamespace(redis, env))
+    return Layer.mergeAll(
+      RedisHotStateStore.layer(env),
+      Layer.succeed(RawLive, {
+        set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
+        remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)
+      })
+    )
+  }))
+
 export const redisLive: LiveBacking = {
   name: "redis",
-  layer: (env) =>
-    Layer.unwrap(Effect.gen(function*() {
-      const redis = yield* RedisClient.RedisClient
-      yield* Effect.addFinalizer(() => removeRedisNamespace(redis, env))
-      return Layer.mergeAll(
-        RedisHotStateStore.layer(env),
-        Layer.succeed(RawLive, {
-          set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
-          remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)
-        })
-      )
-    })).pipe(Layer.provide(redisClient))
+  layer: (env) => redisBackingOn(env).pipe(Layer.provide(redisClient))
 }
 
 const removeRedisNamespace = (redis: RedisClient.RedisClient["Service"], env: Env) =>
-  redis.use("SCAN+DEL", async (client) => {
-    let cursor = "0"
-    do {
-      const [next, keys] = await client.scan(cursor, "MATCH", `arbitrage:state:${env}:*`, "COUNT", 1000)
-      if (keys.length > 0) await client.del(...keys)
-      cursor = next
-    } while (cursor !== "0")
+  redis.use("SCAN+DEL", async () => {
+    for (const node of redis.masters()) {
+      let cursor = "0"
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", `arbitrage:state:${env}:*`, "COUNT", 1000)
+        for (const key of keys) await node.del(key)
+        cursor = next
+      } while (cursor !== "0")
+    }
   }).pipe(Effect.ignore)
 
 const sectionTable = {
