@@ -24,6 +24,7 @@ import { MalformedJson, StateCodecError } from "../domain/StateCodecError.ts"
 
 /** The string sections, each under its own key. */
 export const stringSections = ["session", "metrics", "riskGuard"] as const
+/** One of the sections stored as a JSON string. */
 export type StringSection = typeof stringSections[number]
 
 /** One write of a save. */
@@ -51,9 +52,11 @@ export interface LivePlan {
 
 const encodeTrade = Schema.encodeUnknownResult(ArbitrageTrade)
 
-/** The hash field of a trade and of its open time. */
+/** The hash field of a trade. */
 export const tradeField = (id: string) => `t:${id}`
+/** The hash field of a trade's open time. */
 export const openTimeField = (id: string) => `o:${id}`
+/** The hash field of the positions section's version (it also keeps the hash from ever being empty). */
 export const versionField = "v"
 
 const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>

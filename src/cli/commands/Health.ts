@@ -30,6 +30,7 @@ const probe = <A, E extends { readonly message: string }, R, E2 extends { readon
     Effect.catch((error) => Effect.succeed({ reachable: false as const, error: error.message }))
   )
 
+/** `health`: each store probed on its own; exit 4 when one does not answer. */
 export const health = Command.make(
   "health",
   { json: jsonFlag },

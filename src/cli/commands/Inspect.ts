@@ -24,6 +24,7 @@ const summaryRow = (s: SnapshotSummary) => [
   iso(s.recordedAt)
 ]
 
+/** `sessions`: every session of the env with its newest snapshot, and live-only ones. */
 export const sessions = Command.make(
   "sessions",
   { json: jsonFlag },
@@ -42,6 +43,7 @@ export const sessions = Command.make(
   })
 ).pipe(Command.withDescription("List the sessions of this env with their latest snapshot"))
 
+/** `snapshots --session ID`: the newest snapshots, each checked. */
 export const snapshots = Command.make(
   "snapshots",
   {
@@ -65,6 +67,7 @@ export const snapshots = Command.make(
   })
 ).pipe(Command.withDescription("List a session's snapshots, newest first, each checked"))
 
+/** `inspect --session ID`: the freshest valid state, without writing anything. */
 export const inspect = Command.make(
   "inspect",
   { session: Flag.String("session").pipe(Flag.withSchema(SessionId)), json: jsonFlag },
@@ -94,6 +97,7 @@ export const inspect = Command.make(
   })
 ).pipe(Command.withDescription("Show the freshest valid state of a session"))
 
+/** `cleanup --days N`: retention that never removes a session's newest valid snapshot. */
 export const cleanup = Command.make(
   "cleanup",
   {

@@ -7,6 +7,7 @@ import { migrate as runMigrations } from "../../store/Migrations.ts"
 import { databaseLayer } from "../../store/Persistence.ts"
 import { jsonFlag } from "../Output.ts"
 
+/** `migrate`: applies the pending migrations; twice is a no-op. */
 export const migrate = Command.make(
   "migrate",
   { json: jsonFlag },

@@ -13,6 +13,7 @@ import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
 
+/** `restore --session ID [--dry-run]`: the restore report; without --dry-run, repairs the live tier. */
 export const restore = Command.make(
   "restore",
   {

@@ -19,6 +19,7 @@ import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
 
+/** `resume-all --loops N --seed S`: every interrupted session of the env, resumed at once. */
 export const resumeAll = Command.make(
   "resume-all",
   {

@@ -34,6 +34,7 @@ const statusText = (state: EngineState, snapshot: string) =>
 /** The state as printed: its stored (versioned) JSON form. */
 const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
 
+/** `run`: the paper runner on a session until its loop count reaches --loops; exit 5 if another runner holds it. */
 export const run = Command.make(
   "run",
   {

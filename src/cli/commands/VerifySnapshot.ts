@@ -7,6 +7,7 @@ import { decodeSnapshotJson } from "../../domain/Snapshot.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
 
+/** `verify-snapshot FILE`: exit 0 for a valid snapshot, 3 for an invalid one, 2 for an unreadable file. */
 export const verifySnapshot = Command.make(
   "verify-snapshot",
   { file: Argument.String("file").pipe(Argument.withDescription("A snapshot envelope as JSON")), json: jsonFlag },
