@@ -17,7 +17,8 @@ import { fileURLToPath } from "node:url"
 import type { SessionId } from "../domain/Ids.ts"
 import { readLines } from "./LineReader.ts"
 
-const cliMain = fileURLToPath(new URL("../cli/main.ts", import.meta.url))
+/** The CLI beside this module: `.ts` when run from source, `.js` when run from the build. */
+const cliMain = fileURLToPath(new URL(`../cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url))
 
 /** What to run, and how hard to try. */
 export interface SuperviseOptions {

@@ -1,0 +1,35 @@
+/**
+ * The package as published: `tsc -p tsconfig.build.json` compiles to
+ * JavaScript with declarations, and the compiled entry point loads with its
+ * namespaces (migrations included).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+
+describe("build", () => {
+  it("compiles to JavaScript with declarations, and the compiled API loads", async () => {
+    const outDir = mkdtempSync(join(root, ".build-test-"))
+    try {
+      const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", outDir], {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 120_000
+      })
+      assert.strictEqual(tsc.status, 0, tsc.stdout + tsc.stderr)
+      assert.isTrue(existsSync(join(outDir, "src/index.d.ts")))
+      assert.isTrue(existsSync(join(outDir, "migrations/0001_snapshot_tables.js")))
+      const api = await import(pathToFileURL(join(outDir, "src/index.js")).href)
+      for (const name of ["Persistence", "Session", "Restore", "SnapshotStore", "HotStateStore", "Runner", "Supervisor", "StateCodec"]) {
+        assert.property(api, name)
+      }
+    } finally {
+      rmSync(outDir, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
+
