@@ -5,10 +5,12 @@
 import snapshotTables from "./0001_snapshot_tables.ts"
 import sessionLeases from "./0002_session_leases.ts"
 import compressedPositions from "./0003_compressed_positions.ts"
+import sessionEvents from "./0004_session_events.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
   "0001_snapshot_tables": snapshotTables,
   "0002_session_leases": sessionLeases,
-  "0003_compressed_positions": compressedPositions
+  "0003_compressed_positions": compressedPositions,
+  "0004_session_events": sessionEvents
 }

@@ -12,6 +12,7 @@ import { Command } from "effect/cli"
 import { health } from "./commands/Health.ts"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
+import { report } from "./commands/Report.ts"
 import { restore } from "./commands/Restore.ts"
 import { resumeAll } from "./commands/ResumeAll.ts"
 import { run } from "./commands/Run.ts"
@@ -22,7 +23,7 @@ import { ExitCode } from "./ExitCode.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, health, verifySnapshot])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, health, report, verifySnapshot])
 )
 
 root.pipe(

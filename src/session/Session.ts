@@ -399,9 +399,24 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       )
   )
 
-  // A clean session is made durable at once; a resumed one is written back to the live tier.
+  // A clean session is made durable at once; a resumed one is written back to the live tier, and
+  // the resume is recorded (where it came from), for the operators' history of the session.
   yield* hot.save(state, token)
   if (started.origin.kind === "clean") yield* snapshot(state, "periodic")
+  else {
+    const { report } = started.origin
+    yield* snapshots.recordEvent(sessionId, {
+      kind: "resumed",
+      fencingToken: token,
+      loopCount: state.session.loopCount,
+      detail: {
+        source: report.source,
+        snapshotId: report.snapshotId,
+        sequence: report.sequence,
+        skipped: report.skipped.filter((s) => s.kind !== "superseded").map((s) => ({ source: s.source, sequence: s.sequence, reason: s.reason }))
+      }
+    }).pipe(Effect.catch((error) => Effect.logWarning(`${sessionId}: the resume could not be recorded: ${error.message}`)))
+  }
 
   return {
     sessionId,

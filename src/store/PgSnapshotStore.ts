@@ -20,6 +20,7 @@ import {
   latestOf,
   newestValidIds,
   rowOfSnapshot,
+  type SessionEvent,
   type SnapshotRow,
   snapshotReadOfRow,
   SnapshotStore,
@@ -243,7 +244,28 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return Number(result?.removed ?? 0)
   })
 
-  return SnapshotStore.of({ env, kind: "postgres", save, loadLatest, loadRecent, listSessions, listSnapshots, cleanup })
+  const recordEvent = Effect.fn("SnapshotStore.recordEvent")(function*(sessionId: SessionId, event: SessionEvent) {
+    yield* sql`
+      INSERT INTO session_events (env, session_id, kind, fencing_token, loop_count, detail)
+      VALUES (${env}, ${sessionId}, ${event.kind}, ${event.fencingToken}, ${event.loopCount}, ${sql.json(event.detail)})`.pipe(
+      Effect.mapError(fromSqlError(`record an event of ${sessionId}`))
+    )
+  })
+
+  const listEvents = Effect.fn("SnapshotStore.listEvents")(function*(sessionId: SessionId) {
+    const rows = yield* sql<{ kind: "resumed"; fencing_token: bigint | number; loop_count: bigint | number; detail: Record<string, unknown>; recorded_at: Date | string }>`
+      SELECT kind, fencing_token, loop_count, detail, recorded_at FROM session_events
+       WHERE env = ${env} AND session_id = ${sessionId} ORDER BY event_id`.pipe(Effect.mapError(fromSqlError(`list the events of ${sessionId}`)))
+    return rows.map((row) => ({
+      kind: row.kind,
+      fencingToken: Number(row.fencing_token),
+      loopCount: Number(row.loop_count),
+      detail: row.detail,
+      recordedAt: new Date(row.recorded_at).getTime()
+    }))
+  })
+
+  return SnapshotStore.of({ env, kind: "postgres", save, loadLatest, loadRecent, listSessions, listSnapshots, cleanup, recordEvent, listEvents })
 })
 
 /** Settings of the PostgreSQL durable tier. */

@@ -56,6 +56,20 @@ export interface CleanupOptions {
   readonly keepLatest?: number
 }
 
+/** Something that happened to a session (a resume, and from where). */
+export interface SessionEvent {
+  readonly kind: "resumed"
+  readonly fencingToken: number
+  readonly loopCount: number
+  /** Free-form detail: for a resume, its source, snapshot id and sequence, and what it skipped. */
+  readonly detail: Record<string, unknown>
+}
+
+/** A recorded event, with when the store recorded it. */
+export interface RecordedEvent extends SessionEvent {
+  readonly recordedAt: number
+}
+
 /** What to save: the envelope metadata (sequence, type, token, time) and the state. */
 export type SnapshotToSave = Omit<SnapshotMetadata, "envelopeVersion">
 
@@ -78,6 +92,10 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
   readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
   /** Removes old snapshots, never the newest valid one of a session; returns how many it removed. */
   readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
+  /** Records an event of the session (kept beside its snapshots; retention does not touch it). */
+  readonly recordEvent: (sessionId: SessionId, event: SessionEvent) => Effect.Effect<void, StoreError>
+  /** The events of the session, oldest first. */
+  readonly listEvents: (sessionId: SessionId) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError>
 }>()("arbitrage-state/store/SnapshotStore") {}
 
 /** A snapshot as the stores keep it: metadata columns, checksum, and the four encoded sections. */
@@ -244,6 +262,7 @@ export const makeMemory = (
   leases: MemoryLeases = new Map()
 ): SnapshotStore["Service"] => {
   let nextId = rows.reduce((max, row) => Math.max(max, row.snapshotId), 0) + 1
+  const events = new Map<string, Array<RecordedEvent>>()
   const ofSession = (sessionId: string) =>
     rows.filter((row) => row.sessionId === sessionId).sort((a, b) => b.sequence - a.sequence)
 
@@ -298,7 +317,13 @@ export const makeMemory = (
       }
       for (let i = rows.length - 1; i >= 0; i--) if (doomed.has(rows[i]!.snapshotId)) rows.splice(i, 1)
       return doomed.size
-    })
+    }),
+    recordEvent: (sessionId, event) =>
+      Effect.flatMap(Clock.currentTimeMillis, (recordedAt) =>
+        Effect.sync(() => {
+          events.set(sessionId, [...(events.get(sessionId) ?? []), { ...jsonRoundTrip(event), recordedAt }])
+        })),
+    listEvents: (sessionId) => Effect.sync(() => events.get(sessionId) ?? [])
   })
 }
 

@@ -36,7 +36,7 @@ const freshDatabase = Layer.unwrap(Effect.gen(function*() {
 const schemaChecks = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const first = yield* migrate
-  assert.deepStrictEqual(first.map(([id, name]) => [id, name]), [[1, "snapshot_tables"], [2, "session_leases"], [3, "compressed_positions"]])
+  assert.deepStrictEqual(first.map(([id, name]) => [id, name]), [[1, "snapshot_tables"], [2, "session_leases"], [3, "compressed_positions"], [4, "session_events"]])
   assert.deepStrictEqual(yield* migrate, [])
 
   const tables = yield* sql<{ table_name: string }>`
@@ -46,6 +46,7 @@ const schemaChecks = Effect.gen(function*() {
     "metrics_snapshots",
     "position_snapshots",
     "risk_guard_snapshots",
+    "session_events",
     "session_leases",
     "session_snapshots",
     migrationsTable
@@ -76,6 +77,6 @@ describe("migrations", () => {
   it.live("two migrations started at once both succeed and apply each migration once", () =>
     Effect.gen(function*() {
       const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
-      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3])
+      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4])
     }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 })

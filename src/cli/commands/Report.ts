@@ -1,0 +1,29 @@
+/**
+ * `report --session ID --out FILE`: a self-contained HTML page about the
+ * session (equity curve with resume marks, trades, risk-guard counters,
+ * snapshot timeline).
+ */
+import { Console, Effect, FileSystem } from "effect"
+import { Command, Flag } from "effect/cli"
+import { SessionId } from "../../domain/Ids.ts"
+import * as SessionReport from "../../report/SessionReport.ts"
+import * as Persistence from "../../store/Persistence.ts"
+import { ExitCode } from "../ExitCode.ts"
+
+/** `report --session ID --out FILE`: writes the session's HTML report. */
+export const report = Command.make(
+  "report",
+  {
+    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
+    out: Flag.String("out").pipe(Flag.withDescription("Where to write the HTML page"))
+  },
+  Effect.fn(function*({ out, session }) {
+    const data = yield* SessionReport.gather(session).pipe(Effect.provide(Persistence.layerReadOnly))
+    if (data.snapshots.length === 0) return yield* ExitCode.fail(ExitCode.badArguments, `${session} has no snapshots`)
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.writeFileString(out, SessionReport.render(data)).pipe(
+      Effect.catch((error) => ExitCode.fail(ExitCode.badArguments, `cannot write ${out}: ${error.message}`))
+    )
+    yield* Console.log(`wrote ${out}: ${data.snapshots.length} snapshots, ${data.events.length} events`)
+  })
+).pipe(Command.withDescription("Write a self-contained HTML report of a session"))
