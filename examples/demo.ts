@@ -81,7 +81,7 @@ try {
   say(`3. resumed and ran to loop ${final.session.loopCount}: ${final.metrics.tradesOpened} trades, ` +
     `PnL ${final.metrics.totalPnlUsd.toFixed(2)} USD, equity ${final.metrics.portfolioEquityUsd.toFixed(2)} USD`)
 
-  let alone = newSessionState({ sessionId, campaign, startTime: simulatedStart })
+  let alone = newSessionState({ sessionId, campaign, startTime: simulatedStart, market: { seed, tickMs: 1000 } })
   while (alone.session.loopCount < loops) alone = runLoop(alone, campaign, { seed, tickMs: 1000 }).state
   alone = { ...alone, session: { ...alone.session, status: "stopped" } }
   const expected = JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(alone))))

@@ -17,8 +17,8 @@ export type TradingMode = typeof TradingMode.Type
 export const SessionStatus = Schema.Literals(["running", "stopped"])
 export type SessionStatus = typeof SessionStatus.Type
 
-/** The session section of the engine state. */
-export const SessionState = Schema.Struct({
+/** Version 1 of the session section: it did not record the market it traded. */
+export const SessionStateV1 = Schema.Struct({
   sessionId: SessionId,
   startTime: EpochMillis,
   mode: TradingMode,
@@ -27,5 +27,25 @@ export const SessionState = Schema.Struct({
   /** Completed runner loops; never goes backwards. */
   loopCount: Count,
   status: SessionStatus
+}).annotate({ identifier: "SessionStateV1" })
+export type SessionStateV1 = typeof SessionStateV1.Type
+
+/** The market a paper session trades: the feed's seed and the simulated time between loops. */
+export const MarketSettings = Schema.Struct({
+  seed: Schema.Int,
+  tickMs: Schema.Int.check(Schema.isGreaterThan(0))
+}).annotate({ identifier: "MarketSettings" })
+export type MarketSettings = typeof MarketSettings.Type
+
+/**
+ * The session section (version 2): version 1 plus the market the session trades, so that a
+ * resume needs nothing the state does not hold. `null` for sessions written before it was kept.
+ */
+export const SessionState = Schema.Struct({
+  ...SessionStateV1.fields,
+  market: Schema.NullOr(MarketSettings)
 }).annotate({ identifier: "SessionState" })
 export type SessionState = typeof SessionState.Type
+
+/** Upgrades a version 1 session section: its market was not recorded. */
+export const migrateSessionV1 = (v1: SessionStateV1): SessionState => ({ ...v1, market: null })

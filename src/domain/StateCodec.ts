@@ -13,13 +13,21 @@ import { EngineState, engineStateIssues, type SectionName, sectionNames } from "
 import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
 import { PositionsState } from "./PositionsState.ts"
 import { RiskGuardState } from "./RiskGuardState.ts"
-import { SessionState } from "./SessionState.ts"
+import { migrateSessionV1, SessionState, SessionStateV1 } from "./SessionState.ts"
 import { MalformedJson, StateCodecError, type StatePart } from "./StateCodecError.ts"
 import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedSection } from "./VersionedSection.ts"
 
-/** The versioned codec of each section. Metrics are at version 2; version 1 upgrades by deriving initial capital. */
+/**
+ * The versioned codec of each section. Metrics are at version 2 (version 1 upgrades by deriving the
+ * initial capital); the session section too (version 1 upgrades with no recorded market).
+ */
 export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<EngineState[K]> } = {
-  session: makeVersionedSection({ part: "session", schema: SessionState, currentVersion: 1 }),
+  session: makeVersionedSection({
+    part: "session",
+    schema: SessionState,
+    currentVersion: 2,
+    olderVersions: [olderVersion(1, SessionStateV1, migrateSessionV1)]
+  }),
   positions: makeVersionedSection({ part: "positions", schema: PositionsState, currentVersion: 1 }),
   metrics: makeVersionedSection({
     part: "metrics",

@@ -47,6 +47,8 @@ export const newSessionState = (options: {
   readonly campaign: Campaign
   readonly startTime: number
   readonly mode?: TradingMode
+  /** The market it trades, recorded so that a resume needs nothing else (default: not recorded). */
+  readonly market?: MarketSettings
 }): EngineState => ({
   session: {
     sessionId: options.sessionId,
@@ -54,7 +56,8 @@ export const newSessionState = (options: {
     mode: options.mode ?? "paper",
     campaignId: options.campaign.id,
     loopCount: 0,
-    status: "running"
+    status: "running",
+    market: options.market === undefined ? null : { seed: options.market.seed, tickMs: options.market.tickMs }
   },
   positions: { activeTrades: {}, positionOpenTimes: {} },
   metrics: initialMetrics(options.campaign.initialCapitalUsd),

@@ -45,7 +45,7 @@ describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
       const sessionId = SessionId.make(`sess_chaos${randomInt(1e9).toString(36)}`)
 
       // The uninterrupted run, loop by loop.
-      const reference: Array<EngineState> = [newSessionState({ sessionId, campaign, startTime: simulatedStart })]
+      const reference: Array<EngineState> = [newSessionState({ sessionId, campaign, startTime: simulatedStart, market: { seed, tickMs } })]
       while (reference.length <= loops) reference.push(runLoop(reference.at(-1)!, campaign, { seed, tickMs }).state)
 
       let remaining = kills

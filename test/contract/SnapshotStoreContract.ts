@@ -5,6 +5,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Option, Result } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
+import { sectionCodecs } from "../../src/domain/StateCodec.ts"
 import { SnapshotStore, type SnapshotToSave } from "../../src/store/SnapshotStore.ts"
 import { RawSnapshots, type SnapshotBacking } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -13,6 +14,7 @@ import { engineStateArbitrary } from "../support/StateArbitrary.ts"
 import { ofSession, sampleStates } from "../support/States.ts"
 
 const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
+const sessionVersion = sectionCodecs.session.currentVersion
 
 const metadataFor = (state: EngineState, sequence: number, snapshotType: SnapshotToSave["snapshotType"] = "trade"): SnapshotToSave => ({
   sessionId: state.session.sessionId,
@@ -118,7 +120,7 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         const stored = Option.getOrThrow(yield* store.loadLatest(session("corrupt01")))
         // The original report's S5: the campaign of the session section emptied.
         const { session: s } = stored.snapshot.state
-        yield* raw.setSection(ids[1]!, "session", { version: 1, ...s, campaignId: "" })
+        yield* raw.setSection(ids[1]!, "session", { version: sessionVersion, ...s, campaignId: "" })
         const error = yield* Effect.flip(store.loadLatest(session("corrupt01")))
         assert.strictEqual(error.reason._tag, "Unreadable")
         assert.include(error.message, `snapshot ${ids[1]}`)

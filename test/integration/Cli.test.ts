@@ -46,11 +46,15 @@ describe("cli", () => {
     assert.lengthOf(after.snapshots, 2)
   })
 
-  it("resume continues to the new target and a second resume past it does nothing", () => {
-    const resumed = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "3", "--json"], env)
+  it("resume continues to the new target with the market the session recorded, and a second resume past it does nothing", () => {
+    const conflicting = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "4"], env)
+    assert.strictEqual(conflicting.status, 2)
+    assert.include(conflicting.stderr, "trades seed 3")
+    const resumed = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--json"], env)
     assert.strictEqual(resumed.status, 0, resumed.stderr)
     assert.strictEqual(lastJson(resumed.stdout).session.loopCount, 300)
-    const again = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--seed", "3", "--json"], env)
+    assert.deepStrictEqual(lastJson(resumed.stdout).session.market, { seed: 3, tickMs: 1000 })
+    const again = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "300", "--json"], env)
     assert.strictEqual(lastJson(again.stdout).session.loopCount, 300)
   })
 

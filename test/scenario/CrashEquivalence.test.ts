@@ -61,7 +61,7 @@ describe("crash equivalence", () => {
       )
       assert.strictEqual(second.status, 0, second.stderr)
       const finalState = JSON.parse(second.stdout.trim().split("\n").at(-1)!)
-      const expected = storedForm(uninterruptedRun({ sessionId, campaign: campaigns.balanced!, seed, loops }))
+      const expected = storedForm(uninterruptedRun({ sessionId, campaign: campaigns.balanced!, seed, loops, marketRecorded: true }))
       assert.deepStrictEqual(finalState, expected)
     }, 120_000)
   }

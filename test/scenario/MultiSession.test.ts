@@ -51,7 +51,7 @@ describe("several sessions at once", () => {
     for (const { campaign, sessionId } of sessions) {
       const result = results.find((r) => r.sessionId === sessionId)
       assert.isTrue(result.ok, result.error)
-      assert.deepStrictEqual(result.state, storedForm(uninterruptedRun({ sessionId, campaign, seed, loops, tickMs })))
+      assert.deepStrictEqual(result.state, storedForm(uninterruptedRun({ sessionId, campaign, seed, loops, tickMs, marketRecorded: true })))
     }
     const again = runCli(["resume-all", "--loops", String(loops), "--seed", String(seed), "--json"], env)
     assert.strictEqual(again.stdout.trim(), "", "nothing is left interrupted once every session stopped cleanly")

@@ -17,8 +17,15 @@ export const uninterruptedRun = (options: {
   readonly loops: number
   readonly tickMs?: number
   readonly status?: "running" | "stopped"
+  /** Whether the session recorded its market (as sessions started by the CLI do). */
+  readonly marketRecorded?: boolean
 }): EngineState => {
-  let state = newSessionState({ sessionId: options.sessionId, campaign: options.campaign, startTime: simulatedStart })
+  let state = newSessionState({
+    sessionId: options.sessionId,
+    campaign: options.campaign,
+    startTime: simulatedStart,
+    ...(options.marketRecorded === true ? { market: { seed: options.seed, tickMs: options.tickMs ?? 1000 } } : {})
+  })
   while (state.session.loopCount < options.loops) {
     state = runLoop(state, options.campaign, { seed: options.seed, tickMs: options.tickMs ?? 1000 }).state
   }

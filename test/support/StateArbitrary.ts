@@ -60,7 +60,8 @@ const StateSpec = Schema.Struct({
   winningFraction: between(0, 1),
   totalPnlUsd: between(-1e6, 1e6),
   initialCapitalUsd: between(1, 1e9),
-  dailyLossUsd: between(0, 1e6)
+  dailyLossUsd: between(0, 1e6),
+  market: Schema.NullOr(Schema.Struct({ seed: intBetween(-1e6, 1e6), tickMs: intBetween(1, 86_400_000) }))
 })
 type TradeSpec = typeof TradeSpec.Type
 
@@ -143,7 +144,8 @@ export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number;
         mode: spec.mode,
         campaignId: spec.campaignId,
         loopCount: spec.loopCount,
-        status: spec.status
+        status: spec.status,
+        market: spec.market
       },
       positions: { activeTrades, positionOpenTimes },
       metrics: {

@@ -16,7 +16,7 @@ describe("stored versions", () => {
       const { version: _r, ...riskGuard } = stored.riskGuard
       const { version: metricsVersion, ...metricsV1 } = stored.metrics
       assert.strictEqual(metricsVersion, 1)
-      assert.deepStrictEqual(state.session, session)
+      assert.deepStrictEqual(state.session, { ...session, market: null })
       assert.deepStrictEqual(state.positions, positions)
       assert.deepStrictEqual(state.riskGuard, riskGuard)
       assert.deepStrictEqual(state.metrics, {

@@ -7,7 +7,7 @@
  * reported; the others run concurrently and independently: one failing does
  * not stop the rest.
  */
-import { Console, Duration, Effect, Result } from "effect"
+import { Console, Duration, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
@@ -24,8 +24,11 @@ export const resumeAll = Command.make(
   "resume-all",
   {
     loops: Flag.Int("loops").pipe(Flag.withDescription("Run each session until its loop count reaches this")),
-    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the market feed the sessions were started with")),
-    tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
+    seed: Flag.Int("seed").pipe(
+      Flag.withDescription("Seed of the market feed, for sessions that did not record theirs"),
+      Flag.optional
+    ),
+    tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Tick, for sessions that did not record theirs"), Flag.withDefault(1000)),
     pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
     waitLease: Flag.Int("wait-lease").pipe(Flag.withDescription("Seconds to wait for dead runners' leases"), Flag.withDefault(0)),
     json: jsonFlag
@@ -47,9 +50,12 @@ export const resumeAll = Command.make(
           })
           const campaign = campaignNamed(session.initialState.session.campaignId)
           if (campaign === undefined) return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${session.initialState.session.campaignId}`)
+          const market = session.initialState.session.market ??
+            Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
+          if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
           return yield* Runner.run(session, session.initialState, {
             campaign,
-            market: { seed: args.seed, tickMs: args.tickMs },
+            market,
             targetLoops: args.loops,
             pace: args.pace
           })

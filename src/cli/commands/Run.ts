@@ -45,12 +45,18 @@ export const run = Command.make(
     ),
     mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(Flag.withDefault("auto")),
     loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
-    seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the deterministic market feed")),
+    seed: Flag.Int("seed").pipe(
+      Flag.withDescription("Seed of the deterministic market feed (a new session records it; a resumed one uses its own)"),
+      Flag.optional
+    ),
     campaign: Flag.String("campaign").pipe(
       Flag.withDescription(`Campaign preset of a new session: ${Object.keys(campaigns).join(", ")} (default balanced)`),
       Flag.optional
     ),
-    tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Simulated time between loops"), Flag.withDefault(1000)),
+    tickMs: Flag.Int("tick-ms").pipe(
+      Flag.withDescription("Simulated time between loops (default 1000; a new session records it)"),
+      Flag.optional
+    ),
     pace: Flag.Boolean("pace").pipe(Flag.withDescription("Also wait --tick-ms of real time between loops"), Flag.withDefault(false)),
     waitLease: Flag.Int("wait-lease").pipe(
       Flag.withDescription("Seconds to wait for another runner's lease to expire (after a crash) before giving up"),
@@ -64,7 +70,11 @@ export const run = Command.make(
   },
   Effect.fn(function*(args) {
     if (args.loops < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
-    if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    const seedArg = Option.getOrUndefined(args.seed)
+    const tickArg = Option.getOrUndefined(args.tickMs)
+    if (tickArg !== undefined && tickArg <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    if (args.mode === "clean" && seedArg === undefined) return yield* ExitCode.fail(ExitCode.badArguments, "a new session needs --seed")
+    const marketArg = seedArg === undefined ? undefined : { seed: seedArg, tickMs: tickArg ?? 1000 }
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)
@@ -78,7 +88,8 @@ export const run = Command.make(
       const session = yield* Session.initialize({
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
-        newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime }),
+        newState: (sessionId) =>
+          newSessionState({ sessionId, campaign: campaignForNew, startTime, ...(marketArg === undefined ? {} : { market: marketArg }) }),
         policy: { snapshotInterval: config.snapshotInterval },
         lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
       })
@@ -88,6 +99,17 @@ export const run = Command.make(
           ExitCode.badArguments,
           `${session.sessionId} trades campaign ${campaign.id}, not ${requested}`
         )
+      }
+      const stored = session.initialState.session.market
+      if (stored !== null && ((seedArg !== undefined && seedArg !== stored.seed) || (tickArg !== undefined && tickArg !== stored.tickMs))) {
+        return yield* ExitCode.fail(
+          ExitCode.badArguments,
+          `${session.sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
+        )
+      }
+      const market = stored ?? marketArg
+      if (market === undefined) {
+        return yield* ExitCode.fail(ExitCode.badArguments, `${session.sessionId} did not record its market: give --seed (and --tick-ms)`)
       }
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
       else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id})`)
@@ -116,7 +138,7 @@ export const run = Command.make(
         })
       const result = yield* Runner.run(session, session.initialState, {
         campaign,
-        market: { seed: args.seed, tickMs: args.tickMs },
+        market,
         targetLoops: args.loops,
         pace: args.pace,
         onLoop
