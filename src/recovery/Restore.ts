@@ -74,8 +74,11 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   let liveTierDegraded = false
   // Both tiers are read at once: their I/O overlaps.
   const [live, newest] = yield* Effect.all([
-    Effect.result(hot.load(sessionId)),
-    snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(Effect.mapError(unreachable))
+    Effect.result(hot.load(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
+    snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
+      Effect.mapError(unreachable),
+      Effect.withSpan("Restore.newestSnapshot")
+    )
   ], { concurrency: 2 })
   if (Result.isSuccess(live)) {
     if (Option.isSome(live.success)) {
@@ -98,7 +101,8 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     const reads = readCount === 0
       ? newest
       : yield* snapshots.loadRecent(sessionId, { limit, ...(beforeSequence === undefined ? {} : { beforeSequence }) }).pipe(
-        Effect.mapError(unreachable)
+        Effect.mapError(unreachable),
+        Effect.withSpan("Restore.olderSnapshots")
       )
     for (const read of reads) {
       readCount++

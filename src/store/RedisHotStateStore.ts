@@ -160,7 +160,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
       caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
     })
 
-  const save = Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
+  const save = Effect.fn("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
     const sessionId = state.session.sessionId
     const cached = caches.get(sessionId)
     // Every `fullEvery` writes the whole state is written again, so that damage done below the store

@@ -3,10 +3,10 @@
  * was taken over cannot write to PostgreSQL (the check inside the snapshot
  * transaction) or to Redis (the fenced script), whatever it believes.
  */
+import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Layer, Option, Scope } from "effect"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
@@ -76,13 +76,7 @@ for (const [live, durable] of stacks) {
         const campaign = campaigns.balanced!
         const sessionId = SessionId.make("sess_paused001")
         const leases = yield* SessionLease
-        const options = (holder: string, ttl: Duration.Input): Session.SessionOptions => ({
-          mode: "AUTO",
-          sessionId,
-          newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-          policy: { snapshotInterval: "5 minutes" },
-          lease: { holder, ttl }
-        })
+        const options = (holder: string, ttl: Duration.Input) => sessionOptions("AUTO", campaign, sessionId, { lease: { holder, ttl } })
         // Runner A, whose renewals never arrive (a process stopped by the OS, a long GC pause).
         const scopeA = yield* Scope.make()
         const paused = Layer.succeed(SessionLease, { ...leases, renew: () => Effect.never })

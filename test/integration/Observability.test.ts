@@ -2,9 +2,10 @@
  * What operators see: the metrics a session and a restore record, the
  * Prometheus exporter, and `cli health` against the real servers.
  */
+import { sessionOptions } from "../support/Sessions.ts"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Metric, Redacted, Scope } from "effect"
+import { Duration, Effect, Exit, Metric, Option, Redacted, Scope, Tracer } from "effect"
 import { randomInt } from "node:crypto"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import * as MetricsExporter from "../../src/observability/MetricsExporter.ts"
@@ -31,12 +32,7 @@ describe("metrics", () => {
       const bytesBefore = (yield* Metric.value(Metric.withAttributes(Metrics.bytesWritten, { tier: "live" }))).count
       const sessionId = SessionId.make("sess_metrics01")
       const scope = yield* Scope.make()
-      const session = yield* Session.initialize({
-        mode: "CLEAN_RESET",
-        sessionId,
-        newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-        policy: { snapshotInterval: "5 minutes" }
-      }).pipe(Scope.provide(scope))
+      const session = yield* Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId)).pipe(Scope.provide(scope))
       const final = yield* Runner.run(session, session.initialState, { campaign, market: { seed: 3, tickMs: 1000 }, targetLoops: 300 })
       assert.isAbove(final.metrics.tradesOpened, 0)
       assert.isAtLeast((yield* Metric.value(Metrics.liveSaveDuration)).count - liveBefore, 300)
@@ -65,6 +61,47 @@ describe("metrics", () => {
       assert.include(body, "arbitrage_state_restores_total")
       assert.match(body, /arbitrage_state_restores_total\{[^}]*outcome="fresh"[^}]*\} \d+/)
     }))
+})
+
+describe("spans", () => {
+  it.effect("a session's store operations and a restore's steps are spans, nested under the restore", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const sessionId = SessionId.make("sess_spans0001")
+      yield* Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const session = yield* Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId)).pipe(Scope.provide(scope))
+        yield* Runner.run(session, session.initialState, { campaign, market: { seed: 3, tickMs: 1000 }, targetLoops: 50 })
+        yield* Scope.close(scope, Exit.void)
+        yield* Restore.run(sessionId)
+      }).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      const names = new Set(spans.map((span) => span.name))
+      for (const name of [
+        "Session.initialize", "SessionLease.acquire", "HotStateStore.save", "SnapshotStore.save",
+        "Restore.run", "Restore.liveCandidate", "Restore.newestSnapshot", "HotStateStore.load", "SnapshotStore.loadRecent"
+      ]) assert.isTrue(names.has(name), `no span ${name}: ${[...names].join(", ")}`)
+      const restore = spans.find((span) => span.name === "Restore.run")!
+      const load = spans.find((span) => span.name === "HotStateStore.load")!
+      const parentOf = (span: Tracer.NativeSpan) => Option.getOrUndefined(span.parent)?.spanId
+      assert.strictEqual(parentOf(spans.find((span) => span.spanId === parentOf(load))!), restore.spanId)
+    }).pipe(Effect.provide(Persistence.layerFrom({
+      databaseUrl: Option.some(testDatabaseUrl),
+      redisUrl: Option.some(testRedisUrl),
+      redisClusterNodes: [],
+      env: uniqueEnv("spans"),
+      snapshotInterval: Duration.minutes(5),
+      pgMaxConnections: 2,
+      pgliteDataDir: "",
+      migrateOnStart: true,
+      leaseTtl: Duration.seconds(15)
+    }))), { timeout: 60_000 })
 })
 
 describe("cli health", () => {

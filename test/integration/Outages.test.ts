@@ -4,10 +4,10 @@
  * the durable tier is the shared PostgreSQL behind a fault-injecting TCP
  * proxy that the test cuts and restores.
  */
+import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
@@ -27,13 +27,7 @@ const seed = 5150
 const market = { seed, tickMs: 5 }
 
 const startSession = (sessionId: SessionId) =>
-  Session.initialize({
-    mode: "CLEAN_RESET",
-    sessionId,
-    newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-    policy: { snapshotInterval: "5 minutes" },
-    lease: { ttl: "2 seconds" }
-  })
+  Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId, { lease: { ttl: "2 seconds" } }))
 
 describe("outages", () => {
   it.live("Redis down mid-run: the runner goes on, snapshots every loop, reports the live tier degraded, and re-syncs it when back", () =>

@@ -4,12 +4,12 @@
  * A session's keys share one hash slot (the session id is a hash tag), so
  * its atomic scripts run on a cluster as on one server.
  */
+import { sessionOptions } from "../support/Sessions.ts"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import type { Env } from "../../src/domain/Ids.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
@@ -44,13 +44,7 @@ describe("a session on a redis cluster", () => {
       const env = uniqueEnv("cluster")
       const sessionId = SessionId.make("sess_cluster001")
       const campaign = campaigns.balanced!
-      const options: Session.SessionOptions = {
-        mode: "AUTO",
-        sessionId,
-        newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-        policy: { snapshotInterval: "5 minutes" },
-        lease: { ttl: "2 seconds" }
-      }
+      const options = sessionOptions("AUTO", campaign, sessionId, { lease: { ttl: "2 seconds" } })
       const stores = Layer.mergeAll(RedisHotStateStore.layer(env).pipe(Layer.provide(clusterClient)), durableOn(env, testPostgres))
       yield* Effect.gen(function*() {
         const first = yield* Scope.make()

@@ -4,6 +4,7 @@
  * shows its equity curve with both resume marks, its trades, its risk-guard
  * counters and its snapshot timeline.
  */
+import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
 import { spawnSync } from "node:child_process"
@@ -12,7 +13,6 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import * as SessionReport from "../../src/report/SessionReport.ts"
-import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
@@ -28,12 +28,7 @@ const sessionId = SessionId.make("sess_report001")
 const runTo = (loops: number, end: "crash" | "stop") =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const session = yield* Session.initialize({
-      mode: "AUTO",
-      sessionId,
-      newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-      policy: { snapshotInterval: "5 minutes" }
-    }).pipe(Scope.provide(scope))
+    const session = yield* Session.initialize(sessionOptions("AUTO", campaign, sessionId)).pipe(Scope.provide(scope))
     yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: loops })
     yield* Scope.close(scope, end === "crash" ? Exit.fail("killed") : Exit.void)
   })
