@@ -49,11 +49,21 @@ describe("outages", () => {
         assert.strictEqual(during.length, 200, "a durable snapshot for every loop while the live tier was down")
 
         yield* redis.start
-        const at500 = yield* Runner.run(session, at400, { campaign, market, targetLoops: 500 })
+        // The client reconnects on its own backoff (real time, up to 2 s between attempts): go on
+        // trading, a loop at a time, until the session has found the live tier again (bounded, so
+        // a session that never re-syncs fails).
+        let state = at400
+        const deadline = Date.now() + 30_000
+        while ((yield* session.health).liveTier === "degraded" && Date.now() < deadline) {
+          state = yield* Runner.run(session, state, { campaign, market, targetLoops: state.session.loopCount + 1, pace: true })
+        }
+        assert.strictEqual((yield* session.health).liveTier, "ok", "the live tier re-synced")
+        const loops = state.session.loopCount + 100
+        const atEnd = yield* Runner.run(session, state, { campaign, market, targetLoops: loops })
         assert.strictEqual((yield* session.health).liveTier, "ok")
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)), withoutNegativeZero(at500))
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)), withoutNegativeZero(atEnd))
         // The live tier's outage changed nothing about the trading.
-        assert.deepStrictEqual(storedForm(at500), storedForm(uninterruptedRun({ sessionId, campaign, seed, loops: 500, tickMs: market.tickMs, status: "running" })))
+        assert.deepStrictEqual(storedForm(atEnd), storedForm(uninterruptedRun({ sessionId, campaign, seed, loops, tickMs: market.tickMs, status: "running" })))
         yield* Scope.close(scope, Exit.void)
       }).pipe(Effect.provide(stores))
     }), { timeout: 120_000 })
