@@ -40,6 +40,9 @@ const renderedDom = (file: string) => {
     "--disable-component-update", "--disable-sync", `--user-data-dir=${mkdtempSync(join(tmpdir(), "chromium-"))}`,
     "--dump-dom", `file://${file}`
   ], { encoding: "utf8", timeout: 60_000 })
+  if (run.error !== undefined) {
+    assert.fail(`cannot start headless Chromium (${run.error.message}); install Debian's chromium (apt-get install chromium), as .ci/run does`)
+  }
   assert.strictEqual(run.status, 0, run.stderr)
   return run.stdout
 }
