@@ -19,6 +19,7 @@ import { uniqueEnv } from "../support/Services.ts"
 import { sampleStates } from "../support/States.ts"
 
 /** Lets real time pass for a lease to lapse (PostgreSQL judges expiry by its own clock). */
+// The leases are long enough that a loaded machine does not let them lapse before the test means them to.
 const lapse = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
 const stacks: ReadonlyArray<readonly [LiveBacking, SnapshotBacking]> = [[memoryLive, memorySnapshots], [redisLive, postgresSnapshots]]
@@ -43,10 +44,10 @@ for (const [live, durable] of stacks) {
           createdAt: sequence
         })
 
-        const stale = yield* leases.acquire(sessionId, "runner-stale", "200 millis")
+        const stale = yield* leases.acquire(sessionId, "runner-stale", "1 second")
         yield* hot.save(staleState!, stale.fencingToken)
         yield* snapshots.save(meta(1, stale.fencingToken), staleState!)
-        yield* lapse(400) // the stale runner is paused past its lease
+        yield* lapse(1_300) // the stale runner is paused past its lease
         const current = yield* leases.acquire(sessionId, "runner-new", "30 seconds")
         yield* hot.raiseFence(sessionId, current.fencingToken)
         yield* hot.save(freshState!, current.fencingToken)
@@ -80,9 +81,9 @@ for (const [live, durable] of stacks) {
         // Runner A, whose renewals never arrive (a process stopped by the OS, a long GC pause).
         const scopeA = yield* Scope.make()
         const paused = Layer.succeed(SessionLease, { ...leases, renew: () => Effect.never })
-        const a = yield* Session.initialize(options("runner-a", "300 millis")).pipe(Effect.provide(paused), Scope.provide(scopeA))
+        const a = yield* Session.initialize(options("runner-a", "1500 millis")).pipe(Effect.provide(paused), Scope.provide(scopeA))
         const afterA = yield* Runner.run(a, a.initialState, { campaign, market: { seed: 9, tickMs: 1000 }, targetLoops: 100 })
-        yield* lapse(500)
+        yield* lapse(1_800)
 
         // Runner B takes the session over and runs on.
         const scopeB = yield* Scope.make()
