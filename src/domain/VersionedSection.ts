@@ -8,6 +8,7 @@
  * is a typed `UnsupportedVersion`, never a guess.
  */
 import { Result, Schema } from "effect"
+import { compileExactShape } from "./ExactShape.ts"
 import { formatIssue, StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
 
 /** The encoded form of a section: its fields plus `version`. */
@@ -55,6 +56,9 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
   const { currentVersion, part, schema } = options
   const decodeCurrent = Schema.decodeUnknownResult(schema)
   const encodeCurrent = Schema.encodeUnknownResult(schema)
+  // A value already exactly in its encoded form (nearly every read and write) skips the Schema
+  // interpreter: the compiled test runs the same checks, and anything it cannot prove goes the long way.
+  const exact = compileExactShape(schema) ?? (() => false)
   const older = new Map((options.olderVersions ?? []).map((o) => [o.version, o]))
   const invalid = (error: Schema.SchemaError) => StateCodecError.fromIssue(part, error.issue)
   const unsupported = (found: string) =>
@@ -70,7 +74,7 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
     })
 
   const encode = (value: S["Type"]): Result.Result<VersionedJson, StateCodecError> =>
-    Result.match(encodeCurrent(value, { errors: "all" }), {
+    exact(value) ? Result.succeed({ version: currentVersion, ...(value as Record<string, unknown>) }) : Result.match(encodeCurrent(value, { errors: "all" }), {
       onFailure: (error) => Result.fail(invalid(error)),
       onSuccess: (fields) => Result.succeed({ version: currentVersion, ...(fields as Record<string, unknown>) })
     })
@@ -86,6 +90,7 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
     // The valid case (nearly all reads) stops at nothing and is cheaper with "first"; a failure is
     // decoded again with every issue collected, for a message that names them all.
     if (version === currentVersion) {
+      if (exact(fields)) return Result.succeed(fields as S["Type"])
       const fast = decodeCurrent(fields, strictFirst)
       return Result.isSuccess(fast) ? Result.succeed(fast.success) : Result.mapError(decodeCurrent(fields, strict), invalid)
     }

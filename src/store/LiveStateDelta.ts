@@ -17,6 +17,7 @@
 import { Result, Schema } from "effect"
 import { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
 import { type EngineState, engineStateIssues } from "../domain/EngineState.ts"
+import { compileExactShape } from "../domain/ExactShape.ts"
 import type { TradeId } from "../domain/Ids.ts"
 import { positionsIssues } from "../domain/PositionsState.ts"
 import { parseJson, sectionCodecs } from "../domain/StateCodec.ts"
@@ -50,7 +51,11 @@ export interface LivePlan {
   readonly cache: LiveCache
 }
 
-const encodeTrade = Schema.encodeUnknownResult(ArbitrageTrade)
+const encodeTradeBySchema = Schema.encodeUnknownResult(ArbitrageTrade)
+const isExactTrade = compileExactShape(ArbitrageTrade) ?? (() => false)
+/** A trade's encoded form: the trade itself when it already is exactly that (see `ExactShape`). */
+const encodeTrade = (trade: ArbitrageTrade): Result.Result<unknown, Schema.SchemaError> =>
+  isExactTrade(trade) ? Result.succeed(trade) : encodeTradeBySchema(trade, { errors: "all" })
 
 /** The hash field of a trade. */
 export const tradeField = (id: string) => `t:${id}`
@@ -88,7 +93,7 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
     trades.set(id, { trade, openedAt })
     const before = previous?.trades.get(id)
     if (before !== undefined && before.trade === trade && before.openedAt === openedAt) continue
-    const encoded = encodeTrade(trade, { errors: "all" })
+    const encoded = encodeTrade(trade)
     if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
     const text = JSON.stringify(encoded.success)
     bytes += text.length + String(openedAt).length

@@ -1,0 +1,150 @@
+/**
+ * The compiled exact-shape test stands in for the Schema on the hot paths,
+ * so it must never say yes where the Schema would say no or would change the
+ * value: whenever it passes a value, the Schema decodes that value (strictly,
+ * as a read does) to a deep-equal one. It must also say yes to the values
+ * the runner really writes, or the fast path would be dead weight.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Arbitrary, Effect, Result, Schema } from "effect"
+import { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
+import { compileExactShape, type ExactShapeTest } from "../../src/domain/ExactShape.ts"
+import { MetricsState } from "../../src/domain/MetricsState.ts"
+import { Order } from "../../src/domain/Order.ts"
+import { PositionsState } from "../../src/domain/PositionsState.ts"
+import { RiskGuardState } from "../../src/domain/RiskGuardState.ts"
+import { SessionState } from "../../src/domain/SessionState.ts"
+import { engineStateArbitrary } from "../support/StateArbitrary.ts"
+
+const schemas = { session: SessionState, positions: PositionsState, metrics: MetricsState, riskGuard: RiskGuardState } as const
+
+const compiled = (schema: Schema.Top): ExactShapeTest => {
+  const test = compileExactShape(schema)
+  assert.isDefined(test, "every section of the state compiles")
+  return test!
+}
+
+/** A deterministic pseudo-random source (mulberry32), so that a failing case replays from its seed. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+type Rng = () => number
+const pick = <A>(rng: Rng, items: ReadonlyArray<A>): A => items[Math.floor(rng() * items.length)]!
+
+class Boxed {
+  constructor(readonly value: number) {}
+}
+/** Values a bug or a damaged store could leave in place of a field. */
+const strangeValues: ReadonlyArray<() => unknown> = [
+  () => null, () => undefined, () => "", () => "x", () => -1, () => 0, () => -0, () => 0.5, () => 1e308, () => NaN,
+  () => Infinity, () => -Infinity, () => 2 ** 53 + 1, () => "12", () => true, () => [], () => ({}), () => [1],
+  () => Object.create(null), () => new Boxed(1), () => new Date(0), () => "trd_other", () => "ord_x", () => "BTC-USD",
+  () => "A", () => "B", () => "buy", () => "sell", () => "running", () => "filled", () => 1_700_000_000_000
+]
+
+/** Every object inside a value (arrays excluded), each with its own keys. */
+const objectsOf = (value: unknown, found: Array<Record<string, unknown>> = []) => {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    found.push(value as Record<string, unknown>)
+    for (const child of Object.values(value)) objectsOf(child, found)
+  }
+  return found
+}
+
+/** One random damage to a copy of `value`: a field replaced, deleted, added, renamed, or its object re-prototyped. */
+const damaged = (value: unknown, rng: Rng): unknown => {
+  const copy = structuredClone(value)
+  const objects = objectsOf(copy)
+  const target = pick(rng, objects)
+  const keys = Object.keys(target)
+  const kind = keys.length === 0 ? "add" : pick(rng, ["replace", "replace", "replace", "delete", "add", "rename", "prototype", "swap"] as const)
+  const key = keys.length === 0 ? "" : pick(rng, keys)
+  switch (kind) {
+    case "replace":
+      target[key] = pick(rng, strangeValues)()
+      break
+    case "delete":
+      delete target[key]
+      break
+    case "add":
+      target[pick(rng, ["extra", "version", "trd_extra", "BTC-USD", "__proto__x"])] = pick(rng, strangeValues)()
+      break
+    case "rename":
+      target[`${key}_`] = target[key]
+      delete target[key]
+      break
+    case "prototype":
+      Object.setPrototypeOf(target, pick(rng, [null, Boxed.prototype, Array.prototype]))
+      break
+    case "swap": {
+      const other = pick(rng, keys)
+      ;[target[key], target[other]] = [target[other], target[key]]
+      break
+    }
+  }
+  return copy
+}
+
+const strictDecoder = (schema: Schema.Top) => {
+  const decode = Schema.decodeUnknownResult(schema as Schema.Codec<unknown, unknown>)
+  return (value: unknown) => decode(value, { onExcessProperty: "error", errors: "first" })
+}
+
+describe("ExactShape", () => {
+  it.effect("passes every valid section and trade, whose Schema encoding is the value itself", () =>
+    Effect.gen(function*() {
+      const states = yield* Arbitrary.sampleEffect(engineStateArbitrary({ maxOpenTrades: 6 }), { count: 300, seed: 11 })
+      const trade = compiled(ArbitrageTrade)
+      const encodeTrade = Schema.encodeUnknownResult(ArbitrageTrade)
+      for (const state of states) {
+        for (const [part, schema] of Object.entries(schemas)) {
+          const value = state[part as keyof typeof schemas]
+          assert.isTrue(compiled(schema)(value), `${part} passes`)
+          const encoded = Schema.encodeUnknownResult(schema as Schema.Codec<unknown, unknown>)(value)
+          assert.isTrue(Result.isSuccess(encoded))
+          assert.deepStrictEqual(Result.getOrThrow(encoded), value)
+        }
+        for (const t of Object.values(state.positions.activeTrades)) {
+          assert.isTrue(trade(t))
+          assert.deepStrictEqual(Result.getOrThrow(encodeTrade(t)), t)
+        }
+      }
+    }))
+
+  it.effect("never passes a value the Schema refuses or would change: 20,000 damaged sections", () =>
+    Effect.gen(function*() {
+      const states = yield* Arbitrary.sampleEffect(engineStateArbitrary({ minOpenTrades: 1, maxOpenTrades: 4 }), { count: 200, seed: 12 })
+      const rng = random(12)
+      const parts = [...Object.entries(schemas), ["trade", ArbitrageTrade], ["order", Order]] as const
+      const tests = new Map(parts.map(([part, schema]) => [part, { exact: compiled(schema), decode: strictDecoder(schema) }]))
+      let passed = 0
+      let refused = 0
+      for (let i = 0; i < 20_000; i++) {
+        const state = states[i % states.length]!
+        const [part] = pick(rng, parts)
+        const trade = Object.values(state.positions.activeTrades)[0]!
+        const original = part === "trade" ? trade : part === "order" ? trade.orderA : state[part as keyof typeof schemas]
+        const value = damaged(original, rng)
+        const { decode, exact } = tests.get(part)!
+        const decoded = decode(value)
+        if (exact(value)) {
+          passed++
+          assert.isTrue(Result.isSuccess(decoded), `${part} passed the fast test, so the Schema accepts it (case ${i})`)
+          assert.deepStrictEqual(Result.getOrThrow(decoded), value, `and decodes it unchanged (case ${i})`)
+        } else if (Result.isFailure(decoded)) refused++
+      }
+      // Both answers occur: the damage reaches checks that pass as well as ones that fail.
+      assert.isAbove(passed, 1_000)
+      assert.isAbove(refused, 5_000)
+    }))
+
+  it("a Schema with a node it does not compile (a transformation, an optional field) has no fast test", () => {
+    assert.isUndefined(compileExactShape(Schema.Struct({ at: Schema.Date })))
+    assert.isUndefined(compileExactShape(Schema.Struct({ note: Schema.optional(Schema.String) })))
+    assert.isUndefined(compileExactShape(Schema.NumberFromString))
+    assert.isDefined(compileExactShape(Schema.Struct({ n: Schema.Finite, tags: Schema.Record(Schema.String, Schema.Literals(["a", "b"])) })))
+  })
+})
