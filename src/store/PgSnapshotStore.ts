@@ -148,41 +148,58 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const save = Effect.fn("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
     const openTrades = Object.keys(state.positions.activeTrades).length
-    const inserted = yield* sql.withTransaction(Effect.gen(function*() {
-      // The fencing check, by the storage: a session with a lease only takes writes that carry the
-      // token of its live lease. The row lock keeps a takeover from slipping in before the commit.
-      const [lease] = yield* sql<{ fencing_token: bigint | number; live: boolean }>`
+    const positionsText = JSON.stringify(row.positions)
+    const compressed = positionsText.length > compressionThreshold
+    // One statement, so one round trip and atomic by itself: the fencing check, then the four
+    // inserts, each chained to the snapshot row. The check is made by the storage: a session with a
+    // lease only takes writes that carry the token of its live lease, and the row lock (FOR SHARE,
+    // held to the end of the statement) keeps a takeover from slipping in before the commit. When
+    // the check fails nothing is inserted, and the lease's row says why.
+    const [result] = yield* sql<{
+      snapshot_id: bigint | number | null
+      recorded_at: Date | string | null
+      lease_token: bigint | number | null
+      lease_live: boolean | null
+    }>`
+      WITH lease AS (
         SELECT fencing_token, expires_at > now() AS live FROM session_leases
-         WHERE env = ${env} AND session_id = ${row.sessionId} FOR SHARE`
-      if (lease !== undefined && (Number(lease.fencing_token) !== row.fencingToken || !lease.live)) {
-        return yield* StoreError.fenced(
-          "postgres",
-          `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's (${lease.fencing_token}${
-            lease.live ? "" : ", expired"
-          })`
-        )
-      }
-      const [head] = yield* sql<{ snapshot_id: bigint | number; recorded_at: Date | string }>`
+         WHERE env = ${env} AND session_id = ${row.sessionId} FOR SHARE
+      ), head AS (
         INSERT INTO session_snapshots
           (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
            checksum, loop_count, session_status, session)
-        VALUES (${env}, ${row.sessionId}, ${row.sequence}, ${row.snapshotType}, ${row.envelopeVersion},
-                ${row.fencingToken}, ${row.createdAt}, ${row.checksum}, ${row.loopCount}, ${row.status},
-                ${sql.json(row.session)})
-        RETURNING snapshot_id, recorded_at`
-      const snapshotId = head!.snapshot_id
-      const positionsText = JSON.stringify(row.positions)
-      yield* positionsText.length > compressionThreshold
-        ? sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions_gzip)
-              VALUES (${snapshotId}, ${openTrades}, ${gzip(positionsText)})`
-        : sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions)
-              VALUES (${snapshotId}, ${openTrades}, ${sql.json(row.positions)})`
-      yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${snapshotId}, ${sql.json(row.metrics)})`
-      yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${snapshotId}, ${sql.json(row.riskGuard)})`
-      return { ...head!, payloadBytes: positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length }
-    })).pipe(
-      Effect.mapError((error) => error instanceof StoreError ? error : fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`)(error))
+        SELECT ${env}::text, ${row.sessionId}::text, ${row.sequence}::bigint, ${row.snapshotType}::text,
+               ${row.envelopeVersion}::integer, ${row.fencingToken}::bigint, ${row.createdAt}::bigint,
+               ${row.checksum}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb
+         WHERE NOT EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live)
+        RETURNING snapshot_id, recorded_at
+      ), positions AS (
+        INSERT INTO position_snapshots (snapshot_id, open_trade_count, ${sql(compressed ? "positions_gzip" : "positions")})
+        SELECT snapshot_id, ${openTrades}::integer,
+               ${compressed ? sql`${gzip(positionsText)}::bytea` : sql`${sql.json(row.positions)}::jsonb`} FROM head
+      ), metrics AS (
+        INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT snapshot_id, ${sql.json(row.metrics)}::jsonb FROM head
+      ), risk_guard AS (
+        INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) SELECT snapshot_id, ${sql.json(row.riskGuard)}::jsonb FROM head
+      )
+      SELECT head.snapshot_id, head.recorded_at, lease.fencing_token AS lease_token, lease.live AS lease_live
+        FROM (SELECT 1) AS one LEFT JOIN head ON true LEFT JOIN lease ON true`.pipe(
+      Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`))
     )
+    if (result === undefined || result.snapshot_id === null || result.recorded_at === null) {
+      return yield* StoreError.fenced(
+        "postgres",
+        `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's (${result?.lease_token}${
+          result?.lease_live === true ? "" : ", expired"
+        })`
+      )
+    }
+    const inserted = {
+      snapshot_id: result.snapshot_id,
+      recorded_at: result.recorded_at,
+      payloadBytes: positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length +
+        JSON.stringify(row.riskGuard).length
+    }
     return {
       ...summaryOfRow({ ...row, snapshotId: Number(inserted.snapshot_id), recordedAt: new Date(inserted.recorded_at).getTime() }),
       payloadBytes: inserted.payloadBytes

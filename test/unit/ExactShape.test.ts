@@ -35,7 +35,10 @@ type Rng = () => number
 const pick = <A>(rng: Rng, items: ReadonlyArray<A>): A => items[Math.floor(rng() * items.length)]!
 
 class Boxed {
-  constructor(readonly value: number) {}
+  readonly value: number
+  constructor(value: number) {
+    this.value = value
+  }
 }
 /** Values a bug or a damaged store could leave in place of a field. */
 const strangeValues: ReadonlyArray<() => unknown> = [
