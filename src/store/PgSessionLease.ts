@@ -14,6 +14,7 @@ import { Duration, Effect, Layer, Option } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { fromSqlError } from "./PgSnapshotStore.ts"
 import { type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
+import { storeOperation } from "./StoreSpan.ts"
 
 interface LeaseRow {
   readonly holder: string
@@ -36,7 +37,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
   const read = (sessionId: SessionId) =>
     sql<LeaseRow>`SELECT ${columns} FROM session_leases WHERE env = ${env} AND session_id = ${sessionId}`
 
-  const acquire = Effect.fn("SessionLease.acquire")(function*(sessionId: SessionId, holder: string, ttl: Duration.Input) {
+  const acquire = storeOperation("SessionLease.acquire")(function*(sessionId: SessionId, holder: string, ttl: Duration.Input) {
     const [row] = yield* sql<LeaseRow>`
       INSERT INTO session_leases AS l (env, session_id, holder, fencing_token, expires_at)
       VALUES (${env}, ${sessionId}, ${holder}, 1, now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'))
@@ -50,7 +51,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     return yield* sessionHeld(sessionId, { holder: held?.holder ?? "unknown", expiresAt: Number(held?.expires_ms ?? 0) })
   })
 
-  const renew = Effect.fn("SessionLease.renew")(function*(lease: Lease, ttl: Duration.Input) {
+  const renew = storeOperation("SessionLease.renew")(function*(lease: Lease, ttl: Duration.Input) {
     const [row] = yield* sql<LeaseRow>`
       UPDATE session_leases
          SET expires_at = now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'), renewed_at = now()
@@ -65,7 +66,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     )
   })
 
-  const release = Effect.fn("SessionLease.release")(function*(lease: Lease) {
+  const release = storeOperation("SessionLease.release")(function*(lease: Lease) {
     yield* sql`
       UPDATE session_leases SET expires_at = now()
        WHERE env = ${env} AND session_id = ${lease.sessionId} AND holder = ${lease.holder}
@@ -74,12 +75,12 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     )
   })
 
-  const current = Effect.fn("SessionLease.current")(function*(sessionId: SessionId) {
+  const current = storeOperation("SessionLease.current")(function*(sessionId: SessionId) {
     const [row] = yield* read(sessionId).pipe(Effect.mapError(fromSqlError(`read the lease of ${sessionId}`)))
     return Option.map(Option.fromNullishOr(row), (r) => leaseOf(sessionId, r))
   })
 
-  const listLive = Effect.fn("SessionLease.listLive")(function*() {
+  const listLive = storeOperation("SessionLease.listLive")(function*() {
     const rows = yield* sql<LeaseRow & { readonly session_id: string }>`
       SELECT session_id, ${columns} FROM session_leases WHERE env = ${env} AND expires_at > now() ORDER BY session_id`.pipe(
       Effect.mapError(fromSqlError("list leases"))

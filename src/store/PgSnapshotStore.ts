@@ -28,6 +28,7 @@ import {
   summaryOfRow
 } from "./SnapshotStore.ts"
 import { StoreError } from "./StoreError.ts"
+import { storeOperation } from "./StoreSpan.ts"
 
 /** Maps a driver error to the store's error, keeping unreachable apart from everything else. */
 export const fromSqlError = (operation: string) => (error: SqlError.SqlError): StoreError => {
@@ -145,7 +146,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
        ORDER BY s.sequence DESC
        LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map((raw) => toRow(raw, maxSectionBytes))))
 
-  const save = Effect.fn("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
+  const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
     const openTrades = Object.keys(state.positions.activeTrades).length
     const positionsText = JSON.stringify(row.positions)
@@ -206,7 +207,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     }
   })
 
-  const loadRecent = Effect.fn("SnapshotStore.loadRecent")(function*(
+  const loadRecent = storeOperation("SnapshotStore.loadRecent")(function*(
     sessionId: SessionId,
     options: { readonly limit: number; readonly beforeSequence?: number }
   ) {
@@ -219,7 +220,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return rows.map(snapshotReadOfRow)
   })
 
-  const loadLatest = Effect.fn("SnapshotStore.loadLatest")(function*(sessionId: SessionId) {
+  const loadLatest = storeOperation("SnapshotStore.loadLatest")(function*(sessionId: SessionId) {
     return yield* latestOf("postgres", yield* loadRecent(sessionId, { limit: 1 }))
   })
 
@@ -228,7 +229,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
     p.positions, NULL AS metrics, NULL AS risk_guard`
 
-  const listSessions = Effect.fn("SnapshotStore.listSessions")(function*() {
+  const listSessions = storeOperation("SnapshotStore.listSessions")(function*() {
     const rows = yield* sql<RawRow>`
       SELECT ${summaryColumns}
         FROM v_latest_snapshots v
@@ -239,7 +240,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return rows.map((raw) => summaryOfRow(toRow(raw)))
   })
 
-  const listSnapshots = Effect.fn("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
+  const listSnapshots = storeOperation("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
     const rows = yield* sql<RawRow>`
       SELECT ${summaryColumns}
         FROM session_snapshots s
@@ -250,7 +251,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return rows.map((raw) => summaryOfRow(toRow(raw)))
   })
 
-  const cleanup = Effect.fn("SnapshotStore.cleanup")(function*(options: { readonly olderThanDays: number; readonly keepLatest?: number }) {
+  const cleanup = storeOperation("SnapshotStore.cleanup")(function*(options: { readonly olderThanDays: number; readonly keepLatest?: number }) {
     yield* checkCleanupOptions("postgres", options)
     const protectedIds = yield* newestValidIds({ listSessions, loadRecent })
     const [result] = yield* sql<{ removed: number }>`
@@ -261,7 +262,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return Number(result?.removed ?? 0)
   })
 
-  const recordEvent = Effect.fn("SnapshotStore.recordEvent")(function*(sessionId: SessionId, event: SessionEvent) {
+  const recordEvent = storeOperation("SnapshotStore.recordEvent")(function*(sessionId: SessionId, event: SessionEvent) {
     yield* sql`
       INSERT INTO session_events (env, session_id, kind, fencing_token, loop_count, detail)
       VALUES (${env}, ${sessionId}, ${event.kind}, ${event.fencingToken}, ${event.loopCount}, ${sql.json(event.detail)})`.pipe(
@@ -269,7 +270,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     )
   })
 
-  const listEvents = Effect.fn("SnapshotStore.listEvents")(function*(sessionId: SessionId) {
+  const listEvents = storeOperation("SnapshotStore.listEvents")(function*(sessionId: SessionId) {
     const rows = yield* sql<{ kind: "resumed"; fencing_token: bigint | number; loop_count: bigint | number; detail: Record<string, unknown>; recorded_at: Date | string }>`
       SELECT kind, fencing_token, loop_count, detail, recorded_at FROM session_events
        WHERE env = ${env} AND session_id = ${sessionId} ORDER BY event_id`.pipe(Effect.mapError(fromSqlError(`list the events of ${sessionId}`)))

@@ -27,6 +27,7 @@ import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from
 import { luaScript, RedisClient } from "./RedisClient.ts"
 import { fenceKey, sectionKey, sessionKeyPattern, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError } from "./StoreError.ts"
+import { storeOperation } from "./StoreSpan.ts"
 
 /**
  * The fenced, marked write. KEYS: fence, mark, session, positions, metrics, risk_guard.
@@ -160,7 +161,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
       caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
     })
 
-  const save = Effect.fn("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
+  const save = storeOperation("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
     const sessionId = state.session.sessionId
     const cached = caches.get(sessionId)
     // Every `fullEvery` writes the whole state is written again, so that damage done below the store
@@ -176,7 +177,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     )
   })
 
-  const load = Effect.fn("HotStateStore.load")(function*(sessionId: SessionId) {
+  const load = storeOperation("HotStateStore.load")(function*(sessionId: SessionId) {
     const keys = sessionKeys(env, sessionId)
     const reply = yield* redis.use("EVAL load", (client) => runLoad(client, keys.length, ...keys, String(maxSectionBytes))).pipe(
       Effect.mapError((error) => {
@@ -203,18 +204,18 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     return yield* decodeLiveState("redis", env, sessionId, stored)
   })
 
-  const remove = Effect.fn("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
+  const remove = storeOperation("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
     caches.delete(sessionId)
     const keys = [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)]
     yield* fenced("EVAL delete", sessionId, fencingToken, (client) =>
       runDelete(client, keys.length + 1, fenceKey(env, sessionId), ...keys, String(fencingToken)))
   })
 
-  const raiseFence = Effect.fn("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
+  const raiseFence = storeOperation("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
     yield* redis.use("EVAL raiseFence", (client) => runRaiseFence(client, 1, fenceKey(env, sessionId), String(fencingToken)))
   })
 
-  const listSessions = Effect.fn("HotStateStore.listSessions")(function*() {
+  const listSessions = storeOperation("HotStateStore.listSessions")(function*() {
     // SCAN walks one server: on a cluster, every master is walked.
     const keys = yield* redis.use("SCAN", async () => {
       const found: Array<string> = []
