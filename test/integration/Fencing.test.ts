@@ -72,6 +72,26 @@ for (const [live, durable] of stacks) {
         assert.deepStrictEqual((yield* snapshots.listSnapshots(sessionId)).map((s) => s.sequence), [2, 1])
       }).pipe(Effect.provide(stack)), { timeout: 60_000 })
 
+    it.live("a snapshot carrying the token of a lease that has expired is refused, and nothing of it is written", () =>
+      Effect.gen(function*() {
+        const leases = yield* SessionLease
+        const snapshots = yield* SnapshotStore
+        const sessionId = SessionId.make("sess_expired01")
+        const [state] = yield* sampleStates(sessionId, { count: 1, seed: 72 })
+        const meta = (sequence: number, fencingToken: number) => ({ sessionId, snapshotType: "trade" as const, sequence, fencingToken, createdAt: sequence })
+        const lease = yield* leases.acquire(sessionId, "runner-a", "1 second")
+        yield* snapshots.save(meta(1, lease.fencingToken), state!)
+        yield* lapse(1_300) // nobody took the session, but the lease ran out
+        const refused = yield* Effect.flip(snapshots.save(meta(2, lease.fencingToken), state!))
+        assert.strictEqual(refused._tag === "StoreError" ? refused.reason._tag : refused._tag, "Fenced")
+        assert.include(refused.message, `token ${lease.fencingToken}`)
+        assert.deepStrictEqual((yield* snapshots.listSnapshots(sessionId)).map((s) => s.sequence), [1])
+        // Renewed (the token kept), the same runner writes again.
+        const renewed = yield* leases.renew(lease, "30 seconds")
+        yield* snapshots.save(meta(2, renewed.fencingToken), state!)
+        assert.deepStrictEqual((yield* snapshots.listSnapshots(sessionId)).map((s) => s.sequence), [2, 1])
+      }).pipe(Effect.provide(stack)), { timeout: 60_000 })
+
     it.live("a runner paused past its lease is fenced: its next step fails with Fenced and it trades no more", () =>
       Effect.gen(function*() {
         const campaign = campaigns.balanced!
