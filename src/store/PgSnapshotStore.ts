@@ -1,7 +1,8 @@
 /**
  * PgSnapshotStore: the durable tier on PostgreSQL (or the embedded PGlite).
  *
- * A save is one transaction over the four tables of migration 0001; a load
+ * A save is one statement (so one transaction and one round trip) over the
+ * four tables of migration 0001, the lease check included; a load
  * joins them back and verifies the row through `readSnapshotRow`. Driver
  * failures are mapped here, at the boundary: a connection failure is
  * `Unreachable`, a reused sequence is a `WriteConflict`, anything else a
