@@ -18,6 +18,7 @@ import { randomBytes, randomInt } from "node:crypto"
 import { mkdirSync, rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { SessionId } from "../src/domain/Ids.ts"
+import { canonicalJson } from "../src/domain/Checksum.ts"
 import { encodeEngineState } from "../src/domain/StateCodec.ts"
 import { newSessionState, runLoop, simulatedStart } from "../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../src/runner/Campaign.ts"
@@ -85,7 +86,8 @@ try {
   while (alone.session.loopCount < loops) alone = runLoop(alone, campaign, { seed, tickMs: 1000 }).state
   alone = { ...alone, session: { ...alone.session, status: "stopped" } }
   const expected = JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(alone))))
-  verdict = JSON.stringify(final) === JSON.stringify(expected)
+  // Compared as canonical JSON (keys sorted): the same state, whatever order its records were read back in.
+  verdict = canonicalJson(final) === canonicalJson(expected)
   say(`4. the same run left alone: ${alone.metrics.tradesOpened} trades, PnL ${alone.metrics.totalPnlUsd.toFixed(2)} USD`)
 } catch (error) {
   say(`demo failed: ${(error as Error).message}`)

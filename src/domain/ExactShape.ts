@@ -1,28 +1,39 @@
 /**
  * ExactShape: a compiled test that a value already is, exactly, the encoded
- * form of a Schema whose encoding changes nothing.
+ * form of a Schema whose encoding changes nothing, and its copy in the
+ * Schema's own key order.
  *
  * Every section of the state is plain JSON data (strings, finite numbers,
  * literals, records of them) whose Schemas transform nothing: encoding and
- * decoding only check. Checking through the Schema interpreter costs a few
+ * decoding only check, and rebuild each object with its fields in the
+ * Schema's order. Doing that through the Schema interpreter costs a few
  * microseconds per trade, which is most of the cost of a live save and of
  * decoding a large snapshot. This module walks a Schema's AST once and
  * compiles a plain function that runs the very same checks (the Schema's own
- * filters, called directly) on a value of exactly that shape.
+ * filters, the common ones as plain predicates) and makes the same copy.
  *
- * The test is one-sided: `true` means the Schema accepts the value and its
- * encoded (or decoded) form is the value itself, so the caller may use the
- * value as it is; `false` only means "not proven here", and the caller asks
- * the Schema, which decides and writes the error message. A value with any
- * extra or inherited property, a prototype other than a plain object's, or a
- * key a record's key Schema refuses is never proven. A Schema with a node
- * this module does not know compiles to `undefined`: no fast path at all.
+ * The answer is one-sided: a copy means the Schema accepts the value and
+ * would give exactly that copy (same values, same key order), so the caller
+ * may use it as the Schema's result; `undefined` only means "not proven
+ * here", and the caller asks the Schema, which decides and words the error.
+ * A value with any extra or inherited property, a prototype other than a
+ * plain object's, a number that is not finite, or a key a record's key Schema
+ * refuses is never proven. A Schema with a node this module does not know
+ * compiles to `undefined`: no fast path at all.
  */
 import type { Schema } from "effect"
 import { SchemaAST } from "effect"
 
-/** Whether a value is exactly, and validly, the encoded form of the compiled Schema. */
-export type ExactShapeTest = (value: unknown) => boolean
+/**
+ * The Schema's result for `value` when `value` is exactly a valid encoded form (a copy, each object's
+ * fields in the Schema's order); `undefined` when that is not proven here.
+ */
+export type ExactShapeCopy = (value: unknown) => { readonly value: unknown } | undefined
+
+/** What an inner node answers: the copy, or `notExact`. */
+const notExact: unique symbol = Symbol("notExact")
+type NodeCopy = (value: unknown) => unknown
+type Predicate = (value: unknown) => boolean
 
 const parseOptions: SchemaAST.ParseOptions = {}
 
@@ -42,7 +53,7 @@ const filtersOf = (checks: SchemaAST.Checks | undefined): Array<SchemaAST.Filter
  * run as the plain predicates they are (each as strict as the filter it stands for); any other
  * filter is run as the Schema would run it.
  */
-const inlined = (filter: SchemaAST.Filter<any>): ExactShapeTest | undefined => {
+const inlined = (filter: SchemaAST.Filter<any>): Predicate | undefined => {
   const representation = filter.annotations?.["representation"] as { readonly id?: unknown; readonly payload?: any } | undefined
   const payload = representation?.payload
   switch (representation?.id) {
@@ -69,22 +80,22 @@ const inlined = (filter: SchemaAST.Filter<any>): ExactShapeTest | undefined => {
   }
 }
 
-/** `test`, followed by every filter attached to `ast`. */
-const withFilters = (ast: SchemaAST.AST, test: ExactShapeTest): ExactShapeTest => {
-  const filters: Array<ExactShapeTest> = filtersOf(ast.checks).map((filter) =>
+/** `copy`, then every filter attached to `ast`, run on the copy (as the Schema runs them on its result). */
+const withFilters = (ast: SchemaAST.AST, copy: NodeCopy): NodeCopy => {
+  const filters: Array<Predicate> = filtersOf(ast.checks).map((filter) =>
     inlined(filter) ?? ((value) => filter.run(value, ast, parseOptions) === undefined)
   )
-  if (filters.length === 0) return test
-  if (filters.length === 1) {
-    const [only] = filters as [ExactShapeTest]
-    return (value) => test(value) && only(value)
+  if (filters.length === 0) return copy
+  return (value) => {
+    const copied = copy(value)
+    if (copied === notExact) return notExact
+    for (const filter of filters) if (!filter(copied)) return notExact
+    return copied
   }
-  if (filters.length === 2) {
-    const [first, second] = filters as [ExactShapeTest, ExactShapeTest]
-    return (value) => test(value) && first(value) && second(value)
-  }
-  return (value) => test(value) && filters.every((filter) => filter(value))
 }
+
+/** A primitive node: the value itself when `test` holds. */
+const primitive = (ast: SchemaAST.AST, test: Predicate): NodeCopy => withFilters(ast, (value) => (test(value) ? value : notExact))
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   if (value === null || typeof value !== "object") return false
@@ -94,8 +105,8 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
 
 const hasOwn = Object.prototype.hasOwnProperty
 
-const compileStruct = (ast: SchemaAST.Objects): ExactShapeTest | undefined => {
-  const properties: Array<readonly [string, ExactShapeTest]> = []
+const compileStruct = (ast: SchemaAST.Objects): NodeCopy | undefined => {
+  const properties: Array<readonly [string, NodeCopy]> = []
   for (const property of ast.propertySignatures) {
     if (typeof property.name !== "string") return undefined
     const type = compileNode(property.type)
@@ -104,61 +115,76 @@ const compileStruct = (ast: SchemaAST.Objects): ExactShapeTest | undefined => {
   }
   const count = properties.length
   return (value) => {
-    if (!isPlainObject(value)) return false
+    if (!isPlainObject(value)) return notExact
     let keys = 0
     for (const key in value) {
-      if (!hasOwn.call(value, key)) return false
+      if (!hasOwn.call(value, key)) return notExact
       keys++
     }
-    if (keys !== count) return false
-    for (const [name, test] of properties) {
-      if (!hasOwn.call(value, name) || !test(value[name])) return false
+    if (keys !== count) return notExact
+    const out: Record<string, unknown> = {}
+    for (const [name, copy] of properties) {
+      if (!hasOwn.call(value, name)) return notExact
+      const copied = copy(value[name])
+      if (copied === notExact) return notExact
+      out[name] = copied
     }
-    return true
+    return out
   }
 }
 
-const compileRecord = (signature: SchemaAST.IndexSignature): ExactShapeTest | undefined => {
+const compileRecord = (signature: SchemaAST.IndexSignature): NodeCopy | undefined => {
   const key = signature.parameter
   if (key._tag !== "String" || key.encoding !== undefined || key.context !== undefined) return undefined
-  const keyTest = withFilters(key, (k) => typeof k === "string")
-  const valueTest = compileNode(signature.type)
-  if (valueTest === undefined) return undefined
+  const keyCopy = primitive(key, (k) => typeof k === "string")
+  const valueCopy = compileNode(signature.type)
+  if (valueCopy === undefined) return undefined
   return (value) => {
-    if (!isPlainObject(value)) return false
+    if (!isPlainObject(value)) return notExact
+    const out: Record<string, unknown> = {}
     for (const name in value) {
-      if (!hasOwn.call(value, name) || !keyTest(name) || !valueTest(value[name])) return false
+      if (!hasOwn.call(value, name) || keyCopy(name) === notExact) return notExact
+      const copied = valueCopy(value[name])
+      if (copied === notExact) return notExact
+      out[name] = copied
     }
-    return true
+    return out
   }
 }
 
-const compileNode = (ast: SchemaAST.AST): ExactShapeTest | undefined => {
+const compileNode = (ast: SchemaAST.AST): NodeCopy | undefined => {
   // A transformation, an optional or mutable property: not a plain shape.
   if (ast.encoding !== undefined || ast.context !== undefined) return undefined
   switch (ast._tag) {
     case "String":
-      return withFilters(ast, (value) => typeof value === "string")
+      return primitive(ast, (value) => typeof value === "string")
     case "Number":
       // Only finite numbers: JSON cannot carry the others, so they are left to the Schema to judge.
-      return withFilters(ast, (value) => typeof value === "number" && Number.isFinite(value))
+      return primitive(ast, (value) => typeof value === "number" && Number.isFinite(value))
     case "Boolean":
-      return withFilters(ast, (value) => typeof value === "boolean")
+      return primitive(ast, (value) => typeof value === "boolean")
     case "Null":
-      return withFilters(ast, (value) => value === null)
+      return primitive(ast, (value) => value === null)
     case "Literal": {
       const literal = ast.literal
       if (typeof literal !== "string" && typeof literal !== "number" && typeof literal !== "boolean") return undefined
-      return withFilters(ast, (value) => value === literal)
+      return primitive(ast, (value) => value === literal)
     }
     case "Union": {
-      const members: Array<ExactShapeTest> = []
+      const members: Array<NodeCopy> = []
       for (const member of ast.types) {
-        const test = compileNode(member)
-        if (test === undefined) return undefined
-        members.push(test)
+        const copy = compileNode(member)
+        if (copy === undefined) return undefined
+        members.push(copy)
       }
-      return withFilters(ast, (value) => members.some((test) => test(value)))
+      // The first member that takes the value, as the Schema tries them.
+      return withFilters(ast, (value) => {
+        for (const member of members) {
+          const copied = member(value)
+          if (copied !== notExact) return copied
+        }
+        return notExact
+      })
     }
     case "Objects": {
       const { indexSignatures, propertySignatures } = ast
@@ -178,7 +204,14 @@ const compileNode = (ast: SchemaAST.AST): ExactShapeTest | undefined => {
 }
 
 /**
- * The exact-shape test of `schema`, or `undefined` when its AST holds a node
+ * The exact-shape copy of `schema`, or `undefined` when its AST holds a node
  * this module does not compile (the caller then always asks the Schema).
  */
-export const compileExactShape = (schema: Schema.Top): ExactShapeTest | undefined => compileNode(schema.ast)
+export const compileExactShape = (schema: Schema.Top): ExactShapeCopy | undefined => {
+  const copy = compileNode(schema.ast)
+  if (copy === undefined) return undefined
+  return (value) => {
+    const copied = copy(value)
+    return copied === notExact ? undefined : { value: copied }
+  }
+}

@@ -57,8 +57,9 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
   const decodeCurrent = Schema.decodeUnknownResult(schema)
   const encodeCurrent = Schema.encodeUnknownResult(schema)
   // A value already exactly in its encoded form (nearly every read and write) skips the Schema
-  // interpreter: the compiled test runs the same checks, and anything it cannot prove goes the long way.
-  const exact = compileExactShape(schema) ?? (() => false)
+  // interpreter: the compiled copy runs the same checks and gives the same result, and anything it
+  // cannot prove goes the long way.
+  const exact = compileExactShape(schema) ?? (() => undefined)
   const older = new Map((options.olderVersions ?? []).map((o) => [o.version, o]))
   const invalid = (error: Schema.SchemaError) => StateCodecError.fromIssue(part, error.issue)
   const unsupported = (found: string) =>
@@ -73,11 +74,14 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
       })
     })
 
-  const encode = (value: S["Type"]): Result.Result<VersionedJson, StateCodecError> =>
-    exact(value) ? Result.succeed({ version: currentVersion, ...(value as Record<string, unknown>) }) : Result.match(encodeCurrent(value, { errors: "all" }), {
+  const encode = (value: S["Type"]): Result.Result<VersionedJson, StateCodecError> => {
+    const copy = exact(value)
+    if (copy !== undefined) return Result.succeed({ version: currentVersion, ...(copy.value as Record<string, unknown>) })
+    return Result.match(encodeCurrent(value, { errors: "all" }), {
       onFailure: (error) => Result.fail(invalid(error)),
       onSuccess: (fields) => Result.succeed({ version: currentVersion, ...(fields as Record<string, unknown>) })
     })
+  }
 
   const decode = (input: unknown): Result.Result<S["Type"], StateCodecError> => {
     if (input === null || typeof input !== "object" || Array.isArray(input)) {
@@ -90,7 +94,8 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
     // The valid case (nearly all reads) stops at nothing and is cheaper with "first"; a failure is
     // decoded again with every issue collected, for a message that names them all.
     if (version === currentVersion) {
-      if (exact(fields)) return Result.succeed(fields as S["Type"])
+      const copy = exact(fields)
+      if (copy !== undefined) return Result.succeed(copy.value as S["Type"])
       const fast = decodeCurrent(fields, strictFirst)
       return Result.isSuccess(fast) ? Result.succeed(fast.success) : Result.mapError(decodeCurrent(fields, strict), invalid)
     }

@@ -52,10 +52,12 @@ export interface LivePlan {
 }
 
 const encodeTradeBySchema = Schema.encodeUnknownResult(ArbitrageTrade)
-const isExactTrade = compileExactShape(ArbitrageTrade) ?? (() => false)
-/** A trade's encoded form: the trade itself when it already is exactly that (see `ExactShape`). */
-const encodeTrade = (trade: ArbitrageTrade): Result.Result<unknown, Schema.SchemaError> =>
-  isExactTrade(trade) ? Result.succeed(trade) : encodeTradeBySchema(trade, { errors: "all" })
+const exactTrade = compileExactShape(ArbitrageTrade) ?? (() => undefined)
+/** A trade's encoded form, by its compiled exact shape when that proves it (see `ExactShape`), else by its Schema. */
+const encodeTrade = (trade: ArbitrageTrade): Result.Result<unknown, Schema.SchemaError> => {
+  const copy = exactTrade(trade)
+  return copy !== undefined ? Result.succeed(copy.value) : encodeTradeBySchema(trade, { errors: "all" })
+}
 
 /** The hash field of a trade. */
 export const tradeField = (id: string) => `t:${id}`

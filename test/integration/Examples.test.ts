@@ -14,12 +14,23 @@ const runExample = (name: string, dataDir: string) => {
   const result = spawnSync(process.execPath, [fileURLToPath(new URL(`../../examples/${name}.ts`, import.meta.url))], {
     env: { ...env, PGLITE_DATA_DIR: dataDir, STATE_ENV: "examples" },
     encoding: "utf8",
-    timeout: 60_000
+    timeout: 150_000
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 describe("examples", () => {
+  it("the demo behind npm start: killed mid-run, resumed from the embedded database, ends exactly where the run left alone does", () => {
+    // The demo keeps its embedded database in a folder of its own under .data/ and removes it.
+    const unused = mkdtempSync(join(tmpdir(), "arbitrage-state-demo-"))
+    const run = runExample("demo", unused)
+    rmSync(unused, { recursive: true, force: true })
+    assert.strictEqual(run.status, 0, `${run.stdout}\n${run.stderr}`)
+    assert.match(run.stdout, /1\. killed the runner with SIGKILL at loop \d+, holding [1-9]\d* open position/)
+    assert.match(run.stdout, /2\. restore: restored loop \d+ from snapshot/)
+    assert.include(run.stdout, "verdict: PASS")
+  }, 180_000)
+
   it("compose-layers, resume-session and inspect-snapshots run on the embedded default and say what they promise", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
     try {
