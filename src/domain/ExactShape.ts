@@ -89,13 +89,30 @@ const withFilters = (ast: SchemaAST.AST, copy: NodeCopy): NodeCopy => {
   return (value) => {
     const copied = copy(value)
     if (copied === notExact) return notExact
-    for (const filter of filters) if (!filter(copied)) return notExact
+    for (let i = 0; i < filters.length; i++) if (!filters[i]!(copied)) return notExact
     return copied
   }
 }
 
-/** A primitive node: the value itself when `test` holds. */
-const primitive = (ast: SchemaAST.AST, test: Predicate): NodeCopy => withFilters(ast, (value) => (test(value) ? value : notExact))
+/** A primitive node: the value itself when `test` and the node's filters hold (no copy to make). */
+const primitive = (ast: SchemaAST.AST, test: Predicate): NodeCopy => {
+  const filters: Array<Predicate> = [test, ...filtersOf(ast.checks).map((filter) =>
+    inlined(filter) ?? ((value: unknown) => filter.run(value, ast, parseOptions) === undefined)
+  )]
+  if (filters.length === 1) return (value) => (test(value) ? value : notExact)
+  if (filters.length === 2) {
+    const [first, second] = filters as [Predicate, Predicate]
+    return (value) => (first(value) && second(value) ? value : notExact)
+  }
+  if (filters.length === 3) {
+    const [first, second, third] = filters as [Predicate, Predicate, Predicate]
+    return (value) => (first(value) && second(value) && third(value) ? value : notExact)
+  }
+  return (value) => {
+    for (let i = 0; i < filters.length; i++) if (!filters[i]!(value)) return notExact
+    return value
+  }
+}
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   if (value === null || typeof value !== "object") return false
@@ -105,31 +122,57 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
 
 const hasOwn = Object.prototype.hasOwnProperty
 
+/**
+ * `value` as the Schema would give it back: the value itself when its fields are already in the
+ * Schema's order and none of them needed a copy (the common case: objects the code built, or JSON
+ * it wrote), else a copy with the fields in the Schema's order. `fields` are the names in order,
+ * `copies` their nodes; `inOrder` says whether `value`'s own keys came in that order.
+ */
+const copyFields = (
+  value: Record<string, unknown>,
+  fields: ReadonlyArray<string>,
+  copies: ReadonlyArray<NodeCopy>,
+  inOrder: boolean
+): unknown => {
+  let out: Record<string, unknown> | undefined = inOrder ? undefined : {}
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i]!
+    const field = value[name]
+    const copied = copies[i]!(field)
+    if (copied === notExact) return notExact
+    if (out === undefined && copied !== field) {
+      out = {}
+      for (let j = 0; j < i; j++) out[fields[j]!] = value[fields[j]!]
+    }
+    if (out !== undefined) out[name] = copied
+  }
+  return out ?? value
+}
+
 const compileStruct = (ast: SchemaAST.Objects): NodeCopy | undefined => {
-  const properties: Array<readonly [string, NodeCopy]> = []
+  const names: Array<string> = []
+  const copies: Array<NodeCopy> = []
   for (const property of ast.propertySignatures) {
     if (typeof property.name !== "string") return undefined
     const type = compileNode(property.type)
     if (type === undefined) return undefined
-    properties.push([property.name, type])
+    names.push(property.name)
+    copies.push(type)
   }
-  const count = properties.length
+  const count = names.length
   return (value) => {
     if (!isPlainObject(value)) return notExact
     let keys = 0
+    let inOrder = true
     for (const key in value) {
       if (!hasOwn.call(value, key)) return notExact
+      if (key !== names[keys]) inOrder = false
       keys++
     }
     if (keys !== count) return notExact
-    const out: Record<string, unknown> = {}
-    for (const [name, copy] of properties) {
-      if (!hasOwn.call(value, name)) return notExact
-      const copied = copy(value[name])
-      if (copied === notExact) return notExact
-      out[name] = copied
-    }
-    return out
+    // Same count, and every name present: then the keys are exactly the Schema's fields.
+    for (let i = 0; i < count; i++) if (!hasOwn.call(value, names[i]!)) return notExact
+    return copyFields(value, names, copies, inOrder)
   }
 }
 
@@ -141,14 +184,13 @@ const compileRecord = (signature: SchemaAST.IndexSignature): NodeCopy | undefine
   if (valueCopy === undefined) return undefined
   return (value) => {
     if (!isPlainObject(value)) return notExact
-    const out: Record<string, unknown> = {}
+    const names: Array<string> = []
     for (const name in value) {
       if (!hasOwn.call(value, name) || keyCopy(name) === notExact) return notExact
-      const copied = valueCopy(value[name])
-      if (copied === notExact) return notExact
-      out[name] = copied
+      names.push(name)
     }
-    return out
+    // A record keeps its own order, as the Schema keeps it.
+    return copyFields(value, names, names.map(() => valueCopy), true)
   }
 }
 
