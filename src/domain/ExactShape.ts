@@ -80,11 +80,13 @@ const inlined = (filter: SchemaAST.Filter<any>): Predicate | undefined => {
   }
 }
 
+/** The filters attached to `ast`, each as a predicate. */
+const predicatesOf = (ast: SchemaAST.AST): Array<Predicate> =>
+  filtersOf(ast.checks).map((filter) => inlined(filter) ?? ((value) => filter.run(value, ast, parseOptions) === undefined))
+
 /** `copy`, then every filter attached to `ast`, run on the copy (as the Schema runs them on its result). */
 const withFilters = (ast: SchemaAST.AST, copy: NodeCopy): NodeCopy => {
-  const filters: Array<Predicate> = filtersOf(ast.checks).map((filter) =>
-    inlined(filter) ?? ((value) => filter.run(value, ast, parseOptions) === undefined)
-  )
+  const filters = predicatesOf(ast)
   if (filters.length === 0) return copy
   return (value) => {
     const copied = copy(value)
@@ -96,9 +98,7 @@ const withFilters = (ast: SchemaAST.AST, copy: NodeCopy): NodeCopy => {
 
 /** A primitive node: the value itself when `test` and the node's filters hold (no copy to make). */
 const primitive = (ast: SchemaAST.AST, test: Predicate): NodeCopy => {
-  const filters: Array<Predicate> = [test, ...filtersOf(ast.checks).map((filter) =>
-    inlined(filter) ?? ((value: unknown) => filter.run(value, ast, parseOptions) === undefined)
-  )]
+  const filters: Array<Predicate> = [test, ...predicatesOf(ast)]
   if (filters.length === 1) return (value) => (test(value) ? value : notExact)
   if (filters.length === 2) {
     const [first, second] = filters as [Predicate, Predicate]
