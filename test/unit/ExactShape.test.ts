@@ -15,6 +15,7 @@ import { Order } from "../../src/domain/Order.ts"
 import { PositionsState } from "../../src/domain/PositionsState.ts"
 import { RiskGuardState } from "../../src/domain/RiskGuardState.ts"
 import { SessionState } from "../../src/domain/SessionState.ts"
+import { objectsOf, pick, type Rng, seededRandom } from "../support/Damage.ts"
 import { engineStateArbitrary } from "../support/StateArbitrary.ts"
 
 const schemas = { session: SessionState, positions: PositionsState, metrics: MetricsState, riskGuard: RiskGuardState } as const
@@ -35,16 +36,6 @@ const reordered = (value: unknown): unknown =>
     ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reordered(v)]))
     : value
 
-/** A deterministic pseudo-random source (mulberry32), so that a failing case replays from its seed. */
-const random = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-type Rng = () => number
-const pick = <A>(rng: Rng, items: ReadonlyArray<A>): A => items[Math.floor(rng() * items.length)]!
-
 class Boxed {
   readonly value: number
   constructor(value: number) {
@@ -58,15 +49,6 @@ const strangeValues: ReadonlyArray<() => unknown> = [
   () => Object.create(null), () => new Boxed(1), () => new Date(0), () => "trd_other", () => "ord_x", () => "BTC-USD",
   () => "A", () => "B", () => "buy", () => "sell", () => "running", () => "filled", () => 1_700_000_000_000
 ]
-
-/** Every object inside a value (arrays excluded), each with its own keys. */
-const objectsOf = (value: unknown, found: Array<Record<string, unknown>> = []) => {
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    found.push(value as Record<string, unknown>)
-    for (const child of Object.values(value)) objectsOf(child, found)
-  }
-  return found
-}
 
 /** One random damage to a copy of `value`: a field replaced, deleted, added, renamed, or its object re-prototyped. */
 const damaged = (value: unknown, rng: Rng): unknown => {
@@ -135,7 +117,7 @@ describe("ExactShape", () => {
   it.effect("never proves a value the Schema refuses, and never answers differently: 20,000 damaged sections", () =>
     Effect.gen(function*() {
       const states = yield* Arbitrary.sampleEffect(engineStateArbitrary({ minOpenTrades: 1, maxOpenTrades: 4 }), { count: 200, seed: 12 })
-      const rng = random(12)
+      const rng = seededRandom(12)
       const parts = [...Object.entries(schemas), ["trade", ArbitrageTrade], ["order", Order]] as const
       const tests = new Map(parts.map(([part, schema]) => [part, { exact: compiled(schema), decode: strictDecoder(schema) }]))
       let passed = 0

@@ -14,18 +14,8 @@ import {
   snapshotChecksum
 } from "../../src/domain/Snapshot.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
+import { objectsOf, pick, type Rng, seededRandom } from "../support/Damage.ts"
 import { engineStateArbitrary } from "../support/StateArbitrary.ts"
-
-/** A deterministic pseudo-random source (mulberry32) so that a failing case can be replayed from its seed. */
-const random = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
-type Rng = () => number
-const pick = <A>(rng: Rng, items: ReadonlyArray<A>): A => items[Math.floor(rng() * items.length)]!
 
 const flipBit = (text: string, rng: Rng) => {
   const bytes = Buffer.from(text, "utf8")
@@ -35,15 +25,6 @@ const flipBit = (text: string, rng: Rng) => {
 }
 
 const truncate = (text: string, rng: Rng) => text.slice(0, Math.floor(rng() * text.length))
-
-/** Every object inside a JSON value, with a way back to it. */
-const objectsOf = (value: unknown, found: Array<Record<string, unknown>> = []) => {
-  if (value !== null && typeof value === "object") {
-    if (!Array.isArray(value)) found.push(value as Record<string, unknown>)
-    for (const child of Object.values(value)) objectsOf(child, found)
-  }
-  return found
-}
 
 const strangeValues = [null, "", -1, 0, 1e308, -0.5, "NaN", true, [], {}, "sess_other", 2 ** 53 + 1, { version: 9 }]
 
@@ -76,7 +57,7 @@ describe("snapshot fuzzing", () => {
   it.effect("5,000 corrupted snapshots give only typed failures or valid snapshots, never a defect", () =>
     Effect.gen(function*() {
       const states = yield* Arbitrary.sampleEffect(engineStateArbitrary(), { count: 25, seed: 11 })
-      const rng = random(20251120)
+      const rng = seededRandom(20251120)
       const outcomes = { typedFailure: 0, valid: 0 }
       for (let i = 0; i < 5_000; i++) {
         const state = states[i % states.length]!
