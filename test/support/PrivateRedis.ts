@@ -3,7 +3,7 @@
  * can stop and restart it without disturbing the shared one.
  */
 import { Effect, Redacted } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { connect } from "node:net"
 import { freePort } from "./Ports.ts"
 
@@ -13,6 +13,8 @@ export interface PrivateRedis {
   readonly url: Redacted.Redacted<string>
   readonly stop: Effect.Effect<void>
   readonly start: Effect.Effect<void>
+  /** Runs one command with redis-cli (below the store: to damage keys, or to change the server's settings); its reply. */
+  readonly command: (...args: ReadonlyArray<string>) => Effect.Effect<string>
 }
 
 const answers = (port: number) =>
@@ -49,5 +51,9 @@ export const privateRedis = Effect.gen(function*() {
     })
   )
   yield* Effect.acquireRelease(start, () => stop)
-  return { port, url: Redacted.make(`redis://127.0.0.1:${port}/0`), stop, start } satisfies PrivateRedis
+  const command = (...args: ReadonlyArray<string>) =>
+    Effect.sync(() =>
+      (spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 }).stdout ?? "").trim()
+    )
+  return { port, url: Redacted.make(`redis://127.0.0.1:${port}/0`), stop, start, command } satisfies PrivateRedis
 })

@@ -3,8 +3,15 @@
  * server: `cut` drops every connection and refuses new ones (the server
  * "goes down" for the client without being touched), `restore` lets
  * connections through again.
+ *
+ * For PostgreSQL it can also lose one reply: `loseNextReply` arms it, and the
+ * next statement a ready connection sends reaches the server, which runs it
+ * to the end (its ReadyForQuery, sent after the commit, is the proof), but
+ * not a byte of the reply reaches the client: the proxy drops that
+ * connection instead. That is "committed, but the acknowledgement was lost",
+ * made to happen on purpose rather than by luck.
  */
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { createConnection, createServer, type Socket } from "node:net"
 
 /** A running proxy and its switches. */
@@ -12,52 +19,130 @@ export interface TcpProxy {
   readonly port: number
   readonly cut: Effect.Effect<void>
   readonly restore: Effect.Effect<void>
+  /**
+   * PostgreSQL only: the reply to the next statement sent on an established connection is lost
+   * after the server has completed it. The returned effect waits until that has happened.
+   */
+  readonly loseNextReply: Effect.Effect<Effect.Effect<void>>
 }
+
+/** The server side of a PostgreSQL connection, read message by message: type byte, then int32 length. */
+class PgReplyReader {
+  private buffer = Buffer.alloc(0)
+  /** Bytes still to skip before the first message (the one-byte answer to an SSLRequest). */
+  private skip = 0
+  /** Whether the server has said ReadyForQuery at least once (the connection is past its start-up). */
+  ready = false
+
+  expectSingleByteAnswer(): void {
+    this.skip++
+  }
+
+  /** Feeds server bytes; returns whether a ReadyForQuery ended in them. */
+  feed(chunk: Buffer): boolean {
+    this.buffer = Buffer.concat([this.buffer, chunk])
+    let sawReady = false
+    while (true) {
+      if (this.skip > 0) {
+        if (this.buffer.length === 0) break
+        this.buffer = this.buffer.subarray(1)
+        this.skip--
+        continue
+      }
+      if (this.buffer.length < 5) break
+      const length = this.buffer.readInt32BE(1)
+      if (this.buffer.length < 1 + length) break
+      if (this.buffer[0] === 0x5a /* Z */) {
+        sawReady = true
+        this.ready = true
+      }
+      this.buffer = this.buffer.subarray(1 + length)
+    }
+    return sawReady
+  }
+}
+
+const sslRequestCode = 80877103
+const gssEncRequestCode = 80877104
 
 /** Starts a proxy to `targetHost:targetPort`; it is closed when the scope closes. */
 export const tcpProxy = (targetHost: string, targetPort: number) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ proxy: TcpProxy; close: () => Promise<void> }>((resolve) => {
-        const sockets = new Set<Socket>()
-        let down = false
-        const server = createServer((client) => {
-          if (down) return client.destroy()
-          const upstream = createConnection({ host: targetHost, port: targetPort })
-          for (const socket of [client, upstream]) {
-            sockets.add(socket)
-            socket.on("close", () => sockets.delete(socket))
-            socket.on("error", () => {
-              client.destroy()
-              upstream.destroy()
-            })
-          }
-          client.pipe(upstream)
-          upstream.pipe(client)
-        })
+  Effect.gen(function*() {
+    const sockets = new Set<Socket>()
+    let down = false
+    /** The loss waiting for a statement to target, and the connection it targets once one was sent. */
+    let armed: Deferred.Deferred<void> | undefined
+
+    const server = createServer((client) => {
+      if (down) return client.destroy()
+      const upstream = createConnection({ host: targetHost, port: targetPort })
+      const reader = new PgReplyReader()
+      let firstClientBytes = true
+      let losing: Deferred.Deferred<void> | undefined
+      const drop = () => {
+        client.destroy()
+        upstream.destroy()
+      }
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+        socket.on("error", drop)
+      }
+      client.on("data", (chunk: Buffer) => {
+        if (firstClientBytes && chunk.length >= 8) {
+          const code = chunk.readInt32BE(4)
+          if (code === sslRequestCode || code === gssEncRequestCode) reader.expectSingleByteAnswer()
+        }
+        firstClientBytes = false
+        if (armed !== undefined && losing === undefined && reader.ready) {
+          losing = armed
+          armed = undefined
+        }
+        upstream.write(chunk)
+      })
+      upstream.on("data", (chunk: Buffer) => {
+        const completed = reader.feed(chunk)
+        if (losing === undefined) {
+          client.write(chunk)
+          return
+        }
+        // The reply is withheld; once the server has finished the statement, the connection goes.
+        if (completed) {
+          drop()
+          Deferred.doneUnsafe(losing, Effect.void)
+        }
+      })
+      client.on("end", () => upstream.end())
+      upstream.on("end", () => client.end())
+    })
+
+    const port = yield* Effect.acquireRelease(
+      Effect.callback<number>((resume) => {
         server.listen(0, "127.0.0.1", () => {
           const address = server.address()
-          const port = typeof address === "object" && address !== null ? address.port : 0
-          const proxy: TcpProxy = {
-            port,
-            cut: Effect.sync(() => {
-              down = true
-              for (const socket of sockets) socket.destroy()
-            }),
-            restore: Effect.sync(() => {
-              down = false
-            })
-          }
-          resolve({
-            proxy,
-            close: () =>
-              new Promise<void>((done) => {
-                for (const socket of sockets) socket.destroy()
-                server.close(() => done())
-              })
-          })
+          resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : 0))
         })
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          for (const socket of sockets) socket.destroy()
+          server.close(() => resume(Effect.void))
+        })
+    )
+
+    return {
+      port,
+      cut: Effect.sync(() => {
+        down = true
+        for (const socket of sockets) socket.destroy()
+      }),
+      restore: Effect.sync(() => {
+        down = false
+      }),
+      loseNextReply: Effect.gen(function*() {
+        const lost = yield* Deferred.make<void>()
+        armed = lost
+        return Deferred.await(lost)
       })
-    ),
-    ({ close }) => Effect.promise(close)
-  ).pipe(Effect.map(({ proxy }) => proxy))
+    } satisfies TcpProxy
+  })
