@@ -2,11 +2,31 @@
  * Output: how CLI commands print. Text for people, one JSON document for
  * scripts; data goes to stdout, logs and failures to stderr.
  */
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
+import { defaultScanBudgetBytes } from "../recovery/Restore.ts"
+import { ExitCode } from "./ExitCode.ts"
 
 /** The shared `--json` flag. */
 export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false))
+
+/** The shared `--scan-budget-mb` flag: how much a restore may read looking back for a valid snapshot. */
+export const scanBudgetFlag = Flag.Int("scan-budget-mb").pipe(
+  Flag.withDescription(
+    `MiB of stored snapshots a restore may read looking back for a valid one (default ${defaultScanBudgetBytes / 1024 / 1024})`
+  ),
+  Flag.optional
+)
+
+/** The restore option `--scan-budget-mb` asks for; at least 1. */
+export const scanBudgetOf = (megabytes: Option.Option<number>) =>
+  Option.match(megabytes, {
+    onNone: () => Effect.succeed({}),
+    onSome: (mb) =>
+      mb < 1
+        ? ExitCode.fail(ExitCode.badArguments, "--scan-budget-mb must be at least 1")
+        : Effect.succeed({ scanBudgetBytes: mb * 1024 * 1024 })
+  })
 
 /** Prints `value` as one JSON line when `json`, else the text `render` gives. */
 export const emit = <A>(json: boolean, value: A, render: (value: A) => string) =>

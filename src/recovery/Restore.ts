@@ -2,10 +2,20 @@
  * Restore: finds the freshest valid state of a session.
  *
  * Candidates: the live state (Redis), then the snapshots newest first, down
- * to the first valid one (at most `depth` of them). Each is verified by the
- * stores' codecs: checksum, Schema decode, version upgrade, invariants. The
- * freshest valid candidate wins, by loop count (a tie goes to the snapshot,
- * whose checksum vouches for it), whichever tier it came from.
+ * to the first valid one, however deep, within a read budget (1 GiB of
+ * stored sections by default; a `depth` can cap the count). Each is verified
+ * by the stores' codecs: checksum, Schema decode, version upgrade,
+ * invariants. The freshest valid candidate wins, by loop count (a tie goes
+ * to the snapshot, whose checksum vouches for it), whichever tier it came
+ * from.
+ *
+ * The live state must also prove its writer: it carries the fencing token it
+ * was written with, and it is passed over (`stale`) when that token is one
+ * the session's lease never granted (above the lease's newest, or written
+ * without a token while a lease exists), or is older than the token of the
+ * newest valid snapshot (its writer had lost the session). So a runner that
+ * lost its session cannot win a restore through the live tier, even if the
+ * live tier forgot its fence.
  *
  * Bad data never fails the restore and is never returned: it is skipped and
  * named in the report. A durable tier that cannot be reached is a typed
@@ -17,7 +27,8 @@ import { Effect, Option, Result, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
-import { HotStateStore } from "../store/HotStateStore.ts"
+import { HotStateStore, type LiveState } from "../store/HotStateStore.ts"
+import { type Lease, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import type { RestoreReport, SkippedCandidate } from "./RestoreReport.ts"
@@ -31,14 +42,20 @@ export class RestoreError extends Schema.TaggedError<RestoreError>()("RestoreErr
 
 /** How far back a restore looks. */
 export interface RestoreOptions {
-  /** At most this many snapshots are read, newest first (default 10). */
+  /** At most this many snapshots are read, newest first (default: as many as the budget allows). */
   readonly depth?: number
+  /** At most this many bytes of stored snapshot sections are read looking for a valid one (default 1 GiB). */
+  readonly scanBudgetBytes?: number
 }
+
+/** The read budget of a restore unless told otherwise: 1 GiB of stored sections. */
+export const defaultScanBudgetBytes = 1024 * 1024 * 1024
 
 interface Candidate {
   readonly source: "hot" | "snapshot"
   readonly snapshotId: number | null
   readonly sequence: number | null
+  readonly fencingToken: number | null
   readonly state: EngineState
 }
 
@@ -49,6 +66,27 @@ const skippedSnapshot = (read: SnapshotRead, kind: SkippedCandidate["kind"], rea
   kind,
   reason
 })
+
+/**
+ * Why the live state cannot be trusted against the lease and the newest valid snapshot, if it
+ * cannot: its writer's token must be one the lease granted, and not older than the snapshot's.
+ */
+export const staleLiveReason = (
+  live: LiveState,
+  lease: Option.Option<Lease>,
+  snapshot: { readonly sequence: number | null; readonly fencingToken: number | null } | undefined
+): string | undefined => {
+  const token = live.fencingToken
+  if (Option.isSome(lease)) {
+    const granted = lease.value.fencingToken
+    if (token === null) return `written without a recorded fencing token, while the session has a lease (token ${granted})`
+    if (token < 1 || token > granted) return `written with token ${token}, which the lease never granted (its newest is ${granted})`
+  }
+  if (token !== null && snapshot?.fencingToken !== null && snapshot !== undefined && token < snapshot.fencingToken) {
+    return `written with token ${token}, older than token ${snapshot.fencingToken} of snapshot #${snapshot.sequence}: its writer had lost the session`
+  }
+  return undefined
+}
 
 /** Restores `sessionId` without writing anything; see the module header for the rules. */
 export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, options: RestoreOptions = {}) {
@@ -63,41 +101,54 @@ export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, opti
 const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: RestoreOptions) {
   const hot = yield* HotStateStore
   const snapshots = yield* SnapshotStore
-  const depth = options.depth ?? 10
+  const leases = yield* SessionLease
+  const depth = options.depth ?? Number.POSITIVE_INFINITY
+  const budget = options.scanBudgetBytes ?? defaultScanBudgetBytes
   const skipped: Array<SkippedCandidate> = []
 
   const unreachable = (error: StoreError) =>
     new RestoreError({ sessionId, message: `cannot restore ${sessionId}: ${error.message}`, storeError: error })
 
   // The live tier: a state, nothing, damaged data, or no answer.
-  let hotCandidate: Candidate | undefined
+  let live: LiveState | undefined
   let liveTierDegraded = false
-  // Both tiers are read at once: their I/O overlaps.
-  const [live, newest] = yield* Effect.all([
+  // Both tiers and the lease are read at once: their I/O overlaps.
+  const [liveRead, newest, lease] = yield* Effect.all([
     Effect.result(hot.load(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
     snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
       Effect.mapError(unreachable),
       Effect.withSpan("Restore.newestSnapshot")
-    )
-  ], { concurrency: 2 })
-  if (Result.isSuccess(live)) {
-    if (Option.isSome(live.success)) {
-      hotCandidate = { source: "hot", snapshotId: null, sequence: null, state: live.success.value }
-    }
-  } else if (live.failure.reason._tag === "Unreadable") {
-    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "invalid", reason: live.failure.message })
+    ),
+    leases.current(sessionId).pipe(Effect.mapError(unreachable))
+  ], { concurrency: 3 })
+  if (Result.isSuccess(liveRead)) {
+    if (Option.isSome(liveRead.success)) live = liveRead.success.value
+  } else if (liveRead.failure.reason._tag === "Unreadable") {
+    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "invalid", reason: liveRead.failure.message })
   } else {
     liveTierDegraded = true
-    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "unreachable", reason: live.failure.message })
+    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "unreachable", reason: liveRead.failure.message })
   }
 
   // The durable tier: newest first, down to the first valid snapshot. The newest is read alone (it
-  // is almost always valid, and a snapshot can be large); older ones a few at a time after it.
+  // is almost always valid, and a snapshot can be large); older ones in growing pages after it,
+  // until one is valid, the depth is reached, or the budget is spent.
   let snapshotCandidate: Candidate | undefined
   let readCount = 0
+  let bytesRead = 0
+  let pageSize = 1
+  let olderUnread: "depth" | "budget" | null = null
   let beforeSequence: number | undefined
-  while (snapshotCandidate === undefined && readCount < depth) {
-    const limit = Math.min(readCount === 0 ? 1 : 4, depth - readCount)
+  while (snapshotCandidate === undefined) {
+    if (readCount >= depth) {
+      olderUnread = "depth"
+      break
+    }
+    if (bytesRead >= budget) {
+      olderUnread = "budget"
+      break
+    }
+    const limit = Math.min(pageSize, depth - readCount)
     const reads = readCount === 0
       ? newest
       : yield* snapshots.loadRecent(sessionId, { limit, ...(beforeSequence === undefined ? {} : { beforeSequence }) }).pipe(
@@ -106,20 +157,35 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       )
     for (const read of reads) {
       readCount++
+      bytesRead += read.bytes
       beforeSequence = read.sequence
       if (Result.isFailure(read.result)) {
         skipped.push(skippedSnapshot(read, "invalid", read.result.failure.message))
         continue
       }
-      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, state: read.result.success.state }
+      const { fencingToken, state } = read.result.success
+      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, fencingToken, state }
       break
     }
     if (reads.length < limit) break
+    pageSize = Math.min(pageSize * 4, 256)
   }
+  if (snapshotCandidate !== undefined) olderUnread = null
+
+  let hotCandidate: Candidate | undefined
+  if (live !== undefined) {
+    const stale = staleLiveReason(live, lease, snapshotCandidate)
+    if (stale === undefined) {
+      hotCandidate = { source: "hot", snapshotId: null, sequence: null, fencingToken: live.fencingToken, state: live.state }
+    } else {
+      skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "stale", reason: stale })
+    }
+  }
+  const scanned = { snapshots: readCount, bytes: bytesRead, olderUnread }
 
   const candidates = [snapshotCandidate, hotCandidate].filter((c): c is Candidate => c !== undefined)
   if (candidates.length === 0) {
-    const anythingStored = readCount > 0 || skipped.some((s) => s.kind === "invalid")
+    const anythingStored = readCount > 0 || skipped.some((s) => s.kind === "invalid" || s.kind === "stale")
     if (!anythingStored && liveTierDegraded) {
       return yield* new RestoreError({
         sessionId,
@@ -136,6 +202,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       loopCount: null,
       liveTierDegraded,
       skipped,
+      scanned,
       state: null
     } satisfies RestoreReport
   }
@@ -161,6 +228,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     loopCount: chosen.state.session.loopCount,
     liveTierDegraded,
     skipped,
+    scanned,
     state: chosen.state
   } satisfies RestoreReport
 })

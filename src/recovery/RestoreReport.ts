@@ -17,9 +17,23 @@ export interface SkippedCandidate {
   readonly snapshotId: number | null
   /** The snapshot's sequence number (`null` for the live tier). */
   readonly sequence: number | null
-  /** `invalid` (damaged, unknown version, broken invariant), `superseded` (valid but older), `unreachable`. */
-  readonly kind: "invalid" | "superseded" | "unreachable"
+  /**
+   * `invalid` (damaged, unknown version, broken invariant), `stale` (valid, but its writer's fencing
+   * token shows it lost the session, or one the lease never granted), `superseded` (valid but
+   * older), `unreachable`.
+   */
+  readonly kind: "invalid" | "stale" | "superseded" | "unreachable"
   readonly reason: string
+}
+
+/** How much of the durable tier a restore read. */
+export interface ScanAccount {
+  /** Snapshots read, newest first. */
+  readonly snapshots: number
+  /** Bytes of their stored sections. */
+  readonly bytes: number
+  /** Why older snapshots were left unread without a valid one found (`null`: none left, or one was found). */
+  readonly olderUnread: "depth" | "budget" | null
 }
 
 /**
@@ -41,8 +55,20 @@ export interface RestoreReport {
   /** The live tier could not be read: the restore used the durable tier alone. */
   readonly liveTierDegraded: boolean
   readonly skipped: ReadonlyArray<SkippedCandidate>
+  /** What was read of the durable tier. */
+  readonly scanned: ScanAccount
   readonly state: EngineState | null
 }
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+/** What was left unread, and how to read it: a restore that gave up early says so. */
+const unreadHint = (scanned: ScanAccount): string =>
+  scanned.olderUnread === null
+    ? ""
+    : `; older snapshots were not read (${scanned.snapshots} read, ${mib(scanned.bytes)}, ${
+      scanned.olderUnread === "depth" ? "the depth asked for" : "the scan budget"
+    }): look further with a larger --scan-budget-mb${scanned.olderUnread === "depth" ? " or --depth" : ""}`
 
 /** A one-line account of a report, for logs and terminals. */
 export const describeReport = (report: RestoreReport): string => {
@@ -54,7 +80,7 @@ export const describeReport = (report: RestoreReport): string => {
     case "fresh":
       return `${report.sessionId}: no state anywhere (fresh)`
     case "unrecoverable":
-      return `${report.sessionId}: no valid state${why}`
+      return `${report.sessionId}: no valid state${why}${unreadHint(report.scanned)}`
     case "restored":
       return `${report.sessionId}: restored loop ${report.loopCount} from ${
         report.source === "hot" ? "the live tier" : `snapshot #${report.sequence} (id ${report.snapshotId})`

@@ -14,13 +14,28 @@
  * returns, so before the runner takes its next step), every
  * `snapshotInterval`, and on shutdown. A session whose scope closes normally
  * or by interruption (SIGINT/SIGTERM) takes the shutdown snapshot with status
- * `stopped`; one that dies keeps `running`, which is how AUTO finds it.
+ * `stopped` (retried for a few seconds if the database does not answer; the
+ * outcome is kept in `shutdown`); one that dies keeps `running`, which is how
+ * AUTO finds it.
+ *
+ * Unknown outcomes: a snapshot whose reply was lost (the connection dropped
+ * after it was sent) may have been committed. Its sequence is never used
+ * again. If it opened a trade, `persist` does not return until the outcome is
+ * known: the same snapshot is written again (the stores' writes are
+ * idempotent) until the database answers, so the runner never redoes a step
+ * that the database may already hold as taken.
  *
  * One writer: a session is started only under its lease (a second runner
  * gets `SessionHeld`), every write carries the lease's fencing token, and the
  * lease is renewed in the background. When a renewal finds the lease lost,
  * `persist` fails with `Fenced` from then on, so the runner stops trading;
- * the stores refuse the stale token in any case.
+ * the stores refuse the stale token in any case. When the live tier has lost
+ * the session's fence (Redis restarted empty), the fence is raised again only
+ * after the lease confirms this runner still holds the session.
+ *
+ * The live tier is a cache of the durable one: any failure to write it
+ * (unreachable, out of memory, a damaged key) degrades it, and the session
+ * snapshots every loop until a write goes through again.
  */
 import { Clock, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -34,7 +49,7 @@ import * as Restore from "../recovery/Restore.ts"
 import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
 import { acquireWaiting, type Lease, type LeaseError, SessionLease } from "../store/SessionLease.ts"
-import { SnapshotStore, type SnapshotSummary } from "../store/SnapshotStore.ts"
+import { SnapshotStore, type SnapshotSummary, type SnapshotToSave } from "../store/SnapshotStore.ts"
 import { StoreError } from "../store/StoreError.ts"
 import {
   SessionError,
@@ -53,7 +68,10 @@ export type SessionMode = "CLEAN_RESET" | "RESUME_FROM_STATE" | "AUTO"
 /** When durable snapshots are taken besides trades and shutdown, and how far a restore looks back. */
 export interface PersistencePolicy {
   readonly snapshotInterval: Duration.Input
+  /** At most this many snapshots are read by a resume (default: as many as the scan budget allows). */
   readonly restoreDepth?: number
+  /** At most this many bytes of stored snapshots are read by a resume looking for a valid one (default 1 GiB). */
+  readonly scanBudgetBytes?: number
 }
 
 /** How the session's lease is held. */
@@ -92,7 +110,8 @@ export interface ActiveSession {
    * Persists the state after a loop; with `tradesChanged`, the durable snapshot is committed before
    * this returns. A step that `opensTrades` is written to the durable tier first, and refused
    * (`false`, nothing written) when that tier cannot take it: the runner then redoes the loop
-   * without opening trades. Fails with `Fenced` once the lease is lost.
+   * without opening trades. When the tier took it but its reply was lost, this waits until the
+   * outcome is known (the trade then stands: `true`). Fails with `Fenced` once the lease is lost.
    */
   readonly persist: (
     state: EngineState,
@@ -106,17 +125,30 @@ export interface ActiveSession {
   readonly health: Effect.Effect<PersistenceHealth>
   /** Whether a new trade may open: only while the durable tier takes snapshots (and the lease holds). */
   readonly canTrade: Effect.Effect<boolean>
+  /** How the stop was recorded; `undefined` until the session's scope has closed. */
+  readonly shutdown: Effect.Effect<ShutdownOutcome | undefined>
 }
 
 /** How the tiers are doing, as the session's last writes found them. */
 export interface PersistenceHealth {
-  /** `degraded`: the live tier did not answer; the session snapshots every loop instead, and re-syncs it when back. */
+  /** `degraded`: the live tier did not take the last write; the session snapshots every loop instead, and re-syncs it when back. */
   readonly liveTier: "ok" | "degraded"
   /** `degraded`: the durable tier did not answer; no trade opens, and a snapshot is pending until it is back. */
   readonly durableTier: "ok" | "degraded"
   /** The snapshot waiting for the durable tier, if any. */
   readonly pendingSnapshot: SnapshotType | null
+  /** A snapshot that opened a trade, sent but not acknowledged: the runner waits until its outcome is known. */
+  readonly inDoubt: { readonly sequence: number; readonly loopCount: number } | null
 }
+
+/** How the session's stop was recorded (known once its scope has closed). */
+export type ShutdownOutcome =
+  /** The shutdown snapshot (status `stopped`) is durable. */
+  | { readonly kind: "recorded"; readonly sequence: number }
+  /** The shutdown snapshot could not be written: the session stays `running` in the durable tier. */
+  | { readonly kind: "not_recorded"; readonly error: StoreError | StateCodecError }
+  /** No stop was written on purpose: the session failed (so that AUTO resumes it), or it was fenced. */
+  | { readonly kind: "left_running"; readonly reason: "failed" | "fenced" }
 
 /** A new session id: `sess_` + UTC time + random suffix. */
 export const newSessionId = (now: number): SessionId => {
@@ -131,6 +163,14 @@ const sessionError = (reason: SessionError["reason"]) => new SessionError({ reas
 
 /** The reason tag of a failed write, for the failure metric. */
 const failureReason = (error: StoreError | StateCodecError): string => error.reason._tag
+
+/** A write that may have been committed, its reply lost. */
+const isOutcomeUnknown = (error: StoreError | StateCodecError): boolean =>
+  error._tag === "StoreError" && error.reason._tag === "OutcomeUnknown"
+
+/** The store did not answer (the write did not happen, or its outcome is unknown): worth trying again later. */
+const isStoreAway = (error: StoreError | StateCodecError): boolean =>
+  error._tag === "StoreError" && (error.reason._tag === "Unreachable" || error.reason._tag === "OutcomeUnknown")
 
 /**
  * The sessions of the env a crash left `running`, most recent first: those whose latest snapshot
@@ -153,20 +193,38 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   const hot = yield* HotStateStore
   const snapshots = yield* SnapshotStore
   const leases = yield* SessionLease
-  const restoreOptions = options.policy.restoreDepth === undefined ? {} : { depth: options.policy.restoreDepth }
+  const restoreOptions: Restore.RestoreOptions = {
+    ...(options.policy.restoreDepth === undefined ? {} : { depth: options.policy.restoreDepth }),
+    ...(options.policy.scanBudgetBytes === undefined ? {} : { scanBudgetBytes: options.policy.scanBudgetBytes })
+  }
   const holder = options.lease?.holder ?? defaultHolder()
   const ttl = options.lease?.ttl ?? "15 seconds"
   const ttlMs = Duration.toMillis(Duration.fromInputUnsafe(ttl))
 
-  /** Takes the lease (released when the scope closes) and raises the live tier's fence to its token. */
+  /**
+   * Takes the lease (released when the scope closes) and raises the live tier's fence to its token.
+   * A live tier that does not take the fence now (down, out of memory) cannot be written by anyone;
+   * the session's first live write that goes through raises it (see `writeLive`).
+   */
   const lock = Effect.fnUntraced(function*(sessionId: SessionId, wait: Duration.Input) {
     const lease = yield* Effect.acquireRelease(
       acquireWaiting(leases, sessionId, holder, ttl, wait),
       (held) => leases.release(held).pipe(Effect.ignore)
     )
-    yield* hot.raiseFence(sessionId, lease.fencingToken)
+    yield* hot.raiseFence(sessionId, lease.fencingToken).pipe(
+      Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier did not take the fence now (${error.message})`))
+    )
     return lease
   })
+
+  /** Clears a clean session's live state; the first write replaces it whole anyway, so only a stale token stops the start. */
+  const clearLive = (sessionId: SessionId, lease: Lease) =>
+    hot.delete(sessionId, lease.fencingToken).pipe(
+      Effect.catchIf(
+        (error) => error.reason._tag !== "Fenced",
+        (error) => Effect.logWarning(`${sessionId}: the live state could not be cleared now (${error.message})`)
+      )
+    )
 
   const clean = Effect.fnUntraced(function*(requested: SessionId | undefined) {
     const sessionId = requested ?? newSessionId(yield* Clock.currentTimeMillis)
@@ -177,7 +235,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
         message: `${requested} already has snapshots; resume it, or start a clean session with a new id`
       }))
     }
-    yield* hot.delete(sessionId, lease.fencingToken)
+    yield* clearLive(sessionId, lease)
     return { sessionId, lease, state: options.newState(sessionId), origin: { kind: "clean" } as SessionOrigin }
   })
 
@@ -206,7 +264,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       const lease = yield* lock(requested, options.lease?.wait ?? 0)
       const report = yield* Restore.run(requested, restoreOptions)
       if (report.outcome === "fresh") {
-        yield* hot.delete(requested, lease.fencingToken)
+        yield* clearLive(requested, lease)
         return { sessionId: requested, lease, state: options.newState(requested), origin: { kind: "clean" } as SessionOrigin }
       }
       return yield* resumeHeld(requested, lease)
@@ -229,74 +287,176 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   const { lease, sessionId, state } = started
   const token = lease.fencingToken
   const latest = yield* snapshots.listSnapshots(sessionId, 1)
+  /** The highest sequence written, or possibly written (a write whose outcome is unknown). */
   const sequence = yield* Ref.make(latest[0]?.sequence ?? 0)
   const lastSnapshot = yield* Ref.make<Option.Option<SnapshotSummary>>(Option.fromNullishOr(latest[0]))
   const lastSnapshotAt = yield* Ref.make(yield* Clock.currentTimeMillis)
   const lastState = yield* Ref.make(state)
   const fenced = yield* Ref.make(false)
+  const heldLease = yield* Ref.make(lease)
+  const shutdown = yield* Ref.make<ShutdownOutcome | undefined>(undefined)
   const interval = Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
+
+  const fencedError = (why: string) => StoreError.fenced(snapshots.kind, `${sessionId}: ${why}; this runner no longer writes`)
+
+  /**
+   * Asks the durable tier to extend the lease: `confirmed` (still ours), `unconfirmed` (no answer),
+   * or `lost` (another runner took it: this session is fenced for good).
+   */
+  const confirmLease = Effect.gen(function*() {
+    const renewed = yield* Effect.result(leases.renew(yield* Ref.get(heldLease), ttl))
+    if (renewed._tag === "Success") {
+      yield* Ref.set(heldLease, renewed.success)
+      return "confirmed" as const
+    }
+    if (renewed.failure._tag === "StoreError") return "unconfirmed" as const
+    if (!(yield* Ref.getAndSet(fenced, true))) {
+      yield* Effect.logWarning(`${sessionId}: ${renewed.failure.message}; this runner stops writing`)
+    }
+    return "lost" as const
+  })
 
   // Renewal: a third of the lease's life apart. A lost lease fences the session for good; a store
   // that does not answer is retried, and if the lease runs out meanwhile the stores fence it.
-  let currentLease = lease
   yield* Effect.forkScoped(
     Effect.gen(function*() {
-      const renewed = yield* Effect.result(leases.renew(currentLease, ttl))
-      if (renewed._tag === "Success") currentLease = renewed.success
-      else if (renewed.failure._tag === "LeaseError") {
-        yield* Ref.set(fenced, true)
-        yield* Effect.logWarning(`${sessionId}: ${renewed.failure.message}; this runner stops writing`)
-        return yield* Effect.interrupt
-      }
+      if ((yield* confirmLease) === "lost") return yield* Effect.interrupt
     }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.floor(ttlMs / 3))))))
   )
 
   const refuseWhenFenced = Effect.flatMap(Ref.get(fenced), (isFenced) =>
-    isFenced ? Effect.fail(StoreError.fenced("postgres", `${sessionId}: the lease was lost; this runner no longer writes`)) : Effect.void)
+    isFenced ? Effect.fail(fencedError("the lease was lost")) : Effect.void)
 
-  const snapshot = Effect.fnUntraced(function*(current: EngineState, snapshotType: SnapshotType) {
-    const now = yield* Clock.currentTimeMillis
-    const next = (yield* Ref.get(sequence)) + 1
-    const [took, summary] = yield* Effect.timed(
-      snapshots.save({ sessionId, snapshotType, sequence: next, fencingToken: token, createdAt: now }, current)
-    )
+  /** The metadata of the next snapshot: one above every sequence written or possibly written. */
+  const nextSnapshot = (snapshotType: SnapshotType) =>
+    Effect.gen(function*() {
+      return {
+        sessionId,
+        snapshotType,
+        sequence: (yield* Ref.get(sequence)) + 1,
+        fencingToken: token,
+        createdAt: yield* Clock.currentTimeMillis
+      } satisfies SnapshotToSave
+    })
+
+  /**
+   * Writes one snapshot (or the same one again: the store's save is idempotent). A write whose
+   * outcome is unknown keeps its sequence taken, so that nothing else is ever written under it.
+   */
+  const commit = Effect.fnUntraced(function*(metadata: SnapshotToSave, current: EngineState) {
+    const [took, written] = yield* Effect.timed(Effect.result(snapshots.save(metadata, current)))
+    if (written._tag === "Failure") {
+      yield* Metrics.recordFailure("durable", failureReason(written.failure))
+      if (isOutcomeUnknown(written.failure)) yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
+      return yield* written.failure
+    }
+    const summary = written.success
     yield* Metrics.recordDuration(Metrics.snapshotDuration, Duration.toMillis(took))
     if (summary.payloadBytes !== undefined) yield* Metrics.count(Metrics.bytesWritten, summary.payloadBytes, { tier: "durable" })
-    yield* Ref.set(sequence, next)
+    yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
     yield* Ref.set(lastSnapshot, Option.some(summary))
-    yield* Ref.set(lastSnapshotAt, now)
+    yield* Ref.set(lastSnapshotAt, metadata.createdAt)
+    return summary
   })
 
   // Outages. The live tier down: go on, snapshot every loop instead, re-sync when it answers again.
-  // The durable tier down: go on without opening trades, keep the snapshot pending, retry with
+  // The durable tier down: go on without opening trades, keep a snapshot pending, retry with
   // backoff, and write it (of the newest state) when the database is back.
-  const health = yield* Ref.make<PersistenceHealth>({ liveTier: "ok", durableTier: "ok", pendingSnapshot: null })
+  const health = yield* Ref.make<PersistenceHealth>({ liveTier: "ok", durableTier: "ok", pendingSnapshot: null, inDoubt: null })
   const retry = yield* Ref.make({ at: 0, backoffMs: 100 })
-  const isUnreachable = (error: StoreError | StateCodecError) => error._tag === "StoreError" && error.reason._tag === "Unreachable"
   const strongest = (a: SnapshotType | null, b: SnapshotType | null): SnapshotType | null =>
     a === "trade" || b === "trade" ? "trade" : a ?? b
 
+  /** The durable tier did not answer: back off, and keep a snapshot pending so that it is probed again. */
+  const durableAway = Effect.fnUntraced(function*(pending: SnapshotType | null, why: string) {
+    const now = yield* Clock.currentTimeMillis
+    const { backoffMs } = yield* Ref.get(retry)
+    yield* Ref.set(retry, { at: now + backoffMs, backoffMs: Math.min(backoffMs * 2, 5_000) })
+    const before = yield* Ref.get(health)
+    yield* Ref.set(health, { ...before, durableTier: "degraded" as const, pendingSnapshot: strongest(pending, "periodic") })
+    if (before.durableTier === "ok") {
+      yield* Effect.logWarning(`${sessionId}: the durable tier is unreachable (${why}); no new trades until it is back`)
+    }
+  })
+
+  /** The durable tier took a snapshot of the newest state: nothing is pending any more. */
+  const durableBack = Effect.fnUntraced(function*(current: EngineState, written: SnapshotType) {
+    const before = yield* Ref.get(health)
+    yield* Ref.set(health, { ...before, durableTier: "ok", pendingSnapshot: null, inDoubt: null })
+    yield* Ref.set(retry, { at: 0, backoffMs: 100 })
+    if (before.durableTier === "degraded") {
+      yield* Effect.logInfo(`${sessionId}: the durable tier answers again; ${written} snapshot written at loop ${current.session.loopCount}`)
+    }
+  })
+
+  /**
+   * Learns the outcome of a snapshot that opened a trade and whose reply was lost, by writing it
+   * again until the database answers: either it was committed, or this write commits it. Nothing
+   * is decided meanwhile; only a lost lease (another runner took the session) ends the wait.
+   */
+  const resolveInDoubt = Effect.fnUntraced(function*(metadata: SnapshotToSave, current: EngineState) {
+    yield* Ref.update(health, (h) => ({
+      ...h,
+      durableTier: "degraded" as const,
+      inDoubt: { sequence: metadata.sequence, loopCount: current.session.loopCount }
+    }))
+    yield* Effect.logWarning(
+      `${sessionId}: snapshot #${metadata.sequence} (loop ${current.session.loopCount}, opening a trade) was sent but not acknowledged; ` +
+        `the runner waits until the database says whether it was committed`
+    )
+    let backoffMs = 100
+    while (true) {
+      const lease = yield* confirmLease
+      if (lease === "lost") return yield* fencedError("the lease was lost while a snapshot's outcome was unknown")
+      if (lease === "confirmed") {
+        const written = yield* Effect.result(commit(metadata, current))
+        if (written._tag === "Success") {
+          yield* Effect.logInfo(`${sessionId}: snapshot #${metadata.sequence} is committed; its trade stands`)
+          return written.success
+        }
+        if (!isStoreAway(written.failure)) return yield* written.failure
+      }
+      yield* Effect.sleep(Duration.millis(backoffMs))
+      backoffMs = Math.min(backoffMs * 2, 5_000)
+    }
+  })
+
+  /** Writes the live tier; a lost fence is raised again once the lease confirms it; any other store failure degrades the tier. */
   const writeLive = Effect.fnUntraced(function*(current: EngineState) {
     const bytesBefore = yield* hot.bytesWritten
-    const [took, saved] = yield* Effect.timed(Effect.result(hot.save(current, token)))
+    let [took, saved] = yield* Effect.timed(Effect.result(hot.save(current, token)))
+    if (saved._tag === "Failure" && saved.failure._tag === "StoreError" && saved.failure.reason._tag === "FenceLost") {
+      const lease = yield* confirmLease
+      if (lease === "lost") return yield* fencedError("the lease was lost (found while raising the live tier's fence again)")
+      if (lease === "confirmed") {
+        yield* Effect.logWarning(`${sessionId}: the live tier had lost its fence (${saved.failure.message}); raised again to token ${token}`)
+        ;[took, saved] = yield* Effect.timed(Effect.result(hot.raiseFence(sessionId, token).pipe(Effect.andThen(hot.save(current, token)))))
+      }
+    }
     const was = (yield* Ref.get(health)).liveTier
     if (saved._tag === "Success") {
       yield* Metrics.recordDuration(Metrics.liveSaveDuration, Duration.toMillis(took))
       yield* Metrics.count(Metrics.bytesWritten, (yield* hot.bytesWritten) - bytesBefore, { tier: "live" })
       if (was === "degraded") {
         yield* Ref.update(health, (h) => ({ ...h, liveTier: "ok" as const }))
-        yield* Effect.logInfo(`${sessionId}: the live tier answers again; re-synced at loop ${current.session.loopCount}`)
+        yield* Effect.logInfo(`${sessionId}: the live tier takes writes again; re-synced at loop ${current.session.loopCount}`)
       }
       return
     }
-    yield* Metrics.recordFailure("live", failureReason(saved.failure))
-    if (!isUnreachable(saved.failure)) return yield* saved.failure
+    const failure = saved.failure
+    yield* Metrics.recordFailure("live", failureReason(failure))
+    // An invalid state is the runner's bug, and a stale token means another runner holds the session.
+    if (failure._tag === "StateCodecError" || failure.reason._tag === "Fenced") {
+      if (failure._tag === "StoreError") yield* Ref.set(fenced, true)
+      return yield* failure
+    }
     if (was === "ok") {
       yield* Ref.update(health, (h) => ({ ...h, liveTier: "degraded" as const }))
-      yield* Effect.logWarning(`${sessionId}: the live tier is unreachable (${saved.failure.message}); snapshotting every loop until it is back`)
+      yield* Effect.logWarning(`${sessionId}: the live tier did not take a write (${failure.message}); snapshotting every loop until it does`)
     }
   })
 
+  /** Takes the snapshot the policy (and any pending one) asks for, unless the durable tier is backing off. */
   const writeDurable = Effect.fnUntraced(function*(current: EngineState, wanted: SnapshotType | null) {
     const now = yield* Clock.currentTimeMillis
     const before = yield* Ref.get(health)
@@ -309,30 +469,38 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       }
       // The lease may have run out while the database was away: extend it first (it fails only if
       // another runner took the session, which fences this one).
-      const renewed = yield* Effect.result(leases.renew(currentLease, ttl))
-      if (renewed._tag === "Success") currentLease = renewed.success
-      else if (renewed.failure._tag === "LeaseError") {
-        yield* Ref.set(fenced, true)
-        return yield* StoreError.fenced("postgres", `${sessionId}: ${renewed.failure.message}`)
-      }
+      const lease = yield* confirmLease
+      if (lease === "lost") return yield* fencedError("the lease was lost while the database was away")
+      if (lease === "unconfirmed") return yield* durableAway(pending, "the lease could not be confirmed")
     }
-    const written = yield* Effect.result(snapshot(current, pending))
-    if (written._tag === "Failure") yield* Metrics.recordFailure("durable", failureReason(written.failure))
-    if (written._tag === "Success") {
-      yield* Ref.set(health, { ...(yield* Ref.get(health)), durableTier: "ok", pendingSnapshot: null })
-      yield* Ref.set(retry, { at: 0, backoffMs: 100 })
-      if (before.durableTier === "degraded") {
-        yield* Effect.logInfo(`${sessionId}: the durable tier answers again; pending ${pending} snapshot written at loop ${current.session.loopCount}`)
-      }
-      return
+    const written = yield* Effect.result(commit(yield* nextSnapshot(pending), current))
+    if (written._tag === "Success") return yield* durableBack(current, pending)
+    if (!isStoreAway(written.failure)) return yield* written.failure
+    yield* durableAway(pending, written.failure.message)
+  })
+
+  /**
+   * A step that opens a trade: durable first. Refused (nothing written) when the durable tier is
+   * away or does not answer; when its reply is lost, the outcome is learned before anything else.
+   */
+  const persistOpening = Effect.fnUntraced(function*(current: EngineState) {
+    const before = yield* Ref.get(health)
+    if (before.durableTier === "degraded") return false
+    const metadata = yield* nextSnapshot("trade")
+    const written = yield* Effect.result(commit(metadata, current))
+    if (written._tag === "Failure") {
+      const failure = written.failure
+      if (isOutcomeUnknown(failure)) yield* resolveInDoubt(metadata, current)
+      else if (isStoreAway(failure)) {
+        yield* durableAway(before.pendingSnapshot, failure.message)
+        return false
+      } else return yield* failure
     }
-    if (!isUnreachable(written.failure)) return yield* written.failure
-    const { backoffMs } = yield* Ref.get(retry)
-    yield* Ref.set(retry, { at: now + backoffMs, backoffMs: Math.min(backoffMs * 2, 5_000) })
-    yield* Ref.set(health, { ...(yield* Ref.get(health)), durableTier: "degraded", pendingSnapshot: pending })
-    if (before.durableTier === "ok") {
-      yield* Effect.logWarning(`${sessionId}: the durable tier is unreachable (${written.failure.message}); no new trades until it is back`)
-    }
+    yield* durableBack(current, "trade")
+    yield* Ref.set(lastState, current)
+    yield* writeLive(current)
+    yield* recordTierGauges(current)
+    return true
   })
 
   const persist = Effect.fnUntraced(function*(
@@ -340,20 +508,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     change: { readonly tradesChanged: boolean; readonly opensTrades?: boolean }
   ) {
     yield* refuseWhenFenced
-    // A step that opens a trade is made durable first: if the durable tier cannot take it, the step
-    // is refused (nothing written) and the runner redoes the loop without opening the trade.
-    if (change.opensTrades === true) {
-      const pendingBefore = (yield* Ref.get(health)).pendingSnapshot
-      yield* writeDurable(current, "trade")
-      if ((yield* Ref.get(health)).durableTier === "degraded") {
-        // The refused step leaves nothing pending of its own.
-        yield* Ref.update(health, (h) => ({ ...h, pendingSnapshot: pendingBefore }))
-        return false
-      }
-      yield* Ref.set(lastState, current)
-      yield* writeLive(current)
-      return true
-    }
+    if (change.opensTrades === true) return yield* persistOpening(current)
     yield* Ref.set(lastState, current)
     yield* writeLive(current)
     const now = yield* Clock.currentTimeMillis
@@ -381,28 +536,35 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   })
 
   // Shutdown: on a normal end or an interruption (SIGINT/SIGTERM), mark the session stopped and
-  // make that durable. On a failure, or once fenced, the session is left as it is: `running`, so
-  // that AUTO resumes it, and never written by a runner that lost it.
+  // make that durable, under a sequence of its own (never one whose outcome is unknown), retried
+  // for a few seconds while the database does not answer. On a failure, or once fenced, the
+  // session is left as it is: `running`, so that AUTO resumes it, and never written by a runner
+  // that lost it. Either way `shutdown` says what happened.
   yield* Effect.addFinalizer((exit) =>
-    exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
-      ? Effect.void
-      : Effect.gen(function*() {
-        if (yield* Ref.get(fenced)) return
-        const current = yield* Ref.get(lastState)
-        const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-        yield* hot.save(stopped, token).pipe(
-          Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
-        )
-        yield* snapshot(stopped, "shutdown")
-      }).pipe(
-        Effect.catch((error) => Effect.logError(`shutdown snapshot of ${sessionId} failed: ${error.message}`))
+    Effect.gen(function*() {
+      if (exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")) {
+        return yield* Ref.set(shutdown, { kind: "left_running", reason: "failed" })
+      }
+      if (yield* Ref.get(fenced)) return yield* Ref.set(shutdown, { kind: "left_running", reason: "fenced" })
+      const current = yield* Ref.get(lastState)
+      const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
+      yield* hot.save(stopped, token).pipe(
+        Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
       )
+      const metadata = yield* nextSnapshot("shutdown")
+      const written = yield* Effect.result(commit(metadata, stopped).pipe(
+        Effect.retry({ while: isStoreAway, schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: "5 seconds" })) })
+      ))
+      if (written._tag === "Success") return yield* Ref.set(shutdown, { kind: "recorded", sequence: metadata.sequence })
+      yield* Ref.set(shutdown, { kind: "not_recorded", error: written.failure })
+      yield* Effect.logError(`${sessionId}: the stop could not be recorded (${written.failure.message}); the session stays running`)
+    })
   )
 
   // A clean session is made durable at once; a resumed one is written back to the live tier, and
   // the resume is recorded (where it came from), for the operators' history of the session.
-  yield* hot.save(state, token)
-  if (started.origin.kind === "clean") yield* snapshot(state, "periodic")
+  yield* writeLive(state)
+  if (started.origin.kind === "clean") yield* commit(yield* nextSnapshot("periodic"), state)
   else {
     const { report } = started.origin
     yield* snapshots.recordEvent(sessionId, {
@@ -427,6 +589,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     lastSnapshot: Ref.get(lastSnapshot),
     fenced: Ref.get(fenced),
     health: Ref.get(health),
-    canTrade
+    canTrade,
+    shutdown: Ref.get(shutdown)
   } satisfies ActiveSession
 })

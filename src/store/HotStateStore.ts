@@ -4,7 +4,16 @@
  * One contract, several backings: Redis (`RedisHotStateStore`) for real use,
  * and memory (`layerMemory`) as the embedded default and for tests. Every
  * backing stores the same thing: one JSON text per section under the keys of
- * `StateKeys`, each encoded by its Schema, written all at once.
+ * `StateKeys`, each encoded by its Schema, written all at once, with the
+ * fencing token of the writer beside it.
+ *
+ * Fences: a session written under a lease has a fence, the highest token
+ * that wrote or raised it; a lower token is refused (`Fenced`). A store that
+ * has lost the fence (Redis restarted empty, a damaged key) refuses every
+ * write that carries a token (`FenceLost`) until the writer has confirmed its
+ * lease and raised the fence again: a missing fence is never read as "token
+ * 0 holds it". Writes without a token (0: no lease in use) are taken only by
+ * a session that has never had a fence.
  */
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { type EngineState, sectionNames } from "../domain/EngineState.ts"
@@ -13,8 +22,15 @@ import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson } from "../domain/StateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
-import { fenceKey, sectionKey, sessionIdOfKey, sessionKeys } from "./StateKeys.ts"
+import { fenceKey, sectionKey, sessionIdOfKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
+
+/** A session's live state as read, and the fencing token of the write that left it. */
+export interface LiveState {
+  readonly state: EngineState
+  /** The writer's token (0: written without a lease); `null` when it is not recorded (written by an older version). */
+  readonly fencingToken: number | null
+}
 
 /** The live tier: save, load and delete the state of a session, list the sessions that have one. */
 export class HotStateStore extends Context.Service<HotStateStore, {
@@ -25,14 +41,18 @@ export class HotStateStore extends Context.Service<HotStateStore, {
   readonly durable: boolean
   /**
    * Writes all four sections of the state at once; a failed write leaves the previous state whole.
-   * Refused (`Fenced`) when `fencingToken` is below the session's fence; a higher token raises it.
+   * Refused (`Fenced`) when `fencingToken` is below the session's fence, and (`FenceLost`) when the
+   * session has no usable fence and a token is given; a higher token raises the fence.
    */
   readonly save: (state: EngineState, fencingToken?: number) => Effect.Effect<void, StoreError | StateCodecError>
-  /** The session's state, `None` when it has none; `Unreadable` when what is stored is not a valid state. */
-  readonly load: (sessionId: SessionId) => Effect.Effect<Option.Option<EngineState>, StoreError>
+  /** The session's state and its writer's token, `None` when it has none; `Unreadable` when what is stored is not a valid state. */
+  readonly load: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveState>, StoreError>
   /** Removes the session's live state (all four sections at once); fenced like `save`. */
   readonly delete: (sessionId: SessionId, fencingToken?: number) => Effect.Effect<void, StoreError>
-  /** Raises the session's fence to `fencingToken` (never lowers it): older tokens can no longer write. */
+  /**
+   * Raises the session's fence to `fencingToken` (never lowers it; a damaged fence is replaced):
+   * older tokens can no longer write. Only a lease holder whose lease is confirmed may call it.
+   */
   readonly raiseFence: (sessionId: SessionId, fencingToken: number) => Effect.Effect<void, StoreError>
   /** The sessions with live state in this env. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionId>, StoreError>
@@ -104,6 +124,22 @@ export const sessionIdsOfKeys = (env: Env, keys: Iterable<string>): ReadonlyArra
 export const fencedWrite = (store: StoreKind, sessionId: SessionId, token: number, fence: number) =>
   StoreError.fenced(store, `live state of ${sessionId} refused: token ${token} is below the fence ${fence}`)
 
+/** The refusal of a write with a token, to a session whose fence is missing or damaged. */
+export const fenceLostWrite = (store: StoreKind, sessionId: SessionId, token: number) =>
+  StoreError.fenceLost(
+    store,
+    `live state of ${sessionId} refused: the store holds no usable fence for token ${token} (its data was lost or damaged); the lease must be confirmed and the fence raised again`
+  )
+
+/** The mark of a write: the writer's token, then what makes the write unique. */
+export const writeMark = (token: number, unique: string): string => `t${token}/${unique}`
+
+/** The writer's token recorded in a mark, or `null` when there is none (a mark of an older version). */
+export const tokenOfMark = (mark: string | null | undefined): number | null => {
+  const found = mark === null || mark === undefined ? null : /^t(\d+)\//.exec(mark)
+  return found === null ? null : Number(found[1])
+}
+
 /** A live tier kept in this process's memory; it holds the same encoded texts Redis would, and the same fences. */
 export const makeMemory = (
   env: Env,
@@ -112,11 +148,14 @@ export const makeMemory = (
 ): HotStateStore["Service"] => {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   let written = 0
-  const fenceOf = (sessionId: SessionId) => Number(entries.get(fenceKey(env, sessionId)) ?? "0")
+  let writes = 0
   /** Checks `token` against the fence and raises the fence to it, as the Redis script does. */
   const passFence = (sessionId: SessionId, token: number) =>
     Effect.suspend(() => {
-      const fence = fenceOf(sessionId)
+      const stored = entries.get(fenceKey(env, sessionId))
+      if (stored === undefined && token === 0) return Effect.void
+      const fence = stored !== undefined && /^\d+$/.test(stored) ? Number(stored) : undefined
+      if (fence === undefined) return Effect.fail(fenceLostWrite("memory", sessionId, token))
       if (token < fence) return Effect.fail(fencedWrite("memory", sessionId, token, fence))
       if (token > fence) entries.set(fenceKey(env, sessionId), String(token))
       return Effect.void
@@ -132,6 +171,7 @@ export const makeMemory = (
         entries.set(key, text)
         written += text.length
       }
+      entries.set(writeMarkKey(env, state.session.sessionId), writeMark(fencingToken, String(++writes)))
     }),
     load: (sessionId) =>
       Effect.suspend(() => {
@@ -142,13 +182,21 @@ export const makeMemory = (
             return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(sectionNames[i]!, bytes, maxSectionBytes)))
           }
         }
-        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null))
+        const fencingToken = tokenOfMark(entries.get(writeMarkKey(env, sessionId)))
+        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null)).pipe(
+          Effect.map(Option.map((state) => ({ state, fencingToken })))
+        )
       }),
     delete: (sessionId, fencingToken = 0) =>
-      passFence(sessionId, fencingToken).pipe(Effect.andThen(Effect.sync(() => sessionKeys(env, sessionId).forEach((key) => entries.delete(key))))),
+      passFence(sessionId, fencingToken).pipe(
+        Effect.andThen(Effect.sync(() => [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)].forEach((key) => entries.delete(key))))
+      ),
     raiseFence: (sessionId, fencingToken) =>
       Effect.sync(() => {
-        if (fencingToken > fenceOf(sessionId)) entries.set(fenceKey(env, sessionId), String(fencingToken))
+        const stored = entries.get(fenceKey(env, sessionId))
+        if (stored === undefined || !/^\d+$/.test(stored) || fencingToken > Number(stored)) {
+          entries.set(fenceKey(env, sessionId), String(fencingToken))
+        }
       }),
     listSessions: () => Effect.sync(() => sessionIdsOfKeys(env, entries.keys())),
     bytesWritten: Effect.sync(() => written)

@@ -3,10 +3,12 @@
  *
  * A save is one statement (so one transaction and one round trip) over the
  * four tables of migration 0001, the lease check included; a load
- * joins them back and verifies the row through `readSnapshotRow`. Driver
- * failures are mapped here, at the boundary: a connection failure is
- * `Unreachable`, a reused sequence is a `WriteConflict`, anything else a
- * `StoreFailure`.
+ * joins them back and verifies the row through `readSnapshotRow`. A save is
+ * idempotent: the same snapshot written twice is stored once and reported
+ * written both times. Driver failures are mapped here, at the boundary: a
+ * connection that could not be made is `Unreachable`, one lost after a save
+ * was sent is `OutcomeUnknown`, a sequence reused for other contents is a
+ * `WriteConflict`, anything else a `StoreFailure`.
  */
 import { Effect, Layer, Result } from "effect"
 import { PgClient } from "@effect/sql-pg"
@@ -31,20 +33,32 @@ import {
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./StoreSpan.ts"
 
-/** Maps a driver error to the store's error, keeping unreachable apart from everything else. */
-export const fromSqlError = (operation: string) => (error: SqlError.SqlError): StoreError => {
+/**
+ * Server error codes that mean the server, not the statement, went away: shutting down or
+ * restarting (57P01-57P03), or out of connections (53300).
+ */
+const serverGoneCodes = new Set(["57P01", "57P02", "57P03", "53300"])
+
+/**
+ * Maps a driver error to the store's error, keeping unreachable apart from everything else. For a
+ * `write`, a connection lost after the statement was sent is `OutcomeUnknown`: the server may have
+ * committed it. Only a connection that could not be made at all is `Unreachable` (nothing sent).
+ */
+export const fromSqlError = (operation: string, options: { readonly write?: boolean } = {}) => (error: SqlError.SqlError): StoreError => {
   // The driver's own message is generic ("Query failed"); the server's words are in the cause.
   const cause = error.reason.cause
   const serverMessage = cause instanceof Error ? cause.message : undefined
   const detail = `${operation}: ${serverMessage || error.reason.message || error.reason._tag}`
-  switch (error.reason._tag) {
-    case "ConnectionError":
-      return StoreError.unreachable("postgres", detail)
-    case "UniqueViolation":
-      return StoreError.conflict("postgres", detail)
-    default:
-      return StoreError.failure("postgres", detail)
+  const code = cause instanceof Error && "code" in cause ? String(cause.code) : undefined
+  if (error.reason._tag === "ConnectionError" || (code !== undefined && serverGoneCodes.has(code))) {
+    const sent = error.reason.operation !== "connect"
+    return options.write === true && sent
+      ? StoreError.outcomeUnknown("postgres", `${detail} (the connection was lost after the statement was sent: it may have been committed)`)
+      : StoreError.unreachable("postgres", detail)
   }
+  return error.reason._tag === "UniqueViolation"
+    ? StoreError.conflict("postgres", detail)
+    : StoreError.failure("postgres", detail)
 }
 
 interface RawRow {
@@ -95,11 +109,17 @@ const positionsOf = (raw: RawRow, limit: number): { readonly value: unknown; rea
   return Result.isFailure(parsed) ? { value: null, unreadable: parsed.failure.message } : { value: parsed.success }
 }
 
+/** The stored size of a row's sections, as the server measured them. */
+const storedBytesOf = (raw: RawRow): number =>
+  Number(raw.session_bytes ?? 0) + Number(raw.positions_bytes ?? 0) + Number(raw.positions_gzip_bytes ?? 0) +
+  Number(raw.metrics_bytes ?? 0) + Number(raw.risk_guard_bytes ?? 0)
+
 const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   const oversized = oversizedOf(raw, limit)
   const positions = oversized === undefined ? positionsOf(raw, limit) : { value: null }
   return {
   oversized: oversized ?? positions.unreadable,
+  storedBytes: storedBytesOf(raw),
   snapshotId: Number(raw.snapshot_id),
   sessionId: raw.session_id,
   sequence: Number(raw.sequence),
@@ -156,12 +176,15 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     // inserts, each chained to the snapshot row. The check is made by the storage: a session with a
     // lease only takes writes that carry the token of its live lease, and the row lock (FOR SHARE,
     // held to the end of the statement) keeps a takeover from slipping in before the commit. When
-    // the check fails nothing is inserted, and the lease's row says why.
+    // the check fails nothing is inserted, and the lease's row says why. A sequence that is already
+    // stored inserts nothing either (ON CONFLICT): the same snapshot written again (a retry after a
+    // lost reply) is then found and reported as written, anything else at that sequence is a conflict.
     const [result] = yield* sql<{
       snapshot_id: bigint | number | null
       recorded_at: Date | string | null
       lease_token: bigint | number | null
       lease_live: boolean | null
+      lease_refuses: boolean
     }>`
       WITH lease AS (
         SELECT fencing_token, expires_at > now() AS live FROM session_leases
@@ -174,6 +197,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
                ${row.envelopeVersion}::integer, ${row.fencingToken}::bigint, ${row.createdAt}::bigint,
                ${row.checksum}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb
          WHERE NOT EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live)
+        ON CONFLICT ON CONSTRAINT session_snapshots_sequence_unique DO NOTHING
         RETURNING snapshot_id, recorded_at
       ), positions AS (
         INSERT INTO position_snapshots (snapshot_id, open_trade_count, ${sql(compressed ? "positions_gzip" : "positions")})
@@ -184,11 +208,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       ), risk_guard AS (
         INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) SELECT snapshot_id, ${sql.json(row.riskGuard)}::jsonb FROM head
       )
-      SELECT head.snapshot_id, head.recorded_at, lease.fencing_token AS lease_token, lease.live AS lease_live
+      SELECT head.snapshot_id, head.recorded_at, lease.fencing_token AS lease_token, lease.live AS lease_live,
+             EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live) AS lease_refuses
         FROM (SELECT 1) AS one LEFT JOIN head ON true LEFT JOIN lease ON true`.pipe(
-      Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`))
+      Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`, { write: true }))
     )
-    if (result === undefined || result.snapshot_id === null || result.recorded_at === null) {
+    if (result === undefined || result.lease_refuses) {
       return yield* StoreError.fenced(
         "postgres",
         `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's (${result?.lease_token}${
@@ -196,15 +221,30 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
         })`
       )
     }
-    const inserted = {
-      snapshot_id: result.snapshot_id,
-      recorded_at: result.recorded_at,
-      payloadBytes: positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length +
-        JSON.stringify(row.riskGuard).length
+    const payloadBytes = positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length +
+      JSON.stringify(row.riskGuard).length
+    if (result.snapshot_id !== null && result.recorded_at !== null) {
+      return {
+        ...summaryOfRow({ ...row, snapshotId: Number(result.snapshot_id), recordedAt: new Date(result.recorded_at).getTime() }),
+        payloadBytes
+      }
+    }
+    // The sequence was taken. Read in a statement of its own: a row committed while this one waited
+    // on it is visible only to a later statement.
+    const [existing] = yield* sql<{ snapshot_id: bigint | number; recorded_at: Date | string; checksum: string }>`
+      SELECT snapshot_id, recorded_at, checksum FROM session_snapshots
+       WHERE env = ${env} AND session_id = ${row.sessionId} AND sequence = ${row.sequence}`.pipe(
+      Effect.mapError(fromSqlError(`read snapshot #${row.sequence} of ${row.sessionId}`))
+    )
+    if (existing === undefined || existing.checksum !== row.checksum) {
+      return yield* StoreError.conflict(
+        "postgres",
+        `snapshot #${row.sequence} of ${row.sessionId} already exists${existing === undefined ? "" : " with other contents"}`
+      )
     }
     return {
-      ...summaryOfRow({ ...row, snapshotId: Number(inserted.snapshot_id), recordedAt: new Date(inserted.recorded_at).getTime() }),
-      payloadBytes: inserted.payloadBytes
+      ...summaryOfRow({ ...row, snapshotId: Number(existing.snapshot_id), recordedAt: new Date(existing.recorded_at).getTime() }),
+      payloadBytes
     }
   })
 

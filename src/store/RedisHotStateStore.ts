@@ -5,7 +5,7 @@
  * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON;
  * `...:positions` is a hash with one field per open trade (see
  * `LiveStateDelta`); `...:fence` holds the highest fencing token that wrote;
- * `...:mark` the id of the last write.
+ * `...:mark` the id of the last write, which begins with its writer's token.
  *
  * A save is one script, run atomically by Redis: it checks the fence, checks
  * that the session still holds the write this process made last (else it
@@ -17,12 +17,21 @@
  * A load is one script that checks each key's type and size before sending
  * a byte of it. Positions stored the old way (one JSON string) still load.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
-import { decodeLiveState, fencedWrite, HotStateStore, sessionIdsOfKeys, type StoredSection } from "./HotStateStore.ts"
+import {
+  decodeLiveState,
+  fencedWrite,
+  fenceLostWrite,
+  HotStateStore,
+  sessionIdsOfKeys,
+  type StoredSection,
+  tokenOfMark,
+  writeMark
+} from "./HotStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./LiveStateDelta.ts"
 import { luaScript, RedisClient } from "./RedisClient.ts"
 import { fenceKey, sectionKey, sessionKeyPattern, sessionKeys, writeMarkKey } from "./StateKeys.ts"
@@ -30,15 +39,40 @@ import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./StoreSpan.ts"
 
 /**
+ * The fence check every fenced script begins with (KEYS[1] the fence, ARGV[1] the token). A fence
+ * that is missing or not a number is no fence: a write with a token is refused (NOFENCE) rather
+ * than read as "token 0 holds it"; only a write without a token (0) goes through, to a session
+ * that never had a fence. Every key is typed before it is read, so a damaged key is a refusal,
+ * never a script error halfway through.
+ */
+const fenceCheck = `
+local function kind(key) return redis.call('TYPE', key)['ok'] end
+local token = tonumber(ARGV[1])
+local fence = nil
+local fenceKind = kind(KEYS[1])
+if fenceKind == 'string' then fence = tonumber(redis.call('GET', KEYS[1])) end
+if fence == nil then
+  if fenceKind ~= 'none' or token > 0 then return redis.error_reply('NOFENCE') end
+  fence = 0
+end
+if token < fence then return redis.error_reply('FENCED ' .. fence) end
+`
+
+/**
  * The fenced, marked write. KEYS: fence, mark, session, positions, metrics, risk_guard.
  * ARGV: token, the mark the session must hold ('' for a full write), the new mark, then the writes:
  * 'S' key-index text | 'H' field text | 'D' field | 'R' (clear the positions hash).
+ * A delta goes only on top of the mark it was computed against, and only onto keys of the right
+ * type (RESYNC otherwise: the store then writes the state whole, which replaces any key). The
+ * shebang makes Redis refuse the whole script up front when it is out of memory, rather than at
+ * its first write.
  */
-const saveScript = `
-local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
-local token = tonumber(ARGV[1])
-if token < fence then return redis.error_reply('FENCED ' .. fence) end
-if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('RESYNC') end
+const saveScript = `#!lua
+${fenceCheck}
+if ARGV[2] ~= '' then
+  if kind(KEYS[2]) ~= 'string' or redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('RESYNC') end
+  if kind(KEYS[4]) ~= 'hash' then return redis.error_reply('RESYNC') end
+end
 if token > fence then redis.call('SET', KEYS[1], ARGV[1]) end
 local i = 4
 while i <= #ARGV do
@@ -53,29 +87,30 @@ redis.call('SET', KEYS[2], ARGV[3])
 return 'OK'`
 
 /** The fenced delete: as the save's fence check, then remove the sections and the mark (the fence stays). */
-const deleteScript = `
-local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
-local token = tonumber(ARGV[1])
-if token < fence then return redis.error_reply('FENCED ' .. fence) end
+const deleteScript = `#!lua
+${fenceCheck}
 if token > fence then redis.call('SET', KEYS[1], ARGV[1]) end
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return fence`
 
-/** Raises the fence to ARGV[1] if it is higher. */
-const raiseFenceScript = `
-local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[1], ARGV[1]) end
-return fence`
+/** Raises the fence to ARGV[1] if it is higher, or replaces a fence that is missing or damaged. */
+const raiseFenceScript = `#!lua
+local fence = nil
+if redis.call('TYPE', KEYS[1])['ok'] == 'string' then fence = tonumber(redis.call('GET', KEYS[1])) end
+if fence == nil or tonumber(ARGV[1]) > fence then redis.call('SET', KEYS[1], ARGV[1]) end
+return fence or -1`
 
 /**
- * The guarded read. KEYS: session, positions, metrics, risk_guard. Each key must be absent, or a
- * string (the positions also a hash) of at most ARGV[1] bytes, checked before a byte is sent.
- * Returns, per key, false (absent), its string, or for a hash {'hash', field, value, ...}.
+ * The guarded read. KEYS: session, positions, metrics, risk_guard, mark. Each section key must be
+ * absent, or a string (the positions also a hash) of at most ARGV[1] bytes, checked before a byte
+ * is sent. Returns, per section key, false (absent), its string, or for a hash {'hash', field,
+ * value, ...}; then the mark (false when absent or not a string). It reads only, so it runs when
+ * Redis is out of memory too.
  */
-const loadScript = `
+const loadScript = `#!lua flags=no-writes
 local limit = tonumber(ARGV[1])
 local out = {}
-for i = 1, #KEYS do
+for i = 1, 4 do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind == 'none' then
     out[i] = false
@@ -94,6 +129,8 @@ for i = 1, #KEYS do
     return redis.error_reply('WRONGTYPE_AT ' .. i .. ' ' .. kind)
   end
 end
+out[5] = false
+if redis.call('TYPE', KEYS[5])['ok'] == 'string' and redis.call('STRLEN', KEYS[5]) <= 256 then out[5] = redis.call('GET', KEYS[5]) end
 return out`
 
 const runSave = luaScript(saveScript)
@@ -127,10 +164,11 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
   /** Per session: the mark of this store's last write there, and what it wrote. */
   const caches = new Map<string, { readonly mark: string; readonly cache: LiveCache; readonly deltas: number }>()
 
-  /** Runs a fenced script; a FENCED reply becomes a typed `Fenced`. */
+  /** Runs a fenced script; a FENCED reply becomes a typed `Fenced`, a NOFENCE one `FenceLost`. */
   const fenced = (command: string, sessionId: SessionId, token: number, run: (client: RedisClient["Service"]["client"]) => Promise<unknown>) =>
     redis.use(command, run).pipe(
       Effect.mapError((error) => {
+        if (error.message.includes("NOFENCE")) return fenceLostWrite("redis", sessionId, token)
         const fence = /FENCED (\d+)/.exec(error.message)
         return fence === null ? error : fencedWrite("redis", sessionId, token, Number(fence[1]))
       })
@@ -154,7 +192,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     Effect.gen(function*() {
       const sessionId = state.session.sessionId
       const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
-      const mark = `${tag}:${++writeCount}`
+      const mark = writeMark(fencingToken, `${tag}:${++writeCount}`)
       yield* fenced("EVAL save", sessionId, fencingToken, (client) =>
         runSave(client, 6, ...keysOf(sessionId), String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(plan.writes)))
       written += plan.bytes
@@ -179,7 +217,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
 
   const load = storeOperation("HotStateStore.load")(function*(sessionId: SessionId) {
     const keys = sessionKeys(env, sessionId)
-    const reply = yield* redis.use("EVAL load", (client) => runLoad(client, keys.length, ...keys, String(maxSectionBytes))).pipe(
+    const reply = yield* redis.use("EVAL load", (client) =>
+      runLoad(client, keys.length + 1, ...keys, writeMarkKey(env, sessionId), String(maxSectionBytes))).pipe(
       Effect.mapError((error) => {
         const found = /(WRONGTYPE|OVERSIZED)_AT (\d+) (\S+)/.exec(error.message)
         if (found === null) return error
@@ -194,14 +233,17 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
         )
       })
     )
-    const stored: Array<StoredSection> = (reply as ReadonlyArray<unknown>).map((value) =>
+    const values = reply as ReadonlyArray<unknown>
+    const stored: Array<StoredSection> = values.slice(0, 4).map((value) =>
       typeof value === "string"
         ? value
         : Array.isArray(value) && value[0] === "hash"
         ? { json: positionsFromHash(value.slice(1) as Array<string>) }
         : null
     )
-    return yield* decodeLiveState("redis", env, sessionId, stored)
+    const fencingToken = tokenOfMark(typeof values[4] === "string" ? values[4] : null)
+    const state = yield* decodeLiveState("redis", env, sessionId, stored)
+    return Option.map(state, (decoded) => ({ state: decoded, fencingToken }))
   })
 
   const remove = storeOperation("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {

@@ -45,6 +45,8 @@ export interface SnapshotRead {
   readonly snapshotId: number
   readonly sequence: number
   readonly recordedAt: number
+  /** Bytes of its stored sections (what reading it cost). */
+  readonly bytes: number
   readonly result: Result.Result<Snapshot, StateCodecError>
 }
 
@@ -77,7 +79,11 @@ export type SnapshotToSave = Omit<SnapshotMetadata, "envelopeVersion">
 export class SnapshotStore extends Context.Service<SnapshotStore, {
   readonly env: Env
   readonly kind: StoreKind
-  /** Seals and writes a snapshot atomically (all four sections or nothing); a reused sequence is a `WriteConflict`. */
+  /**
+   * Seals and writes a snapshot atomically (all four sections or nothing). Idempotent: the same
+   * snapshot written again (after a lost reply) succeeds and is stored once; a sequence reused for
+   * other contents is a `WriteConflict`.
+   */
   readonly save: (metadata: SnapshotToSave, state: EngineState) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
   /** The newest snapshot of the session, verified; `Unreadable` when the newest one is not valid. */
   readonly loadLatest: (sessionId: SessionId) => Effect.Effect<Option.Option<StoredSnapshot>, StoreError>
@@ -118,6 +124,8 @@ export interface SnapshotRow {
   readonly riskGuard: unknown | null
   /** Why the sections were not read, when one of them is over the size limit. */
   readonly oversized?: string | undefined
+  /** Bytes of the stored sections, as the store measured them (else their JSON's length). */
+  readonly storedBytes?: number | undefined
 }
 
 /** The row of a sealed snapshot, before the store assigns its id and records its time. */
@@ -196,6 +204,7 @@ export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => ({
   snapshotId: row.snapshotId,
   sequence: row.sequence,
   recordedAt: row.recordedAt,
+  bytes: row.storedBytes ?? payloadBytesOf(row),
   result: readSnapshotRow(row)
 })
 
@@ -292,8 +301,11 @@ export const makeMemory = (
       if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, yield* Clock.currentTimeMillis)) {
         return yield* StoreError.fenced("memory", `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's`)
       }
-      if (rows.some((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)) {
-        return yield* StoreError.conflict("memory", `snapshot #${row.sequence} of ${row.sessionId} already exists`)
+      const existing = rows.find((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)
+      if (existing !== undefined) {
+        // The same snapshot again (a retry) is written already; anything else at its sequence is a conflict.
+        if (existing.checksum === row.checksum) return { ...summaryOfRow(existing), payloadBytes: payloadBytesOf(row) }
+        return yield* StoreError.conflict("memory", `snapshot #${row.sequence} of ${row.sessionId} already exists with other contents`)
       }
       // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
       const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: yield* Clock.currentTimeMillis }

@@ -2,10 +2,13 @@
  * StoreError: why a store operation did not complete.
  *
  * The reasons keep apart what a caller must never confuse: a store that
- * cannot be reached (retry later; never read it as "no state"), stored data
- * that cannot be read (skip it, fall back, report it), a write the store
- * refused (a conflict: someone else wrote first), and a write from a runner
- * that no longer holds its session (fenced: stop trading).
+ * cannot be reached (retry later; never read it as "no state"), a write that
+ * was sent but never acknowledged (it may have been committed: find out
+ * before deciding anything), stored data that cannot be read (skip it, fall
+ * back, report it), a write the store refused (a conflict: someone else
+ * wrote first), a write from a runner that no longer holds its session
+ * (fenced: stop trading), and a live tier that lost the session's fence
+ * (re-establish it from the lease before writing again).
  */
 import { Schema } from "effect"
 
@@ -13,8 +16,22 @@ import { Schema } from "effect"
 export const StoreKind = Schema.Literals(["redis", "postgres", "memory"])
 export type StoreKind = typeof StoreKind.Type
 
-/** The store did not answer (refused, reset, timed out). Retryable. */
+/** The store did not answer (refused, reset, timed out); nothing that failed this way was written. Retryable. */
 export class Unreachable extends Schema.TaggedError<Unreachable>()("Unreachable", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * A write was sent, but the connection dropped before its reply: the store may or may not have
+ * committed it. Never to be read as "not written" (nor as "written"): the stores' writes are
+ * idempotent, so writing exactly the same thing again tells which, once the store answers.
+ */
+export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
   store: StoreKind,
   message: Schema.String
 }) {
@@ -55,6 +72,20 @@ export class Fenced extends Schema.TaggedError<Fenced>()("Fenced", {
   }
 }
 
+/**
+ * The live tier holds no usable fence for a session that is written under a lease (Redis lost its
+ * data, or the fence key was damaged): a write is refused until the writer has confirmed with the
+ * durable lease that it still holds the session and raised the fence again.
+ */
+export class FenceLost extends Schema.TaggedError<FenceLost>()("FenceLost", {
+  store: StoreKind,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
 /** Any other failure of the store (permissions, a missing table, a driver error). */
 export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailure", {
   store: StoreKind,
@@ -67,7 +98,7 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailu
 
 /** A store operation failed; `reason` says how, and whether retrying can help. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  reason: Schema.Union([Unreachable, Unreadable, WriteConflict, Fenced, StoreFailure])
+  reason: Schema.Union([Unreachable, OutcomeUnknown, Unreadable, WriteConflict, Fenced, FenceLost, StoreFailure])
 }) {
   override get message(): string {
     const where = this.reason._tag === "Unreadable" ? `${this.reason.location}: ` : ""
@@ -78,9 +109,14 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
     return this.reason.isRetryable
   }
 
-  /** The store could not be reached. */
+  /** The store could not be reached (nothing was written). */
   static unreachable(store: StoreKind, message: string): StoreError {
     return new StoreError({ reason: new Unreachable({ store, message }) })
+  }
+
+  /** A write was sent and not acknowledged: it may have been committed. */
+  static outcomeUnknown(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new OutcomeUnknown({ store, message }) })
   }
 
   /** Data at `location` is not a valid state. */
@@ -96,6 +132,11 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   /** The write's fencing token is stale. */
   static fenced(store: StoreKind, message: string): StoreError {
     return new StoreError({ reason: new Fenced({ store, message }) })
+  }
+
+  /** The live tier lost the session's fence. */
+  static fenceLost(store: StoreKind, message: string): StoreError {
+    return new StoreError({ reason: new FenceLost({ store, message }) })
   }
 
   /** Any other failure. */

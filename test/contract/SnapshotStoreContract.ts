@@ -101,6 +101,20 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         assert.lengthOf(yield* store.listSnapshots(session("dupseq01")), 1)
       }))
 
+    it.effect("the same snapshot written twice (a retry after a lost reply) is written once, and the retry reports it written", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const [state] = yield* sampleStates(session("retry0001"), { count: 1, seed: 31 })
+        const first = yield* store.save(metadataFor(state!, 1), state!)
+        const again = yield* store.save(metadataFor(state!, 1), state!)
+        assert.strictEqual(again.snapshotId, first.snapshotId)
+        assert.strictEqual(again.sequence, 1)
+        assert.lengthOf(yield* store.listSnapshots(session("retry0001")), 1)
+        // The same state under other metadata (another time, another type) is other contents.
+        const other = yield* Effect.flip(store.save({ ...metadataFor(state!, 1), createdAt: 1 }, state!))
+        assert.strictEqual(other._tag === "StoreError" ? other.reason._tag : other._tag, "WriteConflict")
+      }))
+
     it.effect("an invalid state is refused before anything is written", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore

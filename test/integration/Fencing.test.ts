@@ -45,6 +45,7 @@ for (const [live, durable] of stacks) {
         })
 
         const stale = yield* leases.acquire(sessionId, "runner-stale", "1 second")
+        yield* hot.raiseFence(sessionId, stale.fencingToken)
         yield* hot.save(staleState!, stale.fencingToken)
         yield* snapshots.save(meta(1, stale.fencingToken), staleState!)
         yield* lapse(1_300) // the stale runner is paused past its lease
@@ -68,7 +69,7 @@ for (const [live, durable] of stacks) {
         }
         assert.strictEqual(accepted, 0)
         assert.deepStrictEqual([...refusals], ["Fenced"])
-        assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)), withoutNegativeZero(freshState!))
+        assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)).state, withoutNegativeZero(freshState!))
         assert.deepStrictEqual((yield* snapshots.listSnapshots(sessionId)).map((s) => s.sequence), [2, 1])
       }).pipe(Effect.provide(stack)), { timeout: 60_000 })
 
@@ -120,7 +121,7 @@ for (const [live, durable] of stacks) {
         yield* Scope.close(scopeA, Exit.void) // its shutdown snapshot is refused too
         const latest = Option.getOrThrow(yield* (yield* SnapshotStore).loadLatest(sessionId))
         assert.strictEqual(latest.snapshot.fencingToken, b.lease.fencingToken)
-        assert.strictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).session.loopCount, afterB.session.loopCount)
+        assert.strictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state.session.loopCount, afterB.session.loopCount)
         yield* Scope.close(scopeB, Exit.void)
       }).pipe(Effect.provide(stack)), { timeout: 60_000 })
   })

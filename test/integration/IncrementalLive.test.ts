@@ -34,7 +34,7 @@ layer(redisLive.layer(env))("incremental live writes on redis", (it) => {
       const quiet = yield* bytesOf(nextLoop)
       assert.isAbove(full, 0)
       assert.isBelow(quiet, full * 0.1, `quiet loop ${quiet} bytes vs full ${full}`)
-      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)), withoutNegativeZero(nextLoop))
+      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(nextLoop))
     }))
 
   it.effect("a loop that changes one trade writes that trade, not the other nine", () =>
@@ -52,6 +52,6 @@ layer(redisLive.layer(env))("incremental live writes on redis", (it) => {
       }
       const one = yield* bytesOf(changed)
       assert.isBelow(one, full * 0.2, `one changed trade wrote ${one} bytes vs full ${full}`)
-      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)), withoutNegativeZero(changed))
+      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(changed))
     }))
 })

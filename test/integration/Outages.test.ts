@@ -61,7 +61,7 @@ describe("outages", () => {
         const loops = state.session.loopCount + 100
         const atEnd = yield* Runner.run(session, state, { campaign, market, targetLoops: loops })
         assert.strictEqual((yield* session.health).liveTier, "ok")
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)), withoutNegativeZero(atEnd))
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(atEnd))
         // The live tier's outage changed nothing about the trading.
         assert.deepStrictEqual(storedForm(atEnd), storedForm(uninterruptedRun({ sessionId, campaign, seed, loops, tickMs: market.tickMs, status: "running" })))
         yield* Scope.close(scope, Exit.void)
@@ -111,7 +111,7 @@ describe("outages", () => {
           state = yield* Runner.run(session, state, { campaign, market, targetLoops: state.session.loopCount + 1, pace: true })
         }
         const at800 = yield* Runner.run(session, state, { campaign, market, targetLoops: state.session.loopCount + 200 })
-        assert.deepStrictEqual(yield* session.health, { liveTier: "ok", durableTier: "ok", pendingSnapshot: null })
+        assert.deepStrictEqual(yield* session.health, { liveTier: "ok", durableTier: "ok", pendingSnapshot: null, inDoubt: null })
         assert.isTrue(yield* session.canTrade)
         assert.isAbove(at800.metrics.tradesOpened, at600.metrics.tradesOpened, "trading resumed")
         const written = yield* (yield* SnapshotStore).listSnapshots(sessionId, 10_000)

@@ -73,7 +73,7 @@ describe("Persistence.layer", () => {
       assert.isTrue(hot.durable)
       const [state] = yield* sampleStates(sessionId, { count: 1, seed: 52 })
       yield* hot.save(state!)
-      assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)), withoutNegativeZero(state!))
+      assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)).state, withoutNegativeZero(state!))
       yield* hot.delete(sessionId)
     }).pipe(Effect.provide(stackFrom({
       DATABASE_URL: Redacted.value(testDatabaseUrl),

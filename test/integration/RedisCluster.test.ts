@@ -56,7 +56,7 @@ describe("a session on a redis cluster", () => {
         const origin = b.origin
         assert.strictEqual(origin.kind === "resumed" ? origin.report.source : "", "hot")
         assert.deepStrictEqual(b.initialState, withoutNegativeZero(crashedAt))
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).session.loopCount, 250)
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state.session.loopCount, 250)
         yield* Scope.close(second, Exit.void)
       }).pipe(Effect.provide(stores))
       const slots = (["session", "positions", "metrics", "riskGuard"] as const).map((section) =>

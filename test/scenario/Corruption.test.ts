@@ -21,6 +21,7 @@ import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
 import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
 import { migrated } from "../../src/store/Persistence.ts"
 import { RedisClient } from "../../src/store/RedisClient.ts"
@@ -38,7 +39,8 @@ const maxSectionBytes = 256 * 1024
 
 const stack = Layer.mergeAll(
   RedisHotStateStore.layer(env, { maxSectionBytes }),
-  PgSnapshotStore.layer(env, { maxSectionBytes })
+  PgSnapshotStore.layer(env, { maxSectionBytes }),
+  PgSessionLease.layer(env)
 ).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, migrated(testPostgres))))
 
 interface Damage {
@@ -255,8 +257,9 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
           const saved = yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 1, createdAt: i }, state)
           snapshotIds.push(saved.snapshotId)
         }
-        yield* hot.save(states[3]!)
-        if (testCase.tier === "durable") yield* hot.delete(sessionId)
+        yield* hot.raiseFence(sessionId, 1)
+        yield* hot.save(states[3]!, 1)
+        if (testCase.tier === "durable") yield* hot.delete(sessionId, 1)
         const liveJson = Result.getOrThrow(encodeEngineState(states[3]!)) as Record<string, any>
         yield* testCase.damage({ sessionId, states, liveJson, snapshotIds })
 

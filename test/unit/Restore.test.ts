@@ -8,8 +8,10 @@ import { Effect, Layer } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
+import { describeReport } from "../../src/recovery/RestoreReport.ts"
 import { HotStateStore, makeMemory as makeMemoryHot } from "../../src/store/HotStateStore.ts"
 import { makeMemory as makeMemorySnapshots, SnapshotStore, type SnapshotRow } from "../../src/store/SnapshotStore.ts"
+import * as SessionLease from "../../src/store/SessionLease.ts"
 import { StoreError } from "../../src/store/StoreError.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -27,10 +29,19 @@ const stores = () => {
     rows,
     layer: Layer.mergeAll(
       Layer.succeed(HotStateStore, makeMemoryHot(env, entries)),
-      Layer.succeed(SnapshotStore, makeMemorySnapshots(env, rows))
+      Layer.succeed(SnapshotStore, makeMemorySnapshots(env, rows)),
+      SessionLease.layerMemory(env)
     )
   }
 }
+
+/** Writes the live state as the runner holding token 1 does. */
+const saveLive = (state: EngineState, token = 1) =>
+  Effect.gen(function*() {
+    const hot = yield* HotStateStore
+    yield* hot.raiseFence(state.session.sessionId, token)
+    yield* hot.save(state, token)
+  })
 
 const atLoop = (state: EngineState, loopCount: number): EngineState => ({ ...state, session: { ...state.session, loopCount } })
 
@@ -62,7 +73,7 @@ describe("Restore.run", () => {
     return Effect.gen(function*() {
       const [a, b, c] = yield* threeStates
       yield* saveSnapshots([a!, b!])
-      yield* (yield* HotStateStore).save(c!)
+      yield* saveLive(c!)
       const report = yield* Restore.run(sessionId)
       assert.strictEqual(report.outcome, "restored")
       assert.strictEqual(report.source, "hot")
@@ -75,7 +86,7 @@ describe("Restore.run", () => {
     const s = stores()
     return Effect.gen(function*() {
       const [a, b] = yield* threeStates
-      yield* (yield* HotStateStore).save(a!)
+      yield* saveLive(a!)
       yield* saveSnapshots([b!])
       const report = yield* Restore.run(sessionId)
       assert.strictEqual(report.source, "snapshot")
@@ -88,7 +99,7 @@ describe("Restore.run", () => {
     const s = stores()
     return Effect.gen(function*() {
       const [a] = yield* threeStates
-      yield* (yield* HotStateStore).save(a!)
+      yield* saveLive(a!)
       yield* saveSnapshots([a!])
       assert.strictEqual((yield* Restore.run(sessionId)).source, "snapshot")
     }).pipe(Effect.provide(s.layer))
@@ -99,7 +110,7 @@ describe("Restore.run", () => {
     return Effect.gen(function*() {
       const [a, b, c] = yield* threeStates
       yield* saveSnapshots([a!, b!])
-      yield* (yield* HotStateStore).save(c!)
+      yield* saveLive(c!)
       s.entries.set(sectionKey(env, sessionId, "metrics"), "{\"version\":2")
       s.rows[1] = { ...s.rows[1]!, session: { ...(s.rows[1]!.session as object), campaignId: "" } }
       const report = yield* Restore.run(sessionId)
@@ -122,6 +133,79 @@ describe("Restore.run", () => {
       assert.strictEqual(report.outcome, "unrecoverable")
       assert.isNull(report.state)
       assert.lengthOf(report.skipped, 1)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("finds the newest valid snapshot however deep (25 damaged ones in a row), and says how far it read", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const states = yield* sampleStates(sessionId, { count: 30, seed: 62 })
+      yield* saveSnapshots(states.map((state, i) => atLoop(state, 10 * (i + 1))))
+      for (let i = 5; i < 30; i++) s.rows[i] = { ...s.rows[i]!, checksum: "sha256:0" }
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.outcome, "restored")
+      assert.strictEqual(report.sequence, 5)
+      assert.strictEqual(report.skipped.filter((k) => k.kind === "invalid").length, 25)
+      assert.strictEqual(report.scanned.snapshots, 26)
+      assert.isNull(report.scanned.olderUnread)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a scan budget spent before a valid snapshot: unrecoverable, and the report says what was left unread and how to read it", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const states = yield* sampleStates(sessionId, { count: 8, seed: 63 })
+      yield* saveSnapshots(states.map((state, i) => atLoop(state, 10 * (i + 1))))
+      for (let i = 1; i < 8; i++) s.rows[i] = { ...s.rows[i]!, checksum: "sha256:0" }
+      const report = yield* Restore.run(sessionId, { scanBudgetBytes: 1 })
+      assert.strictEqual(report.outcome, "unrecoverable")
+      assert.strictEqual(report.scanned.olderUnread, "budget")
+      assert.isBelow(report.scanned.snapshots, 8)
+      assert.include(describeReport(report), "--scan-budget-mb")
+      assert.strictEqual((yield* Restore.run(sessionId)).sequence, 1, "with the default budget it is found")
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a live state written with a token older than the newest snapshot's is stale: its writer had lost the session", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b] = yield* threeStates
+      const leases = yield* SessionLease.SessionLease
+      yield* leases.acquire(sessionId, "runner", "1 minute")
+      const current = yield* leases.acquire(sessionId, "runner", "1 minute")
+      const snapshots = yield* SnapshotStore
+      yield* snapshots.save({ sessionId, snapshotType: "shutdown", sequence: 1, fencingToken: current.fencingToken, createdAt: 0 }, a!)
+      // The live tier forgot its fence, and the runner that lost the session wrote a fresher-looking state.
+      yield* saveLive(b!, current.fencingToken - 1)
+      const report = yield* Restore.run(sessionId)
+      assert.strictEqual(report.source, "snapshot")
+      assert.deepStrictEqual(report.state, withoutNegativeZero(a!))
+      const stale = report.skipped.find((k) => k.source === "hot")!
+      assert.strictEqual(stale.kind, "stale")
+      assert.include(stale.reason, `token ${current.fencingToken - 1}`)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a live state with a token the lease never granted, or none while a lease exists, is stale", () => {
+    const s = stores()
+    return Effect.gen(function*() {
+      const [a, b] = yield* threeStates
+      yield* saveSnapshots([a!])
+      const lease = yield* (yield* SessionLease.SessionLease).acquire(sessionId, "runner", "1 minute")
+      yield* saveLive(b!, lease.fencingToken + 5)
+      const forged = yield* Restore.run(sessionId)
+      assert.strictEqual(forged.source, "snapshot")
+      assert.include(forged.skipped.find((k) => k.source === "hot")!.reason, "never granted")
+
+      s.entries.clear()
+      yield* (yield* HotStateStore).save(b!)
+      const unleased = yield* Restore.run(sessionId)
+      assert.strictEqual(unleased.source, "snapshot")
+      assert.strictEqual(unleased.skipped.find((k) => k.source === "hot")!.kind, "stale")
+
+      s.entries.clear()
+      yield* saveLive(b!, lease.fencingToken)
+      assert.strictEqual((yield* Restore.run(sessionId)).source, "hot", "the lease holder's own live state wins")
     }).pipe(Effect.provide(s.layer))
   })
 
@@ -148,7 +232,7 @@ describe("Restore.run", () => {
       const [a] = yield* threeStates
       yield* saveSnapshots([a!]).pipe(Effect.provide(s.layer))
       const report = yield* Restore.run(sessionId).pipe(
-        Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env, s.rows))))
+        Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env, s.rows)), SessionLease.layerMemory(env)))
       )
       assert.strictEqual(report.outcome, "restored")
       assert.isTrue(report.liveTierDegraded)
@@ -161,12 +245,12 @@ describe("Restore.run", () => {
       const error = yield* Effect.flip(Restore.run(sessionId))
       assert.strictEqual(error._tag, "RestoreError")
       assert.include(error.message, "cannot be told apart")
-    }).pipe(Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env))))))
+    }).pipe(Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env)), SessionLease.layerMemory(env)))))
 
   it.effect("durable tier unreachable: a typed RestoreError, whatever the live tier holds", () =>
     Effect.gen(function*() {
       const [a] = yield* threeStates
-      yield* (yield* HotStateStore).save(a!)
+      yield* saveLive(a!)
       const error = yield* Effect.flip(Restore.run(sessionId))
       assert.strictEqual(error._tag, "RestoreError")
       assert.include(error.message, "ECONNREFUSED")
@@ -175,6 +259,7 @@ describe("Restore.run", () => {
       Layer.succeed(SnapshotStore, {
         ...makeMemorySnapshots(env),
         loadRecent: () => Effect.fail(StoreError.unreachable("postgres", "connect ECONNREFUSED"))
-      })
+      }),
+      SessionLease.layerMemory(env)
     ))))
 })

@@ -51,7 +51,7 @@ describe("Session.initialize", () => {
       assert.match(session.sessionId, /^sess_\d{14}_[0-9a-f]{6}$/)
       assert.strictEqual(session.origin.kind, "clean")
       assert.deepStrictEqual(yield* snapshotTypes(session.sessionId), ["2:shutdown:stopped", "1:periodic:running"])
-      const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(session.sessionId))
+      const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(session.sessionId)).state
       assert.strictEqual(hot.session.status, "stopped")
     }).pipe(Effect.provide(memory())))
 
@@ -108,7 +108,7 @@ describe("Session.initialize", () => {
           assert.deepStrictEqual(yield* snapshotTypes(id), ["1:periodic:running"])
           yield* session.persist({ ...state, session: { ...state.session, loopCount: 2 } }, { tradesChanged: true })
           assert.deepStrictEqual(yield* snapshotTypes(id), ["2:trade:running", "1:periodic:running"])
-          const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(id))
+          const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(id)).state
           assert.strictEqual(hot.session.loopCount, 2)
         }))
     }).pipe(Effect.provide(memory())))

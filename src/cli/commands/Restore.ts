@@ -1,17 +1,21 @@
 /**
  * `restore`: runs the restore pipeline for a session and reports what it
  * found. With `--dry-run` nothing is written; without it, the restored state
- * is written back to the live tier (a repair of a lost or damaged live state).
+ * is written back to the live tier (a repair of a lost or damaged live state),
+ * under the session's lease like any writer: a session a live runner holds
+ * is refused (exit 5).
  */
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { SessionId } from "../../domain/Ids.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { HotStateStore } from "../../store/HotStateStore.ts"
+import { defaultHolder } from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
+import { SessionLease } from "../../store/SessionLease.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag } from "../Output.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
 
 /** `restore --session ID [--dry-run]`: the restore report; without --dry-run, repairs the live tier. */
 export const restore = Command.make(
@@ -19,18 +23,36 @@ export const restore = Command.make(
   {
     session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Write nothing"), Flag.withDefault(false)),
-    depth: Flag.Int("depth").pipe(Flag.withDescription("Snapshots to consider, newest first"), Flag.withDefault(10)),
+    depth: Flag.Int("depth").pipe(
+      Flag.withDescription("At most this many snapshots are read, newest first (default: as many as the scan budget allows)"),
+      Flag.optional
+    ),
+    scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
-  Effect.fn(function*({ depth, dryRun, json, session }) {
-    if (depth < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--depth must be at least 1")
-    const report = yield* Effect.gen(function*() {
-      const report = yield* Restore.run(session, { depth })
-      if (!dryRun && report.outcome === "restored" && report.source === "snapshot" && report.state !== null) {
-        yield* (yield* HotStateStore).save(report.state)
-      }
-      return report
-    }).pipe(Effect.provide(dryRun ? Persistence.layerReadOnly : Persistence.layer))
+  Effect.fn(function*({ depth, dryRun, json, scanBudgetMb, session }) {
+    if (Option.isSome(depth) && depth.value < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--depth must be at least 1")
+    const options: Restore.RestoreOptions = {
+      ...Option.match(depth, { onNone: () => ({}), onSome: (d) => ({ depth: d }) }),
+      ...(yield* scanBudgetOf(scanBudgetMb))
+    }
+    const report = yield* (dryRun
+      ? Restore.run(session, options).pipe(Effect.provide(Persistence.layerReadOnly))
+      : Effect.scoped(Effect.gen(function*() {
+        // The repair writes like a runner: under the session's lease, its fence raised to the lease's token.
+        const leases = yield* SessionLease
+        const hot = yield* HotStateStore
+        const lease = yield* Effect.acquireRelease(
+          leases.acquire(session, `restore-${defaultHolder()}`, "30 seconds"),
+          (held) => leases.release(held).pipe(Effect.ignore)
+        )
+        const report = yield* Restore.run(session, options)
+        if (report.outcome === "restored" && report.source === "snapshot" && report.state !== null) {
+          yield* hot.raiseFence(session, lease.fencingToken)
+          yield* hot.save(report.state, lease.fencingToken)
+        }
+        return report
+      })).pipe(Effect.provide(Persistence.layer)))
     yield* Console.log(json ? JSON.stringify(reportToJson(report)) : describeReport(report))
     if (report.outcome === "unrecoverable") yield* ExitCode.set(ExitCode.invalidState)
   })

@@ -7,9 +7,10 @@
  * reported; the others run concurrently and independently: one failing does
  * not stop the rest.
  */
-import { Console, Duration, Effect, Option, Result } from "effect"
+import { Console, Duration, Effect, Option, Ref, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
+import type { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
 import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
@@ -17,7 +18,8 @@ import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag } from "../Output.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
+import { reportStop } from "../SessionStop.ts"
 
 /** `resume-all --loops N --seed S`: every interrupted session of the env, resumed at once. */
 export const resumeAll = Command.make(
@@ -31,36 +33,41 @@ export const resumeAll = Command.make(
     tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Tick, for sessions that did not record theirs"), Flag.withDefault(1000)),
     pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
     waitLease: Flag.Int("wait-lease").pipe(Flag.withDescription("Seconds to wait for dead runners' leases"), Flag.withDefault(0)),
+    scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
   Effect.fn(function*(args) {
     if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
     const config = yield* persistenceConfig
+    const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
+    /** One interrupted session, resumed under its own lease and run to --loops. */
+    const resumeOne = Effect.fnUntraced(function*(sessionId: SessionId, started: Ref.Ref<Option.Option<Session.ActiveSession>>) {
+      const session = yield* Session.initialize({
+        mode: "RESUME_FROM_STATE",
+        sessionId,
+        newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
+        policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
+        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
+      })
+      yield* Ref.set(started, Option.some(session))
+      const campaign = campaignNamed(session.initialState.session.campaignId)
+      if (campaign === undefined) {
+        return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${session.initialState.session.campaignId}`)
+      }
+      const market = session.initialState.session.market ??
+        Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
+      if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
+      return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: args.loops, pace: args.pace })
+    })
+
     const results = yield* Effect.gen(function*() {
       const sessions = yield* Session.interruptedSessions
       yield* Console.error(`resuming ${sessions.length} interrupted session(s): ${sessions.join(", ")}`)
       return yield* Effect.forEach(sessions, (sessionId) =>
         Effect.gen(function*() {
-          const session = yield* Session.initialize({
-            mode: "RESUME_FROM_STATE",
-            sessionId,
-            newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
-            policy: { snapshotInterval: config.snapshotInterval },
-            lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
-          })
-          const campaign = campaignNamed(session.initialState.session.campaignId)
-          if (campaign === undefined) return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${session.initialState.session.campaignId}`)
-          const market = session.initialState.session.market ??
-            Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
-          if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
-          return yield* Runner.run(session, session.initialState, {
-            campaign,
-            market,
-            targetLoops: args.loops,
-            pace: args.pace
-          })
+          const started = yield* Ref.make(Option.none<Session.ActiveSession>())
+          return yield* resumeOne(sessionId, started).pipe(Effect.scoped, Effect.ensuring(reportStop(started)))
         }).pipe(
-          Effect.scoped,
           Effect.map((state) => ({ sessionId, ok: true as const, state: { ...state, session: { ...state.session, status: "stopped" as const } } })),
           Effect.catch((error) => Effect.succeed({ sessionId, ok: false as const, error: (error as Error).message }))
         ), { concurrency: "unbounded" })

@@ -2,7 +2,7 @@
  * `run`: runs the paper arbitrage runner on a session until its loop count
  * reaches `--loops`, persisting as it goes.
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option, Ref } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -15,7 +15,8 @@ import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { endStatusLine, isTerminal, jsonFlag, statusLine } from "../Output.ts"
+import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, statusLine } from "../Output.ts"
+import { reportStop } from "../SessionStop.ts"
 
 
 const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
@@ -62,6 +63,7 @@ export const run = Command.make(
       Flag.withDescription("Seconds to wait for another runner's lease to expire (after a crash) before giving up"),
       Flag.withDefault(0)
     ),
+    scanBudgetMb: scanBudgetFlag,
     statusEvery: Flag.Int("status-every").pipe(
       Flag.withDescription("When stdout is not a terminal, print a status line every N loops (0: none)"),
       Flag.withDefault(0)
@@ -80,6 +82,8 @@ export const run = Command.make(
     const requested = Option.getOrUndefined(args.campaign)
     const campaignForNew = yield* requireCampaign(requested ?? "balanced")
     const config = yield* persistenceConfig
+    const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
+    const started = yield* Ref.make(Option.none<Session.ActiveSession>())
     // Session time is simulated (start + loop x tick) with or without --pace, so that a paced run and
     // an unpaced one with the same seed trade identically.
     const startTime = simulatedStart
@@ -90,9 +94,10 @@ export const run = Command.make(
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
         newState: (sessionId) =>
           newSessionState({ sessionId, campaign: campaignForNew, startTime, ...(marketArg === undefined ? {} : { market: marketArg }) }),
-        policy: { snapshotInterval: config.snapshotInterval },
+        policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
         lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
       })
+      yield* Ref.set(started, Option.some(session))
       const campaign = yield* requireCampaign(session.initialState.session.campaignId)
       if (requested !== undefined && requested !== campaign.id) {
         return yield* ExitCode.fail(
@@ -131,7 +136,13 @@ export const run = Command.make(
           } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
             yield* Console.log(
               args.json
-                ? JSON.stringify({ loop, openTrades: Object.keys(state.positions.activeTrades).length, pnlUsd: state.metrics.totalPnlUsd })
+                ? JSON.stringify({
+                  loop,
+                  openTrades: Object.keys(state.positions.activeTrades).length,
+                  tradesOpened: state.metrics.tradesOpened,
+                  pnlUsd: state.metrics.totalPnlUsd,
+                  fencingToken: session.lease.fencingToken
+                })
                 : statusText(state, "-")
             )
           }
@@ -145,7 +156,7 @@ export const run = Command.make(
       })
       if (live) yield* endStatusLine
       return result
-    }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
+    }).pipe(Effect.scoped, Effect.ensuring(reportStop(started)), Effect.provide(Persistence.layer))
 
     // The state the session stopped with: the shutdown snapshot marked it stopped.
     const stopped: EngineState = { ...final, session: { ...final.session, status: "stopped" } }
