@@ -99,9 +99,13 @@ const runChild = (attempt: number, args: ReadonlyArray<string>, options: Supervi
       }))
     })
     // Interruption (the supervisor itself told to stop): stop the child gracefully, so it takes its
-    // shutdown snapshot.
-    return Effect.sync(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    // shutdown snapshot, and wait until it has: whoever stopped the supervisor takes its exit for
+    // the end of the session, and a runner still writing then would hold the lease a new supervisor
+    // needs. No SIGKILL after a grace period: a process manager has its own stop timeout.
+    return Effect.callback<void>((stopped) => {
+      if (child.exitCode !== null || child.signalCode !== null) return stopped(Effect.void)
+      child.once("exit", () => stopped(Effect.void))
+      child.kill("SIGTERM")
     })
   })
 
