@@ -40,5 +40,15 @@ export const processStat = (pid: number): ProcessStat | undefined => {
 /** Whether a process with this record has ended (a zombie holds no files and runs no code). */
 export const hasEnded = (stat: ProcessStat): boolean => stat.state === "Z" || stat.state === "X"
 
+// Clock ticks per second of /proc times: USER_HZ, which the kernel's ABI fixes at 100 on every
+// architecture Node runs on.
+const ticksPerSecond = 100
+
+/** When a process started, in epoch ms, to within a second or so (the boot time is kept in whole seconds). */
+export const startedAt = (stat: ProcessStat): number | undefined => {
+  const bootTime = /^btime (\d+)$/m.exec(readText("/proc/stat") ?? "")?.[1]
+  return bootTime === undefined ? undefined : Number(bootTime) * 1000 + (Number(stat.startTime) * 1000) / ticksPerSecond
+}
+
 /** The id of the current boot of the kernel, or `undefined` without /proc. */
 export const bootId = (): string | undefined => readText("/proc/sys/kernel/random/boot_id")?.trim()
