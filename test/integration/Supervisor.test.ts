@@ -62,6 +62,24 @@ describe("supervisor", () => {
       pauses.forEach((pause, i) => assert.isAtLeast(pause, 50 * 2 ** i))
     }), { timeout: 60_000 })
 
+  it.live("a runner an operator stops with SIGTERM ends the supervision as stopped, and is not restarted", () =>
+    Effect.gen(function*() {
+      let runner: number | undefined
+      let signalled = false
+      const report = yield* Supervisor.supervise({
+        sessionId: session(),
+        runArgs: ["--loops", "1000000", "--seed", "1", "--pace", "--tick-ms", "20", "--json", "--status-every", "1"],
+        env: env(),
+        onStart: ({ pid }) => runner = pid,
+        onLine: (line) => {
+          if (signalled || runner === undefined || !line.startsWith("{\"loop\":")) return
+          signalled = process.kill(runner, "SIGTERM")
+        }
+      })
+      assert.strictEqual(report.outcome, "stopped", JSON.stringify(report.deaths))
+      assert.strictEqual(report.restarts, 0)
+    }), { timeout: 60_000 })
+
   it.live("told to stop (interrupted), it stops its runner with SIGTERM and waits for it: the runner is gone when the supervisor is", () =>
     Effect.gen(function*() {
       let runner: number | undefined
