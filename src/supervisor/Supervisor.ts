@@ -4,12 +4,13 @@
  * Runs a session in a child process (the CLI's `run`) and, when the child
  * dies abnormally, starts it again with RESUME_FROM_STATE, after a backoff
  * and up to a restart limit (the restart runs AUTO on the session's id: a
- * child that died before its first snapshot is started clean). What counts as abnormal: death by a signal other
- * than SIGINT/SIGTERM (SIGKILL, SIGSEGV, the OOM killer), or exit code 1 or
- * 4 (an unexpected failure, a store that did not answer). A clean stop (exit
- * 0, or ended by SIGINT/SIGTERM) is not restarted, and neither is a failure
- * a restart cannot mend: bad arguments (2), invalid state (3), a session
- * held by another live runner (5).
+ * child that died before its first snapshot is started clean). What counts
+ * as abnormal: death by a signal other than SIGINT/SIGTERM (SIGKILL, SIGSEGV,
+ * the OOM killer), or exit code 1 or 4 (an unexpected failure, a store that
+ * did not answer). A clean stop (exit 0, or ended by SIGINT/SIGTERM: the
+ * runner handles them and exits 130) is not restarted, and neither is a
+ * failure a restart cannot mend: bad arguments (2), invalid state (3), a
+ * session held by another live runner (5).
  */
 import { Duration, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -65,6 +66,9 @@ export class SupervisorError extends Schema.TaggedError<SupervisorError>()("Supe
   message: Schema.String
 }) {}
 
+/** The exit code of a runner that SIGINT or SIGTERM stopped (Effect's `runMain` ends an interrupted program with it). */
+const stoppedBySignal = 130
+
 /** Whether a child's end calls for a restart. */
 export const isAbnormal = (exitCode: number | null, signal: string | null): boolean =>
   signal !== null ? signal !== "SIGINT" && signal !== "SIGTERM" : exitCode === 1 || exitCode === 4
@@ -99,9 +103,13 @@ const runChild = (attempt: number, args: ReadonlyArray<string>, options: Supervi
       }))
     })
     // Interruption (the supervisor itself told to stop): stop the child gracefully, so it takes its
-    // shutdown snapshot.
-    return Effect.sync(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    // shutdown snapshot, and wait until it has: whoever stopped the supervisor takes its exit for
+    // the end of the session, and a runner still writing then would hold the lease a new supervisor
+    // needs. No SIGKILL after a grace period: a process manager has its own stop timeout.
+    return Effect.callback<void>((stopped) => {
+      if (child.exitCode !== null || child.signalCode !== null) return stopped(Effect.void)
+      child.once("exit", () => stopped(Effect.void))
+      child.kill("SIGTERM")
     })
   })
 
@@ -119,7 +127,11 @@ export const supervise = Effect.fn("Supervisor.supervise")(function*(options: Su
     const { death, lastLine } = yield* runChild(attempt, ["run", "--session", options.sessionId, ...mode, ...options.runArgs], options)
     deaths.push(death)
     if (!death.abnormal) {
-      const outcome = death.exitCode === 0 ? "completed" : death.signal !== null ? "stopped" : "failed"
+      const outcome = death.exitCode === 0
+        ? "completed"
+        : death.signal !== null || death.exitCode === stoppedBySignal
+        ? "stopped"
+        : "failed"
       return { outcome, restarts: attempt, deaths, lastLine } satisfies SupervisionReport
     }
     if (attempt >= maxRestarts) return { outcome: "gave_up", restarts: attempt, deaths, lastLine } satisfies SupervisionReport

@@ -3,10 +3,11 @@
  * restarts, what it does not, and when it gives up.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Fiber, Redacted } from "effect"
 import { randomInt } from "node:crypto"
 import { SessionId } from "../../src/domain/Ids.ts"
 import * as Supervisor from "../../src/supervisor/Supervisor.ts"
+import { isRunning } from "../support/Processes.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
 const env = () => ({
@@ -59,5 +60,43 @@ describe("supervisor", () => {
       // The backoff doubles: each pause is at least the one it was scheduled as (50, 100, 200 ms).
       const pauses = started.slice(1).map((at, i) => at - started[i]!)
       pauses.forEach((pause, i) => assert.isAtLeast(pause, 50 * 2 ** i))
+    }), { timeout: 60_000 })
+
+  it.live("a runner an operator stops with SIGTERM ends the supervision as stopped, and is not restarted", () =>
+    Effect.gen(function*() {
+      let runner: number | undefined
+      let signalled = false
+      const report = yield* Supervisor.supervise({
+        sessionId: session(),
+        runArgs: ["--loops", "1000000", "--seed", "1", "--pace", "--tick-ms", "20", "--json", "--status-every", "1"],
+        env: env(),
+        onStart: ({ pid }) => runner = pid,
+        onLine: (line) => {
+          if (signalled || runner === undefined || !line.startsWith("{\"loop\":")) return
+          signalled = process.kill(runner, "SIGTERM")
+        }
+      })
+      assert.strictEqual(report.outcome, "stopped", JSON.stringify(report.deaths))
+      assert.strictEqual(report.restarts, 0)
+    }), { timeout: 60_000 })
+
+  it.live("told to stop (interrupted), it stops its runner with SIGTERM and waits for it: the runner is gone when the supervisor is", () =>
+    Effect.gen(function*() {
+      let runner: number | undefined
+      let trading: () => void = () => {}
+      const tradingStarted = new Promise<void>((resolve) => trading = resolve)
+      const supervisor = yield* Supervisor.supervise({
+        sessionId: session(),
+        runArgs: ["--loops", "1000000", "--seed", "1", "--pace", "--tick-ms", "20", "--json", "--status-every", "1"],
+        env: env(),
+        onStart: ({ pid }) => runner = pid,
+        onLine: (line) => line.startsWith("{\"loop\":") && trading()
+      }).pipe(Effect.forkChild)
+      yield* Effect.promise(() => tradingStarted).pipe(
+        Effect.timeoutOrElse({ duration: "30 seconds", orElse: () => Effect.die(new Error("the runner never reported a loop")) })
+      )
+      yield* Fiber.interrupt(supervisor)
+      assert.isDefined(runner)
+      assert.isFalse(isRunning(runner!), `runner ${runner} still runs after its supervisor stopped`)
     }), { timeout: 60_000 })
 })
