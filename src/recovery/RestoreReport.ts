@@ -70,12 +70,18 @@ const unreadHint = (scanned: ScanAccount): string =>
       scanned.olderUnread === "depth" ? "the depth asked for" : "the scan budget"
     }): look further with a larger --scan-budget-mb${scanned.olderUnread === "depth" ? " or --depth" : ""}`
 
+/** How many passed-over candidates a one-line account names. */
+const describedSkips = 3
+
 /** A one-line account of a report, for logs and terminals. */
 export const describeReport = (report: RestoreReport): string => {
   const skipped = report.skipped.filter((s) => s.kind !== "superseded")
+  // A line, not a page: a deep look-back can pass over thousands of snapshots (the JSON report lists them all).
+  const shown = skipped.slice(0, describedSkips)
+  const more = skipped.length > shown.length ? ` and ${skipped.length - shown.length} more` : ""
   const why = skipped.length === 0
     ? ""
-    : `; skipped ${skipped.map((s) => `${s.source}${s.sequence === null ? "" : ` #${s.sequence}`} (${s.reason})`).join(", ")}`
+    : `; skipped ${shown.map((s) => `${s.source}${s.sequence === null ? "" : ` #${s.sequence}`} (${s.reason})`).join(", ")}${more}`
   switch (report.outcome) {
     case "fresh":
       return `${report.sessionId}: no state anywhere (fresh)`

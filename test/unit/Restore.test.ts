@@ -148,6 +148,8 @@ describe("Restore.run", () => {
       assert.strictEqual(report.skipped.filter((k) => k.kind === "invalid").length, 25)
       assert.strictEqual(report.scanned.snapshots, 26)
       assert.isNull(report.scanned.olderUnread)
+      // One line for a person: the first few passed over are named, the rest counted.
+      assert.include(describeReport(report), "and 22 more")
     }).pipe(Effect.provide(s.layer))
   })
 
