@@ -1,15 +1,16 @@
 /**
- * SessionStop: what the CLI says when a session's stop could not be made
+ * SessionStop: how the CLI ends when a session's stop could not be made
  * durable. The session then stays `running` in the durable tier (AUTO and
- * `resume-all` will take it for interrupted), so the command must not end as
- * a clean stop: it prints one line and exits with the code of the store's
- * failure, which wins over the signal's code (see `main.ts`).
+ * `resume-all` will take it for interrupted; the session has logged the one
+ * line that says so), so the command must not end as a clean stop: it exits
+ * with the code of the store's failure, which wins over the signal's code
+ * (see `main.ts`).
  */
-import { Console, Effect, Option, Ref } from "effect"
+import { Effect, Option, Ref } from "effect"
 import type { ActiveSession } from "../session/Session.ts"
 import { ExitCode } from "./ExitCode.ts"
 
-/** After a session's scope has closed: a stop that was not recorded is reported, with its exit code. */
+/** After a session's scope has closed: a stop that was not recorded sets the exit code of its failure. */
 export const reportStop = (started: Ref.Ref<Option.Option<ActiveSession>>) =>
   Effect.gen(function*() {
     const session = yield* Ref.get(started)
@@ -18,8 +19,5 @@ export const reportStop = (started: Ref.Ref<Option.Option<ActiveSession>>) =>
     if (outcome?.kind !== "not_recorded") return
     const { error } = outcome
     const unreachable = error._tag === "StoreError" && (error.reason._tag === "Unreachable" || error.reason._tag === "OutcomeUnknown")
-    yield* Console.error(
-      `${session.value.sessionId}: the stop could not be recorded (${error.message}); the session stays running and will be taken for interrupted`
-    )
     yield* ExitCode.set(unreachable ? ExitCode.storeUnreachable : ExitCode.storeFailed)
   })

@@ -557,7 +557,9 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       ))
       if (written._tag === "Success") return yield* Ref.set(shutdown, { kind: "recorded", sequence: metadata.sequence })
       yield* Ref.set(shutdown, { kind: "not_recorded", error: written.failure })
-      yield* Effect.logError(`${sessionId}: the stop could not be recorded (${written.failure.message}); the session stays running`)
+      yield* Effect.logError(
+        `${sessionId}: the stop could not be recorded (${written.failure.message}); the session stays running, and AUTO and resume-all will take it for interrupted`
+      )
     })
   )
 
