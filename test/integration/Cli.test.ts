@@ -75,6 +75,20 @@ describe("cli", () => {
     assert.match(second?.stderr ?? "", new RegExp(`${live} is held by runner \\S+ until`))
   }, 60_000)
 
+  it("a resumed session driven past the end of year 9999 (its recorded tick): exit 3, one line, no stack trace", () => {
+    const far = `sess_far${randomInt(1e9).toString(36)}`
+    // 10^12 ms (about 31 years) a loop: loop 252 would be past 9999-12-31.
+    const start = runCli(["run", "--mode", "clean", "--session", far, "--loops", "5", "--seed", "1", "--tick-ms", "1000000000000"], env)
+    assert.strictEqual(start.status, 0, start.stderr)
+    const past = runCli(["run", "--mode", "resume", "--session", far, "--loops", "300"], env)
+    assert.strictEqual(past.status, 3, past.stderr)
+    const [restored, failure, ...rest] = past.stderr.trim().split("\n")
+    assert.include(restored, "restored loop 5")
+    assert.include(failure, "less than or equal to 253402300799999")
+    assert.deepStrictEqual(rest, [])
+    assert.notInclude(past.stderr + past.stdout, "    at ")
+  })
+
   const exitCases: ReadonlyArray<{ name: string; args: ReadonlyArray<string>; env?: Record<string, string>; code: number; says: string }> = [
     { name: "an unknown flag", args: ["run", "--bogus"], code: 2, says: "" },
     { name: "a malformed session id", args: ["restore", "--session", "not-a-session", "--dry-run"], code: 2, says: "" },

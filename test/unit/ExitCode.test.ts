@@ -1,0 +1,59 @@
+/**
+ * How the CLI ends a command that failed: one line on stderr and the exit
+ * code of the failure's kind; anything it does not know is an unexpected
+ * failure (exit 1), never a stack trace; an interruption stays one.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Console, Effect, Exit } from "effect"
+import { StateCodecError } from "../../src/domain/StateCodecError.ts"
+import { ExitCode } from "../../src/cli/ExitCode.ts"
+
+/** Runs `program` under `reportFailures`: its exit, the lines it wrote on stderr, and the exit code it set. */
+const reported = <A, E>(program: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const console: Console.Console = Object.assign(Object.create(globalThis.console), {
+      error: (...args: ReadonlyArray<unknown>) => void lines.push(args.map(String).join(" "))
+    })
+    const before = process.exitCode
+    const exit = yield* program.pipe(ExitCode.reportFailures, Effect.provideService(Console.Console, console), Effect.exit)
+    const code = process.exitCode
+    // The test runner's own process must not end with the code the command set.
+    process.exitCode = before
+    return { exit, lines, code }
+  })
+
+describe("ExitCode.reportFailures", () => {
+  it.effect("a state the codec refuses: exit 3 (invalid state), its message on one line", () =>
+    Effect.gen(function*() {
+      const { code, exit, lines } = yield* reported(
+        Effect.fail(StateCodecError.invalid("positions", "Expected a value less than or equal to 253402300799999 at positions.x.openedAt"))
+      )
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(code, ExitCode.invalidState)
+      assert.deepStrictEqual(lines, ["Expected a value less than or equal to 253402300799999 at positions.x.openedAt"])
+    }))
+
+  it.effect("a defect: one line 'unexpected failure: ...', exit 1, no stack trace", () =>
+    Effect.gen(function*() {
+      const { code, exit, lines } = yield* reported(Effect.die(new RangeError("Invalid time value")))
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(code, 1)
+      assert.deepStrictEqual(lines, ["unexpected failure: RangeError: Invalid time value"])
+    }))
+
+  it.effect("a failure of a kind the CLI does not know: the same", () =>
+    Effect.gen(function*() {
+      const { code, lines } = yield* reported(Effect.fail(new Error("first line\n    at somewhere (file.ts:1:1)")))
+      assert.strictEqual(code, 1)
+      assert.lengthOf(lines, 1)
+      assert.match(lines[0]!, /^unexpected failure: Error: first line/)
+    }))
+
+  it.effect("an interruption is not swallowed: the program still ends interrupted, and nothing is printed", () =>
+    Effect.gen(function*() {
+      const { exit, lines } = yield* reported(Effect.interrupt)
+      assert.isTrue(Exit.isFailure(exit) && Exit.hasInterrupts(exit))
+      assert.deepStrictEqual(lines, [])
+    }))
+})
