@@ -75,6 +75,15 @@ describe("cli", () => {
     assert.match(second?.stderr ?? "", new RegExp(`${live} is held by runner \\S+ until`))
   }, 60_000)
 
+  it("a run refused for its tick starts nothing: the session has no state afterwards", () => {
+    const refused = `sess_tick${randomInt(1e9).toString(36)}`
+    const run = runCli(["run", "--mode", "clean", "--session", refused, "--loops", "300", "--seed", "1", "--tick-ms", "33500000000000"], env)
+    assert.strictEqual(run.status, 2, run.stderr)
+    assert.deepStrictEqual(run.stderr.trim().split("\n").length, 1, run.stderr)
+    const restore = runCli(["restore", "--session", refused, "--dry-run", "--json"], env)
+    assert.strictEqual(lastJson(restore.stdout).outcome, "fresh", restore.stderr)
+  })
+
   it("a resumed session driven past the end of year 9999 (its recorded tick): exit 3, one line, no stack trace", () => {
     const far = `sess_far${randomInt(1e9).toString(36)}`
     // 10^12 ms (about 31 years) a loop: loop 252 would be past 9999-12-31.
@@ -96,6 +105,37 @@ describe("cli", () => {
     { name: "an unknown campaign", args: ["run", "--mode", "clean", "--loops", "5", "--seed", "1", "--campaign", "yolo"], code: 2, says: "unknown campaign yolo" },
     { name: "a clean start on a taken id", args: ["run", "--mode", "clean", "--session", sessionId, "--loops", "5", "--seed", "1"], code: 2, says: "already has snapshots" },
     {
+      name: "a tick that takes the simulated clock past 9999 within the loops asked for",
+      args: ["run", "--mode", "clean", "--loops", "300", "--seed", "1", "--tick-ms", "33500000000000"],
+      code: 2,
+      says: "--loops 300 with --tick-ms 33500000000000 would take the simulated clock past 9999-12-31T23:59:59.999Z; at most 7 loops"
+    },
+    {
+      name: "a tick past the largest safe integer",
+      args: ["run", "--mode", "clean", "--loops", "1", "--seed", "1", "--tick-ms", "9007199254740991"],
+      code: 2,
+      says: "at most 0 loops"
+    },
+    {
+      name: "more loops than the calendar holds at the default tick of a new session",
+      args: ["run", "--mode", "clean", "--loops", "300000000000", "--seed", "1"],
+      code: 2,
+      says: "--loops 300000000000 with --tick-ms 1000 would take the simulated clock past"
+    },
+    {
+      name: "supervise with such a tick",
+      args: ["supervise", "--loops", "300", "--seed", "1", "--tick-ms", "33500000000000"],
+      code: 2,
+      says: "at most 7 loops"
+    },
+    {
+      name: "resume-all with such a tick",
+      args: ["resume-all", "--loops", "300", "--seed", "1", "--tick-ms", "33500000000000"],
+      code: 2,
+      says: "at most 7 loops"
+    },
+    { name: "resume-all with a negative loop count", args: ["resume-all", "--loops", "-1"], code: 2, says: "--loops must be at least 0" },
+    {
       name: "an unreachable Redis",
       args: ["sessions"],
       env: { REDIS_URL: "redis://:s3cret-pw@127.0.0.1:1/0" },
@@ -108,7 +148,7 @@ describe("cli", () => {
       const run = runCli(c.args, { ...env, ...c.env })
       assert.strictEqual(run.status, c.code, run.stderr)
       assert.include(run.stderr, c.says)
-      assert.notInclude(run.stderr, "    at ")
+      assert.notInclude(run.stderr + run.stdout, "    at ")
       assert.notInclude(run.stderr + run.stdout, "s3cret-pw")
     })
   }

@@ -18,6 +18,7 @@ import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
+import { checkLoopsAndTick } from "../RunFlags.ts"
 
 /** `resume-all --loops N --seed S`: every interrupted session of the env, resumed at once. */
 export const resumeAll = Command.make(
@@ -34,7 +35,7 @@ export const resumeAll = Command.make(
     json: jsonFlag
   },
   Effect.fn(function*(args) {
-    if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    yield* checkLoopsAndTick(args.loops, args.tickMs)
     const config = yield* persistenceConfig
     const results = yield* Effect.gen(function*() {
       const sessions = yield* Session.interruptedSessions
