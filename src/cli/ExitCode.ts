@@ -6,6 +6,7 @@
 import { Cause, Config, Console, Effect, Schema, SchemaIssue } from "effect"
 import { CliError } from "effect/cli"
 import { StateCodecError } from "../domain/StateCodecError.ts"
+import { MetricsExporterError } from "../observability/MetricsExporter.ts"
 import { RestoreError } from "../recovery/Restore.ts"
 import { SessionError } from "../session/SessionError.ts"
 import { LeaseError } from "../store/SessionLease.ts"
@@ -85,6 +86,8 @@ export const classify = (error: unknown): Classified => {
     return { code: error._tag === "ShowHelp" && error.errors.length === 0 ? ok : badArguments, message: undefined }
   }
   if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${describeConfigError(error)}` }
+  // The exporter listens where METRICS_PROMETHEUS_PORT says: a port taken is that setting's fault.
+  if (error instanceof MetricsExporterError) return { code: badArguments, message: `configuration: METRICS_PROMETHEUS_PORT: ${error.message}` }
   return { code: unexpected, message: `unexpected failure: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }
 }
 

@@ -28,7 +28,8 @@ const root = Command.make("arbitrage-state").pipe(
 
 root.pipe(
   Command.run({ version: "0.1.0" }),
-  ExitCode.reportFailures,
   Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true), MetricsExporter.layerConfig)),
+  // Outside the layers, so that a layer that cannot start (the metrics exporter) is reported like the rest.
+  ExitCode.reportFailures,
   NodeRuntime.runMain
 )

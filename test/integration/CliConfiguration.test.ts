@@ -6,7 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
+import { createServer } from "node:net"
 import { runCli } from "../support/Cli.ts"
+import { freePort } from "../support/Ports.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
 const env = {
@@ -51,6 +53,28 @@ describe("cli configuration", () => {
       assertRefused(sessionsWith({ DATABASE_URL: value }), "DATABASE_URL", "postgres: or postgresql:")
     })
   }
+
+  for (const value of ["0", "70000", "metrics"]) {
+    it(`METRICS_PROMETHEUS_PORT=${value}: exit 2 naming it`, () => {
+      assertRefused(sessionsWith({ METRICS_PROMETHEUS_PORT: value }), "METRICS_PROMETHEUS_PORT", "")
+    })
+  }
+
+  it("METRICS_PROMETHEUS_PORT already in use: exit 2, one line saying so", async () => {
+    const port = await freePort()
+    const occupant = createServer()
+    await new Promise<void>((resolve) => occupant.listen(port, "127.0.0.1", resolve))
+    try {
+      const run = sessionsWith({ METRICS_PROMETHEUS_PORT: String(port) })
+      assert.strictEqual(run.status, 2, run.stderr)
+      assert.deepStrictEqual(
+        run.stderr.trim().split("\n"),
+        [`configuration: METRICS_PROMETHEUS_PORT: cannot serve metrics on 127.0.0.1:${port}: address already in use`]
+      )
+    } finally {
+      await new Promise((resolve) => occupant.close(resolve))
+    }
+  })
 
   it("DATABASE_URL with the postgresql: scheme is accepted", () => {
     const run = sessionsWith({ DATABASE_URL: Redacted.value(testDatabaseUrl).replace(/^postgres:/, "postgresql:") })
