@@ -5,6 +5,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
 import { randomInt } from "node:crypto"
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { runCli, runCliUntil } from "../support/Cli.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
@@ -152,4 +156,52 @@ describe("cli", () => {
       assert.notInclude(run.stderr + run.stdout, "s3cret-pw")
     })
   }
+})
+
+describe("cli verify-snapshot", () => {
+  const fixture = fileURLToPath(new URL("../fixtures/v1/snapshot-trade.json", import.meta.url))
+
+  it("a valid snapshot file: exit 0", () => {
+    const run = runCli(["verify-snapshot", fixture, "--json"])
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.strictEqual(lastJson(run.stdout).valid, true)
+  })
+
+  it("a device that never ends (/dev/zero), or a directory: exit 2 at once, one line, nothing read", () => {
+    for (const path of ["/dev/zero", tmpdir()]) {
+      const run = runCli(["verify-snapshot", path])
+      assert.strictEqual(run.status, 2, `${path}: ${run.stderr}`)
+      assert.deepStrictEqual(run.stderr.trim().split("\n"), [`cannot check ${path}: not a regular file`])
+    }
+  })
+
+  it("a file larger than a snapshot can be: exit 2 before reading it, one line giving the limit", () => {
+    // The limit the README states: four sections of at most 16 MiB, and 1 MiB for the envelope.
+    const limit = 65 * 1024 * 1024
+    const dir = mkdtempSync(join(tmpdir(), "arbitrage-state-verify-"))
+    try {
+      // Sparse files: their size is there, their bytes never written.
+      const huge = join(dir, "huge.json")
+      writeFileSync(huge, "")
+      truncateSync(huge, limit + 1)
+      const refused = runCli(["verify-snapshot", huge])
+      assert.strictEqual(refused.status, 2, refused.stderr)
+      const lines = refused.stderr.trim().split("\n")
+      assert.lengthOf(lines, 1, refused.stderr)
+      assert.include(lines[0], `cannot check ${huge}: ${limit + 1} bytes, over the limit of ${limit} for a snapshot`)
+      // At the limit the file is read, and judged on its content (zeros are not JSON: invalid, exit 3).
+      truncateSync(huge, limit)
+      const read = runCli(["verify-snapshot", huge])
+      assert.strictEqual(read.status, 3, read.stderr)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a file that does not exist: exit 2, one line", () => {
+    const run = runCli(["verify-snapshot", "/nonexistent/snapshot.json"])
+    assert.strictEqual(run.status, 2, run.stderr)
+    assert.lengthOf(run.stderr.trim().split("\n"), 1)
+    assert.include(run.stderr, "cannot read /nonexistent/snapshot.json")
+  })
 })
