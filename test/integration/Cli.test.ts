@@ -102,6 +102,34 @@ describe("cli", () => {
     assert.notInclude(past.stderr + past.stdout, "    at ")
   })
 
+  it("resume-all classifies each session's failure as run would, gives its exit code in its line, and exits with the first failed one's", async () => {
+    const own = { ...env, STATE_ENV: uniqueEnv("cliresumeall"), LEASE_TTL: "1 second" }
+    // A session whose next loops would take its clock past 9999: run says exit 3 (invalid state) and leaves it running.
+    const far = `sess_rafar${randomInt(1e9).toString(36)}`
+    assert.strictEqual(runCli(["run", "--mode", "clean", "--session", far, "--loops", "5", "--seed", "1", "--tick-ms", "1000000000000"], own).status, 0)
+    assert.strictEqual(runCli(["run", "--mode", "resume", "--session", far, "--loops", "300"], own).status, 3)
+    // A healthy session killed mid-run.
+    const killed = `sess_rakil${randomInt(1e9).toString(36)}`
+    const kill = await runCliUntil(
+      ["run", "--mode", "clean", "--session", killed, "--loops", "100000", "--seed", "1", "--tick-ms", "5", "--pace", "--json", "--status-every", "1"],
+      own,
+      (line) => line.startsWith("{\"loop\":") && JSON.parse(line).loop >= 10
+    )
+    assert.isTrue(kill.killed)
+
+    const resumed = runCli(["resume-all", "--loops", "300", "--wait-lease", "10", "--json"], own)
+    assert.strictEqual(resumed.status, 3, resumed.stderr)
+    const results = resumed.stdout.trim().split("\n").map((line) => JSON.parse(line))
+    const failed = results.find((r) => r.sessionId === far)
+    assert.strictEqual(failed.ok, false)
+    assert.strictEqual(failed.exitCode, 3)
+    assert.include(failed.error, "less than or equal to 253402300799999")
+    const ok = results.find((r) => r.sessionId === killed)
+    assert.strictEqual(ok.ok, true, ok.error)
+    assert.strictEqual(ok.state.session.loopCount, 300)
+    assert.notInclude(resumed.stderr + resumed.stdout, "    at ")
+  }, 60_000)
+
   const exitCases: ReadonlyArray<{ name: string; args: ReadonlyArray<string>; env?: Record<string, string>; code: number; says: string }> = [
     { name: "an unknown flag", args: ["run", "--bogus"], code: 2, says: "" },
     { name: "a malformed session id", args: ["restore", "--session", "not-a-session", "--dry-run"], code: 2, says: "" },
