@@ -3,7 +3,8 @@
  * that scripts can tell a bad argument from an unreachable store or a
  * session held by another runner.
  */
-import { Cause, Config, Console, Effect, Schema, SchemaIssue } from "effect"
+import { Cause, Config, Console, Effect, Exit, Runtime, Schema, SchemaIssue } from "effect"
+import { constants } from "node:os"
 import { CliError } from "effect/cli"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { MetricsExporterError } from "../observability/MetricsExporter.ts"
@@ -108,5 +109,19 @@ export const reportFailures = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Ef
       return Cause.hasInterrupts(cause) ? report.pipe(Effect.andThen(Effect.interrupt)) : report
     })
   )
+
+/**
+ * How the process ends once the program has: success and failures as Effect's default teardown
+ * has it; an interruption (SIGINT, SIGTERM) with 128 + the number of the signal that came first
+ * (SIGINT 130, SIGTERM 143, as a shell reports a death by that signal), unless the command set a
+ * nonzero exit code first (it could not record its shutdown): that code wins.
+ */
+export const teardown = (signal: () => NodeJS.Signals | undefined): Runtime.Teardown => (exit, onExit) => {
+  if (Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return Runtime.defaultTeardown(exit, onExit)
+  const commandCode = Number(process.exitCode ?? 0)
+  if (commandCode !== 0) return onExit(commandCode)
+  const received = signal()
+  onExit(received === undefined ? 130 : 128 + constants.signals[received])
+}
 
 export * as ExitCode from "./ExitCode.ts"

@@ -88,6 +88,23 @@ describe("cli", () => {
     assert.strictEqual(lastJson(restore.stdout).outcome, "fresh", restore.stderr)
   })
 
+  for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it(`${signal} stops a run cleanly: the shutdown snapshot is taken, and the exit code is 128 + the signal's number (${code})`, async () => {
+      const stopped = `sess_sig${signal.slice(3).toLowerCase()}${randomInt(1e9).toString(36)}`
+      const run = await runCliUntil(
+        ["run", "--mode", "clean", "--session", stopped, "--loops", "100000", "--seed", "1", "--tick-ms", "20", "--pace", "--json", "--status-every", "1"],
+        env,
+        (line) => line.startsWith("{\"loop\":"),
+        signal
+      )
+      assert.isTrue(run.killed)
+      assert.deepStrictEqual({ status: run.status, signal: run.signal }, { status: code, signal: null }, run.stderr)
+      assert.notInclude(run.stderr, "    at ")
+      const snapshots = lastJson(runCli(["snapshots", "--session", stopped, "--json"], env).stdout)
+      assert.strictEqual(snapshots.snapshots[0].snapshotType, "shutdown")
+    }, 60_000)
+  }
+
   it("a resumed session driven past the end of year 9999 (its recorded tick): exit 3, one line, no stack trace", () => {
     const far = `sess_far${randomInt(1e9).toString(36)}`
     // 10^12 ms (about 31 years) a loop: loop 252 would be past 9999-12-31.

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Effect, Exit } from "effect"
+import type { Runtime } from "effect"
 import { StateCodecError } from "../../src/domain/StateCodecError.ts"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
 
@@ -56,4 +57,42 @@ describe("ExitCode.reportFailures", () => {
       assert.isTrue(Exit.isFailure(exit) && Exit.hasInterrupts(exit))
       assert.deepStrictEqual(lines, [])
     }))
+})
+
+describe("ExitCode.teardown", () => {
+  /** The code `teardown` gives for `exit` after `signal`, with `commandCode` set by the command. */
+  const codeOf = (exit: Exit.Exit<unknown, unknown>, signal: NodeJS.Signals | undefined, commandCode?: number) => {
+    const before = process.exitCode
+    process.exitCode = commandCode
+    try {
+      let code: number | undefined
+      const teardown: Runtime.Teardown = ExitCode.teardown(() => signal)
+      teardown(exit, (c) => {
+        code = c
+      })
+      return code
+    } finally {
+      process.exitCode = before
+    }
+  }
+
+  it("an interruption by a signal: 128 + the signal's number", () => {
+    assert.strictEqual(codeOf(Exit.interrupt(1), "SIGTERM"), 143)
+    assert.strictEqual(codeOf(Exit.interrupt(1), "SIGINT"), 130)
+  })
+
+  it("an interruption after the command set a nonzero exit code (it could not record its shutdown): that code wins", () => {
+    assert.strictEqual(codeOf(Exit.interrupt(1), "SIGTERM", 6), 6)
+    assert.strictEqual(codeOf(Exit.interrupt(1), "SIGINT", 4), 4)
+    assert.strictEqual(codeOf(Exit.interrupt(1), "SIGTERM", 0), 143)
+  })
+
+  it("an interruption with no signal recorded: 130, as before", () => {
+    assert.strictEqual(codeOf(Exit.interrupt(1), undefined), 130)
+  })
+
+  it("success and failures keep Effect's default codes, whatever signal came", () => {
+    assert.strictEqual(codeOf(Exit.succeed(1), "SIGTERM"), 0)
+    assert.strictEqual(codeOf(Exit.fail("failed"), "SIGTERM"), 1)
+  })
 })
