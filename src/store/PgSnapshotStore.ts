@@ -28,6 +28,7 @@ import {
   type SnapshotToSave,
   summaryOfRow
 } from "./SnapshotStore.ts"
+import { redactPasswords } from "./ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./StoreSpan.ts"
 
@@ -36,7 +37,7 @@ export const fromSqlError = (operation: string) => (error: SqlError.SqlError): S
   // The driver's own message is generic ("Query failed"); the server's words are in the cause.
   const cause = error.reason.cause
   const serverMessage = cause instanceof Error ? cause.message : undefined
-  const detail = `${operation}: ${serverMessage || error.reason.message || error.reason._tag}`
+  const detail = redactPasswords(`${operation}: ${serverMessage || error.reason.message || error.reason._tag}`)
   switch (error.reason._tag) {
     case "ConnectionError":
       return StoreError.unreachable("postgres", detail)
