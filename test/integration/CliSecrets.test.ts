@@ -59,6 +59,10 @@ describe("cli secrets", () => {
     assertNoSecret(run, 2, "configuration: REDIS_CLUSTER_NODES: ")
   })
 
+  it("a DATABASE_URL that is not a postgres: URL: exit 2 naming it, the password nowhere", () => {
+    assertNoSecret(runCli(["sessions"], { ...env, DATABASE_URL: `http://postgres:${secret}@127.0.0.1:5432/test` }), 2, "configuration: DATABASE_URL")
+  })
+
   it("a PostgreSQL that does not answer: exit 4, the password nowhere", async () => {
     const run = runCli(["sessions"], { ...env, DATABASE_URL: `postgres://postgres:${secret}@127.0.0.1:${await freePort()}/test` })
     assertNoSecret(run, 4, "postgres")

@@ -4,10 +4,11 @@
  * failure (exit 1), never a stack trace; an interruption stays one.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Console, Effect, Exit } from "effect"
+import { Cause, Console, Effect, Exit } from "effect"
 import type { Runtime } from "effect"
 import { StateCodecError } from "../../src/domain/StateCodecError.ts"
 import { ExitCode } from "../../src/cli/ExitCode.ts"
+import { StoreError } from "../../src/store/StoreError.ts"
 
 /** Runs `program` under `reportFailures`: its exit, the lines it wrote on stderr, and the exit code it set. */
 const reported = <A, E>(program: Effect.Effect<A, E>) =>
@@ -49,6 +50,15 @@ describe("ExitCode.reportFailures", () => {
       assert.strictEqual(code, 1)
       assert.lengthOf(lines, 1)
       assert.match(lines[0]!, /^unexpected failure: Error: first line/)
+    }))
+
+  it.effect("a failure while stopping (interrupted, and a finalizer failed): reported with its code, and the program still ends interrupted", () =>
+    Effect.gen(function*() {
+      const failedWhileStopping = Cause.combine(Cause.interrupt(), Cause.fail(StoreError.unreachable("postgres", "shutdown snapshot: connection refused")))
+      const { code, exit, lines } = yield* reported(Effect.failCause(failedWhileStopping))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      assert.strictEqual(code, ExitCode.storeUnreachable)
+      assert.deepStrictEqual(lines, ["postgres: shutdown snapshot: connection refused"])
     }))
 
   it.effect("an interruption is not swallowed: the program still ends interrupted, and nothing is printed", () =>
