@@ -1,11 +1,12 @@
 /**
  * ExitCode: the process exit codes of the CLI, one per kind of failure, so
  * that scripts can tell a bad argument from an unreachable store or a
- * session held by another runner.
+ * session held by another runner, and how the process ends: one line per
+ * failure, never a stack trace; 128 + the signal's number when stopped.
  */
 import { Cause, Config, Console, Effect, Exit, Runtime, Schema, SchemaIssue } from "effect"
-import { constants } from "node:os"
 import { CliError } from "effect/cli"
+import { constants } from "node:os"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { MetricsExporterError } from "../observability/MetricsExporter.ts"
 import { RestoreError } from "../recovery/Restore.ts"
