@@ -1,10 +1,14 @@
 /**
  * ExitCode: the process exit codes of the CLI, one per kind of failure, so
  * that scripts can tell a bad argument from an unreachable store or a
- * session held by another runner.
+ * session held by another runner, and how the process ends: one line per
+ * failure, never a stack trace; 128 + the signal's number when stopped.
  */
-import { Config, Console, Effect, Schema } from "effect"
+import { Cause, Config, Console, Effect, Exit, Runtime, Schema, SchemaIssue } from "effect"
 import { CliError } from "effect/cli"
+import { constants } from "node:os"
+import { StateCodecError } from "../domain/StateCodecError.ts"
+import { MetricsExporterError } from "../observability/MetricsExporter.ts"
 import { RestoreError } from "../recovery/Restore.ts"
 import { SessionError } from "../session/SessionError.ts"
 import { LeaseError } from "../store/SessionLease.ts"
@@ -19,6 +23,8 @@ export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
 
 /** Success. */
 export const ok = 0
+/** A failure the CLI does not know (a defect): one line "unexpected failure: ...". */
+export const unexpected = 1
 /** The arguments (or a file they name) are not usable. */
 export const badArguments = 2
 /** The state read is not valid (corrupt, unknown version). */
@@ -39,19 +45,41 @@ export const set = (code: number) =>
     process.exitCode = code
   })
 
-/** The exit code and one-line message of a failure the CLI knows, if it knows it. */
-const classify = (error: unknown): { readonly code: number; readonly message: string | undefined } | undefined => {
+/** How a failure ends the CLI: its exit code, and the line to print (none when effect/cli printed it already). */
+export interface Classified {
+  readonly code: number
+  readonly message: string | undefined
+}
+
+/** `text` on one line: a driver's or a Schema's message may span several. */
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ").trim()
+
+/** A configuration error as `VARIABLE: what is wrong` (Effect's own text spans lines and wraps it in `SchemaError(...)`). */
+const describeConfigError = (error: Config.ConfigError): string => {
+  if (!Schema.isSchemaError(error.cause)) return error.cause.message
+  return SchemaIssue.makeFormatterStandardSchemaV1()(error.cause.issue).issues
+    .map((issue) => `${(issue.path ?? []).map(String).join(".")}: ${issue.message}`)
+    .join("; ")
+}
+
+/**
+ * The exit code and one-line message of any failure, the same for a whole command and for one
+ * session of `resume-all`: each kind the CLI knows has its code; anything else is unexpected (1).
+ */
+export const classify = (error: unknown): Classified => {
   if (error instanceof CliFailure) return { code: error.code, message: error.message }
   if (error instanceof StoreError) {
-    const code = error.reason._tag === "Unreachable"
+    // A write whose reply was lost is a store that stopped answering: a restart that finds it back resolves it.
+    const code = error.reason._tag === "Unreachable" || error.reason._tag === "OutcomeUnknown"
       ? storeUnreachable
       : error.reason._tag === "Fenced"
       ? sessionHeld
       : storeFailed
     return { code, message: error.message }
   }
+  if (error instanceof StateCodecError) return { code: invalidState, message: error.message }
   if (error instanceof LeaseError) return { code: sessionHeld, message: error.message }
-  if (error instanceof SupervisorError) return { code: 1, message: error.message }
+  if (error instanceof SupervisorError) return { code: unexpected, message: error.message }
   if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }
   if (error instanceof SessionError) {
     return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }
@@ -60,18 +88,42 @@ const classify = (error: unknown): { readonly code: number; readonly message: st
   if (CliError.isCliError(error)) {
     return { code: error._tag === "ShowHelp" && error.errors.length === 0 ? ok : badArguments, message: undefined }
   }
-  if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${error.message}` }
-  return undefined
+  if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${describeConfigError(error)}` }
+  // The exporter listens where METRICS_PROMETHEUS_PORT says: a port taken is that setting's fault.
+  if (error instanceof MetricsExporterError) return { code: badArguments, message: `configuration: METRICS_PROMETHEUS_PORT: ${error.message}` }
+  return { code: unexpected, message: `unexpected failure: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }
 }
 
-/** Turns every failure the CLI knows into its one-line message on stderr and its exit code. */
-export const reportFailures = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+/**
+ * Turns every failure and defect into one line on stderr and its exit code, never a stack trace.
+ * An interruption stays an interruption (the runtime's teardown gives the signal's exit code); one
+ * that came with a failure (a finalizer that failed while stopping) is reported, and then ends
+ * the program as an interruption, with the failure's code set.
+ */
+export const reportFailures = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | void, never, R> =>
   self.pipe(
-    Effect.catch((error) => {
-      const known = classify(error)
-      if (known === undefined) return Effect.fail(error)
-      return (known.message === undefined ? Effect.void : Console.error(known.message)).pipe(Effect.andThen(set(known.code)))
+    Effect.catchCause((cause) => {
+      const failure = cause.reasons.find((reason) => Cause.isFailReason(reason) || Cause.isDieReason(reason))
+      // Interrupted, nothing else: stay interrupted, for the runtime's teardown to give the signal's code.
+      if (failure === undefined) return Effect.interrupt
+      const { code, message } = classify(Cause.isFailReason(failure) ? failure.error : failure.defect)
+      const report = (message === undefined ? Effect.void : Console.error(oneLine(message))).pipe(Effect.andThen(set(code)))
+      return Cause.hasInterrupts(cause) ? report.pipe(Effect.andThen(Effect.interrupt)) : report
     })
   )
+
+/**
+ * How the process ends once the program has: success and failures as Effect's default teardown
+ * has it; an interruption (SIGINT, SIGTERM) with 128 + the number of the signal that came first
+ * (SIGINT 130, SIGTERM 143, as a shell reports a death by that signal), unless the command set a
+ * nonzero exit code first (it could not record its shutdown): that code wins.
+ */
+export const teardown = (signal: () => NodeJS.Signals | undefined): Runtime.Teardown => (exit, onExit) => {
+  if (Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return Runtime.defaultTeardown(exit, onExit)
+  const commandCode = Number(process.exitCode ?? 0)
+  if (commandCode !== 0) return onExit(commandCode)
+  const received = signal()
+  onExit(received === undefined ? 130 : 128 + constants.signals[received])
+}
 
 export * as ExitCode from "./ExitCode.ts"

@@ -17,7 +17,5 @@ export const reportStop = (started: Ref.Ref<Option.Option<ActiveSession>>) =>
     if (Option.isNone(session)) return
     const outcome = yield* session.value.shutdown
     if (outcome?.kind !== "not_recorded") return
-    const { error } = outcome
-    const unreachable = error._tag === "StoreError" && (error.reason._tag === "Unreachable" || error.reason._tag === "OutcomeUnknown")
-    yield* ExitCode.set(unreachable ? ExitCode.storeUnreachable : ExitCode.storeFailed)
+    yield* ExitCode.set(ExitCode.classify(outcome.error).code)
   })

@@ -4,7 +4,8 @@
  * Each command prints text for people or, with `--json`, JSON for scripts,
  * on stdout; logs and failures go to stderr. A failure prints one line and
  * exits with a code that says what kind of failure it was (see
- * `ExitCode.ts`), never with a stack trace.
+ * `ExitCode.ts`), never with a stack trace. SIGINT and SIGTERM stop the
+ * command cleanly (finalizers run) and exit with 130 and 143.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
@@ -26,9 +27,18 @@ const root = Command.make("arbitrage-state").pipe(
   Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, cleanup, health, report, verifySnapshot])
 )
 
+// Which signal stopped the program, for its exit code (NodeRuntime interrupts on both alike).
+let stoppedBy: NodeJS.Signals | undefined
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    stoppedBy ??= signal
+  })
+}
+
 root.pipe(
   Command.run({ version: "0.1.0" }),
-  ExitCode.reportFailures,
   Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true), MetricsExporter.layerConfig)),
-  NodeRuntime.runMain
+  // Outside the layers, so that a layer that cannot start (the metrics exporter) is reported like the rest.
+  ExitCode.reportFailures,
+  NodeRuntime.runMain({ teardown: ExitCode.teardown(() => stoppedBy) })
 )

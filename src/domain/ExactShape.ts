@@ -69,6 +69,10 @@ const inlined = (filter: SchemaAST.Filter<any>): Predicate | undefined => {
       const minimum = payload?.minimum
       return Number.isFinite(minimum) ? (value) => (value as number) >= minimum : undefined
     }
+    case "effect/schema/isLessThanOrEqualTo": {
+      const maximum = payload?.maximum
+      return Number.isFinite(maximum) ? (value) => (value as number) <= maximum : undefined
+    }
     case "effect/schema/isPattern": {
       const { flags, source } = payload ?? {}
       if (typeof source !== "string" || typeof flags !== "string" || /[gy]/.test(flags)) return undefined

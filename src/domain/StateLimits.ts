@@ -12,6 +12,12 @@
 /** Sections larger than this many bytes of JSON are refused (16 MiB). */
 export const defaultMaxSectionBytes = 16 * 1024 * 1024
 
+/**
+ * The most bytes a whole snapshot may take as JSON (65 MiB): its four sections of at most
+ * `defaultMaxSectionBytes` each, and 1 MiB for the envelope around them.
+ */
+export const maxSnapshotBytes = 4 * defaultMaxSectionBytes + 1024 * 1024
+
 /** The message of a refused oversized section. */
 export const oversizedMessage = (section: string, bytes: number, limit: number) =>
   `${section} is ${bytes} bytes, over the limit of ${limit}; not read`

@@ -31,6 +31,15 @@ export const BasisPoints = Schema.Finite.annotate({ identifier: "BasisPoints" })
 /** A non-negative integer counter. */
 export const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({ identifier: "Count" })
 
-/** A point in time as non-negative integer epoch milliseconds. */
-export const EpochMillis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({ identifier: "EpochMillis" })
+/**
+ * The latest time a persisted value may hold: the last millisecond of 9999-12-31 (UTC). Every time
+ * up to it is one a `Date` can hold and `toISOString` can write in the usual four-digit-year form;
+ * past it, reports and inspections could not print the state (a `Date` ends at 275760).
+ */
+export const maxEpochMillis = 253_402_300_799_999
+
+/** A point in time as integer epoch milliseconds, from 1970 to the end of 9999 (see `maxEpochMillis`). */
+export const EpochMillis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(maxEpochMillis)).annotate({
+  identifier: "EpochMillis"
+})
 export type EpochMillis = typeof EpochMillis.Type

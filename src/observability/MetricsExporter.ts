@@ -6,16 +6,22 @@
  * `GET /metrics` with `effect/observability`'s Prometheus formatting of every
  * metric of the program; it stops when the program ends.
  */
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Effect, Layer, Option, Schema } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { createServer } from "node:http"
 
+/** The exporter could not listen (its port taken, its host not bindable): the program does not start without it. */
+export class MetricsExporterError extends Schema.TaggedError<MetricsExporterError>()("MetricsExporterError", {
+  message: Schema.String
+}) {}
+
 /** Serves the program's metrics at `http://host:port/metrics`; the port actually bound is logged. */
-export const layerPrometheus = (options: { readonly port: number; readonly host?: string }): Layer.Layer<never> =>
+export const layerPrometheus = (options: { readonly port: number; readonly host?: string }): Layer.Layer<never, MetricsExporterError> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const context = yield* Effect.context<never>()
+    const host = options.host ?? "127.0.0.1"
     const server = yield* Effect.acquireRelease(
-      Effect.callback<ReturnType<typeof createServer>>((resume) => {
+      Effect.callback<ReturnType<typeof createServer>, MetricsExporterError>((resume) => {
         const server = createServer((request, response) => {
           if (request.method === "GET" && request.url === "/metrics") {
             response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
@@ -24,16 +30,20 @@ export const layerPrometheus = (options: { readonly port: number; readonly host?
             response.writeHead(404).end()
           }
         })
-        server.listen(options.port, options.host ?? "127.0.0.1", () => resume(Effect.succeed(server)))
+        server.once("error", (error: NodeJS.ErrnoException) => {
+          const why = error.code === "EADDRINUSE" ? "address already in use" : error.message
+          resume(Effect.fail(new MetricsExporterError({ message: `cannot serve metrics on ${host}:${options.port}: ${why}` })))
+        })
+        server.listen(options.port, host, () => resume(Effect.succeed(server)))
       }),
       (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
     )
     const address = server.address()
-    yield* Effect.logInfo(`metrics at http://${options.host ?? "127.0.0.1"}:${typeof address === "object" && address !== null ? address.port : options.port}/metrics`)
+    yield* Effect.logInfo(`metrics at http://${host}:${typeof address === "object" && address !== null ? address.port : options.port}/metrics`)
   }))
 
 /** The exporter the environment asks for (METRICS_PROMETHEUS_PORT), or none. */
-export const layerConfig: Layer.Layer<never, Config.ConfigError> = Layer.unwrap(Effect.gen(function*() {
+export const layerConfig: Layer.Layer<never, Config.ConfigError | MetricsExporterError> = Layer.unwrap(Effect.gen(function*() {
   const port = yield* Config.option(Config.Port("METRICS_PROMETHEUS_PORT"))
   const host = yield* Config.String("METRICS_PROMETHEUS_HOST").pipe(Config.withDefault("127.0.0.1"))
   return Option.match(port, { onNone: () => Layer.empty, onSome: (p) => layerPrometheus({ port: p, host }) })

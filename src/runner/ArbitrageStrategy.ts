@@ -12,6 +12,7 @@ import { type MarketSymbol, OrderId, type SessionId, TradeId } from "../domain/I
 import { initialMetrics } from "../domain/MetricsState.ts"
 import { emptySymbolRisk, type SymbolRiskState } from "../domain/RiskGuardState.ts"
 import type { TradingMode } from "../domain/SessionState.ts"
+import { maxEpochMillis } from "../domain/Units.ts"
 import type { Campaign } from "./Campaign.ts"
 import { type MarketQuote, quoteAt } from "./MarketFeed.ts"
 import { evaluateEntry, recordRejection, type RejectionReason, symbolRisk } from "./RiskGuard.ts"
@@ -40,6 +41,18 @@ const dayMs = 86_400_000
 
 /** Where simulated sessions start, so that two runs with one seed see the same clock. */
 export const simulatedStart = Date.UTC(2026, 0, 1)
+
+/**
+ * The most loops a session started at `startTime` can run with a `tickMs` tick: its simulated clock
+ * (start + loops x tick) stays within the latest time a state may hold (`maxEpochMillis`); past it,
+ * the runner would build states the codec refuses.
+ */
+export const maxLoopsWithin = (startTime: number, tickMs: number): number => {
+  const room = maxEpochMillis - startTime
+  const loops = Math.floor(room / tickMs)
+  // The division is in floating point: never let it round up past the room there is.
+  return loops * tickMs > room ? loops - 1 : loops
+}
 
 /** The state of a session that has not run a loop yet. */
 export const newSessionState = (options: {

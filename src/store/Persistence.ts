@@ -14,7 +14,7 @@ import { Effect, Layer, Option, type Redacted } from "effect"
 import type { SqlClient } from "effect/sql"
 import { type PersistenceConfig, persistenceConfig } from "../config.ts"
 import type { Env } from "../domain/Ids.ts"
-import { defaultMaxSectionBytes } from "../domain/StateLimits.ts"
+import { maxSnapshotBytes } from "../domain/StateLimits.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as HotStateStore from "./HotStateStore.ts"
 import { migrate } from "./Migrations.ts"
@@ -41,8 +41,8 @@ export const postgresLayer = (
       maxConnections: options.maxConnections ?? 10,
       connectTimeout: "5 seconds",
       idleTimeout: "30 seconds",
-      // A snapshot row carries four sections of up to `defaultMaxSectionBytes` each.
-      maxMessageSize: 4 * defaultMaxSectionBytes + 1024 * 1024
+      // A snapshot row carries four sections of up to `defaultMaxSectionBytes` each (`maxSnapshotBytes`).
+      maxMessageSize: maxSnapshotBytes
     })
       .pipe(Effect.mapError(fromSqlError("connect")))
   )

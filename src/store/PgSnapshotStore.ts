@@ -30,6 +30,7 @@ import {
   type SnapshotToSave,
   summaryOfRow
 } from "./SnapshotStore.ts"
+import { redactPasswords } from "./ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./StoreSpan.ts"
 
@@ -48,7 +49,7 @@ export const fromSqlError = (operation: string, options: { readonly write?: bool
   // The driver's own message is generic ("Query failed"); the server's words are in the cause.
   const cause = error.reason.cause
   const serverMessage = cause instanceof Error ? cause.message : undefined
-  const detail = `${operation}: ${serverMessage || error.reason.message || error.reason._tag}`
+  const detail = redactPasswords(`${operation}: ${serverMessage || error.reason.message || error.reason._tag}`)
   const code = cause instanceof Error && "code" in cause ? String(cause.code) : undefined
   if (error.reason._tag === "ConnectionError" || (code !== undefined && serverGoneCodes.has(code))) {
     const sent = error.reason.operation !== "connect"

@@ -11,6 +11,7 @@
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis as IORedis } from "ioredis"
 import { createHash } from "node:crypto"
+import { redactPasswords } from "./ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
 
 /** A connection to one Redis server, or to a Redis Cluster. */
@@ -54,7 +55,8 @@ const passwordOf = (node: Redacted.Redacted<string>): { readonly password?: stri
   }
 }
 
-const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+/** A failure's message, without the password of any URL it quotes. */
+const describe = (cause: unknown) => redactPasswords(cause instanceof Error ? cause.message : String(cause))
 
 /**
  * A Lua script run by its SHA1 (EVALSHA), so that its text is sent once per

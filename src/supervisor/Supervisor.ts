@@ -7,10 +7,11 @@
  * child that died before its first snapshot is started clean). What counts
  * as abnormal: death by a signal other than SIGINT/SIGTERM (SIGKILL, SIGSEGV,
  * the OOM killer), or exit code 1 or 4 (an unexpected failure, a store that
- * did not answer). A clean stop (exit 0, or ended by SIGINT/SIGTERM: the
- * runner handles them and exits 130) is not restarted, and neither is a
- * failure a restart cannot mend: bad arguments (2), invalid state (3), a
- * session held by another live runner (5).
+ * did not answer). A clean stop (exit 0, ended by SIGINT/SIGTERM, or exit
+ * 130/143: a runner that handled one after taking its shutdown snapshot) is
+ * not restarted, and neither is a failure a restart cannot mend: bad
+ * arguments (2), invalid state (3), a session held by another live runner
+ * (5).
  */
 import { Duration, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -66,12 +67,16 @@ export class SupervisorError extends Schema.TaggedError<SupervisorError>()("Supe
   message: Schema.String
 }) {}
 
-/** The exit code of a runner that SIGINT or SIGTERM stopped (Effect's `runMain` ends an interrupted program with it). */
-const stoppedBySignal = 130
+/**
+ * Whether a child was stopped on purpose: killed by SIGINT/SIGTERM, or exited with the code the CLI
+ * gives after handling one (128 + 2 = 130, 128 + 15 = 143) once its shutdown snapshot was taken.
+ */
+export const isCleanStop = (exitCode: number | null, signal: string | null): boolean =>
+  signal !== null ? signal === "SIGINT" || signal === "SIGTERM" : exitCode === 130 || exitCode === 143
 
 /** Whether a child's end calls for a restart. */
 export const isAbnormal = (exitCode: number | null, signal: string | null): boolean =>
-  signal !== null ? signal !== "SIGINT" && signal !== "SIGTERM" : exitCode === 1 || exitCode === 4
+  !isCleanStop(exitCode, signal) && (signal !== null || exitCode === 1 || exitCode === 4)
 
 /** Runs one child to its end. */
 const runChild = (attempt: number, args: ReadonlyArray<string>, options: SuperviseOptions) =>
@@ -127,11 +132,7 @@ export const supervise = Effect.fn("Supervisor.supervise")(function*(options: Su
     const { death, lastLine } = yield* runChild(attempt, ["run", "--session", options.sessionId, ...mode, ...options.runArgs], options)
     deaths.push(death)
     if (!death.abnormal) {
-      const outcome = death.exitCode === 0
-        ? "completed"
-        : death.signal !== null || death.exitCode === stoppedBySignal
-        ? "stopped"
-        : "failed"
+      const outcome = death.exitCode === 0 ? "completed" : isCleanStop(death.exitCode, death.signal) ? "stopped" : "failed"
       return { outcome, restarts: attempt, deaths, lastLine } satisfies SupervisionReport
     }
     if (attempt >= maxRestarts) return { outcome: "gave_up", restarts: attempt, deaths, lastLine } satisfies SupervisionReport

@@ -23,10 +23,41 @@ describe("supervisor", () => {
     assert.isTrue(Supervisor.isAbnormal(null, "SIGSEGV"))
     assert.isTrue(Supervisor.isAbnormal(1, null))
     assert.isTrue(Supervisor.isAbnormal(4, null))
-    for (const code of [0, 2, 3, 5, 6]) assert.isFalse(Supervisor.isAbnormal(code, null), `exit ${code}`)
+    for (const code of [0, 2, 3, 5, 6, 130, 143]) assert.isFalse(Supervisor.isAbnormal(code, null), `exit ${code}`)
     assert.isFalse(Supervisor.isAbnormal(null, "SIGTERM"))
     assert.isFalse(Supervisor.isAbnormal(null, "SIGINT"))
   })
+
+  it("a clean stop is a death by SIGINT/SIGTERM, or the exit code a runner that handled one gives (128 + 2, 128 + 15)", () => {
+    for (const [code, signal] of [[130, null], [143, null], [null, "SIGINT"], [null, "SIGTERM"]] as const) {
+      assert.isTrue(Supervisor.isCleanStop(code, signal), `${code ?? signal}`)
+    }
+    for (const [code, signal] of [[0, null], [1, null], [4, null], [6, null], [null, "SIGKILL"]] as const) {
+      assert.isFalse(Supervisor.isCleanStop(code, signal), `${code ?? signal}`)
+    }
+  })
+
+  it.live("a runner stopped with SIGTERM (it exits 143 after its shutdown snapshot) is a stop: not restarted, not a failure", () =>
+    Effect.gen(function*() {
+      let pid: number | undefined
+      let signalled = false
+      const report = yield* Supervisor.supervise({
+        sessionId: session(),
+        runArgs: ["--loops", "100000", "--seed", "1", "--tick-ms", "20", "--pace", "--json", "--status-every", "1"],
+        env: env(),
+        onStart: (child) => {
+          pid = child.pid
+        },
+        // Sent once the runner is trading, so that it is its own SIGTERM handling that ends it.
+        onLine: (line) => {
+          if (!signalled && line.startsWith("{\"loop\":") && pid !== undefined) signalled = process.kill(pid, "SIGTERM")
+        }
+      })
+      assert.isTrue(signalled)
+      assert.strictEqual(report.outcome, "stopped")
+      assert.strictEqual(report.restarts, 0)
+      assert.deepStrictEqual(report.deaths.map((d) => [d.exitCode, d.signal]), [[143, null]])
+    }), { timeout: 60_000 })
 
   it.live("a run that ends cleanly is not restarted", () =>
     Effect.gen(function*() {

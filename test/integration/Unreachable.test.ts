@@ -41,6 +41,17 @@ describe("unreachable stores", () => {
       assert.notInclude(String(url), "s3cret-pw")
     }), { timeout: 30_000 })
 
+  it.live("Redis given a URL that is not a redis: URL (ioredis reads it as a socket path): Unreachable, the password not in the message", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const error = yield* failureOf(
+        HotStateStore.pipe(Effect.flatMap((store) => store.load(SessionId.make("sess_nobody01")))),
+        redisLiveLayer(uniqueEnv("unreach"), Redacted.make(`http://x:s3cret-pw@127.0.0.1:${port}`))
+      )
+      assert.strictEqual(error.reason._tag, "Unreachable")
+      assert.notInclude(error.message, "s3cret-pw")
+    }), { timeout: 30_000 })
+
   it.live("PostgreSQL with nothing listening: Unreachable, and the password never appears in the message", () =>
     Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)

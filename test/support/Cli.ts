@@ -25,12 +25,22 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> 
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
-/** A CLI process started in the background, killed with SIGKILL once `killWhen` is true of a stdout line. */
+/**
+ * A CLI process started in the background, sent `signal` (SIGKILL unless told) once `killWhen` is
+ * true of a stdout line; resolves when it has ended, with how it ended.
+ */
 export const runCliUntil = (
   args: ReadonlyArray<string>,
   env: Record<string, string>,
-  killWhen: (line: string) => boolean
-): Promise<{ readonly killed: boolean; readonly lines: ReadonlyArray<string>; readonly stderr: string }> =>
+  killWhen: (line: string) => boolean,
+  signal: NodeJS.Signals = "SIGKILL"
+): Promise<{
+  readonly killed: boolean
+  readonly lines: ReadonlyArray<string>
+  readonly stderr: string
+  readonly status: number | null
+  readonly signal: NodeJS.Signals | null
+}> =>
   new Promise((resolve, reject) => {
     const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
     const child = spawn(process.execPath, [cliMain, ...args], { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] })
@@ -39,11 +49,11 @@ export const runCliUntil = (
     let killed = false
     readLines(child.stdout, (line) => {
       lines.push(line)
-      if (!killed && killWhen(line)) killed = child.kill("SIGKILL")
+      if (!killed && killWhen(line)) killed = child.kill(signal)
     })
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk
     })
     child.once("error", reject)
-    child.once("close", () => resolve({ killed, lines, stderr }))
+    child.once("close", (status, endedBy) => resolve({ killed, lines, stderr, status, signal: endedBy }))
   })

@@ -3,7 +3,8 @@ import { Effect, Result, Schema } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { decodeEngineStateJson, encodeEngineState, encodeEngineStateJson } from "../../src/domain/StateCodec.ts"
-import { newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
+import { maxEpochMillis } from "../../src/domain/Units.ts"
+import { maxLoopsWithin, newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
 import { type Campaign, campaigns } from "../../src/runner/Campaign.ts"
 import { quoteAt } from "../../src/runner/MarketFeed.ts"
 import { evaluateEntry } from "../../src/runner/RiskGuard.ts"
@@ -26,6 +27,22 @@ const runPlain = (state: EngineState, campaign: Campaign, seed: number, loops: n
 
 const Seed = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1_000_000))
 const CampaignName = Schema.Literals(["balanced", "aggressive", "cautious"])
+
+describe("simulated clock", () => {
+  const Tick = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
+  it.prop("maxLoopsWithin is the last loop count whose clock is within the latest time a state may hold", { tickMs: Tick }, ({ tickMs }) => {
+    const most = maxLoopsWithin(start, tickMs)
+    assert.isAtLeast(most, 0)
+    assert.isAtMost(start + most * tickMs, maxEpochMillis)
+    assert.isAbove(start + (most + 1) * tickMs, maxEpochMillis)
+  })
+
+  it("a tick that ends exactly on the bound allows exactly that many loops", () => {
+    const room = maxEpochMillis - start
+    assert.strictEqual(maxLoopsWithin(start, room), 1)
+    assert.strictEqual(maxLoopsWithin(start, room + 1), 0)
+  })
+})
 
 describe("market feed", () => {
   it.prop("a quote is a pure function of seed, symbol and loop", { seed: Seed, loop: Seed }, ({ loop, seed }) => {

@@ -104,6 +104,12 @@ const cases: ReadonlyArray<{
     reason: "InvalidValue",
     mentions: ["session.sessionId"]
   },
+  {
+    name: "a time a Date cannot hold (after 9999-12-31)",
+    mutate: (s) => (s.positions.activeTrades.trd_000017.orderA.updatedAt = 253_402_300_800_000),
+    reason: "InvalidValue",
+    mentions: ["positions.activeTrades.trd_000017.orderA.updatedAt"]
+  },
   { name: "an unknown field", mutate: (s) => (s.metrics.bonus = 1), reason: "InvalidValue", mentions: ["metrics.bonus"] },
   { name: "a missing section", mutate: (s) => delete s.riskGuard, reason: "InvalidValue", mentions: ["riskGuard"] },
   {
@@ -128,6 +134,13 @@ describe("invalid state is rejected with a message naming the path", () => {
       for (const text of mentions) assert.include(error.message, text)
     })
   }
+
+  it("the latest time a state may hold is the last millisecond of 9999, which a Date can format", () => {
+    const encoded = validEncoded()
+    encoded.positions.activeTrades.trd_000017.orderA.updatedAt = 253_402_300_799_999
+    const [trade] = Object.values(expectSuccess(decodeEngineState(encoded)).positions.activeTrades)
+    assert.strictEqual(new Date(trade!.orderA.updatedAt).toISOString(), "9999-12-31T23:59:59.999Z")
+  })
 
   it("truncated JSON text is MalformedJson", () => {
     const text = JSON.stringify(validEncoded())

@@ -19,9 +19,14 @@ import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
+import { checkLoopsAndTick } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
-/** `resume-all --loops N --seed S`: every interrupted session of the env, resumed at once. */
+/**
+ * `resume-all --loops N --seed S`: every interrupted session of the env, resumed at once. Each failed
+ * session's line carries the exit code `run` would have given it; the command exits with the code of
+ * the first failed session in the order listed (0 when none failed).
+ */
 export const resumeAll = Command.make(
   "resume-all",
   {
@@ -37,7 +42,7 @@ export const resumeAll = Command.make(
     json: jsonFlag
   },
   Effect.fn(function*(args) {
-    if (args.tickMs <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+    yield* checkLoopsAndTick(args.loops, args.tickMs)
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
     /** One interrupted session, resumed under its own lease and run to --loops. */
@@ -69,7 +74,11 @@ export const resumeAll = Command.make(
           return yield* resumeOne(sessionId, started).pipe(Effect.scoped, Effect.ensuring(reportStop(started)))
         }).pipe(
           Effect.map((state) => ({ sessionId, ok: true as const, state: { ...state, session: { ...state.session, status: "stopped" as const } } })),
-          Effect.catch((error) => Effect.succeed({ sessionId, ok: false as const, error: (error as Error).message }))
+          Effect.catch((error) => {
+            // The code `run` would have exited with for this session alone.
+            const { code, message } = ExitCode.classify(error)
+            return Effect.succeed({ sessionId, ok: false as const, exitCode: code, error: message ?? "" })
+          })
         ), { concurrency: "unbounded" })
     }).pipe(Effect.provide(Persistence.layer))
 
@@ -81,9 +90,16 @@ export const resumeAll = Command.make(
             : result
         ))
       } else {
-        yield* Console.log(result.ok ? `${result.sessionId}: resumed and ran to loop ${result.state.session.loopCount}` : `${result.sessionId}: ${result.error}`)
+        yield* Console.log(
+          result.ok
+            ? `${result.sessionId}: resumed and ran to loop ${result.state.session.loopCount}`
+            : `${result.sessionId}: failed (exit ${result.exitCode}): ${result.error}`
+        )
       }
     }
-    if (results.some((r) => !r.ok)) yield* ExitCode.set(ExitCode.storeFailed)
+    const firstFailed = results.find((result) => !result.ok)
+    if (firstFailed?.ok === false) yield* ExitCode.set(firstFailed.exitCode)
   })
-).pipe(Command.withDescription("Resume every interrupted session of the env at once, each under its own lease"))
+).pipe(Command.withDescription(
+  "Resume every interrupted session of the env at once, each under its own lease; exits with the code of the first failed session"
+))

@@ -16,6 +16,7 @@ import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, statusLine } from "../Output.ts"
+import { checkLoopsAndTick } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
 
@@ -71,12 +72,12 @@ export const run = Command.make(
     json: jsonFlag
   },
   Effect.fn(function*(args) {
-    if (args.loops < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
     const seedArg = Option.getOrUndefined(args.seed)
     const tickArg = Option.getOrUndefined(args.tickMs)
-    if (tickArg !== undefined && tickArg <= 0) return yield* ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
     if (args.mode === "clean" && seedArg === undefined) return yield* ExitCode.fail(ExitCode.badArguments, "a new session needs --seed")
     const marketArg = seedArg === undefined ? undefined : { seed: seedArg, tickMs: tickArg ?? 1000 }
+    // The tick the flags give (a new session's); a resumed session's own is read with its state.
+    yield* checkLoopsAndTick(args.loops, tickArg ?? marketArg?.tickMs)
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)

@@ -9,6 +9,7 @@ import { newSessionId } from "../../session/Session.ts"
 import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
+import { checkLoopsAndTick } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
@@ -25,6 +26,7 @@ export const supervise = Command.make(
   },
   Effect.fn(function*(args) {
     if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
+    yield* checkLoopsAndTick(args.loops, args.tickMs)
     const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
     const runArgs = [
       "--loops", String(args.loops), "--seed", String(args.seed), "--tick-ms", String(args.tickMs),

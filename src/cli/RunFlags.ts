@@ -1,0 +1,28 @@
+/**
+ * RunFlags: the checks `run`, `supervise` and `resume-all` make on their
+ * `--loops` and `--tick-ms` before anything starts, so that a run never
+ * stops halfway on a state it cannot store.
+ */
+import { Effect } from "effect"
+import { maxEpochMillis } from "../domain/Units.ts"
+import { maxLoopsWithin, simulatedStart } from "../runner/ArbitrageStrategy.ts"
+import { ExitCode } from "./ExitCode.ts"
+
+/**
+ * Fails with exit 2 unless `loops` is at least 0, `tickMs` (when the flags say what the tick will be)
+ * is positive, and the simulated clock of a session started by the CLI stays within the latest
+ * time a state may hold after `loops` loops of that tick.
+ */
+export const checkLoopsAndTick = (loops: number, tickMs: number | undefined): Effect.Effect<void, ExitCode.CliFailure> => {
+  if (loops < 0) return ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
+  if (tickMs === undefined) return Effect.void
+  if (tickMs <= 0) return ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
+  const most = maxLoopsWithin(simulatedStart, tickMs)
+  return loops > most
+    ? ExitCode.fail(
+      ExitCode.badArguments,
+      `--loops ${loops} with --tick-ms ${tickMs} would take the simulated clock past ${new Date(maxEpochMillis).toISOString()}; ` +
+        `at most ${most} loops fit with this tick`
+    )
+    : Effect.void
+}
