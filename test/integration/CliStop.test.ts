@@ -1,0 +1,62 @@
+/**
+ * A stop the runner cannot record: SIGTERM arrives while PostgreSQL does not
+ * answer. The session then stays `running` in the durable tier, and the
+ * command must say so and exit with the store's code (4), not end as a clean
+ * stop (143), which a supervisor or an operator would take for "recorded".
+ *
+ * The CLI as a real process; PostgreSQL behind a proxy the test cuts.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option, Redacted } from "effect"
+import { spawn } from "node:child_process"
+import { randomInt } from "node:crypto"
+import { fileURLToPath } from "node:url"
+import { SessionId } from "../../src/domain/Ids.ts"
+import { durableOn } from "../../src/store/Persistence.ts"
+import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
+import { readLines } from "../../src/supervisor/LineReader.ts"
+import { testPostgres } from "../support/Backings.ts"
+import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { tcpProxy } from "../support/TcpProxy.ts"
+
+const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+
+describe("a stop that cannot be recorded", () => {
+  it.live("SIGTERM while PostgreSQL does not answer: exit 4 with one line saying the session stays running", () =>
+    Effect.gen(function*() {
+      const stateEnv = uniqueEnv("clistop")
+      const sessionId = SessionId.make(`sess_stop${randomInt(1e9).toString(36)}`)
+      const target = new URL(Redacted.value(testDatabaseUrl))
+      const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
+      target.port = String(proxy.port)
+
+      const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
+      const child = spawn(process.execPath, [
+        cliMain, "run", "--session", sessionId, "--mode", "clean", "--loops", "1000000", "--seed", "7",
+        "--pace", "--tick-ms", "10", "--json", "--status-every", "1"
+      ], {
+        env: { ...inherited, DATABASE_URL: target.toString(), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
+      const trading = new Promise<void>((resolve) => readLines(child.stdout, (line) => line.startsWith("{\"loop\":") && resolve()))
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+
+      // Trading (its first snapshot is durable), then the database goes away, then the operator stops it.
+      yield* Effect.promise(() => trading).pipe(Effect.timeout("30 seconds"))
+      yield* proxy.cut
+      child.kill("SIGTERM")
+      const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
+
+      assert.strictEqual(code, 4, stderr)
+      assert.include(stderr, "the stop could not be recorded")
+      assert.notInclude(stderr, "    at ", "no stack trace")
+      const latest = yield* SnapshotStore.pipe(
+        Effect.flatMap((store) => store.loadLatest(sessionId)),
+        Effect.provide(durableOn(stateEnv, testPostgres, { migrate: false }))
+      )
+      assert.strictEqual(Option.getOrThrow(latest).snapshot.state.session.status, "running", "the durable tier still says running")
+    }), { timeout: 90_000 })
+})
