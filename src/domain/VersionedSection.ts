@@ -9,7 +9,7 @@
  */
 import { Result, Schema } from "effect"
 import { compileExactShape } from "./ExactShape.ts"
-import { formatIssue, StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
+import { StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
 
 /** The encoded form of a section: its fields plus `version`. */
 export type VersionedJson = { readonly version: number } & Record<string, unknown>

@@ -27,7 +27,7 @@ import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import * as Supervisor from "../../src/supervisor/Supervisor.ts"
 import { durableOn, redisLiveLayer } from "../../src/store/Persistence.ts"
 import { testPostgres } from "../support/Backings.ts"
-import { differences, storedForm } from "../support/Runs.ts"
+import { chaosRunArgs, differences, storedForm } from "../support/Runs.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
 const kills = Number(process.env.CHAOS_KILLS ?? "5")
@@ -68,10 +68,7 @@ describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
 
       const report = yield* Supervisor.supervise({
         sessionId,
-        runArgs: [
-          "--loops", String(loops), "--seed", String(seed), "--campaign", campaign.id,
-          "--pace", "--tick-ms", String(tickMs), "--json", "--status-every", "1"
-        ],
+        runArgs: chaosRunArgs({ loops, seed, campaign, tickMs }),
         env: {
           DATABASE_URL: Redacted.value(testDatabaseUrl),
           REDIS_URL: Redacted.value(testRedisUrl),

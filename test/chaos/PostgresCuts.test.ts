@@ -25,9 +25,9 @@ import { durableOn } from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import * as Supervisor from "../../src/supervisor/Supervisor.ts"
 import { testPostgres } from "../support/Backings.ts"
-import { storedForm } from "../support/Runs.ts"
-import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
-import { tcpProxy } from "../support/TcpProxy.ts"
+import { chaosRunArgs, storedForm } from "../support/Runs.ts"
+import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { testPostgresProxy } from "../support/TcpProxy.ts"
 
 const cuts = Number(process.env.CHAOS_CUTS ?? "5")
 // Long enough that the run outlasts every cut (a cut and its outage take about a second).
@@ -53,9 +53,7 @@ describe(`chaos: PostgreSQL connections cut ${cuts} times during trading`, () =>
     Effect.gen(function*() {
       const env = uniqueEnv("pgcuts")
       const sessionId = SessionId.make(`sess_pgcuts${randomInt(1e9).toString(36)}`)
-      const target = new URL(Redacted.value(testDatabaseUrl))
-      const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
-      target.port = String(proxy.port)
+      const { proxy, url } = yield* testPostgresProxy
 
       // What each runner (by its token) took, loop by loop.
       const taken = new Map<number, Map<number, LoopLine>>()
@@ -81,12 +79,9 @@ describe(`chaos: PostgreSQL connections cut ${cuts} times during trading`, () =>
 
       const report = yield* Supervisor.supervise({
         sessionId,
-        runArgs: [
-          "--loops", String(loops), "--seed", String(seed), "--campaign", campaign.id,
-          "--pace", "--tick-ms", String(tickMs), "--json", "--status-every", "1"
-        ],
+        runArgs: chaosRunArgs({ loops, seed, campaign, tickMs }),
         env: {
-          DATABASE_URL: target.toString(),
+          DATABASE_URL: Redacted.value(url),
           REDIS_URL: Redacted.value(testRedisUrl),
           STATE_ENV: env,
           LEASE_TTL: "2 seconds"

@@ -16,8 +16,8 @@ import { durableOn } from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { readLines } from "../../src/supervisor/LineReader.ts"
 import { testPostgres } from "../support/Backings.ts"
-import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
-import { tcpProxy } from "../support/TcpProxy.ts"
+import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { testPostgresProxy } from "../support/TcpProxy.ts"
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
@@ -26,16 +26,14 @@ describe("a stop that cannot be recorded", () => {
     Effect.gen(function*() {
       const stateEnv = uniqueEnv("clistop")
       const sessionId = SessionId.make(`sess_stop${randomInt(1e9).toString(36)}`)
-      const target = new URL(Redacted.value(testDatabaseUrl))
-      const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
-      target.port = String(proxy.port)
+      const { proxy, url } = yield* testPostgresProxy
 
       const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
       const child = spawn(process.execPath, [
         cliMain, "run", "--session", sessionId, "--mode", "clean", "--loops", "1000000", "--seed", "7",
         "--pace", "--tick-ms", "10", "--json", "--status-every", "1"
       ], {
-        env: { ...inherited, DATABASE_URL: target.toString(), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
+        env: { ...inherited, DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
         stdio: ["ignore", "pipe", "pipe"]
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))

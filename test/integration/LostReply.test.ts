@@ -9,7 +9,7 @@
  * Real PostgreSQL behind a proxy that withholds exactly one reply, real Redis.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Redacted, Result, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Result, Scope } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
@@ -24,9 +24,9 @@ import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { storedForm } from "../support/Runs.ts"
-import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
 import { sessionOptions } from "../support/Sessions.ts"
-import { tcpProxy } from "../support/TcpProxy.ts"
+import { testPostgresProxy } from "../support/TcpProxy.ts"
 
 const campaign = campaigns.aggressive!
 const market = { seed: 4242, tickMs: 5 }
@@ -44,11 +44,9 @@ const firstOpeningLoop = (sessionId: SessionId): number => {
 /** PostgreSQL through a fresh proxy, Redis direct; the proxy and the env of this test. */
 const storesBehindProxy = (label: string) =>
   Effect.gen(function*() {
-    const target = new URL(Redacted.value(testDatabaseUrl))
-    const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
-    target.port = String(proxy.port)
+    const { proxy, url } = yield* testPostgresProxy
     const env = uniqueEnv(label)
-    const durable = durableOn(env, postgresLayer(Redacted.make(target.toString()), { maxConnections: 2 }))
+    const durable = durableOn(env, postgresLayer(url, { maxConnections: 2 }))
     return { proxy, env, durable, stores: Layer.mergeAll(redisLiveLayer(env, testRedisUrl), durable) }
   })
 

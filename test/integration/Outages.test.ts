@@ -6,7 +6,7 @@
  */
 import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { Effect, Exit, Layer, Option, Scope } from "effect"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
@@ -18,8 +18,8 @@ import { testPostgres } from "../support/Backings.ts"
 import { privateRedis } from "../support/PrivateRedis.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { storedForm, uninterruptedRun } from "../support/Runs.ts"
-import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
-import { tcpProxy } from "../support/TcpProxy.ts"
+import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { testPostgresProxy } from "../support/TcpProxy.ts"
 
 const campaign = campaigns.aggressive!
 const seed = 5150
@@ -70,14 +70,12 @@ describe("outages", () => {
 
   it.live("PostgreSQL down mid-run: no new trade opens, the snapshot waits, and is written when the database is back; nothing is lost", () =>
     Effect.gen(function*() {
-      const target = new URL(Redacted.value(testDatabaseUrl))
-      const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
-      target.port = String(proxy.port)
+      const { proxy, url } = yield* testPostgresProxy
       const env = uniqueEnv("pgdown")
       const sessionId = SessionId.make("sess_pgdown0001")
       const stores = Layer.mergeAll(
         redisLiveLayer(env, testRedisUrl),
-        durableOn(env, postgresLayer(Redacted.make(target.toString()), { maxConnections: 2 }))
+        durableOn(env, postgresLayer(url, { maxConnections: 2 }))
       )
       yield* Effect.gen(function*() {
         const scope = yield* Scope.make()

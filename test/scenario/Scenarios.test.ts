@@ -3,7 +3,7 @@
  * PostgreSQL. The original system skipped S1 and "loaded S5 despite
  * corruption"; here both must pass.
  */
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Scope } from "effect"
 import { type EngineState, sectionNames } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"

@@ -32,6 +32,17 @@ export const uninterruptedRun = (options: {
   return { ...state, session: { ...state.session, status: options.status ?? "stopped" } }
 }
 
+/** The `run` arguments of a supervised chaos run: paced, every loop reported as a JSON line. */
+export const chaosRunArgs = (options: {
+  readonly loops: number
+  readonly seed: number
+  readonly campaign: Campaign
+  readonly tickMs: number
+}): ReadonlyArray<string> => [
+  "--loops", String(options.loops), "--seed", String(options.seed), "--campaign", options.campaign.id,
+  "--pace", "--tick-ms", String(options.tickMs), "--json", "--status-every", "1"
+]
+
 /** The stored JSON form of a state: how two states are compared across processes. */
 export const storedForm = (state: EngineState): unknown => JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(state))))
 

@@ -11,8 +11,9 @@
  * connection instead. That is "committed, but the acknowledgement was lost",
  * made to happen on purpose rather than by luck.
  */
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Redacted } from "effect"
 import { createConnection, createServer, type Socket } from "node:net"
+import { testDatabaseUrl } from "./Services.ts"
 
 /** A running proxy and its switches. */
 export interface TcpProxy {
@@ -146,3 +147,11 @@ export const tcpProxy = (targetHost: string, targetPort: number) =>
       })
     } satisfies TcpProxy
   })
+
+/** A proxy in front of the test PostgreSQL, and the URL that reaches the server through it. */
+export const testPostgresProxy = Effect.gen(function*() {
+  const target = new URL(Redacted.value(testDatabaseUrl))
+  const proxy = yield* tcpProxy(target.hostname, Number(target.port || 5432))
+  target.port = String(proxy.port)
+  return { proxy, url: Redacted.make(target.toString()) }
+})
