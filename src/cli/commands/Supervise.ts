@@ -8,7 +8,7 @@ import { SessionId } from "../../domain/Ids.ts"
 import { newSessionId } from "../../session/Session.ts"
 import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag } from "../Output.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
 import { checkLoopsAndTick } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
@@ -22,16 +22,19 @@ export const supervise = Command.make(
     tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
     pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
     maxRestarts: Flag.Int("max-restarts").pipe(Flag.withDescription("Restarts after crashes before giving up"), Flag.withDefault(10)),
+    scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
   Effect.fn(function*(args) {
     if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
     yield* checkLoopsAndTick(args.loops, args.tickMs)
+    yield* scanBudgetOf(args.scanBudgetMb)
     const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
     const runArgs = [
       "--loops", String(args.loops), "--seed", String(args.seed), "--tick-ms", String(args.tickMs),
       ...(args.pace ? ["--pace"] : []),
       ...Option.match(args.campaign, { onNone: () => [], onSome: (c) => ["--campaign", c] }),
+      ...Option.match(args.scanBudgetMb, { onNone: () => [], onSome: (mb) => ["--scan-budget-mb", String(mb)] }),
       ...(args.json ? ["--json"] : [])
     ]
     yield* Console.error(`supervising ${sessionId}`)
