@@ -10,12 +10,12 @@
  * | REDIS_CLUSTER_NODES  | a Redis Cluster instead: `redis:`/`rediss:` node URLs,     | (none)           |
  * |                      | comma-separated (secret: Redacted)                         |                  |
  * | STATE_ENV            | namespace of keys and rows (`dev`, `test`, `prod`, ...)    | `dev`            |
- * | SNAPSHOT_INTERVAL    | time between periodic snapshots                            | `5 minutes`      |
+ * | SNAPSHOT_INTERVAL    | time between periodic snapshots, 1 second to 1 day         | `5 minutes`      |
  * | PG_MAX_CONNECTIONS   | PostgreSQL pool size, at least 1                           | 10               |
  * | PGLITE_DATA_DIR      | where the embedded PostgreSQL keeps its files              | `.data/pglite`   |
  * | MIGRATE_ON_START     | apply pending migrations when the stores start             | true             |
  * | LEASE_TTL            | life of a session lease without renewal (a dead runner's   | `15 seconds`     |
- * |                      | session is free after it), at least 1 second               |                  |
+ * |                      | session is free after it), 1 second to 1 day               |                  |
  *
  * A value out of bounds is a `ConfigError` naming the variable; its message never holds the
  * value, which may be a secret.
@@ -29,6 +29,20 @@ import { Env } from "./domain/Ids.ts"
  * GC pause or a slow round trip loses its own session.
  */
 export const minLeaseTtl = Duration.seconds(1)
+
+/** The longest lease: a dead runner's session stays blocked this long, and PostgreSQL's intervals must hold it. */
+export const maxLeaseTtl = Duration.days(1)
+
+/** A duration setting within `[min, max]`, said in the words `bounds`. */
+const boundedDuration = (name: string, min: Duration.Duration, max: Duration.Duration, bounds: string) =>
+  Config.schema(
+    Schema.DurationFromString.check(
+      Schema.makeFilter((value) =>
+        (Duration.isGreaterThanOrEqualTo(value, min) && Duration.isLessThanOrEqualTo(value, max)) || `must be ${bounds}`
+      )
+    ),
+    name
+  )
 
 const postgresSchemes = ["postgres:", "postgresql:"]
 const redisSchemes = ["redis:", "rediss:"]
@@ -82,16 +96,16 @@ export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
   redisUrl: Config.option(connectionUrl("REDIS_URL", redisSchemes)),
   redisClusterNodes: connectionUrls("REDIS_CLUSTER_NODES", redisSchemes).pipe(Config.withDefault([])),
   env: Config.schema(Env, "STATE_ENV").pipe(Config.withDefault(Schema.decodeSync(Env)("dev"))),
-  snapshotInterval: Config.Duration("SNAPSHOT_INTERVAL").pipe(Config.withDefault(Duration.minutes(5))),
+  snapshotInterval: boundedDuration("SNAPSHOT_INTERVAL", Duration.seconds(1), Duration.days(1), "between 1 second and 1 day").pipe(
+    Config.withDefault(Duration.minutes(5))
+  ),
   pgMaxConnections: Config.schema(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)), "PG_MAX_CONNECTIONS").pipe(Config.withDefault(10)),
   pgliteDataDir: Config.String("PGLITE_DATA_DIR").pipe(Config.withDefault(".data/pglite")),
   migrateOnStart: Config.Boolean("MIGRATE_ON_START").pipe(Config.withDefault(true)),
-  leaseTtl: Config.schema(
-    Schema.DurationFromString.check(
-      Schema.makeFilter((ttl) =>
-        Duration.isGreaterThanOrEqualTo(ttl, minLeaseTtl) || "must be at least 1 second (the lease is renewed every third of it)"
-      )
-    ),
-    "LEASE_TTL"
+  leaseTtl: boundedDuration(
+    "LEASE_TTL",
+    minLeaseTtl,
+    maxLeaseTtl,
+    "between 1 second (the lease is renewed every third of it) and 1 day"
   ).pipe(Config.withDefault(Duration.seconds(15)))
 })

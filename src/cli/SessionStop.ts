@@ -6,16 +6,10 @@
  * with the code of the store's failure, which wins over the signal's code
  * (see `main.ts`).
  */
-import { Effect, Option, Ref } from "effect"
-import type { ActiveSession } from "../session/Session.ts"
+import { Effect } from "effect"
+import type { ShutdownOutcome } from "../session/Session.ts"
 import { ExitCode } from "./ExitCode.ts"
 
-/** After a session's scope has closed: a stop that was not recorded sets the exit code of its failure. */
-export const reportStop = (started: Ref.Ref<Option.Option<ActiveSession>>) =>
-  Effect.gen(function*() {
-    const session = yield* Ref.get(started)
-    if (Option.isNone(session)) return
-    const outcome = yield* session.value.shutdown
-    if (outcome?.kind !== "not_recorded") return
-    yield* ExitCode.set(ExitCode.classify(outcome.error).code)
-  })
+/** A session's `onShutdown`: a stop that was not recorded sets the exit code of its failure. */
+export const reportStop = (outcome: ShutdownOutcome): Effect.Effect<void> =>
+  outcome.kind === "not_recorded" ? ExitCode.set(ExitCode.classify(outcome.error).code) : Effect.void

@@ -51,6 +51,9 @@ export interface RestoreOptions {
 /** The read budget of a restore unless told otherwise: 1 GiB of stored sections. */
 export const defaultScanBudgetBytes = 1024 * 1024 * 1024
 
+/** The most one page of older snapshots may hold, by the sizes seen so far. */
+const maxPageBytes = 64 * 1024 * 1024
+
 interface Candidate {
   readonly source: "hot" | "snapshot"
   readonly snapshotId: number | null
@@ -132,7 +135,9 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
 
   // The durable tier: newest first, down to the first valid snapshot. The newest is read alone (it
   // is almost always valid, and a snapshot can be large); older ones in growing pages after it,
-  // until one is valid, the depth is reached, or the budget is spent.
+  // until one is valid, the depth is reached, or the budget is spent. A page never holds more than
+  // a quarter of the budget (64 MiB at most) by the sizes seen so far: large snapshots are read one
+  // at a time, so that what is held at once stays bounded, whatever a damaged history holds.
   let snapshotCandidate: Candidate | undefined
   let readCount = 0
   let bytesRead = 0
@@ -168,7 +173,9 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       break
     }
     if (reads.length < limit) break
-    pageSize = Math.min(pageSize * 4, 256)
+    const averageBytes = Math.max(1, bytesRead / readCount)
+    const pageBytes = Math.min(maxPageBytes, budget / 4, budget - bytesRead)
+    pageSize = Math.max(1, Math.min(pageSize * 4, 256, Math.floor(pageBytes / averageBytes)))
   }
   if (snapshotCandidate !== undefined) olderUnread = null
 

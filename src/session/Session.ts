@@ -37,7 +37,7 @@
  * (unreachable, out of memory, a damaged key) degrades it, and the session
  * snapshots every loop until a write goes through again.
  */
-import { Clock, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Option, Ref, Result, Schedule, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import type { EngineState } from "../domain/EngineState.ts"
@@ -85,13 +85,21 @@ export interface LeasePolicy {
 }
 
 /** What to start. */
-export interface SessionOptions {
+export interface SessionOptions<E = never> {
   readonly mode: SessionMode
   readonly sessionId?: SessionId
   /** The state of a new session with this id. */
   readonly newState: (sessionId: SessionId) => EngineState
   readonly policy: PersistencePolicy
   readonly lease?: LeasePolicy
+  /**
+   * Checks the state the session would start from (new or restored), before anything is written:
+   * a runner refuses here a session it cannot run (another campaign, a market it does not know, a
+   * clock past its bounds), and the session starts nothing.
+   */
+  readonly admit?: (state: EngineState, origin: SessionOrigin) => Effect.Effect<void, E>
+  /** Told how the stop was recorded, once the session's scope closes (a CLI sets its exit code from it). */
+  readonly onShutdown?: (outcome: ShutdownOutcome) => Effect.Effect<void>
 }
 
 /** How the session came to be. */
@@ -125,8 +133,6 @@ export interface ActiveSession {
   readonly health: Effect.Effect<PersistenceHealth>
   /** Whether a new trade may open: only while the durable tier takes snapshots (and the lease holds). */
   readonly canTrade: Effect.Effect<boolean>
-  /** How the stop was recorded; `undefined` until the session's scope has closed. */
-  readonly shutdown: Effect.Effect<ShutdownOutcome | undefined>
 }
 
 /** How the tiers are doing, as the session's last writes found them. */
@@ -141,11 +147,14 @@ export interface PersistenceHealth {
   readonly inDoubt: { readonly sequence: number; readonly loopCount: number } | null
 }
 
-/** How the session's stop was recorded (known once its scope has closed). */
+/** How the session's stop was recorded (known once its scope has closed; see `SessionOptions.onShutdown`). */
 export type ShutdownOutcome =
   /** The shutdown snapshot (status `stopped`) is durable. */
   | { readonly kind: "recorded"; readonly sequence: number }
-  /** The shutdown snapshot could not be written: the session stays `running` in the durable tier. */
+  /**
+   * The shutdown snapshot could not be written (nor, if one was in doubt, the outcome of the last
+   * trade learned): the session stays `running` in the durable tier.
+   */
   | { readonly kind: "not_recorded"; readonly error: StoreError | StateCodecError }
   /** No stop was written on purpose: the session failed (so that AUTO resumes it), or it was fenced. */
   | { readonly kind: "left_running"; readonly reason: "failed" | "fenced" }
@@ -184,10 +193,51 @@ export const interruptedSessions = Effect.gen(function*() {
   return [...running, ...liveOnly]
 })
 
+/** How long a stop may wait for the durable tier to answer before it is given up as not recorded. */
+const shutdownBudgetMs = 5_000
+
+/** How many passed-over candidates a resume event records (with their count). */
+const recordedSkips = 20
+
+/**
+ * Holds a session for a writer: takes its lease (released when the scope closes, waiting up to
+ * `wait` for a dead holder's lease to expire) and raises the live tier's fence to the lease's token.
+ * A live tier that does not take the fence now (down, out of memory) cannot be written by anyone;
+ * the writer's first live write that goes through raises it. A fence found above the lease's token
+ * (the lease table was reset or restored from a backup, or the key was forged) would refuse this
+ * writer for good: the lease is then taken again above it, so that fences and tokens never go down.
+ */
+export const hold = (
+  sessionId: SessionId,
+  lease: { readonly holder: string; readonly ttl: Duration.Input; readonly wait: Duration.Input }
+) =>
+  Effect.gen(function*() {
+    const hot = yield* HotStateStore
+    const leases = yield* SessionLease
+    const raise = (token: number) =>
+      hot.raiseFence(sessionId, token).pipe(
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning(`${sessionId}: the live tier did not take the fence now (${error.message})`), null)
+        )
+      )
+    return yield* Effect.acquireRelease(
+      Effect.gen(function*() {
+        const granted = yield* acquireWaiting(leases, sessionId, lease.holder, lease.ttl, lease.wait)
+        const fence = yield* raise(granted.fencingToken)
+        if (fence === null || fence <= granted.fencingToken) return granted
+        yield* Effect.logWarning(`${sessionId}: the live tier's fence ${fence} is above the lease's token ${granted.fencingToken}; the lease is taken above it`)
+        const above = yield* leases.acquire(sessionId, lease.holder, lease.ttl, { above: fence })
+        yield* raise(above.fencingToken)
+        return above
+      }),
+      (held) => leases.release(held).pipe(Effect.ignore)
+    )
+  })
+
 /** Starts a session as `options.mode` says, under its lease; the shutdown snapshot is taken when the scope closes. */
-export const initialize = Effect.fn("Session.initialize")(function*(options: SessionOptions): Effect.fn.Return<
+export const initialize = Effect.fn("Session.initialize")(function*<E = never>(options: SessionOptions<E>): Effect.fn.Return<
   ActiveSession,
-  SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError,
+  SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError | E,
   HotStateStore | SnapshotStore | SessionLease | Scope.Scope
 > {
   const hot = yield* HotStateStore
@@ -201,21 +251,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   const ttl = options.lease?.ttl ?? "15 seconds"
   const ttlMs = Duration.toMillis(Duration.fromInputUnsafe(ttl))
 
-  /**
-   * Takes the lease (released when the scope closes) and raises the live tier's fence to its token.
-   * A live tier that does not take the fence now (down, out of memory) cannot be written by anyone;
-   * the session's first live write that goes through raises it (see `writeLive`).
-   */
-  const lock = Effect.fnUntraced(function*(sessionId: SessionId, wait: Duration.Input) {
-    const lease = yield* Effect.acquireRelease(
-      acquireWaiting(leases, sessionId, holder, ttl, wait),
-      (held) => leases.release(held).pipe(Effect.ignore)
-    )
-    yield* hot.raiseFence(sessionId, lease.fencingToken).pipe(
-      Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier did not take the fence now (${error.message})`))
-    )
-    return lease
-  })
+  const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder, ttl, wait })
 
   /** Clears a clean session's live state; the first write replaces it whole anyway, so only a stale token stops the start. */
   const clearLive = (sessionId: SessionId, lease: Lease) =>
@@ -285,16 +321,18 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     : yield* auto(options.sessionId)
 
   const { lease, sessionId, state } = started
+  if (options.admit !== undefined) yield* options.admit(state, started.origin)
   const token = lease.fencingToken
   const latest = yield* snapshots.listSnapshots(sessionId, 1)
-  /** The highest sequence written, or possibly written (a write whose outcome is unknown). */
-  const sequence = yield* Ref.make(latest[0]?.sequence ?? 0)
+  /** The highest sequence written, or possibly written (a write that was sent, whatever became of it). */
+  const sequence = yield* Ref.make(yield* snapshots.highestSequence(sessionId))
+  /** A snapshot that opened a trade, sent and not known to be committed or not: it decides the session's next state. */
+  const doubt = yield* Ref.make(Option.none<{ readonly metadata: SnapshotToSave; readonly state: EngineState }>())
   const lastSnapshot = yield* Ref.make<Option.Option<SnapshotSummary>>(Option.fromNullishOr(latest[0]))
   const lastSnapshotAt = yield* Ref.make(yield* Clock.currentTimeMillis)
   const lastState = yield* Ref.make(state)
   const fenced = yield* Ref.make(false)
   const heldLease = yield* Ref.make(lease)
-  const shutdown = yield* Ref.make<ShutdownOutcome | undefined>(undefined)
   const interval = Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
 
   const fencedError = (why: string) => StoreError.fenced(snapshots.kind, `${sessionId}: ${why}; this runner no longer writes`)
@@ -340,20 +378,20 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     })
 
   /**
-   * Writes one snapshot (or the same one again: the store's save is idempotent). A write whose
-   * outcome is unknown keeps its sequence taken, so that nothing else is ever written under it.
+   * Writes one snapshot (or the same one again: the store's save is idempotent). Its sequence is
+   * taken before it is sent: whatever becomes of the write (a lost reply, an interruption while the
+   * statement is in flight), nothing else is ever written under that sequence.
    */
   const commit = Effect.fnUntraced(function*(metadata: SnapshotToSave, current: EngineState) {
+    yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
     const [took, written] = yield* Effect.timed(Effect.result(snapshots.save(metadata, current)))
     if (written._tag === "Failure") {
       yield* Metrics.recordFailure("durable", failureReason(written.failure))
-      if (isOutcomeUnknown(written.failure)) yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
       return yield* written.failure
     }
     const summary = written.success
     yield* Metrics.recordDuration(Metrics.snapshotDuration, Duration.toMillis(took))
     if (summary.payloadBytes !== undefined) yield* Metrics.count(Metrics.bytesWritten, summary.payloadBytes, { tier: "durable" })
-    yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
     yield* Ref.set(lastSnapshot, Option.some(summary))
     yield* Ref.set(lastSnapshotAt, metadata.createdAt)
     return summary
@@ -390,9 +428,32 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   })
 
   /**
+   * Writes one snapshot until the durable tier answers, confirming the lease before each attempt (a
+   * lease that ran out while the database was away is extended, unless another runner took it), for
+   * at most `budgetMs` (forever when `undefined`). Written again, a snapshot whose reply was lost is
+   * found committed, or is committed by the retry: either way its outcome is then known.
+   */
+  const commitPatiently = Effect.fnUntraced(function*(metadata: SnapshotToSave, current: EngineState, budgetMs?: number) {
+    const deadline = budgetMs === undefined ? Number.POSITIVE_INFINITY : (yield* Clock.currentTimeMillis) + budgetMs
+    let backoffMs = 100
+    while (true) {
+      const lease = yield* confirmLease
+      if (lease === "lost") return yield* fencedError(`the lease was lost before snapshot #${metadata.sequence} was known to be written`)
+      const written = lease === "confirmed"
+        ? yield* Effect.result(commit(metadata, current))
+        : Result.fail(StoreError.unreachable(snapshots.kind, `the lease of ${sessionId} could not be confirmed`))
+      if (Result.isSuccess(written)) return written.success
+      if (!isStoreAway(written.failure)) return yield* written.failure
+      if ((yield* Clock.currentTimeMillis) + backoffMs > deadline) return yield* written.failure
+      yield* Effect.sleep(Duration.millis(backoffMs))
+      backoffMs = Math.min(backoffMs * 2, 5_000)
+    }
+  })
+
+  /**
    * Learns the outcome of a snapshot that opened a trade and whose reply was lost, by writing it
-   * again until the database answers: either it was committed, or this write commits it. Nothing
-   * is decided meanwhile; only a lost lease (another runner took the session) ends the wait.
+   * again until the database answers. Nothing is decided meanwhile; only a lost lease (another
+   * runner took the session) ends the wait.
    */
   const resolveInDoubt = Effect.fnUntraced(function*(metadata: SnapshotToSave, current: EngineState) {
     yield* Ref.update(health, (h) => ({
@@ -404,21 +465,8 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
       `${sessionId}: snapshot #${metadata.sequence} (loop ${current.session.loopCount}, opening a trade) was sent but not acknowledged; ` +
         `the runner waits until the database says whether it was committed`
     )
-    let backoffMs = 100
-    while (true) {
-      const lease = yield* confirmLease
-      if (lease === "lost") return yield* fencedError("the lease was lost while a snapshot's outcome was unknown")
-      if (lease === "confirmed") {
-        const written = yield* Effect.result(commit(metadata, current))
-        if (written._tag === "Success") {
-          yield* Effect.logInfo(`${sessionId}: snapshot #${metadata.sequence} is committed; its trade stands`)
-          return written.success
-        }
-        if (!isStoreAway(written.failure)) return yield* written.failure
-      }
-      yield* Effect.sleep(Duration.millis(backoffMs))
-      backoffMs = Math.min(backoffMs * 2, 5_000)
-    }
+    yield* commitPatiently(metadata, current)
+    yield* Effect.logInfo(`${sessionId}: snapshot #${metadata.sequence} is committed; its trade stands`)
   })
 
   /** Writes the live tier; a lost fence is raised again once the lease confirms it; any other store failure degrades the tier. */
@@ -487,17 +535,23 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     const before = yield* Ref.get(health)
     if (before.durableTier === "degraded") return false
     const metadata = yield* nextSnapshot("trade")
+    // In doubt from the moment it is sent until its outcome is known: an interruption meanwhile
+    // (SIGTERM) leaves it to the shutdown to settle.
+    yield* Ref.set(doubt, Option.some({ metadata, state: current }))
     const written = yield* Effect.result(commit(metadata, current))
     if (written._tag === "Failure") {
       const failure = written.failure
       if (isOutcomeUnknown(failure)) yield* resolveInDoubt(metadata, current)
-      else if (isStoreAway(failure)) {
+      else {
+        yield* Ref.set(doubt, Option.none())
+        if (!isStoreAway(failure)) return yield* failure
         yield* durableAway(before.pendingSnapshot, failure.message)
         return false
-      } else return yield* failure
+      }
     }
-    yield* durableBack(current, "trade")
     yield* Ref.set(lastState, current)
+    yield* Ref.set(doubt, Option.none())
+    yield* durableBack(current, "trade")
     yield* writeLive(current)
     yield* recordTierGauges(current)
     return true
@@ -536,30 +590,41 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   })
 
   // Shutdown: on a normal end or an interruption (SIGINT/SIGTERM), mark the session stopped and
-  // make that durable, under a sequence of its own (never one whose outcome is unknown), retried
-  // for a few seconds while the database does not answer. On a failure, or once fenced, the
-  // session is left as it is: `running`, so that AUTO resumes it, and never written by a runner
-  // that lost it. Either way `shutdown` says what happened.
+  // make that durable. A trade snapshot still in doubt is settled first (written again: it stands),
+  // so that the stop never records a state older than one the database may hold; if it cannot be,
+  // nothing is written over it. The stop takes a sequence of its own, and both are retried for a
+  // few seconds while the database does not answer. On a failure, or once fenced, the session is
+  // left as it is: `running`, so that AUTO resumes it, and never written by a runner that lost it.
+  const stop = Effect.gen(function*() {
+    if (yield* Ref.get(fenced)) return { kind: "left_running", reason: "fenced" } as const
+    const unsettled = yield* Ref.get(doubt)
+    if (Option.isSome(unsettled)) {
+      const settled = yield* Effect.result(commitPatiently(unsettled.value.metadata, unsettled.value.state, shutdownBudgetMs))
+      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure } as const
+      yield* Ref.set(lastState, unsettled.value.state)
+    }
+    const current = yield* Ref.get(lastState)
+    const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
+    yield* hot.save(stopped, token).pipe(
+      Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
+    )
+    const metadata = yield* nextSnapshot("shutdown")
+    const written = yield* Effect.result(commitPatiently(metadata, stopped, shutdownBudgetMs))
+    return Result.isSuccess(written)
+      ? { kind: "recorded", sequence: metadata.sequence } as const
+      : { kind: "not_recorded", error: written.failure } as const
+  })
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function*() {
-      if (exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")) {
-        return yield* Ref.set(shutdown, { kind: "left_running", reason: "failed" })
+      const outcome: ShutdownOutcome = exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
+        ? { kind: "left_running", reason: "failed" }
+        : yield* stop
+      if (outcome.kind === "not_recorded") {
+        yield* Effect.logError(
+          `${sessionId}: the stop could not be recorded (${outcome.error.message}); the session stays running, and AUTO and resume-all will take it for interrupted`
+        )
       }
-      if (yield* Ref.get(fenced)) return yield* Ref.set(shutdown, { kind: "left_running", reason: "fenced" })
-      const current = yield* Ref.get(lastState)
-      const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-      yield* hot.save(stopped, token).pipe(
-        Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
-      )
-      const metadata = yield* nextSnapshot("shutdown")
-      const written = yield* Effect.result(commit(metadata, stopped).pipe(
-        Effect.retry({ while: isStoreAway, schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: "5 seconds" })) })
-      ))
-      if (written._tag === "Success") return yield* Ref.set(shutdown, { kind: "recorded", sequence: metadata.sequence })
-      yield* Ref.set(shutdown, { kind: "not_recorded", error: written.failure })
-      yield* Effect.logError(
-        `${sessionId}: the stop could not be recorded (${written.failure.message}); the session stays running, and AUTO and resume-all will take it for interrupted`
-      )
+      if (options.onShutdown !== undefined) yield* options.onShutdown(outcome)
     })
   )
 
@@ -569,6 +634,7 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
   if (started.origin.kind === "clean") yield* commit(yield* nextSnapshot("periodic"), state)
   else {
     const { report } = started.origin
+    const passedOver = report.skipped.filter((s) => s.kind !== "superseded")
     yield* snapshots.recordEvent(sessionId, {
       kind: "resumed",
       fencingToken: token,
@@ -577,7 +643,10 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
         source: report.source,
         snapshotId: report.snapshotId,
         sequence: report.sequence,
-        skipped: report.skipped.filter((s) => s.kind !== "superseded").map((s) => ({ source: s.source, sequence: s.sequence, reason: s.reason }))
+        // The first few passed-over candidates and how many there were: a deep look-back can pass over
+        // thousands, and this is recorded at every resume.
+        skipped: passedOver.slice(0, recordedSkips).map((s) => ({ source: s.source, sequence: s.sequence, reason: s.reason })),
+        skippedCount: passedOver.length
       }
     }).pipe(Effect.catch((error) => Effect.logWarning(`${sessionId}: the resume could not be recorded: ${error.message}`)))
   }
@@ -591,7 +660,6 @@ export const initialize = Effect.fn("Session.initialize")(function*(options: Ses
     lastSnapshot: Ref.get(lastSnapshot),
     fenced: Ref.get(fenced),
     health: Ref.get(health),
-    canTrade,
-    shutdown: Ref.get(shutdown)
+    canTrade
   } satisfies ActiveSession
 })

@@ -52,8 +52,9 @@ export class HotStateStore extends Context.Service<HotStateStore, {
   /**
    * Raises the session's fence to `fencingToken` (never lowers it; a damaged fence is replaced):
    * older tokens can no longer write. Only a lease holder whose lease is confirmed may call it.
+   * Returns the fence it found (`null`: none, or damaged), which may be above `fencingToken`.
    */
-  readonly raiseFence: (sessionId: SessionId, fencingToken: number) => Effect.Effect<void, StoreError>
+  readonly raiseFence: (sessionId: SessionId, fencingToken: number) => Effect.Effect<number | null, StoreError>
   /** The sessions with live state in this env. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionId>, StoreError>
   /** Payload bytes this store has written so far (what incremental saves save). */
@@ -194,9 +195,9 @@ export const makeMemory = (
     raiseFence: (sessionId, fencingToken) =>
       Effect.sync(() => {
         const stored = entries.get(fenceKey(env, sessionId))
-        if (stored === undefined || !/^\d+$/.test(stored) || fencingToken > Number(stored)) {
-          entries.set(fenceKey(env, sessionId), String(fencingToken))
-        }
+        const fence = stored !== undefined && /^\d+$/.test(stored) ? Number(stored) : null
+        if (fence === null || fencingToken > fence) entries.set(fenceKey(env, sessionId), String(fencingToken))
+        return fence
       }),
     listSessions: () => Effect.sync(() => sessionIdsOfKeys(env, entries.keys())),
     bytesWritten: Effect.sync(() => written)

@@ -13,7 +13,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { fromSqlError } from "./PgSnapshotStore.ts"
-import { type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
+import { type AcquireOptions, type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
 import { storeOperation } from "./StoreSpan.ts"
 
 interface LeaseRow {
@@ -37,12 +37,18 @@ export const make = Effect.fnUntraced(function*(env: Env) {
   const read = (sessionId: SessionId) =>
     sql<LeaseRow>`SELECT ${columns} FROM session_leases WHERE env = ${env} AND session_id = ${sessionId}`
 
-  const acquire = storeOperation("SessionLease.acquire")(function*(sessionId: SessionId, holder: string, ttl: Duration.Input) {
+  const acquire = storeOperation("SessionLease.acquire")(function*(
+    sessionId: SessionId,
+    holder: string,
+    ttl: Duration.Input,
+    options: AcquireOptions = {}
+  ) {
+    const above = options.above ?? 0
     const [row] = yield* sql<LeaseRow>`
       INSERT INTO session_leases AS l (env, session_id, holder, fencing_token, expires_at)
-      VALUES (${env}, ${sessionId}, ${holder}, 1, now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'))
+      VALUES (${env}, ${sessionId}, ${holder}, ${above}::bigint + 1, now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'))
       ON CONFLICT (env, session_id) DO UPDATE
-         SET holder = EXCLUDED.holder, fencing_token = l.fencing_token + 1,
+         SET holder = EXCLUDED.holder, fencing_token = GREATEST(l.fencing_token, ${above}::bigint) + 1,
              acquired_at = now(), renewed_at = now(), expires_at = EXCLUDED.expires_at
        WHERE l.expires_at <= now() OR l.holder = EXCLUDED.holder
       RETURNING ${columns}`.pipe(Effect.mapError(fromSqlError(`acquire the lease of ${sessionId}`)))

@@ -293,6 +293,15 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return rows.map((raw) => summaryOfRow(toRow(raw)))
   })
 
+  const highestSequence = storeOperation("SnapshotStore.highestSequence")(function*(sessionId: SessionId) {
+    const [row] = yield* sql<{ sequence: bigint | number | string | null }>`
+      SELECT max(sequence) AS sequence FROM session_snapshots
+       WHERE env = ${env} AND session_id = ${sessionId} AND sequence < ${Number.MAX_SAFE_INTEGER}`.pipe(
+      Effect.mapError(fromSqlError(`read the sequence of ${sessionId}`))
+    )
+    return Number(row?.sequence ?? 0)
+  })
+
   const cleanup = storeOperation("SnapshotStore.cleanup")(function*(options: { readonly olderThanDays: number; readonly keepLatest?: number }) {
     yield* checkCleanupOptions("postgres", options)
     const protectedIds = yield* newestValidIds({ listSessions, loadRecent })
@@ -325,7 +334,19 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     }))
   })
 
-  return SnapshotStore.of({ env, kind: "postgres", save, loadLatest, loadRecent, listSessions, listSnapshots, cleanup, recordEvent, listEvents })
+  return SnapshotStore.of({
+    env,
+    kind: "postgres",
+    save,
+    loadLatest,
+    loadRecent,
+    listSessions,
+    listSnapshots,
+    highestSequence,
+    cleanup,
+    recordEvent,
+    listEvents
+  })
 })
 
 /** Settings of the PostgreSQL durable tier. */

@@ -119,6 +119,9 @@ for i = 1, 4 do
     if size > limit then return redis.error_reply('OVERSIZED_AT ' .. i .. ' ' .. size) end
     out[i] = redis.call('GET', KEYS[i])
   elseif kind == 'hash' and i == 2 then
+    -- Sampled, so that a hash of millions of tiny fields is refused before they are all read.
+    local usage = redis.call('MEMORY', 'USAGE', KEYS[i])
+    if usage ~= false and usage > 2 * limit then return redis.error_reply('OVERSIZED_AT ' .. i .. ' ' .. usage) end
     local fields = redis.call('HGETALL', KEYS[i])
     local size = 0
     for j = 1, #fields do size = size + #fields[j] end
@@ -254,7 +257,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
   })
 
   const raiseFence = storeOperation("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
-    yield* redis.use("EVAL raiseFence", (client) => runRaiseFence(client, 1, fenceKey(env, sessionId), String(fencingToken)))
+    const before = yield* redis.use("EVAL raiseFence", (client) => runRaiseFence(client, 1, fenceKey(env, sessionId), String(fencingToken)))
+    return typeof before === "number" && before >= 0 ? before : null
   })
 
   const listSessions = storeOperation("HotStateStore.listSessions")(function*() {

@@ -49,8 +49,16 @@ export class LeaseError extends Schema.TaggedError<LeaseError>()("LeaseError", {
 export class SessionLease extends Context.Service<SessionLease, {
   readonly env: Env
   readonly kind: StoreKind
-  /** Takes the lease if it is free or expired (or already ours); the token is one above the last one. */
-  readonly acquire: (sessionId: SessionId, holder: string, ttl: Duration.Input) => Effect.Effect<Lease, LeaseError | StoreError>
+  /**
+   * Takes the lease if it is free or expired (or already ours); the token is one above the last
+   * one, and above `options.above` when given (a fence the live tier holds beyond the lease's tokens).
+   */
+  readonly acquire: (
+    sessionId: SessionId,
+    holder: string,
+    ttl: Duration.Input,
+    options?: AcquireOptions
+  ) => Effect.Effect<Lease, LeaseError | StoreError>
   /**
    * Extends the lease; `LeaseLost` when another holder took it. A lease past its expiry that nobody
    * took is extended (its token is still the newest, so no one else has written).
@@ -63,6 +71,12 @@ export class SessionLease extends Context.Service<SessionLease, {
   /** The leases of the env that are live now (who runs what). */
   readonly listLive: () => Effect.Effect<ReadonlyArray<Lease>, StoreError>
 }>()("arbitrage-state/store/SessionLease") {}
+
+/** How a lease is taken. */
+export interface AcquireOptions {
+  /** The new token must be above this one. */
+  readonly above?: number
+}
 
 /** The failure of an acquisition the lease `held` refused. */
 export const sessionHeld = (sessionId: SessionId, held: { readonly holder: string; readonly expiresAt: number }) =>
@@ -109,11 +123,12 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
   return SessionLease.of({
     env,
     kind: "memory",
-    acquire: Effect.fnUntraced(function*(sessionId, holder, ttl) {
+    acquire: Effect.fnUntraced(function*(sessionId, holder, ttl, options = {}) {
       const now = yield* Clock.currentTimeMillis
       const held = leases.get(sessionId)
       if (held !== undefined && held.expiresAt > now && held.holder !== holder) return yield* sessionHeld(sessionId, held)
-      const lease = { holder, fencingToken: (held?.fencingToken ?? 0) + 1, expiresAt: now + ttlMs(ttl) }
+      const fencingToken = Math.max((held?.fencingToken ?? 0), options.above ?? 0) + 1
+      const lease = { holder, fencingToken, expiresAt: now + ttlMs(ttl) }
       leases.set(sessionId, lease)
       return { sessionId, ...lease }
     }),

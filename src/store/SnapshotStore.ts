@@ -94,6 +94,11 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
   ) => Effect.Effect<ReadonlyArray<SnapshotRead>, StoreError>
   /** The newest snapshot of every session of the env, newest session first. */
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
+  /**
+   * The highest sequence of the session a writer can continue from (0 when it has none): sequences
+   * beyond the safe integers (a damaged row) are passed over, as the restore passes over their rows.
+   */
+  readonly highestSequence: (sessionId: SessionId) => Effect.Effect<number, StoreError>
   /** The snapshots of a session, newest first. */
   readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
   /** Removes old snapshots, never the newest valid one of a session; returns how many it removed. */
@@ -316,6 +321,8 @@ export const makeMemory = (
     loadRecent,
     listSessions,
     listSnapshots: (sessionId, limit = 100) => Effect.sync(() => ofSession(sessionId).slice(0, limit).map(summaryOfRow)),
+    highestSequence: (sessionId) =>
+      Effect.sync(() => ofSession(sessionId).find((row) => row.sequence < Number.MAX_SAFE_INTEGER)?.sequence ?? 0),
     cleanup: Effect.fnUntraced(function*(options) {
       yield* checkCleanupOptions("memory", options)
       const keepLatest = options.keepLatest ?? 1

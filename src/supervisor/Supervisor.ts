@@ -42,6 +42,8 @@ export interface SuperviseOptions {
   readonly beforeRestart?: (death: Death) => Effect.Effect<void, unknown>
   /** Called with every line a child writes to stdout. */
   readonly onLine?: (line: string) => void
+  /** Called when a child has ended, also the last one, stopped because the supervisor was. */
+  readonly onDeath?: (death: Death) => void
 }
 
 /** How one child ended. */
@@ -102,10 +104,9 @@ const runChild = (attempt: number, args: ReadonlyArray<string>, options: Supervi
     child.once("error", (error) => resume(Effect.fail(new SupervisorError({ message: `runner failed to start: ${error.message}` }))))
     child.once("spawn", () => options.onStart?.({ attempt, pid: child.pid! }))
     child.once("close", (exitCode, signal) => {
-      resume(Effect.succeed({
-        death: { attempt, pid: child.pid ?? -1, exitCode, signal, abnormal: isAbnormal(exitCode, signal) },
-        lastLine
-      }))
+      const death = { attempt, pid: child.pid ?? -1, exitCode, signal, abnormal: isAbnormal(exitCode, signal) }
+      options.onDeath?.(death)
+      resume(Effect.succeed({ death, lastLine }))
     })
     // Interruption (the supervisor itself told to stop): stop the child gracefully, so it takes its
     // shutdown snapshot, and wait until it has: whoever stopped the supervisor takes its exit for
@@ -113,7 +114,7 @@ const runChild = (attempt: number, args: ReadonlyArray<string>, options: Supervi
     // needs. No SIGKILL after a grace period: a process manager has its own stop timeout.
     return Effect.callback<void>((stopped) => {
       if (child.exitCode !== null || child.signalCode !== null) return stopped(Effect.void)
-      child.once("exit", () => stopped(Effect.void))
+      child.once("close", () => stopped(Effect.void))
       child.kill("SIGTERM")
     })
   })

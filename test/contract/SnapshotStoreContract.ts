@@ -115,6 +115,23 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         assert.strictEqual(other._tag === "StoreError" ? other.reason._tag : other._tag, "WriteConflict")
       }))
 
+    it.effect("highestSequence: the highest a writer can continue from, passing over a damaged row beyond the safe integers", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const raw = yield* RawSnapshots
+        assert.strictEqual(yield* store.highestSequence(session("highest01")), 0)
+        const states = yield* sampleStates(session("highest01"), { count: 3, seed: 32 })
+        const ids = yield* saveAll(states)
+        assert.strictEqual(yield* store.highestSequence(session("highest01")), 3)
+        yield* raw.setSequence(ids[2]!, 2n ** 53n)
+        assert.strictEqual(yield* store.highestSequence(session("highest01")), 2)
+        // The writer goes on from there, and the restore passes over the damaged row.
+        yield* store.save(metadataFor(states[2]!, 3), states[2]!)
+        const [damaged, next] = yield* store.loadRecent(session("highest01"), { limit: 2 })
+        assert.isTrue(Result.isFailure(damaged!.result))
+        assert.strictEqual(Result.getOrThrow(next!.result).sequence, 3)
+      }))
+
     it.effect("an invalid state is refused before anything is written", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore

@@ -5,7 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted } from "effect"
 import { randomInt } from "node:crypto"
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -105,26 +106,31 @@ describe("cli", () => {
     }, 60_000)
   }
 
-  it("a resumed session driven past the end of year 9999 (its recorded tick): exit 3, one line, no stack trace", () => {
+  it("a resume that its recorded tick would drive past the end of year 9999: refused before it writes anything (exit 2, one line)", () => {
     const far = `sess_far${randomInt(1e9).toString(36)}`
     // 10^12 ms (about 31 years) a loop: loop 252 would be past 9999-12-31.
     const start = runCli(["run", "--mode", "clean", "--session", far, "--loops", "5", "--seed", "1", "--tick-ms", "1000000000000"], env)
     assert.strictEqual(start.status, 0, start.stderr)
     const past = runCli(["run", "--mode", "resume", "--session", far, "--loops", "300"], env)
-    assert.strictEqual(past.status, 3, past.stderr)
-    const [restored, failure, ...rest] = past.stderr.trim().split("\n")
-    assert.include(restored, "restored loop 5")
-    assert.include(failure, "less than or equal to 253402300799999")
-    assert.deepStrictEqual(rest, [])
-    assert.notInclude(past.stderr + past.stdout, "    at ")
+    assert.strictEqual(past.status, 2, past.stderr)
+    assert.deepStrictEqual(past.stderr.trim().split("\n"), [
+      `--loops 300 of ${far}'s 1000000000000 ms tick would take the simulated clock past 9999-12-31T23:59:59.999Z; at most 251 loops fit with this tick`
+    ])
+    // Left as it was: stopped at loop 5.
+    const report = lastJson(runCli(["restore", "--session", far, "--dry-run", "--json"], env).stdout)
+    assert.deepStrictEqual([report.state.session.status, report.state.session.loopCount], ["stopped", 5])
   })
 
   it("resume-all classifies each session's failure as run would, gives its exit code in its line, and exits with the first failed one's", async () => {
     const own = { ...env, STATE_ENV: uniqueEnv("cliresumeall"), LEASE_TTL: "1 second" }
-    // A session whose next loops would take its clock past 9999: run says exit 3 (invalid state) and leaves it running.
+    // A session killed while it waits out its 10^12 ms tick (paced), whose clock cannot reach loop 300: run would say exit 2.
     const far = `sess_rafar${randomInt(1e9).toString(36)}`
-    assert.strictEqual(runCli(["run", "--mode", "clean", "--session", far, "--loops", "5", "--seed", "1", "--tick-ms", "1000000000000"], own).status, 0)
-    assert.strictEqual(runCli(["run", "--mode", "resume", "--session", far, "--loops", "300"], own).status, 3)
+    const farKill = await runCliUntil(
+      ["run", "--mode", "clean", "--session", far, "--loops", "251", "--seed", "1", "--tick-ms", "1000000000000", "--pace", "--json", "--status-every", "1"],
+      own,
+      (line) => line.startsWith("{\"loop\":")
+    )
+    assert.isTrue(farKill.killed)
     // A healthy session killed mid-run.
     const killed = `sess_rakil${randomInt(1e9).toString(36)}`
     const kill = await runCliUntil(
@@ -135,12 +141,12 @@ describe("cli", () => {
     assert.isTrue(kill.killed)
 
     const resumed = runCli(["resume-all", "--loops", "300", "--wait-lease", "10", "--json"], own)
-    assert.strictEqual(resumed.status, 3, resumed.stderr)
+    assert.strictEqual(resumed.status, 2, resumed.stderr)
     const results = resumed.stdout.trim().split("\n").map((line) => JSON.parse(line))
     const failed = results.find((r) => r.sessionId === far)
     assert.strictEqual(failed.ok, false)
-    assert.strictEqual(failed.exitCode, 3)
-    assert.include(failed.error, "less than or equal to 253402300799999")
+    assert.strictEqual(failed.exitCode, 2)
+    assert.include(failed.error, "at most 251 loops fit")
     const ok = results.find((r) => r.sessionId === killed)
     assert.strictEqual(ok.ok, true, ok.error)
     assert.strictEqual(ok.state.session.loopCount, 300)
@@ -212,11 +218,20 @@ describe("cli verify-snapshot", () => {
     assert.strictEqual(lastJson(run.stdout).valid, true)
   })
 
-  it("a device that never ends (/dev/zero), or a directory: exit 2 at once, one line, nothing read", () => {
-    for (const path of ["/dev/zero", tmpdir()]) {
-      const run = runCli(["verify-snapshot", path])
-      assert.strictEqual(run.status, 2, `${path}: ${run.stderr}`)
-      assert.deepStrictEqual(run.stderr.trim().split("\n"), [`cannot check ${path}: not a regular file`])
+  it("a device that never ends (/dev/zero), a FIFO nobody writes, a symlink to a device, or a directory: exit 2 at once, one line, nothing read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "arbitrage-state-verify-"))
+    try {
+      const fifo = join(dir, "fifo")
+      spawnSync("mkfifo", [fifo])
+      const link = join(dir, "link.json")
+      symlinkSync("/dev/zero", link)
+      for (const path of ["/dev/zero", fifo, link, tmpdir()]) {
+        const run = runCli(["verify-snapshot", path])
+        assert.strictEqual(run.status, 2, `${path}: ${run.stderr}`)
+        assert.deepStrictEqual(run.stderr.trim().split("\n"), [`cannot check ${path}: not a regular file`])
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

@@ -42,9 +42,15 @@ describe("cli configuration", () => {
     })
   }
 
-  for (const value of ["0 seconds", "-5 seconds", "999 millis"]) {
-    it(`LEASE_TTL=${value}: exit 2, at least 1 second`, () => {
-      assertRefused(sessionsWith({ LEASE_TTL: value }), "LEASE_TTL", "at least 1 second")
+  for (const value of ["0 seconds", "-5 seconds", "999 millis", "Infinity", "999999999 weeks", "25 hours"]) {
+    it(`LEASE_TTL=${value}: exit 2, between 1 second and 1 day`, () => {
+      assertRefused(sessionsWith({ LEASE_TTL: value }), "LEASE_TTL", "between 1 second (the lease is renewed every third of it) and 1 day")
+    })
+  }
+
+  for (const value of ["-5 minutes", "0 seconds", "Infinity"]) {
+    it(`SNAPSHOT_INTERVAL=${value}: exit 2, between 1 second and 1 day`, () => {
+      assertRefused(sessionsWith({ SNAPSHOT_INTERVAL: value }), "SNAPSHOT_INTERVAL", "between 1 second and 1 day")
     })
   }
 

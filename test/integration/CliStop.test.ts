@@ -7,7 +7,7 @@
  * The CLI as a real process; PostgreSQL behind a proxy the test cuts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Option, Redacted, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import { randomInt } from "node:crypto"
 import { fileURLToPath } from "node:url"
@@ -56,5 +56,38 @@ describe("a stop that cannot be recorded", () => {
         Effect.provide(durableOn(stateEnv, testPostgres, { migrate: false }))
       )
       assert.strictEqual(Option.getOrThrow(latest).snapshot.state.session.status, "running", "the durable tier still says running")
+    }), { timeout: 90_000 })
+
+  it.live("supervise stopped with SIGTERM while PostgreSQL does not answer: it ends as its runner did, exit 4, not as a clean stop", () =>
+    Effect.gen(function*() {
+      const stateEnv = uniqueEnv("clistopsup")
+      const sessionId = SessionId.make(`sess_stopsup${randomInt(1e9).toString(36)}`)
+      const { proxy, url } = yield* testPostgresProxy
+      const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
+      const child = spawn(process.execPath, [
+        cliMain, "supervise", "--session", sessionId, "--loops", "1000000", "--seed", "7", "--pace", "--tick-ms", "10"
+      ], {
+        env: { ...inherited, DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
+      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
+
+      // Trading: its runner's first snapshot is durable (read past the proxy).
+      const durable = durableOn(stateEnv, testPostgres, { migrate: false })
+      yield* SnapshotStore.pipe(
+        Effect.flatMap((store) => store.listSnapshots(sessionId, 1)),
+        Effect.provide(durable),
+        Effect.flatMap((found) => (found.length > 0 ? Effect.void : Effect.fail("no snapshot yet"))),
+        Effect.retry({ times: 300, schedule: Schedule.spaced("100 millis") })
+      )
+      yield* proxy.cut
+      child.kill("SIGTERM")
+      const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
+
+      assert.strictEqual(code, 4, stderr)
+      assert.include(stderr, "the stop could not be recorded")
     }), { timeout: 90_000 })
 })

@@ -132,6 +132,31 @@ describe("live tier faults", () => {
       }).pipe(Effect.provide(layer))
     }), { timeout: 60_000 })
 
+  it.live("a fence above every token the lease granted (the lease table reset or restored, a forged key): the next runner takes the lease above it, and writes", () =>
+    Effect.gen(function*() {
+      const redis = yield* privateRedis
+      const { env, layer } = stack(redis, "highfence")
+      const sessionId = SessionId.make("sess_highfence1")
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.scoped(Effect.gen(function*() {
+          const session = yield* Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId))
+          return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: 80 })
+        }))
+        yield* redis.command("SET", fenceKey(env, sessionId), "999")
+
+        const resumed = yield* Effect.scoped(Effect.gen(function*() {
+          const session = yield* Session.initialize(sessionOptions("RESUME_FROM_STATE", campaign, sessionId))
+          assert.isAbove(session.lease.fencingToken, 999)
+          return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: 160 })
+        }))
+        assert.strictEqual(resumed.session.loopCount, 160)
+        assert.isAbove(first.session.loopCount, 0)
+        const live = Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId))
+        assert.strictEqual(live.state.session.loopCount, 160)
+        assert.strictEqual((yield* Restore.run(sessionId)).loopCount, 160)
+      }).pipe(Effect.provide(layer))
+    }), { timeout: 60_000 })
+
   for (const [key, damage] of [
     ["positions", ["RPUSH"]],
     ["mark", ["HSET"]],

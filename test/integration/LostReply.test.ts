@@ -9,9 +9,9 @@
  * Real PostgreSQL behind a proxy that withholds exactly one reply, real Redis.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Result, Scope } from "effect"
+import { type Duration, Effect, Exit, Fiber, Layer, Option, Result, Schedule, Scope } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
-import { SessionId } from "../../src/domain/Ids.ts"
+import { type Env, SessionId } from "../../src/domain/Ids.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
@@ -22,6 +22,7 @@ import * as HotStateMemory from "../../src/store/HotStateStore.ts"
 import { durableOn, postgresLayer, redisLiveLayer } from "../../src/store/Persistence.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
+import { testPostgres } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { storedForm } from "../support/Runs.ts"
 import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
@@ -50,9 +51,31 @@ const storesBehindProxy = (label: string) =>
     return { proxy, env, durable, stores: Layer.mergeAll(redisLiveLayer(env, testRedisUrl), durable) }
   })
 
-/** Renewals far apart, so that the one statement whose reply is lost is the snapshot. */
-const start = (sessionId: SessionId) =>
-  Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId, { lease: { ttl: "60 seconds" } }))
+/** Renewals far apart, so that the one statement whose reply is lost is the snapshot; the stop's outcome kept. */
+const start = (sessionId: SessionId, stops: Array<Session.ShutdownOutcome> = [], ttl: Duration.Input = "60 seconds") =>
+  Session.initialize(sessionOptions("CLEAN_RESET", campaign, sessionId, {
+    lease: { ttl },
+    onShutdown: (outcome) => Effect.sync(() => void stops.push(outcome))
+  }))
+
+/** A session at the loop before its first trade, and that loop's step, which opens one. */
+const beforeOpening = (sessionId: SessionId, stops: Array<Session.ShutdownOutcome>, ttl?: Duration.Input) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const session = yield* start(sessionId, stops, ttl).pipe(Scope.provide(scope))
+    const before = yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: firstOpeningLoop(sessionId) - 1 })
+    const step = runLoop(before, campaign, market)
+    assert.isAbove(step.events.opened.length, 0)
+    return { scope, session, before, step }
+  })
+
+/** The newest snapshot of the session, read past the proxy. */
+const newest = (sessionId: SessionId, env: Env) =>
+  SnapshotStore.pipe(
+    Effect.flatMap((store) => store.loadLatest(sessionId)),
+    Effect.map(Option.getOrThrow),
+    Effect.provide(durableOn(env, testPostgres, { migrate: false }))
+  )
 
 /** Every snapshot of the session, each with the state it holds. */
 const storedStates = (sessionId: SessionId) =>
@@ -164,19 +187,129 @@ describe("a snapshot committed whose reply is lost", () => {
         yield* proxy.cut
         // The database stays away while the session tries (and fails) to learn the outcome; the step
         // is neither taken nor refused meanwhile.
-        const unresolved = yield* (yield* HotStateStore).load(sessionId)
-        assert.strictEqual(Option.getOrThrow(unresolved).state.session.loopCount, before.session.loopCount)
-        yield* Effect.yieldNow
-        assert.isUndefined(persisting.pollUnsafe(), "the step was decided while its outcome was unknown")
-        const health = yield* session.health
+        const health = yield* session.health.pipe(
+          Effect.flatMap((h) => (h.inDoubt === null ? Effect.fail("not yet in doubt") : Effect.succeed(h))),
+          Effect.retry({ times: 200, schedule: Schedule.spaced("25 millis") })
+        )
         assert.strictEqual(health.durableTier, "degraded")
         assert.strictEqual(health.inDoubt?.loopCount, step.state.session.loopCount)
         assert.isFalse(yield* session.canTrade)
+        const unresolved = yield* (yield* HotStateStore).load(sessionId)
+        assert.strictEqual(Option.getOrThrow(unresolved).state.session.loopCount, before.session.loopCount)
+        assert.isUndefined(persisting.pollUnsafe(), "the step was decided while its outcome was unknown")
 
         yield* proxy.restore
         assert.isTrue(yield* Fiber.join(persisting).pipe(Effect.timeout("30 seconds")), "once known to be committed, the trade is kept")
         assert.isNull((yield* session.health).inDoubt)
         yield* Scope.close(scope, Exit.void)
       }).pipe(Effect.provide(stores))
+    }), { timeout: 60_000 })
+
+  it.live("a stop while a trade snapshot is in doubt settles it first: the trade stands, and the stop is recorded above it", () =>
+    Effect.gen(function*() {
+      const { env, proxy, stores } = yield* storesBehindProxy("settlestop")
+      const sessionId = SessionId.make("sess_settle0001")
+      const stops: Array<Session.ShutdownOutcome> = []
+      const step = yield* Effect.gen(function*() {
+        const { scope, session, step } = yield* beforeOpening(sessionId, stops)
+        const replyLost = yield* proxy.loseNextReply
+        const persisting = yield* Effect.forkChild(session.persist(step.state, { tradesChanged: true, opensTrades: true }))
+        yield* replyLost.pipe(Effect.timeout("10 seconds"))
+        // The database goes away while the runner waits to learn the outcome, and the operator stops it.
+        yield* proxy.cut
+        yield* Fiber.interrupt(persisting)
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.interrupt()))
+        yield* proxy.restore
+        yield* Fiber.join(closing)
+        return step
+      }).pipe(Effect.provide(stores))
+
+      assert.deepStrictEqual(stops.map((stop) => stop.kind), ["recorded"])
+      const latest = yield* newest(sessionId, env)
+      assert.strictEqual(latest.snapshot.snapshotType, "shutdown")
+      assert.deepStrictEqual(
+        storedForm(latest.snapshot.state),
+        storedForm({ ...step.state, session: { ...step.state.session, status: "stopped" } }),
+        "the stop holds the trade whose snapshot was in doubt"
+      )
+    }), { timeout: 60_000 })
+
+  it.live("a stop that cannot settle a trade snapshot in doubt writes nothing over it, and says the stop was not recorded", () =>
+    Effect.gen(function*() {
+      const { env, proxy, stores } = yield* storesBehindProxy("unsettledstop")
+      const sessionId = SessionId.make("sess_settle0002")
+      const stops: Array<Session.ShutdownOutcome> = []
+      const step = yield* Effect.gen(function*() {
+        const { scope, session, step } = yield* beforeOpening(sessionId, stops)
+        const replyLost = yield* proxy.loseNextReply
+        const persisting = yield* Effect.forkChild(session.persist(step.state, { tradesChanged: true, opensTrades: true }))
+        yield* replyLost.pipe(Effect.timeout("10 seconds"))
+        yield* proxy.cut
+        yield* Fiber.interrupt(persisting)
+        yield* Scope.close(scope, Exit.interrupt())
+        return step
+      }).pipe(Effect.provide(stores))
+      yield* proxy.restore
+
+      assert.deepStrictEqual(stops.map((stop) => stop.kind), ["not_recorded"])
+      // What the database holds decides the next resume: here the trade had committed, and stands.
+      const latest = yield* newest(sessionId, env)
+      assert.strictEqual(latest.snapshot.snapshotType, "trade")
+      assert.deepStrictEqual(storedForm(latest.snapshot.state), storedForm(step.state))
+    }), { timeout: 60_000 })
+
+  it.live("an interruption while a trade snapshot is in flight: its sequence is never reused, and the stop settles it and is recorded above it", () =>
+    Effect.gen(function*() {
+      const { env, proxy, stores } = yield* storesBehindProxy("inflightstop")
+      const sessionId = SessionId.make("sess_inflight01")
+      const stops: Array<Session.ShutdownOutcome> = []
+      const step = yield* Effect.gen(function*() {
+        const { scope, session, step } = yield* beforeOpening(sessionId, stops)
+        const held = yield* proxy.holdNextReply
+        const persisting = yield* Effect.forkChild(session.persist(step.state, { tradesChanged: true, opensTrades: true }))
+        yield* held.completed.pipe(Effect.timeout("10 seconds"))
+        // SIGTERM arrives while the statement is in flight: the runner's step is interrupted, the stop runs.
+        yield* Fiber.interrupt(persisting)
+        yield* Scope.close(scope, Exit.interrupt())
+        yield* held.release
+        return step
+      }).pipe(Effect.provide(stores))
+
+      assert.deepStrictEqual(stops.map((stop) => stop.kind), ["recorded"])
+      const stored = yield* storedStates(sessionId).pipe(Effect.provide(durableOn(env, testPostgres, { migrate: false })))
+      assert.strictEqual(new Set(stored.map((s) => s.sequence)).size, stored.length, "a sequence was written twice")
+      const latest = yield* newest(sessionId, env)
+      assert.strictEqual(latest.snapshot.snapshotType, "shutdown")
+      assert.deepStrictEqual(storedForm(latest.snapshot.state), storedForm({ ...step.state, session: { ...step.state.session, status: "stopped" } }))
+    }), { timeout: 60_000 })
+
+  it.live("a stop after the database was away longer than the lease: the lease, which nobody took, is extended and the stop recorded", () =>
+    Effect.gen(function*() {
+      const { env, proxy, stores } = yield* storesBehindProxy("longawaystop")
+      const sessionId = SessionId.make("sess_longaway01")
+      const stops: Array<Session.ShutdownOutcome> = []
+      const direct = durableOn(env, testPostgres, { migrate: false })
+      const final = yield* Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const session = yield* start(sessionId, stops, "1 second").pipe(Scope.provide(scope))
+        const final = yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: 50 })
+        yield* proxy.cut
+        // The lease runs out while the runner cannot reach the database (read past the proxy).
+        yield* SessionLease.pipe(
+          Effect.flatMap((leases) => leases.current(sessionId)),
+          Effect.provide(direct),
+          Effect.flatMap((lease) => Option.isSome(lease) && lease.value.expiresAt < Date.now() ? Effect.void : Effect.fail("live")),
+          Effect.retry({ times: 100, schedule: Schedule.spaced("50 millis") })
+        )
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.interrupt()))
+        yield* proxy.restore
+        yield* Fiber.join(closing)
+        return final
+      }).pipe(Effect.provide(stores))
+
+      assert.deepStrictEqual(stops.map((stop) => stop.kind), ["recorded"])
+      const latest = yield* newest(sessionId, env)
+      assert.strictEqual(latest.snapshot.snapshotType, "shutdown")
+      assert.deepStrictEqual(storedForm(latest.snapshot.state), storedForm({ ...final, session: { ...final.session, status: "stopped" } }))
     }), { timeout: 60_000 })
 })

@@ -158,6 +158,21 @@ const cases: ReadonlyArray<Case> = [
     reason: "positionCount"
   },
   { name: "an oversized value", tier: "live", damage: (d) => setRaw(d, "positions", "x".repeat(maxSectionBytes + 1)), reason: "over the limit" },
+  {
+    // Few bytes, many fields: refused by its size in Redis's memory before a field is read, so that
+    // millions of them cannot hold Redis (and every other client) while they are gathered.
+    name: "a positions hash of very many tiny fields",
+    tier: "live",
+    damage: (d) =>
+      onRedis("DEL+HSET", async (c) => {
+        const key = sectionKey(env, d.sessionId, "positions")
+        await c.del(key)
+        const fields: Array<string> = []
+        for (let i = 0; i < 20_000; i++) fields.push(`t:${i}`, "1")
+        await c.hset(key, ...fields)
+      }),
+    reason: "over the limit"
+  },
   // The durable tier (PostgreSQL), snapshot #3.
   { name: "a changed value (checksum mismatch)", tier: "durable", damage: (d) => setSnapshotJson(d, "metrics", (j) => ({ ...j, tradesOpened: j.tradesOpened + 1 })), reason: "fails its checksum" },
   { name: "an emptied campaign (the original S5)", tier: "durable", damage: (d) => setSnapshotJson(d, "session", (j) => ({ ...j, campaignId: "" })), reason: "fails its checksum" },

@@ -32,6 +32,8 @@ export class RawSnapshots extends Context.Service<RawSnapshots, {
   readonly setSection: (snapshotId: number, section: SectionName, value: unknown) => Effect.Effect<void>
   /** Deletes the row of one section of a snapshot (a snapshot missing one of its four tables). */
   readonly dropSection: (snapshotId: number, section: Exclude<SectionName, "session">) => Effect.Effect<void>
+  /** Rewrites the sequence of a snapshot (a damaged row: `sequence` may be beyond the safe integers). */
+  readonly setSequence: (snapshotId: number, sequence: bigint) => Effect.Effect<void>
 }>()("test/RawSnapshots") {}
 
 /** A backing of the live tier: the store of an env, and raw access to it. */
@@ -122,7 +124,12 @@ const pgRawAndCleanup = (env: Env) =>
           : sql`UPDATE ${sql(sectionTable[section][0])} SET ${sql(sectionTable[section][1])} = ${sql.json(value)}
                  WHERE snapshot_id = ${snapshotId}`).pipe(Effect.asVoid, Effect.orDie),
       dropSection: (snapshotId, section) =>
-        sql`DELETE FROM ${sql(sectionTable[section][0])} WHERE snapshot_id = ${snapshotId}`.pipe(Effect.asVoid, Effect.orDie)
+        sql`DELETE FROM ${sql(sectionTable[section][0])} WHERE snapshot_id = ${snapshotId}`.pipe(Effect.asVoid, Effect.orDie),
+      setSequence: (snapshotId, sequence) =>
+        sql`UPDATE session_snapshots SET sequence = ${sequence.toString()}::bigint WHERE snapshot_id = ${snapshotId}`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        )
     })
   }))
 
@@ -145,7 +152,8 @@ export const memorySnapshots: SnapshotBacking = {
       Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases)),
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
-        dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null }))
+        dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null })),
+        setSequence: (snapshotId, sequence) => update(snapshotId, (row) => ({ ...row, sequence: Number(sequence) }))
       })
     )
   }

@@ -12,7 +12,7 @@ export const sessionOptions = (
   mode: Session.SessionMode,
   campaign: Campaign,
   sessionId?: SessionId,
-  extra: Partial<Pick<Session.SessionOptions, "lease" | "policy">> = {}
+  extra: Partial<Pick<Session.SessionOptions, "lease" | "policy" | "onShutdown">> = {}
 ): Session.SessionOptions => ({
   mode,
   ...(sessionId === undefined ? {} : { sessionId }),

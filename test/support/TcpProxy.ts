@@ -25,6 +25,20 @@ export interface TcpProxy {
    * after the server has completed it. The returned effect waits until that has happened.
    */
   readonly loseNextReply: Effect.Effect<Effect.Effect<void>>
+  /**
+   * PostgreSQL only: the reply to the next statement sent on an established connection is held back
+   * (the server has completed the statement once `completed` succeeds) until `release` sends it on.
+   */
+  readonly holdNextReply: Effect.Effect<{ readonly completed: Effect.Effect<void>; readonly release: Effect.Effect<void> }>
+}
+
+/** What the proxy does to the reply of the statement it targets. */
+interface ReplyFault {
+  readonly kind: "lose" | "hold"
+  /** Done once the server has completed the statement (its ReadyForQuery arrived). */
+  readonly completed: Deferred.Deferred<void>
+  /** For `hold`: sends the withheld reply on. */
+  release?: () => void
 }
 
 /** The server side of a PostgreSQL connection, read message by message: type byte, then int32 length. */
@@ -71,15 +85,16 @@ export const tcpProxy = (targetHost: string, targetPort: number) =>
   Effect.gen(function*() {
     const sockets = new Set<Socket>()
     let down = false
-    /** The loss waiting for a statement to target, and the connection it targets once one was sent. */
-    let armed: Deferred.Deferred<void> | undefined
+    /** The fault waiting for a statement to target. */
+    let armed: ReplyFault | undefined
 
     const server = createServer((client) => {
       if (down) return client.destroy()
       const upstream = createConnection({ host: targetHost, port: targetPort })
       const reader = new PgReplyReader()
       let firstClientBytes = true
-      let losing: Deferred.Deferred<void> | undefined
+      let faulted: ReplyFault | undefined
+      const withheld: Array<Buffer> = []
       const drop = () => {
         client.destroy()
         upstream.destroy()
@@ -95,23 +110,28 @@ export const tcpProxy = (targetHost: string, targetPort: number) =>
           if (code === sslRequestCode || code === gssEncRequestCode) reader.expectSingleByteAnswer()
         }
         firstClientBytes = false
-        if (armed !== undefined && losing === undefined && reader.ready) {
-          losing = armed
+        if (armed !== undefined && faulted === undefined && reader.ready) {
+          faulted = armed
           armed = undefined
+          faulted.release = () => {
+            for (const bytes of withheld.splice(0)) client.write(bytes)
+            faulted = undefined
+          }
         }
         upstream.write(chunk)
       })
       upstream.on("data", (chunk: Buffer) => {
         const completed = reader.feed(chunk)
-        if (losing === undefined) {
+        if (faulted === undefined) {
           client.write(chunk)
           return
         }
-        // The reply is withheld; once the server has finished the statement, the connection goes.
-        if (completed) {
-          drop()
-          Deferred.doneUnsafe(losing, Effect.void)
-        }
+        // The reply is withheld; once the server has finished the statement, the connection goes
+        // (lose), or the reply waits to be released (hold).
+        withheld.push(chunk)
+        if (!completed) return
+        Deferred.doneUnsafe(faulted.completed, Effect.void)
+        if (faulted.kind === "lose") drop()
       })
       client.on("end", () => upstream.end())
       upstream.on("end", () => client.end())
@@ -141,9 +161,15 @@ export const tcpProxy = (targetHost: string, targetPort: number) =>
         down = false
       }),
       loseNextReply: Effect.gen(function*() {
-        const lost = yield* Deferred.make<void>()
-        armed = lost
-        return Deferred.await(lost)
+        const completed = yield* Deferred.make<void>()
+        armed = { kind: "lose", completed }
+        return Deferred.await(completed)
+      }),
+      holdNextReply: Effect.gen(function*() {
+        const completed = yield* Deferred.make<void>()
+        const fault: ReplyFault = { kind: "hold", completed }
+        armed = fault
+        return { completed: Deferred.await(completed), release: Effect.sync(() => fault.release?.()) }
       })
     } satisfies TcpProxy
   })

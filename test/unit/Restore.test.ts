@@ -168,6 +168,31 @@ describe("Restore.run", () => {
     }).pipe(Effect.provide(s.layer))
   })
 
+  it.effect("large snapshots are read a few at a time: a page never holds more than a quarter of the budget", () => {
+    const s = stores()
+    const limits: Array<number> = []
+    return Effect.gen(function*() {
+      const states = yield* sampleStates(sessionId, { count: 40, seed: 64, minOpenTrades: 20, maxOpenTrades: 20 })
+      yield* saveSnapshots(states.map((state, i) => atLoop(state, 10 * (i + 1))))
+      for (let i = 0; i < 40; i++) s.rows[i] = { ...s.rows[i]!, checksum: "sha256:0" }
+      const rowBytes = (yield* (yield* SnapshotStore).loadRecent(sessionId, { limit: 1 }))[0]!.bytes
+      const counting = Layer.succeed(SnapshotStore, {
+        ...makeMemorySnapshots(env, s.rows),
+        loadRecent: (id, options) => {
+          limits.push(options.limit)
+          return makeMemorySnapshots(env, s.rows).loadRecent(id, options)
+        }
+      })
+      const report = yield* Restore.run(sessionId, { scanBudgetBytes: 12 * rowBytes }).pipe(
+        Effect.provide(Layer.mergeAll(counting, Layer.succeed(HotStateStore, makeMemoryHot(env)), SessionLease.layerMemory(env)))
+      )
+      assert.strictEqual(report.outcome, "unrecoverable")
+      assert.strictEqual(report.scanned.olderUnread, "budget")
+      assert.isAtMost(Math.max(...limits), 3, `pages of ${JSON.stringify(limits)} snapshots of ${rowBytes} bytes`)
+      assert.isAtMost(report.scanned.bytes, 12 * rowBytes + 3 * rowBytes)
+    }).pipe(Effect.provide(s.layer))
+  })
+
   it.effect("a live state written with a token older than the newest snapshot's is stale: its writer had lost the session", () => {
     const s = stores()
     return Effect.gen(function*() {

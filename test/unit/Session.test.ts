@@ -3,7 +3,7 @@
  * and the shutdown snapshot.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Clock, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import { newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
@@ -11,6 +11,10 @@ import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Session from "../../src/session/Session.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
 import * as Persistence from "../../src/store/Persistence.ts"
+import * as HotStateStoreModule from "../../src/store/HotStateStore.ts"
+import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
+import { SessionLease } from "../../src/store/SessionLease.ts"
+import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 
 const env = Env.make("unit")
@@ -161,4 +165,62 @@ describe("Session.initialize", () => {
       assert.strictEqual(second.session.sessionId, given)
       assert.strictEqual(second.session.origin.kind, "clean")
     }).pipe(Effect.provide(memory())))
+
+  it.effect("admit refuses a session before anything is written: no snapshot, no live state, the lease given back", () =>
+    Effect.gen(function*() {
+      const id = SessionId.make("sess_admit0001")
+      const refused = yield* Effect.flip(Effect.scoped(Session.initialize({ ...options("CLEAN_RESET", id), admit: () => Effect.fail("cannot run it") })))
+      assert.strictEqual(refused, "cannot run it")
+      assert.deepStrictEqual(yield* snapshotTypes(id), [])
+      assert.isTrue(Option.isNone(yield* (yield* HotStateStore).load(id)))
+      const lease = Option.getOrThrow(yield* (yield* SessionLease).current(id))
+      assert.isAtMost(lease.expiresAt, yield* Clock.currentTimeMillis)
+    }).pipe(Effect.provide(memory())))
+
+  it.effect("a damaged row with a sequence past the safe integers does not stop the session: it writes on below it", () => {
+    const rows: Array<SnapshotStoreModule.SnapshotRow> = []
+    const leases: SessionLeaseModule.MemoryLeases = new Map()
+    const stores = Layer.mergeAll(
+      HotStateStoreModule.layerMemory(env),
+      Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
+      SessionLeaseModule.layerMemory(env, leases)
+    )
+    return Effect.gen(function*() {
+      const id = SessionId.make("sess_bigseq001")
+      yield* withSession(options("CLEAN_RESET", id), () => Effect.void)
+      rows.push({ ...rows[1]!, snapshotId: 99, sequence: 2 ** 53, checksum: "sha256:0" })
+      const { session } = yield* withSession(options("RESUME_FROM_STATE", id), (session) =>
+        session.persist({ ...session.initialState, session: { ...session.initialState.session, loopCount: 1 } }, { tradesChanged: true }))
+      assert.strictEqual(session.origin.kind, "resumed")
+      assert.deepStrictEqual((yield* snapshotTypes(id)).slice(1), ["4:shutdown:stopped", "3:trade:running", "2:shutdown:stopped", "1:periodic:running"])
+    }).pipe(Effect.provide(stores))
+  })
+
+  it.effect("a resume records where it came from, naming the first 20 candidates it passed over and counting them all", () => {
+    const rows: Array<SnapshotStoreModule.SnapshotRow> = []
+    const leases: SessionLeaseModule.MemoryLeases = new Map()
+    const stores = Layer.mergeAll(
+      Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
+      SessionLeaseModule.layerMemory(env, leases),
+      HotStateStoreModule.layerMemory(env)
+    )
+    return Effect.gen(function*() {
+      const id = SessionId.make("sess_events001")
+      let state = newState(id)
+      yield* withSession(options("CLEAN_RESET", id), (session) =>
+        Effect.gen(function*() {
+          for (let loop = 1; loop <= 30; loop++) {
+            state = { ...state, session: { ...state.session, loopCount: loop } }
+            yield* session.persist(state, { tradesChanged: true })
+          }
+        }))
+      // Every snapshot but the first is damaged, and the live tier is gone.
+      for (let i = 1; i < rows.length; i++) rows[i] = { ...rows[i]!, checksum: "sha256:0" }
+      yield* (yield* HotStateStore).delete(id, Option.getOrThrow(yield* (yield* SessionLease).current(id)).fencingToken)
+      yield* withSession(options("RESUME_FROM_STATE", id), () => Effect.void)
+      const [event] = yield* (yield* SnapshotStore).listEvents(id)
+      assert.strictEqual(event?.detail["skippedCount"], 31)
+      assert.lengthOf(event?.detail["skipped"] as ReadonlyArray<unknown>, 20)
+    }).pipe(Effect.provide(stores))
+  })
 })

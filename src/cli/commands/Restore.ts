@@ -11,9 +11,8 @@ import { SessionId } from "../../domain/Ids.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { HotStateStore } from "../../store/HotStateStore.ts"
-import { defaultHolder } from "../../session/Session.ts"
+import { defaultHolder, hold } from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
-import { SessionLease } from "../../store/SessionLease.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
 
@@ -40,16 +39,10 @@ export const restore = Command.make(
       ? Restore.run(session, options).pipe(Effect.provide(Persistence.layerReadOnly))
       : Effect.scoped(Effect.gen(function*() {
         // The repair writes like a runner: under the session's lease, its fence raised to the lease's token.
-        const leases = yield* SessionLease
-        const hot = yield* HotStateStore
-        const lease = yield* Effect.acquireRelease(
-          leases.acquire(session, `restore-${defaultHolder()}`, "30 seconds"),
-          (held) => leases.release(held).pipe(Effect.ignore)
-        )
+        const lease = yield* hold(session, { holder: `restore-${defaultHolder()}`, ttl: "30 seconds", wait: 0 })
         const report = yield* Restore.run(session, options)
         if (report.outcome === "restored" && report.source === "snapshot" && report.state !== null) {
-          yield* hot.raiseFence(session, lease.fencingToken)
-          yield* hot.save(report.state, lease.fencingToken)
+          yield* (yield* HotStateStore).save(report.state, lease.fencingToken)
         }
         return report
       })).pipe(Effect.provide(Persistence.layer)))

@@ -7,9 +7,10 @@
  * reported; the others run concurrently and independently: one failing does
  * not stop the rest.
  */
-import { Console, Duration, Effect, Option, Ref, Result } from "effect"
+import { Console, Duration, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
+import type { EngineState } from "../../domain/EngineState.ts"
 import type { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
@@ -19,7 +20,7 @@ import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
-import { checkLoopsAndTick } from "../RunFlags.ts"
+import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
 /**
@@ -46,22 +47,32 @@ export const resumeAll = Command.make(
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
     /** One interrupted session, resumed under its own lease and run to --loops. */
-    const resumeOne = Effect.fnUntraced(function*(sessionId: SessionId, started: Ref.Ref<Option.Option<Session.ActiveSession>>) {
+    /** The campaign and market a restored session trades, or why it cannot be resumed here. */
+    const plan = (state: EngineState) =>
+      Effect.gen(function*() {
+        const sessionId = state.session.sessionId
+        const campaign = campaignNamed(state.session.campaignId)
+        if (campaign === undefined) {
+          return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${state.session.campaignId}`)
+        }
+        const market = state.session.market ?? Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
+        if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
+        yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
+        return { campaign, market }
+      })
+
+    /** One interrupted session, resumed under its own lease and run to --loops. */
+    const resumeOne = Effect.fnUntraced(function*(sessionId: SessionId) {
       const session = yield* Session.initialize({
         mode: "RESUME_FROM_STATE",
         sessionId,
         newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
+        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        admit: (state) => Effect.asVoid(plan(state)),
+        onShutdown: reportStop
       })
-      yield* Ref.set(started, Option.some(session))
-      const campaign = campaignNamed(session.initialState.session.campaignId)
-      if (campaign === undefined) {
-        return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${session.initialState.session.campaignId}`)
-      }
-      const market = session.initialState.session.market ??
-        Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
-      if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
+      const { campaign, market } = yield* plan(session.initialState)
       return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: args.loops, pace: args.pace })
     })
 
@@ -69,10 +80,8 @@ export const resumeAll = Command.make(
       const sessions = yield* Session.interruptedSessions
       yield* Console.error(`resuming ${sessions.length} interrupted session(s): ${sessions.join(", ")}`)
       return yield* Effect.forEach(sessions, (sessionId) =>
-        Effect.gen(function*() {
-          const started = yield* Ref.make(Option.none<Session.ActiveSession>())
-          return yield* resumeOne(sessionId, started).pipe(Effect.scoped, Effect.ensuring(reportStop(started)))
-        }).pipe(
+        resumeOne(sessionId).pipe(
+          Effect.scoped,
           Effect.map((state) => ({ sessionId, ok: true as const, state: { ...state, session: { ...state.session, status: "stopped" as const } } })),
           Effect.catch((error) => {
             // The code `run` would have exited with for this session alone.

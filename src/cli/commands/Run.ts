@@ -2,7 +2,7 @@
  * `run`: runs the paper arbitrage runner on a session until its loop count
  * reaches `--loops`, persisting as it goes.
  */
-import { Console, Duration, Effect, Option, Ref } from "effect"
+import { Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -16,7 +16,7 @@ import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, statusLine } from "../Output.ts"
-import { checkLoopsAndTick } from "../RunFlags.ts"
+import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
 
@@ -84,7 +84,37 @@ export const run = Command.make(
     const campaignForNew = yield* requireCampaign(requested ?? "balanced")
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
-    const started = yield* Ref.make(Option.none<Session.ActiveSession>())
+    /**
+     * The campaign and market a session trades, as this run's flags allow: its recorded market (which
+     * the flags may not contradict), or the flags' for a new session; and its clock must stay within
+     * what a state can hold up to --loops.
+     */
+    const plan = (state: EngineState, origin: Session.SessionOrigin) =>
+      Effect.gen(function*() {
+        const sessionId = state.session.sessionId
+        const campaign = yield* requireCampaign(state.session.campaignId)
+        if (requested !== undefined && requested !== campaign.id) {
+          return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} trades campaign ${campaign.id}, not ${requested}`)
+        }
+        const stored = state.session.market
+        if (stored !== null && ((seedArg !== undefined && seedArg !== stored.seed) || (tickArg !== undefined && tickArg !== stored.tickMs))) {
+          return yield* ExitCode.fail(
+            ExitCode.badArguments,
+            `${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
+          )
+        }
+        const market = stored ?? marketArg
+        if (market === undefined) {
+          return yield* ExitCode.fail(
+            ExitCode.badArguments,
+            origin.kind === "clean"
+              ? `no session to resume, and a new session needs --seed (and --tick-ms)`
+              : `${sessionId} did not record its market: give --seed (and --tick-ms)`
+          )
+        }
+        yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
+        return { campaign, market }
+      })
     // Session time is simulated (start + loop x tick) with or without --pace, so that a paced run and
     // an unpaced one with the same seed trade identically.
     const startTime = simulatedStart
@@ -96,27 +126,12 @@ export const run = Command.make(
         newState: (sessionId) =>
           newSessionState({ sessionId, campaign: campaignForNew, startTime, ...(marketArg === undefined ? {} : { market: marketArg }) }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) }
+        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        // Checked before the session writes anything: a session this run cannot trade is left as it was.
+        admit: (state, origin) => Effect.asVoid(plan(state, origin)),
+        onShutdown: reportStop
       })
-      yield* Ref.set(started, Option.some(session))
-      const campaign = yield* requireCampaign(session.initialState.session.campaignId)
-      if (requested !== undefined && requested !== campaign.id) {
-        return yield* ExitCode.fail(
-          ExitCode.badArguments,
-          `${session.sessionId} trades campaign ${campaign.id}, not ${requested}`
-        )
-      }
-      const stored = session.initialState.session.market
-      if (stored !== null && ((seedArg !== undefined && seedArg !== stored.seed) || (tickArg !== undefined && tickArg !== stored.tickMs))) {
-        return yield* ExitCode.fail(
-          ExitCode.badArguments,
-          `${session.sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
-        )
-      }
-      const market = stored ?? marketArg
-      if (market === undefined) {
-        return yield* ExitCode.fail(ExitCode.badArguments, `${session.sessionId} did not record its market: give --seed (and --tick-ms)`)
-      }
+      const { campaign, market } = yield* plan(session.initialState, session.origin)
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
       else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id})`)
 
@@ -157,7 +172,7 @@ export const run = Command.make(
       })
       if (live) yield* endStatusLine
       return result
-    }).pipe(Effect.scoped, Effect.ensuring(reportStop(started)), Effect.provide(Persistence.layer))
+    }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
 
     // The state the session stopped with: the shutdown snapshot marked it stopped.
     const stopped: EngineState = { ...final, session: { ...final.session, status: "stopped" } }

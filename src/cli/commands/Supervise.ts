@@ -38,7 +38,21 @@ export const supervise = Command.make(
       ...(args.json ? ["--json"] : [])
     ]
     yield* Console.error(`supervising ${sessionId}`)
-    const report = yield* Supervisor.supervise({ sessionId, runArgs, maxRestarts: args.maxRestarts })
+    // Stopped itself (SIGTERM), the supervisor ends as its runner did: a runner that could not record
+    // its stop exits with the store's code, and so must the supervisor, not as a clean stop.
+    let lastDeath: Supervisor.Death | undefined
+    const report = yield* Supervisor.supervise({
+      sessionId,
+      runArgs,
+      maxRestarts: args.maxRestarts,
+      onDeath: (death) => void (lastDeath = death)
+    }).pipe(
+      Effect.onInterrupt(() =>
+        lastDeath !== undefined && lastDeath.exitCode !== null && lastDeath.exitCode !== 0 && !Supervisor.isCleanStop(lastDeath.exitCode, null)
+          ? ExitCode.set(lastDeath.exitCode)
+          : Effect.void
+      )
+    )
     const summary = `${sessionId}: ${report.outcome} after ${report.restarts} restart(s)`
     if (args.json) {
       yield* Console.log(JSON.stringify({ sessionId, outcome: report.outcome, restarts: report.restarts, deaths: report.deaths }))
