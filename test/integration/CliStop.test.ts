@@ -21,6 +21,22 @@ import { testPostgresProxy } from "../support/TcpProxy.ts"
 
 const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
+/**
+ * The CLI started in the background with `env` on a clean environment: its stderr so far, each stdout
+ * line to `onLine`, its exit code once it has ended; killed if it outlives the test.
+ */
+const startCli = (args: ReadonlyArray<string>, env: Record<string, string>, onLine: (line: string) => void = () => {}) =>
+  Effect.gen(function*() {
+    const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
+    const child = spawn(process.execPath, [cliMain, ...args], { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
+    readLines(child.stdout, onLine)
+    const ended = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
+    return { child, stderr: () => stderr, ended: Effect.promise(() => ended).pipe(Effect.timeout("30 seconds")) }
+  })
+
 describe("a stop that cannot be recorded", () => {
   it.live("SIGTERM while PostgreSQL does not answer: exit 4 with one line saying the session stays running", () =>
     Effect.gen(function*() {
@@ -28,25 +44,20 @@ describe("a stop that cannot be recorded", () => {
       const sessionId = SessionId.make(`sess_stop${randomInt(1e9).toString(36)}`)
       const { proxy, url } = yield* testPostgresProxy
 
-      const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
-      const child = spawn(process.execPath, [
-        cliMain, "run", "--session", sessionId, "--mode", "clean", "--loops", "1000000", "--seed", "7",
-        "--pace", "--tick-ms", "10", "--json", "--status-every", "1"
-      ], {
-        env: { ...inherited, DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-      let stderr = ""
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
-      const trading = new Promise<void>((resolve) => readLines(child.stdout, (line) => line.startsWith("{\"loop\":") && resolve()))
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      let trading: () => void = () => {}
+      const tradingStarted = new Promise<void>((resolve) => void (trading = resolve))
+      const cli = yield* startCli(
+        ["run", "--session", sessionId, "--mode", "clean", "--loops", "1000000", "--seed", "7", "--pace", "--tick-ms", "10", "--json", "--status-every", "1"],
+        { DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
+        (line) => line.startsWith("{\"loop\":") && trading()
+      )
 
       // Trading (its first snapshot is durable), then the database goes away, then the operator stops it.
-      yield* Effect.promise(() => trading).pipe(Effect.timeout("30 seconds"))
+      yield* Effect.promise(() => tradingStarted).pipe(Effect.timeout("30 seconds"))
       yield* proxy.cut
-      child.kill("SIGTERM")
-      const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
+      cli.child.kill("SIGTERM")
+      const code = yield* cli.ended
+      const stderr = cli.stderr()
 
       assert.strictEqual(code, 4, stderr)
       assert.include(stderr, "the stop could not be recorded")
@@ -63,17 +74,10 @@ describe("a stop that cannot be recorded", () => {
       const stateEnv = uniqueEnv("clistopsup")
       const sessionId = SessionId.make(`sess_stopsup${randomInt(1e9).toString(36)}`)
       const { proxy, url } = yield* testPostgresProxy
-      const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
-      const child = spawn(process.execPath, [
-        cliMain, "supervise", "--session", sessionId, "--loops", "1000000", "--seed", "7", "--pace", "--tick-ms", "10"
-      ], {
-        env: { ...inherited, DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv },
-        stdio: ["ignore", "ignore", "pipe"]
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-      let stderr = ""
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
-      const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
+      const cli = yield* startCli(
+        ["supervise", "--session", sessionId, "--loops", "1000000", "--seed", "7", "--pace", "--tick-ms", "10"],
+        { DATABASE_URL: Redacted.value(url), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: stateEnv }
+      )
 
       // Trading: its runner's first snapshot is durable (read past the proxy).
       const durable = durableOn(stateEnv, testPostgres, { migrate: false })
@@ -84,10 +88,10 @@ describe("a stop that cannot be recorded", () => {
         Effect.retry({ times: 300, schedule: Schedule.spaced("100 millis") })
       )
       yield* proxy.cut
-      child.kill("SIGTERM")
-      const code = yield* Effect.promise(() => exited).pipe(Effect.timeout("30 seconds"))
+      cli.child.kill("SIGTERM")
+      const code = yield* cli.ended
 
-      assert.strictEqual(code, 4, stderr)
-      assert.include(stderr, "the stop could not be recorded")
+      assert.strictEqual(code, 4, cli.stderr())
+      assert.include(cli.stderr(), "the stop could not be recorded")
     }), { timeout: 90_000 })
 })

@@ -27,7 +27,7 @@ import { withoutNegativeZero } from "../support/Results.ts"
 import { storedForm } from "../support/Runs.ts"
 import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
 import { sessionOptions } from "../support/Sessions.ts"
-import { testPostgresProxy } from "../support/TcpProxy.ts"
+import { type TcpProxy, testPostgresProxy } from "../support/TcpProxy.ts"
 
 const campaign = campaigns.aggressive!
 const market = { seed: 4242, tickMs: 5 }
@@ -67,6 +67,22 @@ const beforeOpening = (sessionId: SessionId, stops: Array<Session.ShutdownOutcom
     const step = runLoop(before, campaign, market)
     assert.isAbove(step.events.opened.length, 0)
     return { scope, session, before, step }
+  })
+
+/**
+ * A session whose trade-opening step has its snapshot committed and its reply lost, then the
+ * database away while the runner waits to learn the outcome, then the operator's stop (SIGTERM)
+ * interrupting the runner; the session's scope is left for the test to close.
+ */
+const stoppedInDoubt = (sessionId: SessionId, stops: Array<Session.ShutdownOutcome>, proxy: TcpProxy) =>
+  Effect.gen(function*() {
+    const opened = yield* beforeOpening(sessionId, stops)
+    const replyLost = yield* proxy.loseNextReply
+    const persisting = yield* Effect.forkChild(opened.session.persist(opened.step.state, { tradesChanged: true, opensTrades: true }))
+    yield* replyLost.pipe(Effect.timeout("10 seconds"))
+    yield* proxy.cut
+    yield* Fiber.interrupt(persisting)
+    return opened
   })
 
 /** The newest snapshot of the session, read past the proxy. */
@@ -211,13 +227,7 @@ describe("a snapshot committed whose reply is lost", () => {
       const sessionId = SessionId.make("sess_settle0001")
       const stops: Array<Session.ShutdownOutcome> = []
       const step = yield* Effect.gen(function*() {
-        const { scope, session, step } = yield* beforeOpening(sessionId, stops)
-        const replyLost = yield* proxy.loseNextReply
-        const persisting = yield* Effect.forkChild(session.persist(step.state, { tradesChanged: true, opensTrades: true }))
-        yield* replyLost.pipe(Effect.timeout("10 seconds"))
-        // The database goes away while the runner waits to learn the outcome, and the operator stops it.
-        yield* proxy.cut
-        yield* Fiber.interrupt(persisting)
+        const { scope, step } = yield* stoppedInDoubt(sessionId, stops, proxy)
         const closing = yield* Effect.forkChild(Scope.close(scope, Exit.interrupt()))
         yield* proxy.restore
         yield* Fiber.join(closing)
@@ -240,12 +250,7 @@ describe("a snapshot committed whose reply is lost", () => {
       const sessionId = SessionId.make("sess_settle0002")
       const stops: Array<Session.ShutdownOutcome> = []
       const step = yield* Effect.gen(function*() {
-        const { scope, session, step } = yield* beforeOpening(sessionId, stops)
-        const replyLost = yield* proxy.loseNextReply
-        const persisting = yield* Effect.forkChild(session.persist(step.state, { tradesChanged: true, opensTrades: true }))
-        yield* replyLost.pipe(Effect.timeout("10 seconds"))
-        yield* proxy.cut
-        yield* Fiber.interrupt(persisting)
+        const { scope, step } = yield* stoppedInDoubt(sessionId, stops, proxy)
         yield* Scope.close(scope, Exit.interrupt())
         return step
       }).pipe(Effect.provide(stores))
