@@ -643,6 +643,8 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
         source: report.source,
         snapshotId: report.snapshotId,
         sequence: report.sequence,
+        // What the session had come to: a clean stop (its shutdown recorded) or a crash (it was left running).
+        after: report.state?.session.status === "stopped" ? "stop" : "crash",
         // The first few passed-over candidates and how many there were: a deep look-back can pass over
         // thousands, and this is recorded at every resume.
         skipped: passedOver.slice(0, recordedSkips).map((s) => ({ source: s.source, sequence: s.sequence, reason: s.reason })),

@@ -63,7 +63,10 @@ export interface SessionEvent {
   readonly kind: "resumed"
   readonly fencingToken: number
   readonly loopCount: number
-  /** Free-form detail: for a resume, its source, snapshot id and sequence, and what it skipped. */
+  /**
+   * Free-form detail: for a resume, its source, snapshot id and sequence, what the session had come
+   * to (`after`: `stop` or `crash`), and what it skipped.
+   */
   readonly detail: Record<string, unknown>
 }
 

@@ -146,10 +146,11 @@ describe("Session.initialize", () => {
       yield* withSession(options("CLEAN_RESET", failed), () => Effect.void, Exit.fail("boom"))
       assert.deepStrictEqual(yield* snapshotTypes(failed), ["1:periodic:running"])
 
-      // AUTO without an id finds the session a failure left running, and resumes it.
+      // AUTO without an id finds the session a failure left running, and resumes it, recording the crash.
       const { session } = yield* withSession(options("AUTO"), () => Effect.void)
       assert.strictEqual(session.sessionId, failed)
       assert.strictEqual(session.origin.kind, "resumed")
+      assert.strictEqual((yield* (yield* SnapshotStore).listEvents(failed))[0]?.detail["after"], "crash")
     }).pipe(Effect.provide(memory())))
 
   it.effect("AUTO starts clean when nothing is left running, and with a fresh id given, uses that id", () =>
@@ -220,6 +221,8 @@ describe("Session.initialize", () => {
       yield* withSession(options("RESUME_FROM_STATE", id), () => Effect.void)
       const [event] = yield* (yield* SnapshotStore).listEvents(id)
       assert.strictEqual(event?.detail["skippedCount"], 31)
+      // Its shutdown snapshot is among the damaged: the state it resumed from was left running.
+      assert.strictEqual(event?.detail["after"], "crash")
       assert.lengthOf(event?.detail["skipped"] as ReadonlyArray<unknown>, 20)
     }).pipe(Effect.provide(stores))
   })
