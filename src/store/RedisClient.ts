@@ -10,7 +10,6 @@
  */
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis as IORedis } from "ioredis"
-import { createHash } from "node:crypto"
 import { redactPasswords } from "./ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
 
@@ -57,23 +56,6 @@ const passwordOf = (node: Redacted.Redacted<string>): { readonly password?: stri
 
 /** A failure's message, without the password of any URL it quotes. */
 const describe = (cause: unknown) => redactPasswords(cause instanceof Error ? cause.message : String(cause))
-
-/**
- * A Lua script run by its SHA1 (EVALSHA), so that its text is sent once per
- * server rather than with every call; a server that does not know it yet
- * (NOSCRIPT, e.g. after a restart) is sent the text.
- */
-export const luaScript = (lua: string) => {
-  const sha = createHash("sha1").update(lua).digest("hex")
-  return async (client: RedisConnection, numberOfKeys: number, ...args: ReadonlyArray<string | Buffer>): Promise<unknown> => {
-    try {
-      return await client.evalsha(sha, numberOfKeys, ...args)
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith("NOSCRIPT")) return client.eval(lua, numberOfKeys, ...args)
-      throw error
-    }
-  }
-}
 
 /** Connects to Redis; the connection is closed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
