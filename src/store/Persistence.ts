@@ -99,17 +99,28 @@ export const databaseLayer = Layer.unwrap(Effect.gen(function*() {
   return databaseFrom(yield* persistenceConfig)
 }))
 
-/** The stack described by `config`. */
-export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> => {
-  const sql = databaseFrom(config)
-  const live = config.redisClusterNodes.length > 0
+/** Which backing `config` chooses for the live tier: a Redis Cluster, one Redis, or memory. */
+export const liveKindOf = (config: PersistenceConfig): "redis-cluster" | "redis" | "memory" =>
+  config.redisClusterNodes.length > 0 ? "redis-cluster" : Option.isSome(config.redisUrl) ? "redis" : "memory"
+
+/** The live tier `config` describes: REDIS_CLUSTER_NODES first, then REDIS_URL, else memory. The one place that chooses it. */
+export const layerLive = (config: PersistenceConfig): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
+  config.redisClusterNodes.length > 0
     ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes)
     : Option.match(config.redisUrl, {
       onNone: () => memoryLiveLayer(config.env),
       onSome: (url) => redisLiveLayer(config.env, url)
     })
-  return Layer.mergeAll(live, durableOn(config.env, sql, { migrate: config.migrateOnStart }))
-}
+
+/** The durable tier and the leases `config` describes: DATABASE_URL, else the embedded PostgreSQL. The one place that chooses it. */
+export const layerDurable = (
+  config: PersistenceConfig
+): Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease, StoreError> =>
+  durableOn(config.env, databaseFrom(config), { migrate: config.migrateOnStart })
+
+/** The stack described by `config`. */
+export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> =>
+  Layer.mergeAll(layerLive(config), layerDurable(config))
 
 /** The stack described by the environment (see `config.ts`). */
 export const layer = Layer.unwrap(Effect.gen(function*() {

@@ -6,7 +6,7 @@
  */
 import { sessionOptions } from "../support/Sessions.ts"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Scope } from "effect"
+import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import type { Env } from "../../src/domain/Ids.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
@@ -22,7 +22,8 @@ import { hotStateStoreContract } from "../contract/HotStateStoreContract.ts"
 import { type LiveBacking, redisBackingOn, testPostgres } from "../support/Backings.ts"
 import { sharedRedisCluster, stopSharedRedisCluster } from "../support/PrivateRedisCluster.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
-import { uniqueEnv } from "../support/Services.ts"
+import { runCli } from "../support/Cli.ts"
+import { testDatabaseUrl, uniqueEnv } from "../support/Services.ts"
 
 /** A connection to the cluster. */
 const clusterClient = Layer.unwrap(Effect.map(sharedRedisCluster, ({ nodes }) =>
@@ -63,5 +64,18 @@ describe("a session on a redis cluster", () => {
         spawnSync("redis-cli", ["-p", String(ports[0]), "CLUSTER", "KEYSLOT", sectionKey(env, sessionId, section)], { encoding: "utf8" }).stdout.trim()
       )
       assert.strictEqual(new Set(slots).size, 1)
+    }), { timeout: 60_000 })
+
+  it.effect("health on a cluster-only configuration probes the cluster, as every command's stack does", () =>
+    Effect.gen(function*() {
+      const { nodes } = yield* sharedRedisCluster
+      const run = runCli(["health", "--json"], {
+        DATABASE_URL: Redacted.value(testDatabaseUrl),
+        REDIS_CLUSTER_NODES: nodes.map((node) => Redacted.value(node)).join(","),
+        STATE_ENV: uniqueEnv("clusterhealth")
+      })
+      assert.strictEqual(run.status, 0, run.stderr)
+      const report = JSON.parse(run.stdout.trim().split("\n").at(-1)!)
+      assert.deepStrictEqual([report.liveTier.kind, report.liveTier.reachable], ["redis-cluster", true])
     }), { timeout: 60_000 })
 })

@@ -9,8 +9,8 @@
 import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { Command } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
-import { HotStateStore, layerMemory as liveInMemory } from "../../store/HotStateStore.ts"
-import { databaseFrom, durableOn, redisLiveLayer } from "../../store/Persistence.ts"
+import { HotStateStore } from "../../store/HotStateStore.ts"
+import { layerDurable, layerLive, liveKindOf } from "../../store/Persistence.ts"
 import { SessionLease } from "../../store/SessionLease.ts"
 import { SnapshotStore } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
@@ -35,9 +35,10 @@ export const health = Command.make(
   "health",
   { json: jsonFlag },
   Effect.fn(function*({ json }) {
-    const config = yield* persistenceConfig
-    const live = Option.match(config.redisUrl, { onNone: () => liveInMemory(config.env), onSome: (url) => redisLiveLayer(config.env, url) })
-    const durable = durableOn(config.env, databaseFrom(config), { migrate: false })
+    // The tiers as every command builds them (the one place that chooses them), never migrating.
+    const config = { ...(yield* persistenceConfig), migrateOnStart: false }
+    const live = layerLive(config)
+    const durable = layerDurable(config)
 
     const liveTier = yield* probe(Effect.flatMap(HotStateStore, (store) => store.listSessions()), live)
     const durableTier = yield* probe(
@@ -61,7 +62,7 @@ export const health = Command.make(
     const report = {
       env: config.env,
       liveTier: liveTier.reachable
-        ? { kind: Option.isSome(config.redisUrl) ? "redis" : "memory", reachable: true, latencyMs: liveTier.latencyMs }
+        ? { kind: liveKindOf(config), reachable: true, latencyMs: liveTier.latencyMs }
         : { reachable: false, error: liveTier.error },
       durableTier: durableTier.reachable
         ? { kind: Option.isSome(config.databaseUrl) ? "postgres" : "embedded", reachable: true, latencyMs: durableTier.latencyMs }
@@ -74,8 +75,8 @@ export const health = Command.make(
     else {
       yield* Console.log([
         `env ${report.env}`,
-        `live tier     ${liveTier.reachable ? `ok, ${liveTier.latencyMs} ms` : `UNREACHABLE: ${liveTier.error}`}`,
-        `durable tier  ${durableTier.reachable ? `ok, ${durableTier.latencyMs} ms` : `UNREACHABLE: ${durableTier.error}`}`,
+        `live tier     ${liveTier.reachable ? `ok (${liveKindOf(config)}), ${liveTier.latencyMs} ms` : `UNREACHABLE: ${liveTier.error}`}`,
+        `durable tier  ${durableTier.reachable ? `ok (${Option.isSome(config.databaseUrl) ? "postgres" : "embedded"}), ${durableTier.latencyMs} ms` : `UNREACHABLE: ${durableTier.error}`}`,
         `leases        ${leases.length === 0 ? "none live" : ""}`,
         ...(leases.length === 0 ? [] : [table(["session", "holder", "token", "expires"], leases.map((l) => [l.sessionId, l.holder, String(l.fencingToken), l.expiresAt]))]),
         `stale         ${stale.length === 0 ? "none" : stale.map((s) => `${s.sessionId} (${s.ageSeconds} s)`).join(", ")}`
