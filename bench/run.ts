@@ -21,7 +21,7 @@ import * as Runner from "../src/runner/Runner.ts"
 import * as Session from "../src/session/Session.ts"
 import { HotStateStore } from "../src/store/HotStateStore.ts"
 import { openTimeField, tradeField, versionField } from "../src/store/LiveStateDelta.ts"
-import { durableOn, postgresLayer, redisLiveLayer } from "../src/store/Persistence.ts"
+import { durableOn, postgresLayer, redisLiveLayer, type Stores } from "../src/store/Persistence.ts"
 import { SnapshotStore } from "../src/store/SnapshotStore.ts"
 import { sectionKey, writeMarkKey } from "../src/store/StateKeys.ts"
 import { engineStateArbitrary } from "../test/support/StateArbitrary.ts"
@@ -36,7 +36,7 @@ const log = (text: string) => (json ? undefined : process.stderr.write(`${text}\
 const runtime = ManagedRuntime.make(
   Layer.mergeAll(redisLiveLayer(env, Redacted.make(redisUrl)), durableOn(env, postgresLayer(Redacted.make(databaseUrl), { maxConnections: 4 })))
 )
-const run = <A, E>(effect: Effect.Effect<A, E, HotStateStore | SnapshotStore | Session.SessionStores>) => runtime.runPromise(effect)
+const run = <A, E>(effect: Effect.Effect<A, E, Stores>) => runtime.runPromise(effect)
 const redis = new Redis(redisUrl)
 const sql = new pg.Client({ connectionString: databaseUrl })
 await sql.connect()

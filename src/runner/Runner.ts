@@ -3,20 +3,19 @@
  *
  * It drives `ArbitrageStrategy.runLoop` until the session reaches its target
  * loop count and hands every new state to the session to persist. It knows
- * nothing of Redis or SQL: persistence is whatever `SessionPersistence` does,
- * including nothing at all, and the results are the same either way.
+ * nothing of Redis or SQL: persistence is whatever the session's `persist`
+ * does, including nothing at all, and the results are the same either way.
+ * A step refused because its trades could not be made durable
+ * (`StepRefused`) is done again without opening trades.
  */
 import { Duration, Effect } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
-import type { ActiveSession } from "../session/Session.ts"
+import type { StepChange, StepRefused } from "../session/Session.ts"
 import { type LoopEvents, type MarketSettings, runLoop, tradesChanged } from "./ArbitrageStrategy.ts"
 import type { Campaign } from "./Campaign.ts"
 
-/** What the runner needs of a session: a way to persist each step, and whether it may open trades. */
-export type SessionPersistence = Pick<ActiveSession, "persist"> & Partial<Pick<ActiveSession, "canTrade">>
-
 /** A session that persists nothing: the runner on its own. */
-export const withoutPersistence: SessionPersistence = { persist: () => Effect.succeed(true) }
+export const withoutPersistence = { persist: (_state: EngineState, _change: StepChange) => Effect.void }
 
 /** How a run goes. */
 export interface RunOptions {
@@ -33,10 +32,7 @@ export interface RunOptions {
 /** Runs from `state` until its loop count reaches `options.targetLoops`; returns the final state. */
 export const run = Effect.fn("Runner.run")(function*<E, R>(
   session: {
-    readonly persist: (
-      state: EngineState,
-      change: { readonly tradesChanged: boolean; readonly opensTrades?: boolean }
-    ) => Effect.Effect<boolean, E, R>
+    readonly persist: (state: EngineState, change: StepChange) => Effect.Effect<void, E | StepRefused, R>
     /** The persistence-health gate: while false, no trade opens (exits still happen). */
     readonly canTrade?: Effect.Effect<boolean>
   },
@@ -50,7 +46,7 @@ export const run = Effect.fn("Runner.run")(function*<E, R>(
     const accepted = yield* session.persist(step.state, {
       tradesChanged: tradesChanged(step.events),
       opensTrades: step.events.opened.length > 0
-    })
+    }).pipe(Effect.as(true), Effect.catchTag("StepRefused", () => Effect.succeed(false)))
     if (!accepted) {
       // The new trades could not be made durable: this loop is done again without opening them.
       step = runLoop(current, options.campaign, options.market, false)

@@ -92,8 +92,9 @@ describe("live tier faults", () => {
         paused = false
         const woken = yield* Effect.exit(Runner.run(a, afterA, { campaign, market, targetLoops: 300 }))
         assert.isTrue(Exit.isFailure(woken), "the stale runner was let go on")
+        // Its lease, confirmed before the fence is raised again, turns out taken: the session says it lost it.
         const reason = Exit.isFailure(woken) ? woken.cause.reasons[0] : undefined
-        assert.strictEqual(reason?._tag === "Fail" && reason.error._tag === "StoreError" ? reason.error.reason._tag : "", "Fenced")
+        assert.strictEqual(reason?._tag === "Fail" && reason.error._tag === "LeaseError" ? reason.error.reason._tag : "", "LeaseLost")
         assert.isTrue(Option.isNone(yield* (yield* HotStateStore).load(sessionId)), "the stale runner wrote the live tier")
         yield* Scope.close(scopeA, Exit.void)
 
