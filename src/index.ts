@@ -1,7 +1,13 @@
 /**
  * arbitrage-state: the state persistence and recovery core of an arbitrage
- * trading engine. The public API, one namespace per concept.
+ * trading engine. The public API, one namespace per concept: what a user
+ * composes (the state's Schemas, the stores' services and the layers that
+ * build them, their errors, the restore pipeline and the session) and the
+ * reference runner that shows them in use. Backings, scripts, row helpers
+ * and codecs' internals are not part of it (`package.json` exports this
+ * module only).
  */
+// The state: Schemas of every persisted value, their versions and the snapshot envelope.
 export * as ArbitrageTrade from "./domain/ArbitrageTrade.ts"
 export * as Checksum from "./domain/Checksum.ts"
 export * as EngineState from "./domain/EngineState.ts"
@@ -16,30 +22,22 @@ export * as StateCodec from "./domain/StateCodec.ts"
 export * as StateCodecError from "./domain/StateCodecError.ts"
 export * as Units from "./domain/Units.ts"
 export * as VersionedSection from "./domain/VersionedSection.ts"
-export * as EmbeddedPostgres from "./store/EmbeddedPostgres.ts"
+// The stores: services, the layers that build them from configuration or by hand, their errors.
 export * as HotStateStore from "./store/HotStateStore.ts"
-export * as Migrations from "./store/Migrations.ts"
 export * as Persistence from "./store/Persistence.ts"
-export * as PgSessionLease from "./store/PgSessionLease.ts"
-export * as PgSnapshotStore from "./store/PgSnapshotStore.ts"
-export * as RedisClient from "./store/RedisClient.ts"
-export * as RedisHotStateStore from "./store/RedisHotStateStore.ts"
 export * as SessionLease from "./store/SessionLease.ts"
 export * as SnapshotStore from "./store/SnapshotStore.ts"
 export * as StoreError from "./store/StoreError.ts"
+export * as Config from "./config.ts"
+// Recovery and sessions.
 export * as Restore from "./recovery/Restore.ts"
 export * as RestoreReport from "./recovery/RestoreReport.ts"
 export * as Session from "./session/Session.ts"
 export * as SessionError from "./session/SessionError.ts"
+// The reference paper runner, its automatic resume, and what operators watch.
 export * as ArbitrageStrategy from "./runner/ArbitrageStrategy.ts"
 export * as Campaign from "./runner/Campaign.ts"
-export * as MarketFeed from "./runner/MarketFeed.ts"
-export * as RiskGuard from "./runner/RiskGuard.ts"
 export * as Runner from "./runner/Runner.ts"
 export * as Supervisor from "./supervisor/Supervisor.ts"
 export * as MetricsExporter from "./observability/MetricsExporter.ts"
 export * as PersistenceMetrics from "./observability/PersistenceMetrics.ts"
-export * as Config from "./config.ts"
-export * as PayloadCompression from "./domain/PayloadCompression.ts"
-export * as StateLimits from "./domain/StateLimits.ts"
-export * as SessionReport from "./report/SessionReport.ts"

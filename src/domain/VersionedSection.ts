@@ -8,7 +8,7 @@
  * is a typed `UnsupportedVersion`, never a guess.
  */
 import { Result, Schema } from "effect"
-import { compileExactShape } from "./ExactShape.ts"
+import { compileExactShape } from "./internal/ExactShape.ts"
 import { StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
 
 /** The encoded form of a section: its fields plus `version`. */

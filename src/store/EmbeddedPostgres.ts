@@ -15,7 +15,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
-import { defaultMaxSectionBytes } from "../domain/StateLimits.ts"
+import { defaultMaxSectionBytes } from "./internal/StateLimits.ts"
 import * as DataDirLock from "./internal/DataDirLock.ts"
 import { StoreError } from "./StoreError.ts"
 

@@ -14,7 +14,7 @@ import { Duration, Effect, Layer, Option } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { fromSqlError } from "./PgSnapshotStore.ts"
 import { type AcquireOptions, type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
-import { storeOperation } from "./StoreSpan.ts"
+import { storeOperation } from "./internal/StoreSpan.ts"
 
 interface LeaseRow {
   readonly holder: string

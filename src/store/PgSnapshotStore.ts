@@ -15,9 +15,9 @@ import { PgClient } from "@effect/sql-pg"
 import type { SqlError, Statement } from "effect/sql"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { decompress, defaultCompressionThreshold, gzip } from "../domain/PayloadCompression.ts"
+import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
 import { parseJson } from "../domain/StateCodec.ts"
-import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
+import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import {
   checkCleanupOptions,
   latestOf,
@@ -30,9 +30,9 @@ import {
   type SnapshotToSave,
   summaryOfRow
 } from "./SnapshotStore.ts"
-import { redactPasswords } from "./ConnectionString.ts"
+import { redactPasswords } from "./internal/ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
-import { storeOperation } from "./StoreSpan.ts"
+import { storeOperation } from "./internal/StoreSpan.ts"
 
 /**
  * Server error codes that mean the server, not the statement, went away: shutting down or

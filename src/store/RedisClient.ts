@@ -10,7 +10,7 @@
  */
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis as IORedis } from "ioredis"
-import { redactPasswords } from "./ConnectionString.ts"
+import { redactPasswords } from "./internal/ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
 
 /** A connection to one Redis server, or to a Redis Cluster. */

@@ -22,7 +22,7 @@ import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { defaultMaxSectionBytes, oversizedMessage } from "../domain/StateLimits.ts"
+import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import {
   decodeLiveState,
   fencedWrite,
@@ -33,12 +33,12 @@ import {
   tokenOfMark,
   writeMark
 } from "./HotStateStore.ts"
-import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./LiveStateDelta.ts"
+import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
 import { fenceKey, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
 import { StoreError } from "./StoreError.ts"
-import { storeOperation } from "./StoreSpan.ts"
+import { storeOperation } from "./internal/StoreSpan.ts"
 
 const sectionKeyName = { session: "session_key", metrics: "metrics_key", riskGuard: "risk_guard_key" } as const
 

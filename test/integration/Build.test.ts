@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -27,6 +27,12 @@ describe("build", () => {
       for (const name of ["Persistence", "Session", "Restore", "SnapshotStore", "HotStateStore", "Runner", "Supervisor", "StateCodec"]) {
         assert.property(api, name)
       }
+      // Backings, scripts, row helpers and codecs' internals are not the API: the stack is built through Persistence.
+      for (const name of ["PgSnapshotStore", "RedisHotStateStore", "RedisClient", "EmbeddedPostgres", "Migrations", "PayloadCompression", "StateLimits", "ExactShape", "SessionReport"]) {
+        assert.notProperty(api, name)
+      }
+      const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+      assert.deepStrictEqual(Object.keys(manifest.exports), ["."], "only the entry point is exported: nothing deeper can be imported")
     } finally {
       rmSync(outDir, { recursive: true, force: true })
     }

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { SqlError } from "effect/sql"
-import { redactPasswords } from "../../src/store/ConnectionString.ts"
+import { redactPasswords } from "../../src/store/internal/ConnectionString.ts"
 import { fromSqlError } from "../../src/store/PgSnapshotStore.ts"
 
 describe("redactPasswords", () => {

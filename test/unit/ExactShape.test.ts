@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Effect, Result, Schema } from "effect"
 import { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
-import { compileExactShape, type ExactShapeCopy } from "../../src/domain/ExactShape.ts"
+import { compileExactShape, type ExactShapeCopy } from "../../src/domain/internal/ExactShape.ts"
 import { MetricsState } from "../../src/domain/MetricsState.ts"
 import { Order } from "../../src/domain/Order.ts"
 import { PositionsState } from "../../src/domain/PositionsState.ts"

@@ -4,7 +4,7 @@
 import { Console, Effect, Result } from "effect"
 import { Argument, Command } from "effect/cli"
 import { decodeSnapshotJson } from "../../domain/Snapshot.ts"
-import { maxSnapshotBytes } from "../../domain/StateLimits.ts"
+import { maxSnapshotBytes } from "../../store/internal/StateLimits.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs"

@@ -8,7 +8,7 @@
  */
 import { Result } from "effect"
 import { gunzipSync, gzipSync } from "node:zlib"
-import { StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
+import { StateCodecError, type StatePart, UnsupportedVersion } from "../../domain/StateCodecError.ts"
 
 /** The codecs a stored payload may carry. */
 export type PayloadCodec = "gzip"

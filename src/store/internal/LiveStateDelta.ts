@@ -15,13 +15,13 @@
  * before anything is planned.
  */
 import { Result, Schema } from "effect"
-import { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
-import { type EngineState, engineStateIssues } from "../domain/EngineState.ts"
-import { compileExactShape } from "../domain/ExactShape.ts"
-import type { TradeId } from "../domain/Ids.ts"
-import { positionsIssues } from "../domain/PositionsState.ts"
-import { parseJson, sectionCodecs } from "../domain/StateCodec.ts"
-import { MalformedJson, StateCodecError } from "../domain/StateCodecError.ts"
+import { ArbitrageTrade } from "../../domain/ArbitrageTrade.ts"
+import { type EngineState, engineStateIssues } from "../../domain/EngineState.ts"
+import { compileExactShape } from "../../domain/internal/ExactShape.ts"
+import type { TradeId } from "../../domain/Ids.ts"
+import { positionsIssues } from "../../domain/PositionsState.ts"
+import { parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
+import { MalformedJson, StateCodecError } from "../../domain/StateCodecError.ts"
 
 /** The string sections, each under its own key. */
 export const stringSections = ["session", "metrics", "riskGuard"] as const
