@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Effect, Result, Schema } from "effect"
 import { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
-import { compileExactShape, type ExactShapeCopy } from "../../src/domain/internal/ExactShape.ts"
+import { compileExactShape, type ExactShapeCopy, inlinedFilters } from "../../src/domain/internal/ExactShape.ts"
 import { MetricsState } from "../../src/domain/MetricsState.ts"
 import { Order } from "../../src/domain/Order.ts"
 import { PositionsState } from "../../src/domain/PositionsState.ts"
@@ -141,6 +141,28 @@ describe("ExactShape", () => {
       assert.isAbove(passed, 1_000)
       assert.isAbove(refused, 5_000)
     }))
+
+  it("the Schema internals it relies on are those of the installed effect: each inlined filter's representation id and payload", () => {
+    // If effect renames them, the fast path quietly gives way to the Schema's own filters (slower,
+    // still correct); this says so at once.
+    const samples: ReadonlyArray<readonly [keyof typeof inlinedFilters, Schema.Top]> = [
+      ["effect/schema/isFinite", Schema.Finite],
+      ["effect/schema/isInt", Schema.Int],
+      ["effect/schema/isGreaterThan", Schema.Number.check(Schema.isGreaterThan(0))],
+      ["effect/schema/isGreaterThanOrEqualTo", Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))],
+      ["effect/schema/isLessThanOrEqualTo", Schema.Number.check(Schema.isLessThanOrEqualTo(0))],
+      ["effect/schema/isPattern", Schema.String.check(Schema.isPattern(/^a$/))]
+    ]
+    assert.deepStrictEqual(samples.map(([id]) => id).sort(), Object.keys(inlinedFilters).sort())
+    for (const [id, schema] of samples) {
+      const representations = (schema.ast.checks ?? []).flatMap((check) =>
+        check._tag === "Filter" ? [check.annotations?.["representation"] as { id?: string; payload?: Record<string, unknown> } | undefined] : []
+      )
+      const found = representations.find((r) => r?.id === id)
+      assert.isDefined(found, `no filter of ${id} in the installed effect`)
+      for (const field of inlinedFilters[id].payload) assert.property(found!.payload ?? {}, field, `${id} has no payload.${field}`)
+    }
+  })
 
   it("a Schema with a node it does not compile (a transformation, an optional field) has no fast path", () => {
     assert.isUndefined(compileExactShape(Schema.Struct({ at: Schema.Date })))

@@ -37,6 +37,12 @@ type Predicate = (value: unknown) => boolean
 
 const parseOptions: SchemaAST.ParseOptions = {}
 
+/**
+ * `ARBITRAGE_STATE_EXACT_SHAPE=off` (read once, when the first Schema is compiled at start-up) leaves
+ * every Schema without a fast path: what the benchmarks measure this module against.
+ */
+const switchedOff = typeof process !== "undefined" && process.env["ARBITRAGE_STATE_EXACT_SHAPE"] === "off"
+
 /** The filters of `ast`, flattened out of their groups. */
 const filtersOf = (checks: SchemaAST.Checks | undefined): Array<SchemaAST.Filter<any>> => {
   const out: Array<SchemaAST.Filter<any>> = []
@@ -48,40 +54,51 @@ const filtersOf = (checks: SchemaAST.Checks | undefined): Array<SchemaAST.Filter
   return out
 }
 
+/** What a filter's representation declares of its arguments. */
+type Payload = Readonly<Record<string, unknown>>
+
+/** `make(bound)` when `bound` is a finite number (else no predicate: the Schema's own filter runs). */
+const whenFinite = (bound: unknown, make: (bound: number) => Predicate): Predicate | undefined =>
+  typeof bound === "number" && Number.isFinite(bound) ? make(bound) : undefined
+
 /**
- * The common filters of Effect's Schema module, recognised by the representation they declare and
- * run as the plain predicates they are (each as strict as the filter it stands for); any other
- * filter is run as the Schema would run it.
+ * The common filters of Effect's Schema module, recognised by the representation they declare
+ * (its id, and the payload fields named here) and run as the plain predicates they are, each as
+ * strict as the filter it stands for; any other filter is run as the Schema would run it.
  */
-const inlined = (filter: SchemaAST.Filter<any>): Predicate | undefined => {
-  const representation = filter.annotations?.["representation"] as { readonly id?: unknown; readonly payload?: any } | undefined
-  const payload = representation?.payload
-  switch (representation?.id) {
-    case "effect/schema/isFinite":
-      return (value) => Number.isFinite(value)
-    case "effect/schema/isInt":
-      return (value) => Number.isSafeInteger(value)
-    case "effect/schema/isGreaterThan": {
-      const minimum = payload?.exclusiveMinimum
-      return Number.isFinite(minimum) ? (value) => (value as number) > minimum : undefined
-    }
-    case "effect/schema/isGreaterThanOrEqualTo": {
-      const minimum = payload?.minimum
-      return Number.isFinite(minimum) ? (value) => (value as number) >= minimum : undefined
-    }
-    case "effect/schema/isLessThanOrEqualTo": {
-      const maximum = payload?.maximum
-      return Number.isFinite(maximum) ? (value) => (value as number) <= maximum : undefined
-    }
-    case "effect/schema/isPattern": {
-      const { flags, source } = payload ?? {}
+export const inlinedFilters = {
+  "effect/schema/isFinite": { payload: [], predicate: (): Predicate => (value) => Number.isFinite(value) },
+  "effect/schema/isInt": { payload: [], predicate: (): Predicate => (value) => Number.isSafeInteger(value) },
+  "effect/schema/isGreaterThan": {
+    payload: ["exclusiveMinimum"],
+    predicate: (payload: Payload): Predicate | undefined =>
+      whenFinite(payload["exclusiveMinimum"], (minimum) => (value) => (value as number) > minimum)
+  },
+  "effect/schema/isGreaterThanOrEqualTo": {
+    payload: ["minimum"],
+    predicate: (payload: Payload): Predicate | undefined =>
+      whenFinite(payload["minimum"], (minimum) => (value) => (value as number) >= minimum)
+  },
+  "effect/schema/isLessThanOrEqualTo": {
+    payload: ["maximum"],
+    predicate: (payload: Payload): Predicate | undefined =>
+      whenFinite(payload["maximum"], (maximum) => (value) => (value as number) <= maximum)
+  },
+  "effect/schema/isPattern": {
+    payload: ["source", "flags"],
+    predicate: ({ flags, source }: Payload): Predicate | undefined => {
       if (typeof source !== "string" || typeof flags !== "string" || /[gy]/.test(flags)) return undefined
       const pattern = new RegExp(source, flags)
       return (value) => pattern.test(value as string)
     }
-    default:
-      return undefined
   }
+} as const
+
+const inlined = (filter: SchemaAST.Filter<any>): Predicate | undefined => {
+  const representation = filter.annotations?.["representation"] as { readonly id?: unknown; readonly payload?: Payload } | undefined
+  const id = representation?.id
+  if (typeof id !== "string" || !(id in inlinedFilters)) return undefined
+  return inlinedFilters[id as keyof typeof inlinedFilters].predicate(representation?.payload ?? {})
 }
 
 /** The filters attached to `ast`, each as a predicate. */
@@ -254,6 +271,7 @@ const compileNode = (ast: SchemaAST.AST): NodeCopy | undefined => {
  * this module does not compile (the caller then always asks the Schema).
  */
 export const compileExactShape = (schema: Schema.Top): ExactShapeCopy | undefined => {
+  if (switchedOff) return undefined
   const copy = compileNode(schema.ast)
   if (copy === undefined) return undefined
   return (value) => {
