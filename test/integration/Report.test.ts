@@ -1,5 +1,6 @@
 /**
- * The session report, rendered by headless Chromium: a session that was
+ * The session report, rendered by the headless Chromium that `npm install`
+ * brings (never one of the system's): a session that was
  * crashed and resumed twice (once from the live tier, once from a snapshot)
  * shows its equity curve with both resume marks, its trades, its risk-guard
  * counters and its snapshot timeline.
@@ -7,7 +8,6 @@
 import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Option, Scope } from "effect"
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,6 +19,8 @@ import * as Session from "../../src/session/Session.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
 import * as Persistence from "../../src/store/Persistence.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
+import * as HeadlessChromium from "../support/HeadlessChromium.ts"
+import { descendantsOf, executableOf } from "../support/Processes.ts"
 
 const campaign = campaigns.aggressive!
 const market = { seed: 12, tickMs: 1000 }
@@ -33,19 +35,20 @@ const runTo = (loops: number, end: "crash" | "stop") =>
     yield* Scope.close(scope, end === "crash" ? Exit.fail("killed") : Exit.void)
   })
 
-/** The DOM of `file` after headless Chromium has loaded and laid it out. */
-const renderedDom = (file: string) => {
-  const run = spawnSync("chromium", [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", `--user-data-dir=${mkdtempSync(join(tmpdir(), "chromium-"))}`,
-    "--dump-dom", `file://${file}`
-  ], { encoding: "utf8", timeout: 60_000 })
-  if (run.error !== undefined) {
-    assert.fail(`cannot start headless Chromium (${run.error.message}); install Debian's chromium (apt-get install chromium), as .ci/run does`)
-  }
-  assert.strictEqual(run.status, 0, run.stderr)
-  return run.stdout
-}
+/** The DOM of `file` after the npm package's headless Chromium has loaded and laid it out. */
+const renderedDom = (file: string) =>
+  Effect.gen(function*() {
+    const browser = yield* HeadlessChromium.launch
+    // The npm package's Chromium (its major version is the package's), and no other: every browser
+    // process this test started runs the binary unpacked from the package, never one of the system.
+    assert.strictEqual(browser.version().split(".")[0], HeadlessChromium.packageVersion.split(".")[0])
+    const unpacked = yield* HeadlessChromium.executable
+    const browsers = descendantsOf(process.pid).map(executableOf).filter((exe) => /chrom/i.test(exe))
+    assert.isAbove(browsers.length, 0)
+    assert.deepStrictEqual([...new Set(browsers)], [unpacked])
+    const page = yield* HeadlessChromium.openPage(browser, file, 1400)
+    return yield* Effect.promise(() => page.content())
+  }).pipe(Effect.scoped)
 
 describe("session report", () => {
   it.effect("renders the equity curve with a mark per resume (and its source), the trades, the risk guard and the snapshots", () =>
@@ -63,7 +66,7 @@ describe("session report", () => {
       const file = join(dir, "report.html")
       writeFileSync(file, SessionReport.render(data))
       try {
-        const dom = renderedDom(file)
+        const dom = yield* renderedDom(file)
         const points = /<polyline id="equity-line"[^>]*points="([^"]+)"/.exec(dom)?.[1]?.trim().split(/\s+/) ?? []
         assert.strictEqual(points.length, data.snapshots.length, "one point per valid snapshot")
         assert.deepStrictEqual([...dom.matchAll(/data-resume="([a-z]+)"/g)].map((m) => m[1]), ["hot", "snapshot"])
