@@ -74,6 +74,49 @@ export const tradesOf = (states: ReadonlyArray<EngineState>): ReadonlyArray<Trad
 
 const resumesOf = (events: ReadonlyArray<RecordedEvent>) => events.filter((e) => e.kind === "resumed")
 
+/** Where the stored history of a session begins, when retention (`cleanup`) removed what came before. */
+export interface HistoryCut {
+  /** The oldest snapshot still stored. */
+  readonly oldestSequence: number
+  readonly oldestRecordedAt: number
+  /** The first loop the page shows (the oldest valid snapshot's); `null` when no snapshot left is valid. */
+  readonly completeFromLoop: number | null
+  /** The snapshots the recorded resumes name (restored or passed over) that are no longer stored. */
+  readonly removedReferences: ReadonlyArray<number>
+}
+
+/** The sequences of the snapshots a resume event names: the one it restored and the ones it passed over. */
+const referencedSequences = (event: RecordedEvent): ReadonlyArray<number> => [
+  ...(event.detail.source === "snapshot" && typeof event.detail.sequence === "number" ? [event.detail.sequence] : []),
+  ...(Array.isArray(event.detail.skipped)
+    ? event.detail.skipped.flatMap((s: unknown) =>
+      typeof s === "object" && s !== null && "sequence" in s && typeof s.sequence === "number" ? [s.sequence] : []
+    )
+    : [])
+]
+
+/**
+ * Whether earlier history was removed by retention: a session's first snapshot is #1, and retention
+ * is what removes snapshots, so an oldest stored snapshot above #1, or a resume that names a snapshot
+ * no longer stored, means older rows were removed. (Resume events are kept: retention never removes them.)
+ */
+export const historyCut = (data: ReportData): HistoryCut | null => {
+  const oldest = data.snapshots[0]
+  if (oldest === undefined) return null
+  const stored = new Set(data.snapshots.map((read) => read.sequence))
+  const removedReferences = [...new Set(resumesOf(data.events).flatMap(referencedSequences))]
+    .filter((sequence) => !stored.has(sequence))
+    .sort((a, b) => a - b)
+  if (oldest.sequence <= 1 && removedReferences.length === 0) return null
+  const firstValid = data.snapshots.flatMap((read) => (Result.isSuccess(read.result) ? [read.result.success] : []))[0]
+  return {
+    oldestSequence: oldest.sequence,
+    oldestRecordedAt: oldest.recordedAt,
+    completeFromLoop: firstValid?.state.session.loopCount ?? null,
+    removedReferences
+  }
+}
+
 /** The resumes of a session, numbered as the page shows them, with how the session had ended and the tier restored from. */
 export const resumeMarks = (events: ReadonlyArray<RecordedEvent>): ReadonlyArray<ResumeMark & { readonly event: RecordedEvent }> =>
   resumesOf(events).map((event, i) => ({
@@ -163,6 +206,7 @@ interface ReportFacts {
   readonly equity: ReadonlyArray<EquityPoint>
   readonly drawdown: Drawdown
   readonly clock: SessionClock
+  readonly cut: HistoryCut | null
 }
 
 const factsOf = (data: ReportData): ReportFacts => {
@@ -177,14 +221,31 @@ const factsOf = (data: ReportData): ReportFacts => {
     resumes: resumeMarks(data.events),
     equity,
     drawdown: drawdownOf(equity),
-    clock: { startMs: last?.session.startTime ?? 0, tickMs: last?.session.market?.tickMs ?? null }
+    clock: { startMs: last?.session.startTime ?? 0, tickMs: last?.session.market?.tickMs ?? null },
+    cut: historyCut(data)
   }
 }
 
 const resumeCounts = (resumes: ReadonlyArray<ResumeMark>) =>
   `${resumes.filter((r) => r.after === "crash").length} after a crash, ${resumes.filter((r) => r.after === "stop").length} after a clean stop`
 
-const figures = ({ data, drawdown, invalid, last, resumes }: ReportFacts) => {
+/** What a measure over the snapshots covers when retention cut the history: only what is left. */
+const since = ({ cut }: ReportFacts) => (cut === null || cut.completeFromLoop === null ? "" : ` (since loop ${cut.completeFromLoop})`)
+
+const retentionNotice = ({ cut }: ReportFacts) =>
+  cut === null ? "" : `<p class="notice" id="retention">Earlier history was removed by retention (<code>cleanup</code>): the oldest snapshot still stored is
+#${cut.oldestSequence}, recorded ${escape(wallClock(cut.oldestRecordedAt))} (database wall clock)${
+    cut.removedReferences.length === 0
+      ? ""
+      : `, and the resumes below name ${plural(cut.removedReferences.length, "snapshot")} no longer stored (${cut.removedReferences.map((s) => `#${s}`).join(", ")})`
+  }. ${
+    cut.completeFromLoop === null
+      ? "No snapshot left is valid: the page shows none of the session's history."
+      : `This page is complete from loop ${cut.completeFromLoop} on; the equity curve, drawdown, trades and snapshots before it are not in it (the drawdown is measured from the highest equity since loop ${cut.completeFromLoop}).`
+  }</p>`
+
+const figures = (facts: ReportFacts) => {
+  const { data, drawdown, invalid, last, resumes } = facts
   if (last === undefined) return ""
   const { metrics } = last
   const winRate = metrics.tradesClosed === 0 ? "" : ` (${Math.round((100 * metrics.winningTrades) / metrics.tradesClosed)} %)`
@@ -193,8 +254,8 @@ ${figure("Equity", `${usd(metrics.portfolioEquityUsd)} USD`, `from ${usd(metrics
 ${figure("PnL (realized)", `${signedUsd(metrics.totalPnlUsd)} USD`, `${signedPercent(metrics.totalPnlUsd / metrics.initialCapitalUsd)} of capital`)}
 ${
     drawdown.max === null
-      ? figure("Max drawdown", "none", "equity never fell below a peak")
-      : figure("Max drawdown", `${usd(drawdown.max.usd)} USD`, `${signedPercent(drawdown.max.fraction)} from the peak`)
+      ? figure("Max drawdown", "none", `equity never fell below a peak${since(facts)}`)
+      : figure("Max drawdown", `${usd(drawdown.max.usd)} USD`, `${signedPercent(drawdown.max.fraction)} from the peak${since(facts)}`)
   }
 ${figure("Trades", `${metrics.tradesOpened} opened`, `${metrics.tradesClosed} closed, ${metrics.winningTrades} won${winRate}`)}
 ${figure("Resumes", String(resumes.length), resumeCounts(resumes))}
@@ -217,22 +278,25 @@ const legend = `<div class="legend">
 const equitySection = ({ clock, equity, resumes }: ReportFacts) => {
   const [first, last] = [equity[0]?.loop, equity.at(-1)?.loop]
   const drawn = resumes.filter((r) => first !== undefined && last !== undefined && r.loop >= first && r.loop <= last)
+  // A resume before the history kept is not drawn at the edge, where it did not happen.
+  const outside = resumes.length - drawn.length
   return `<h2>Equity (USD)</h2>
 <p class="note">Realized equity (capital + PnL of closed trades) at each valid snapshot, by loop.</p>
 ${equityChart(equity, drawn, clock)}
-${drawn.length === 0 ? "" : legend}`
+${drawn.length === 0 ? "" : legend}
+${outside === 0 ? "" : `<p class="note">${plural(outside, "resume")} outside the loops drawn (before the history kept), listed under Resumes.</p>`}`
 }
 
-const drawdownSection = ({ clock, drawdown }: ReportFacts) => {
-  const { max } = drawdown
-  if (max === null) return `<h2>Drawdown</h2>\n<p id="max-drawdown">Equity never fell below an earlier peak.</p>`
+const drawdownSection = (facts: ReportFacts) => {
+  const { clock, drawdown: { max, points } } = facts
+  if (max === null) return `<h2>Drawdown</h2>\n<p id="max-drawdown">Equity never fell below an earlier peak${since(facts)}.</p>`
   return `<h2>Drawdown</h2>
 <p id="max-drawdown">Deepest fall ${usd(max.usd)} USD (${signedPercent(max.fraction)}): from the peak of ${usd(max.peakUsd)} USD at loop ${max.peakLoop}
 to ${usd(max.troughUsd)} USD at loop ${max.troughLoop}; ${
     max.recoveredAtLoop === null ? "not made good by the last snapshot" : `made good at loop ${max.recoveredAtLoop}`
   }.</p>
 <p class="note">How far equity stood below its highest point so far, in USD, at each valid snapshot.</p>
-${drawdownChart(drawdown.points, max, clock)}`
+${drawdownChart(points, max, clock)}`
 }
 
 const resumesSection = ({ resumes }: ReportFacts) => {
@@ -362,6 +426,7 @@ ${
       ? `<p class="subtitle">No valid snapshot.</p>`
       : `<p class="subtitle" id="summary">Campaign ${escape(last.session.campaignId)} · ${last.session.mode} · status ${last.session.status}, loop ${last.session.loopCount}</p>`
   }
+${retentionNotice(facts)}
 ${figures(facts)}
 ${clockNote(facts)}
 ${equitySection(facts)}

@@ -8,7 +8,8 @@
  * more a few loops apart: its page must fit both widths without sideways
  * scrolling, mark crash resumes and clean-stop resumes differently with
  * labels that never overlap, name each tier one way, say which clock each
- * time is on, show the drawdown, and fold its long tables away.
+ * time is on, show the drawdown, and fold its long tables away. A session
+ * whose older snapshots were removed by retention says so.
  */
 import { sessionOptions } from "../support/Sessions.ts"
 import { assert, describe, it } from "@effect/vitest"
@@ -26,6 +27,7 @@ import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
 import { HotStateStore } from "../../src/store/HotStateStore.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
+import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { postgresSnapshots, redisLive } from "../support/Backings.ts"
 import * as HeadlessChromium from "../support/HeadlessChromium.ts"
 import { descendantsOf, executableOf } from "../support/Processes.ts"
@@ -210,6 +212,8 @@ describe("session report", () => {
         assert.include(drawdown, `Deepest fall ${usd(fall)} USD (−`)
         assert.match(drawdown, /\d %\)/)
         assert.isAtLeast((yield* HeadlessChromium.renderedElements(page, "#drawdown-area")).length, 1)
+        // Never cut by retention: no such notice.
+        assert.lengthOf(yield* HeadlessChromium.renderedElements(page, "#retention"), 0)
 
         // The long tables are folded under a line that counts their rows; every row is still in the page.
         for (const id of ["#trade-list", "#snapshot-timeline"]) {
@@ -234,5 +238,41 @@ describe("session report", () => {
         assert.deepStrictEqual([...new Set(requested)], [`file://${file}`])
       }
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("report"))))
+  }, { timeout: 120_000 })
+
+  it.live("says when retention removed the older snapshots, and from which loop the page is complete", () => {
+    const sessionId = SessionId.make("sess_reportcut1")
+    return Effect.gen(function*() {
+      yield* runTo(sessionId, 200, "crash")
+      yield* loseLiveState(sessionId)
+      yield* runTo(sessionId, 400, "stop") // resumed from a snapshot that retention will remove
+      const before = yield* SessionReport.gather(sessionId)
+      assert.isNull(SessionReport.historyCut(before), "the whole history is there")
+      assert.strictEqual(before.snapshots[0]?.sequence, 1)
+      const restored = before.events[0]?.detail.sequence
+
+      const removed = yield* (yield* SnapshotStore).cleanup({ olderThanDays: 0, keepLatest: 10 })
+      const after = yield* SessionReport.gather(sessionId)
+      assert.strictEqual(removed, before.snapshots.length - 10)
+      const oldest = after.snapshots[0]!
+      const oldestLoop = Result.isSuccess(oldest.result) ? oldest.result.success.state.session.loopCount : assert.fail("kept snapshot is valid")
+      assert.isAbove(oldestLoop, 200, "the kept history begins after the resume")
+
+      const { dir, file } = yield* writeReport(after)
+      const browser = yield* HeadlessChromium.launch
+      for (const width of widths) {
+        const page = yield* HeadlessChromium.openPage(browser, file, width)
+        yield* assertLaidOut(page, width)
+        const notice = yield* Effect.promise(() => page.locator("#retention").innerText())
+        assert.include(notice, "Earlier history was removed by retention (cleanup)")
+        assert.include(notice, `the oldest snapshot still stored is #${oldest.sequence}`)
+        assert.include(notice, `the resumes below name 1 snapshot no longer stored (#${String(restored)})`)
+        assert.include(notice, `This page is complete from loop ${oldestLoop} on`)
+        // The resume at loop 200 happened before the kept history: listed, not drawn where it did not happen.
+        assert.lengthOf(yield* HeadlessChromium.renderedElements(page, ".resume-label"), 0)
+        assert.strictEqual(yield* Effect.promise(() => page.locator("#resumes tbody tr").count()), 1)
+        assert.isAbove(yield* screenshot(page, dir, `report-cut-${width}`), 0)
+      }
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("reportcut"))))
   }, { timeout: 120_000 })
 })
