@@ -2,7 +2,7 @@
  * Process trees as the kernel sees them (Linux /proc): which processes a
  * command started, and whether they are still running.
  */
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { hasEnded, processStat } from "../../src/store/internal/ProcessStat.ts"
 
 /** Whether process `pid` exists and has not ended (a zombie waiting to be reaped counts as ended). */
@@ -15,6 +15,15 @@ export const isRunning = (pid: number): boolean => {
 export const commandLineOf = (pid: number): string => {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()
+  } catch {
+    return ""
+  }
+}
+
+/** The file process `pid` runs ("" once it is gone). */
+export const executableOf = (pid: number): string => {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`)
   } catch {
     return ""
   }

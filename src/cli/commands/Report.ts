@@ -1,7 +1,7 @@
 /**
  * `report --session ID --out FILE`: a self-contained HTML page about the
- * session (equity curve with resume marks, trades, risk-guard counters,
- * snapshot timeline).
+ * session (key figures, equity curve with resume marks, drawdown, resumes,
+ * trades, risk-guard counters, snapshot timeline).
  */
 import { Console, Effect, FileSystem } from "effect"
 import { Command, Flag } from "effect/cli"
