@@ -4,16 +4,21 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
+import { SessionId } from "../domain/Ids.ts"
 import { defaultScanBudgetBytes } from "../recovery/Restore.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 /** The shared `--json` flag. */
 export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false))
 
+/** The `--session ID` flag, described for its command: a session id (`sess_...`), checked before anything runs. */
+export const sessionFlag = (description: string) =>
+  Flag.String("session").pipe(Flag.withDescription(description), Flag.withMetavar("ID"), Flag.withSchema(SessionId))
+
 /** The shared `--scan-budget-mb` flag: how much a restore may read looking back for a valid snapshot. */
 export const scanBudgetFlag = Flag.Int("scan-budget-mb").pipe(
   Flag.withDescription(
-    `MiB of stored snapshots a restore may read looking back for a valid one (default ${defaultScanBudgetBytes / 1024 / 1024})`
+    `MiB of stored snapshots a restore may read looking back for a valid one (default: ${defaultScanBudgetBytes / 1024 / 1024})`
   ),
   Flag.optional
 )

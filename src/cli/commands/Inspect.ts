@@ -3,14 +3,14 @@
  */
 import { Console, Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { HotStateStore } from "../../store/HotStateStore.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag, table } from "../Output.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { jsonFlag, sessionFlag, table } from "../Output.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -47,8 +47,8 @@ export const sessions = Command.make(
 export const snapshots = Command.make(
   "snapshots",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
-    limit: Flag.Int("limit").pipe(Flag.withDefault(50)),
+    session: sessionFlag("The session whose snapshots to list (sess_...)"),
+    limit: Flag.Int("limit").pipe(withDefaultDescribed("At most this many snapshots, newest first", 50)),
     json: jsonFlag
   },
   Effect.fn(function*({ json, limit, session }) {
@@ -70,7 +70,7 @@ export const snapshots = Command.make(
 /** `inspect --session ID`: the freshest valid state, without writing anything. */
 export const inspect = Command.make(
   "inspect",
-  { session: Flag.String("session").pipe(Flag.withSchema(SessionId)), json: jsonFlag },
+  { session: sessionFlag("The session to inspect (sess_...)"), json: jsonFlag },
   Effect.fn(function*({ json, session }) {
     const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
     if (json) return yield* Console.log(JSON.stringify(reportToJson(report)))
@@ -102,7 +102,7 @@ export const cleanup = Command.make(
   "cleanup",
   {
     days: Flag.Int("days").pipe(Flag.withDescription("Remove snapshots recorded more than this many days ago")),
-    keep: Flag.Int("keep").pipe(Flag.withDescription("Always keep this many newest snapshots per session"), Flag.withDefault(1)),
+    keep: Flag.Int("keep").pipe(withDefaultDescribed("Always keep this many newest snapshots of each session", 1)),
     json: jsonFlag
   },
   Effect.fn(function*({ days, json, keep }) {

@@ -6,7 +6,6 @@ import { Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
-import { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
 import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
@@ -15,7 +14,8 @@ import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, statusLine } from "../Output.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
 import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
@@ -40,34 +40,49 @@ const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state
 export const run = Command.make(
   "run",
   {
-    session: Flag.String("session").pipe(
-      Flag.withDescription("Session id (sess_...); may be omitted with --mode clean (a new id is made) or auto"),
-      Flag.withSchema(SessionId),
-      Flag.optional
+    session: sessionFlag(
+      "The session (sess_...); without it, --mode clean starts a new one under a new id, and auto resumes the newest " +
+        "interrupted session or else starts a new one"
+    ).pipe(Flag.optional),
+    mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(
+      Flag.withMetavar("clean|resume|auto"),
+      withDefaultDescribed(
+        "clean: start a new session; resume: continue --session from its freshest valid state; " +
+          "auto: resume --session (or the newest interrupted session) if it has state, else start a new one",
+        "auto"
+      )
     ),
-    mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(Flag.withDefault("auto")),
-    loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
+    loops: Flag.Int("loops").pipe(
+      Flag.withDescription("Run until the session's loop count reaches this (a resumed session counts on from where it was)")
+    ),
     seed: Flag.Int("seed").pipe(
       Flag.withDescription("Seed of the deterministic market feed (a new session records it; a resumed one uses its own)"),
       Flag.optional
     ),
     campaign: Flag.String("campaign").pipe(
-      Flag.withDescription(`Campaign preset of a new session: ${Object.keys(campaigns).join(", ")} (default balanced)`),
+      Flag.withDescription(
+        `Campaign preset of a new session: ${Object.keys(campaigns).join(", ")}; a resumed session keeps its own, ` +
+          `and a different one is refused (default: balanced)`
+      ),
       Flag.optional
     ),
     tickMs: Flag.Int("tick-ms").pipe(
-      Flag.withDescription("Simulated time between loops (default 1000; a new session records it)"),
+      Flag.withDescription(
+        "Simulated milliseconds between loops of a new session, recorded in it; a resumed session keeps its own, " +
+          "and a different one is refused (default: 1000)"
+      ),
       Flag.optional
     ),
-    pace: Flag.Boolean("pace").pipe(Flag.withDescription("Also wait --tick-ms of real time between loops"), Flag.withDefault(false)),
+    pace: Flag.Boolean("pace").pipe(
+      Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
+      Flag.withDefault(false)
+    ),
     waitLease: Flag.Int("wait-lease").pipe(
-      Flag.withDescription("Seconds to wait for another runner's lease to expire (after a crash) before giving up"),
-      Flag.withDefault(0)
+      withDefaultDescribed("Seconds to wait for another runner's lease to expire (after a crash) before giving up (exit 5)", 0)
     ),
     scanBudgetMb: scanBudgetFlag,
     statusEvery: Flag.Int("status-every").pipe(
-      Flag.withDescription("When stdout is not a terminal, print a status line every N loops (0: none)"),
-      Flag.withDefault(0)
+      withDefaultDescribed("When stdout is not a terminal, print a status line every N loops; 0: none", 0)
     ),
     json: jsonFlag
   },

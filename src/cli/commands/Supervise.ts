@@ -4,24 +4,39 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
+import { campaigns } from "../../runner/Campaign.ts"
 import { newSessionId } from "../../session/Session.ts"
 import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
 import { checkLoopsAndTick } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
   "supervise",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId), Flag.optional),
-    loops: Flag.Int("loops"),
-    seed: Flag.Int("seed"),
-    campaign: Flag.String("campaign").pipe(Flag.optional),
-    tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
-    pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
-    maxRestarts: Flag.Int("max-restarts").pipe(Flag.withDescription("Restarts after crashes before giving up"), Flag.withDefault(10)),
+    session: sessionFlag("The session to run and resume after crashes (sess_...); without it, a new session under a new id").pipe(
+      Flag.optional
+    ),
+    loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
+    seed: Flag.Int("seed").pipe(
+      Flag.withDescription("Seed of the market feed of a new session (a resumed session trades its own, and a different one is refused)")
+    ),
+    campaign: Flag.String("campaign").pipe(
+      Flag.withDescription(
+        `Campaign preset of a new session: ${Object.keys(campaigns).join(", ")}; a resumed session keeps its own (default: balanced)`
+      ),
+      Flag.optional
+    ),
+    tickMs: Flag.Int("tick-ms").pipe(withDefaultDescribed("Simulated milliseconds between loops of a new session", 1000)),
+    pace: Flag.Boolean("pace").pipe(
+      Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
+      Flag.withDefault(false)
+    ),
+    maxRestarts: Flag.Int("max-restarts").pipe(
+      withDefaultDescribed("Restarts after crashes before giving up (exit 1); the backoff doubles from 200 ms to 10 s", 10)
+    ),
     scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
