@@ -4,9 +4,16 @@
  * stops halfway on a state it cannot store.
  */
 import { Effect } from "effect"
+import { randomInt } from "node:crypto"
 import { maxEpochMillis } from "../domain/Units.ts"
 import { maxLoopsWithin, simulatedStart } from "../runner/ArbitrageStrategy.ts"
 import { ExitCode } from "./ExitCode.ts"
+
+/**
+ * The seed of a new session when none is given: random, and six digits, so that an operator can
+ * read it in the "seed ... chosen" line and give it back to `--seed` to trade the same market again.
+ */
+export const chooseSeed = (): number => randomInt(100_000, 1_000_000)
 
 /**
  * Fails with exit 2 when `loops` loops of `tickMs` from `startTime` would take a session's clock

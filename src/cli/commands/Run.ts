@@ -16,7 +16,7 @@ import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
-import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
+import { checkClock, checkLoopsAndTick, chooseSeed } from "../RunFlags.ts"
 import { reportStop } from "../SessionStop.ts"
 
 
@@ -56,7 +56,17 @@ export const run = Command.make(
       Flag.withDescription("Run until the session's loop count reaches this (a resumed session counts on from where it was)")
     ),
     seed: Flag.Int("seed").pipe(
-      Flag.withDescription("Seed of the deterministic market feed (a new session records it; a resumed one uses its own)"),
+      Flag.withDescription(
+        "Seed of the market feed of a new session, recorded in it; a resumed session trades its own, and a different " +
+          "one is refused (default: chosen at random and printed)"
+      ),
+      Flag.optional
+    ),
+    // How `supervise` hands the seed it chose to every runner it starts: unlike --seed, it never
+    // contradicts a session that exists already. Plumbing between the two commands, not for operators.
+    seedIfNew: Flag.Int("seed-if-new").pipe(
+      Flag.withDescription("Seed of the market feed if this run starts a new session; a resumed session trades its own"),
+      Flag.withHidden,
       Flag.optional
     ),
     campaign: Flag.String("campaign").pipe(
@@ -89,8 +99,10 @@ export const run = Command.make(
   Effect.fn(function*(args) {
     const seedArg = Option.getOrUndefined(args.seed)
     const tickArg = Option.getOrUndefined(args.tickMs)
-    if (args.mode === "clean" && seedArg === undefined) return yield* ExitCode.fail(ExitCode.badArguments, "a new session needs --seed")
     const marketArg = seedArg === undefined ? undefined : { seed: seedArg, tickMs: tickArg ?? 1000 }
+    // A new session trades the seed given, or the supervisor's, or one chosen here (said when it starts).
+    const seedChosen = seedArg === undefined && Option.isNone(args.seedIfNew)
+    const marketForNew = { seed: seedArg ?? Option.getOrElse(args.seedIfNew, chooseSeed), tickMs: tickArg ?? 1000 }
     // The tick the flags give (a new session's); a resumed session's own is read with its state.
     yield* checkLoopsAndTick(args.loops, tickArg ?? marketArg?.tickMs)
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
@@ -101,8 +113,9 @@ export const run = Command.make(
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
     /**
      * The campaign and market a session trades, as this run's flags allow: its recorded market (which
-     * the flags may not contradict), or the flags' for a new session; and its clock must stay within
-     * what a state can hold up to --loops.
+     * the flags may not contradict), or the one for a new session; a resumed session that did not
+     * record its market (written before it was recorded) only with --seed, never a chosen one; and
+     * its clock must stay within what a state can hold up to --loops.
      */
     const plan = (state: EngineState, origin: Session.SessionOrigin) =>
       Effect.gen(function*() {
@@ -118,14 +131,9 @@ export const run = Command.make(
             `${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
           )
         }
-        const market = stored ?? marketArg
+        const market = stored ?? (origin.kind === "clean" ? marketForNew : marketArg)
         if (market === undefined) {
-          return yield* ExitCode.fail(
-            ExitCode.badArguments,
-            origin.kind === "clean"
-              ? `no session to resume, and a new session needs --seed (and --tick-ms)`
-              : `${sessionId} did not record its market: give --seed (and --tick-ms)`
-          )
+          return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed (and --tick-ms)`)
         }
         yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
         return { campaign, market }
@@ -138,8 +146,7 @@ export const run = Command.make(
       const session = yield* Session.initialize({
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
-        newState: (sessionId) =>
-          newSessionState({ sessionId, campaign: campaignForNew, startTime, ...(marketArg === undefined ? {} : { market: marketArg }) }),
+        newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime, market: marketForNew }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
         lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
         // Checked before the session writes anything: a session this run cannot trade is left as it was.
@@ -148,7 +155,7 @@ export const run = Command.make(
       })
       const { campaign, market } = yield* plan(session.initialState, session.origin)
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
-      else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id})`)
+      else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, seed ${market.seed}${seedChosen ? " chosen" : ""})`)
 
       const live = isTerminal() && !args.json
       const onLoop = (state: EngineState, _events: LoopEvents) =>

@@ -10,7 +10,7 @@ import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
-import { checkLoopsAndTick } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
@@ -21,7 +21,11 @@ export const supervise = Command.make(
     ),
     loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
     seed: Flag.Int("seed").pipe(
-      Flag.withDescription("Seed of the market feed of a new session (a resumed session trades its own, and a different one is refused)")
+      Flag.withDescription(
+        "Seed of the market feed of a new session; a resumed session trades its own, and a different one is refused " +
+          "(default: chosen at random once, printed, and the same for every restart)"
+      ),
+      Flag.optional
     ),
     campaign: Flag.String("campaign").pipe(
       Flag.withDescription(
@@ -29,7 +33,12 @@ export const supervise = Command.make(
       ),
       Flag.optional
     ),
-    tickMs: Flag.Int("tick-ms").pipe(withDefaultDescribed("Simulated milliseconds between loops of a new session", 1000)),
+    tickMs: Flag.Int("tick-ms").pipe(
+      Flag.withDescription(
+        "Simulated milliseconds between loops of a new session; a resumed session keeps its own, and a different one is refused (default: 1000)"
+      ),
+      Flag.optional
+    ),
     pace: Flag.Boolean("pace").pipe(
       Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
       Flag.withDefault(false)
@@ -42,17 +51,26 @@ export const supervise = Command.make(
   },
   Effect.fn(function*(args) {
     if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
-    yield* checkLoopsAndTick(args.loops, args.tickMs)
+    yield* checkLoopsAndTick(args.loops, Option.getOrElse(args.tickMs, () => 1000))
     yield* scanBudgetOf(args.scanBudgetMb)
     const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
+    // Chosen once, here: every runner started gets the same, so that a session that dies before it
+    // records its market starts again on the same one. `--seed-if-new`, because the session may
+    // exist already (a given --session), and then it trades its own.
+    const market = Option.match(args.seed, {
+      onSome: (seed) => ({ flag: "--seed", seed, chosen: false }),
+      onNone: () => ({ flag: "--seed-if-new", seed: chooseSeed(), chosen: true })
+    })
     const runArgs = [
-      "--loops", String(args.loops), "--seed", String(args.seed), "--tick-ms", String(args.tickMs),
+      "--loops", String(args.loops), market.flag, String(market.seed),
+      // Only when given: a resumed session keeps its own tick, and a tick passed anyway would contradict it.
+      ...Option.match(args.tickMs, { onNone: () => [], onSome: (tick) => ["--tick-ms", String(tick)] }),
       ...(args.pace ? ["--pace"] : []),
       ...Option.match(args.campaign, { onNone: () => [], onSome: (c) => ["--campaign", c] }),
       ...Option.match(args.scanBudgetMb, { onNone: () => [], onSome: (mb) => ["--scan-budget-mb", String(mb)] }),
       ...(args.json ? ["--json"] : [])
     ]
-    yield* Console.error(`supervising ${sessionId}`)
+    yield* Console.error(`supervising ${sessionId}${market.chosen ? ` (seed ${market.seed} chosen, if the session is new)` : ""}`)
     // Stopped itself (SIGTERM), the supervisor ends as its runner did: a runner that could not record
     // its stop exits with the store's code, and so must the supervisor, not as a clean stop.
     let lastDeath: Supervisor.Death | undefined
