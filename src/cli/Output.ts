@@ -4,6 +4,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
+import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
 import { SessionId } from "../domain/Ids.ts"
 import { defaultScanBudgetBytes } from "../recovery/Restore.ts"
 import { ExitCode } from "./ExitCode.ts"
@@ -50,6 +51,11 @@ export const endStatusLine = Effect.sync(() => {
 
 /** Whether stdout is a terminal a person watches. */
 export const isTerminal = (): boolean => process.stdout.isTTY === true
+
+/** An open trade on one line: symbol, direction, both legs, entry spread, when it opened. */
+export const describeTrade = (t: ArbitrageTrade): string =>
+  `${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
+  `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${new Date(t.openedAt).toISOString()}`
 
 /** A table of rows as aligned text. */
 export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

@@ -48,7 +48,7 @@ import * as Metrics from "../observability/PersistenceMetrics.ts"
 import * as Restore from "../recovery/Restore.ts"
 import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
-import { acquireWaiting, type Lease, type LeaseError, SessionLease } from "../store/SessionLease.ts"
+import { acquireWaiting, type Lease, type LeaseError, type SessionHeld, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotSummary, type SnapshotToSave } from "../store/SnapshotStore.ts"
 import { StoreError } from "../store/StoreError.ts"
 import {
@@ -82,6 +82,8 @@ export interface LeasePolicy {
   readonly ttl?: Duration.Input
   /** How long to wait for a held lease to expire before failing with `SessionHeld` (default 0). */
   readonly wait?: Duration.Input
+  /** Told once when the lease is found held and the session starts waiting for it (with a `wait` above 0). */
+  readonly onWait?: (held: SessionHeld) => Effect.Effect<void>
 }
 
 /** What to start. */
@@ -147,8 +149,11 @@ export interface PersistenceHealth {
   readonly inDoubt: { readonly sequence: number; readonly loopCount: number } | null
 }
 
-/** How the session's stop was recorded (known once its scope has closed; see `SessionOptions.onShutdown`). */
-export type ShutdownOutcome =
+/**
+ * How the session's stop was recorded (known once its scope has closed; see `SessionOptions.onShutdown`),
+ * with the state it stopped at: the one the shutdown snapshot holds, or the last one the runner persisted.
+ */
+export type ShutdownOutcome = (
   /** The shutdown snapshot (status `stopped`) is durable. */
   | { readonly kind: "recorded"; readonly sequence: number }
   /**
@@ -158,6 +163,7 @@ export type ShutdownOutcome =
   | { readonly kind: "not_recorded"; readonly error: StoreError | StateCodecError }
   /** No stop was written on purpose: the session failed (so that AUTO resumes it), or it was fenced. */
   | { readonly kind: "left_running"; readonly reason: "failed" | "fenced" }
+) & { readonly state: EngineState }
 
 /** A new session id: `sess_` + UTC time + random suffix. */
 export const newSessionId = (now: number): SessionId => {
@@ -209,7 +215,12 @@ const recordedSkips = 20
  */
 export const hold = (
   sessionId: SessionId,
-  lease: { readonly holder: string; readonly ttl: Duration.Input; readonly wait: Duration.Input }
+  lease: {
+    readonly holder: string
+    readonly ttl: Duration.Input
+    readonly wait: Duration.Input
+    readonly onWait?: ((held: SessionHeld) => Effect.Effect<void>) | undefined
+  }
 ) =>
   Effect.gen(function*() {
     const hot = yield* HotStateStore
@@ -222,7 +233,7 @@ export const hold = (
       )
     return yield* Effect.acquireRelease(
       Effect.gen(function*() {
-        const granted = yield* acquireWaiting(leases, sessionId, lease.holder, lease.ttl, lease.wait)
+        const granted = yield* acquireWaiting(leases, sessionId, lease.holder, lease.ttl, lease.wait, lease.onWait)
         const fence = yield* raise(granted.fencingToken)
         if (fence === null || fence <= granted.fencingToken) return granted
         yield* Effect.logWarning(`${sessionId}: the live tier's fence ${fence} is above the lease's token ${granted.fencingToken}; the lease is taken above it`)
@@ -251,7 +262,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   const ttl = options.lease?.ttl ?? "15 seconds"
   const ttlMs = Duration.toMillis(Duration.fromInputUnsafe(ttl))
 
-  const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder, ttl, wait })
+  const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder, ttl, wait, onWait: options.lease?.onWait })
 
   /** Clears a clean session's live state; the first write replaces it whole anyway, so only a stale token stops the start. */
   const clearLive = (sessionId: SessionId, lease: Lease) =>
@@ -595,12 +606,12 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   // nothing is written over it. The stop takes a sequence of its own, and both are retried for a
   // few seconds while the database does not answer. On a failure, or once fenced, the session is
   // left as it is: `running`, so that AUTO resumes it, and never written by a runner that lost it.
-  const stop = Effect.gen(function*() {
-    if (yield* Ref.get(fenced)) return { kind: "left_running", reason: "fenced" } as const
+  const stop = Effect.gen(function*(): Effect.fn.Return<ShutdownOutcome> {
+    if (yield* Ref.get(fenced)) return { kind: "left_running", reason: "fenced", state: yield* Ref.get(lastState) }
     const unsettled = yield* Ref.get(doubt)
     if (Option.isSome(unsettled)) {
       const settled = yield* Effect.result(commitPatiently(unsettled.value.metadata, unsettled.value.state, shutdownBudgetMs))
-      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure } as const
+      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure, state: yield* Ref.get(lastState) }
       yield* Ref.set(lastState, unsettled.value.state)
     }
     const current = yield* Ref.get(lastState)
@@ -611,13 +622,13 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     const metadata = yield* nextSnapshot("shutdown")
     const written = yield* Effect.result(commitPatiently(metadata, stopped, shutdownBudgetMs))
     return Result.isSuccess(written)
-      ? { kind: "recorded", sequence: metadata.sequence } as const
-      : { kind: "not_recorded", error: written.failure } as const
+      ? { kind: "recorded", sequence: metadata.sequence, state: stopped }
+      : { kind: "not_recorded", error: written.failure, state: current }
   })
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function*() {
       const outcome: ShutdownOutcome = exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
-        ? { kind: "left_running", reason: "failed" }
+        ? { kind: "left_running", reason: "failed", state: yield* Ref.get(lastState) }
         : yield* stop
       if (outcome.kind === "not_recorded") {
         yield* Effect.logError(

@@ -10,7 +10,7 @@ import * as Persistence from "../../store/Persistence.ts"
 import { SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
-import { jsonFlag, sessionFlag, table } from "../Output.ts"
+import { describeTrade, jsonFlag, sessionFlag, table } from "../Output.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -89,10 +89,7 @@ export const inspect = Command.make(
         `capital ${r.capitalUsedUsd.toFixed(2)}  positions ${r.positionCount}`
       ),
       `open trades ${trades.length}`,
-      ...trades.map((t) =>
-        `  ${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
-        `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${iso(t.openedAt)}`
-      )
+      ...trades.map((t) => `  ${describeTrade(t)}`)
     ].join("\n"))
   })
 ).pipe(Command.withDescription("Show the freshest valid state of a session"))

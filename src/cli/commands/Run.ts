@@ -1,8 +1,9 @@
 /**
  * `run`: runs the paper arbitrage runner on a session until its loop count
- * reaches `--loops`, persisting as it goes.
+ * reaches `--loops`, persisting as it goes, and says how it went (see
+ * `RunProgress.ts`).
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -13,12 +14,13 @@ import { type Campaign, campaignNamed, campaigns } from "../../runner/Campaign.t
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
+import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
 import { checkClock, checkLoopsAndTick, chooseSeed } from "../RunFlags.ts"
+import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
-
 
 const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
 
@@ -29,9 +31,8 @@ const requireCampaign = (name: string): Effect.Effect<Campaign, ExitCode.CliFail
     : Effect.succeed(campaign)
 }
 
-const statusText = (state: EngineState, snapshot: string) =>
-  `loop ${state.session.loopCount}  open ${Object.keys(state.positions.activeTrades).length}  ` +
-  `pnl ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}  last snapshot ${snapshot}`
+/** The shortest time between two redraws of the terminal's status line: a fast run would otherwise flood it. */
+const redrawMs = 100
 
 /** The state as printed: its stored (versioned) JSON form. */
 const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
@@ -142,62 +143,88 @@ export const run = Command.make(
     // an unpaced one with the same seed trade identically.
     const startTime = simulatedStart
 
+    // On a terminal (and not --json), a status line redrawn in place; it is ended before the summary.
+    const live = isTerminal() && !args.json
+    let statusShown = false
+    /** The session's last durable snapshot, once there is a session. */
+    let lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>> = Effect.succeedNone
+    /** The summary, told how the stop was recorded: after the shutdown snapshot, on a normal end and on a signal alike. */
+    const summarize = (outcome: Session.ShutdownOutcome) =>
+      Effect.gen(function*() {
+        yield* reportStop(outcome)
+        if (statusShown) yield* endStatusLine
+        const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env }).join("\n")
+        // With --json, stdout is for the final state only.
+        yield* args.json ? Console.error(lines) : Console.log(lines)
+      })
+
     const final = yield* Effect.gen(function*() {
       const session = yield* Session.initialize({
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
         newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime, market: marketForNew }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        lease: {
+          ttl: config.leaseTtl,
+          wait: Duration.seconds(args.waitLease),
+          onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
+        },
         // Checked before the session writes anything: a session this run cannot trade is left as it was.
         admit: (state, origin) => Effect.asVoid(plan(state, origin)),
-        onShutdown: reportStop
+        onShutdown: summarize
       })
+      lastSnapshot = session.lastSnapshot
       const { campaign, market } = yield* plan(session.initialState, session.origin)
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
       else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, seed ${market.seed}${seedChosen ? " chosen" : ""})`)
 
-      const live = isTerminal() && !args.json
+      const meter = progressMeter(args.loops)
+      let drawnAt = -Infinity
       const onLoop = (state: EngineState, _events: LoopEvents) =>
         Effect.gen(function*() {
           const loop = state.session.loopCount
           if (live) {
-            const last = yield* session.lastSnapshot
+            const now = yield* Clock.currentTimeMillis
+            const progress = meter(loop, now)
+            if (now - drawnAt < redrawMs && loop < args.loops) return
+            drawnAt = now
             const health = yield* session.health
             const degraded = [
               health.liveTier === "degraded" ? "  LIVE TIER DEGRADED" : "",
               health.durableTier === "degraded" ? `  DURABLE TIER DOWN (${health.pendingSnapshot} snapshot pending, no new trades)` : ""
             ].join("")
-            yield* statusLine(
-              statusText(state, Option.match(last, { onNone: () => "none", onSome: (s) => `#${s.sequence} ${s.snapshotType}` })) + degraded
-            )
+            yield* statusLine(statusText(state, args.loops, snapshotLabel(yield* session.lastSnapshot), progress) + degraded)
+            statusShown = true
           } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
+            const last = yield* session.lastSnapshot
             yield* Console.log(
               args.json
                 ? JSON.stringify({
                   loop,
+                  targetLoops: args.loops,
                   openTrades: Object.keys(state.positions.activeTrades).length,
                   tradesOpened: state.metrics.tradesOpened,
                   pnlUsd: state.metrics.totalPnlUsd,
-                  fencingToken: session.lease.fencingToken
+                  fencingToken: session.lease.fencingToken,
+                  lastSnapshot: Option.match(last, {
+                    onNone: () => null,
+                    onSome: (s) => ({ sequence: s.sequence, snapshotType: s.snapshotType, loopCount: s.loopCount })
+                  })
                 })
-                : statusText(state, "-")
+                : statusText(state, args.loops, snapshotLabel(last))
             )
           }
         })
-      const result = yield* Runner.run(session, session.initialState, {
+      return yield* Runner.run(session, session.initialState, {
         campaign,
         market,
         targetLoops: args.loops,
         pace: args.pace,
         onLoop
       })
-      if (live) yield* endStatusLine
-      return result
     }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
 
-    // The state the session stopped with: the shutdown snapshot marked it stopped.
-    const stopped: EngineState = { ...final, session: { ...final.session, status: "stopped" } }
-    yield* Console.log(args.json ? stateJson(stopped) : statusText(stopped, "shutdown"))
+    // The state the session stopped with (the shutdown snapshot marked it stopped); the summary said the rest.
+    if (args.json) yield* Console.log(stateJson({ ...final, session: { ...final.session, status: "stopped" } }))
   })
 ).pipe(Command.withDescription("Run the paper arbitrage runner on a session (clean, resume or auto)"))
