@@ -37,11 +37,11 @@ const wrap = (text: string, width: number, indent: number): Array<string> => {
   return lines.map((l, i) => (i === 0 ? l : `${" ".repeat(indent)}${l}`))
 }
 
-/** A table row of the help (`  --flag type    description`) wrapped under its description column. */
+/** A line of the help wrapped to `width`: a table row (`  --flag type    description`) under its description column. */
 const wrapRow = (line: string, width: number): string => {
   if (CliOutput.displayWidth(line) <= width) return line
   const row = /^( {2}\S.*? {2,})(\S.*)$/.exec(line)
-  if (row === null) return line
+  if (row === null) return line.startsWith("  ") ? `  ${wrap(line.slice(2), width, 2).join("\n")}` : line
   const indent = CliOutput.displayWidth(row[1]!)
   // A description column pushed past the middle leaves too little room: wrap under the flag instead.
   if (indent > width / 2) return [row[1]!.trimEnd(), ...wrap(row[2]!, width, 8).map((l, i) => (i === 0 ? `        ${l}` : l))].join("\n")
