@@ -18,7 +18,7 @@ import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
-import { checkClock, checkLoopsAndTick, chooseSeed } from "../RunFlags.ts"
+import { checkClock, checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
 import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
@@ -56,37 +56,13 @@ export const run = Command.make(
     loops: Flag.Int("loops").pipe(
       Flag.withDescription("Run until the session's loop count reaches this (a resumed session counts on from where it was)")
     ),
-    seed: Flag.Int("seed").pipe(
-      Flag.withDescription(
-        "Seed of the market feed of a new session, recorded in it; a resumed session trades its own, and a different " +
-          "one is refused (default: chosen at random and printed)"
-      ),
-      Flag.optional
-    ),
+    ...newSessionFlags("chosen at random and printed"),
     // How `supervise` hands the seed it chose to every runner it starts: unlike --seed, it never
     // contradicts a session that exists already. Plumbing between the two commands, not for operators.
     seedIfNew: Flag.Int("seed-if-new").pipe(
       Flag.withDescription("Seed of the market feed if this run starts a new session; a resumed session trades its own"),
       Flag.withHidden,
       Flag.optional
-    ),
-    campaign: Flag.String("campaign").pipe(
-      Flag.withDescription(
-        `Campaign preset of a new session: ${Object.keys(campaigns).join(", ")}; a resumed session keeps its own, ` +
-          `and a different one is refused (default: balanced)`
-      ),
-      Flag.optional
-    ),
-    tickMs: Flag.Int("tick-ms").pipe(
-      Flag.withDescription(
-        "Simulated milliseconds between loops of a new session, recorded in it; a resumed session keeps its own, " +
-          "and a different one is refused (default: 1000)"
-      ),
-      Flag.optional
-    ),
-    pace: Flag.Boolean("pace").pipe(
-      Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
-      Flag.withDefault(false)
     ),
     waitLease: Flag.Int("wait-lease").pipe(
       withDefaultDescribed("Seconds to wait for another runner's lease to expire (after a crash) before giving up (exit 5)", 0)

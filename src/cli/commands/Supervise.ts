@@ -4,13 +4,12 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { campaigns } from "../../runner/Campaign.ts"
 import { newSessionId } from "../../session/Session.ts"
 import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
-import { checkLoopsAndTick, chooseSeed } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
@@ -20,29 +19,7 @@ export const supervise = Command.make(
       Flag.optional
     ),
     loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
-    seed: Flag.Int("seed").pipe(
-      Flag.withDescription(
-        "Seed of the market feed of a new session; a resumed session trades its own, and a different one is refused " +
-          "(default: chosen at random once, printed, and the same for every restart)"
-      ),
-      Flag.optional
-    ),
-    campaign: Flag.String("campaign").pipe(
-      Flag.withDescription(
-        `Campaign preset of a new session: ${Object.keys(campaigns).join(", ")}; a resumed session keeps its own (default: balanced)`
-      ),
-      Flag.optional
-    ),
-    tickMs: Flag.Int("tick-ms").pipe(
-      Flag.withDescription(
-        "Simulated milliseconds between loops of a new session; a resumed session keeps its own, and a different one is refused (default: 1000)"
-      ),
-      Flag.optional
-    ),
-    pace: Flag.Boolean("pace").pipe(
-      Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
-      Flag.withDefault(false)
-    ),
+    ...newSessionFlags("chosen at random once, printed, and the same for every restart"),
     maxRestarts: Flag.Int("max-restarts").pipe(
       withDefaultDescribed("Restarts after crashes before giving up (exit 1); the backoff doubles from 200 ms to 10 s", 10)
     ),
