@@ -22,6 +22,7 @@ import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
 import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
+import { leaseWaitLine } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
 /**
@@ -54,7 +55,6 @@ export const resumeAll = Command.make(
     yield* checkLoopsAndTick(args.loops, args.tickMs)
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
-    /** One interrupted session, resumed under its own lease and run to --loops. */
     /** The campaign and market a restored session trades, or why it cannot be resumed here. */
     const plan = (state: EngineState) =>
       Effect.gen(function*() {
@@ -76,7 +76,11 @@ export const resumeAll = Command.make(
         sessionId,
         newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        lease: {
+          ttl: config.leaseTtl,
+          wait: Duration.seconds(args.waitLease),
+          onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
+        },
         admit: (state) => Effect.asVoid(plan(state)),
         onShutdown: reportStop
       })
