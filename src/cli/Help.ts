@@ -48,17 +48,17 @@ const wrapRow = (line: string, width: number): string => {
   return `${row[1]}${wrap(row[2]!, width, indent).join("\n")}`
 }
 
-/** A section of aligned rows, as effect/cli renders its own. */
-const section = (title: string, rows: ReadonlyArray<readonly [string, string]>): string => {
+/** A section of aligned rows, as effect/cli renders its own (its title bold when the rest is styled). */
+const section = (title: string, rows: ReadonlyArray<readonly [string, string]>, styled: boolean): string => {
   const column = Math.max(...rows.map(([left]) => left.length)) + 4
-  return [title, ...rows.map(([left, right]) => `  ${left.padEnd(column)}${right}`)].join("\n")
+  return [styled ? `\x1b[1m${title}\x1b[0m` : title, ...rows.map(([left, right]) => `  ${left.padEnd(column)}${right}`)].join("\n")
 }
 
 /** The root help's last sections: the environment the stores are configured by, and the exit codes. */
-const rootSections = (): string =>
+const rootSections = (styled: boolean): string =>
   [
-    section("ENVIRONMENT", settings.map((s) => [s.variable, `${s.meaning} (default: ${s.default})`])),
-    section("EXIT CODES", ExitCode.meanings.map(([code, meaning]) => [String(code), meaning]))
+    section("ENVIRONMENT", settings.map((s) => [s.variable, `${s.meaning} (default: ${s.default})`]), styled),
+    section("EXIT CODES", ExitCode.meanings.map(([code, meaning]) => [String(code), meaning]), styled)
   ].join("\n\n")
 
 /** effect/cli's own flags whose choices their description lists: a short placeholder keeps the table narrow. */
@@ -94,7 +94,9 @@ export const formatter = (): CliOutput.Formatter => {
         ...(doc.globalFlags === undefined ? {} : { globalFlags: doc.globalFlags.map((flag) => ({ ...flag, type: placeholders[flag.name] ?? flag.type })) })
       }).replaceAll(`'${program} --help'`, `'${ExitCode.invocation} --help'`)
       const width = helpWidth()
-      return [text, ...(isRoot ? [rootSections()] : [])].join("\n\n").split("\n").map((line) => wrapRow(line, width)).join("\n")
+      // effect/cli styles its help on a terminal (and not with NO_COLOR): the added sections follow it.
+      const styled = text.includes("\x1b[")
+      return [text, ...(isRoot ? [rootSections(styled)] : [])].join("\n\n").split("\n").map((line) => wrapRow(line, width)).join("\n")
     }
   }
 }
