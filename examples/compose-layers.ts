@@ -7,7 +7,7 @@
  * your loop hands each new state to `session.persist`. Closing the scope takes
  * the shutdown snapshot.
  *
- *   node examples/compose-layers.ts
+ *   npm run example -- compose-layers
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"

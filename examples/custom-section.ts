@@ -6,7 +6,7 @@
  * first stored one flat fee (v1), then a maker and a taker fee (v2): v1 data
  * keeps reading, upgraded, and a version the code does not know is refused.
  *
- *   node examples/custom-section.ts
+ *   npm run example -- custom-section
  */
 import { Result, Schema } from "effect"
 import { makeVersionedSection, olderVersion } from "../src/domain/VersionedSection.ts"

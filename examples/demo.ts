@@ -11,6 +11,8 @@
  * 3. resume the session in a new process (once the dead runner's lease has
  *    expired) and run it to the end;
  * 4. compare with the same run left alone, computed here; print a verdict.
+ *
+ *   npm run example -- demo    (or npm start)
  */
 import { Result } from "effect"
 import { spawn, spawnSync } from "node:child_process"

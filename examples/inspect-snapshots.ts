@@ -3,7 +3,7 @@
  * and the newest snapshots of one session, each checked (checksum, Schema,
  * invariants) without restoring anything.
  *
- *   node examples/inspect-snapshots.ts
+ *   npm run example -- inspect-snapshots
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Result } from "effect"

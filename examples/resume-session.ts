@@ -5,7 +5,7 @@
  * shutdown snapshot is taken and it stays `running`), then resumes it with
  * RESUME_FROM_STATE and prints the restore report.
  *
- *   node examples/resume-session.ts
+ *   npm run example -- resume-session
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Scope } from "effect"

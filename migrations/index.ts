@@ -6,11 +6,13 @@ import snapshotTables from "./0001_snapshot_tables.ts"
 import sessionLeases from "./0002_session_leases.ts"
 import compressedPositions from "./0003_compressed_positions.ts"
 import sessionEvents from "./0004_session_events.ts"
+import retentionPlan from "./0005_retention_plan.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
   "0001_snapshot_tables": snapshotTables,
   "0002_session_leases": sessionLeases,
   "0003_compressed_positions": compressedPositions,
-  "0004_session_events": sessionEvents
+  "0004_session_events": sessionEvents,
+  "0005_retention_plan": retentionPlan
 }

@@ -1,21 +1,9 @@
 /**
- * The one place that reads the environment.
- *
- * | variable             | meaning                                                    | default          |
- * | -------------------- | ---------------------------------------------------------- | ---------------- |
- * | DATABASE_URL         | PostgreSQL for durable snapshots (secret: Redacted);       | embedded PGlite  |
- * |                      | a `postgres:` or `postgresql:` URL                         |                  |
- * | REDIS_URL            | Redis for the live state (secret: Redacted); a `redis:`    | in memory        |
- * |                      | or `rediss:` URL                                           |                  |
- * | REDIS_CLUSTER_NODES  | a Redis Cluster instead: `redis:`/`rediss:` node URLs,     | (none)           |
- * |                      | comma-separated (secret: Redacted)                         |                  |
- * | STATE_ENV            | namespace of keys and rows (`dev`, `test`, `prod`, ...)    | `dev`            |
- * | SNAPSHOT_INTERVAL    | time between periodic snapshots, 1 second to 1 day         | `5 minutes`      |
- * | PG_MAX_CONNECTIONS   | PostgreSQL pool size, at least 1                           | 10               |
- * | PGLITE_DATA_DIR      | where the embedded PostgreSQL keeps its files              | `.data/pglite`   |
- * | MIGRATE_ON_START     | apply pending migrations when the stores start             | true             |
- * | LEASE_TTL            | life of a session lease without renewal (a dead runner's   | `15 seconds`     |
- * |                      | session is free after it), 1 second to 1 day               |                  |
+ * The one place that reads the environment: the persistence stack's settings
+ * (`persistenceConfig`) and the metrics exporter's (`metricsExporterConfig`).
+ * `settings` lists every variable read here with its meaning and default; the
+ * CLI's root help (`npm run cli -- --help`) prints it, and a test holds it to
+ * what the two configs actually read.
  *
  * A value out of bounds is a `ConfigError` naming the variable; its message never holds the
  * value, which may be a secret.
@@ -77,6 +65,28 @@ const connectionUrls = (name: string, schemes: ReadonlyArray<string>) =>
     name
   ).pipe(Config.map((nodes) => listEntries(Redacted.value(nodes)).map((node) => Redacted.make(node))))
 
+/** A variable read from the environment: what it means and what holds without it. */
+export interface Setting {
+  readonly variable: string
+  readonly meaning: string
+  readonly default: string
+}
+
+/** Every variable read here, in the order the help lists them. */
+export const settings: ReadonlyArray<Setting> = [
+  { variable: "DATABASE_URL", meaning: "PostgreSQL for the durable snapshots, a postgres: or postgresql: URL (never printed)", default: "the embedded PostgreSQL" },
+  { variable: "REDIS_URL", meaning: "Redis for the live state, a redis: or rediss: URL (never printed)", default: "in memory" },
+  { variable: "REDIS_CLUSTER_NODES", meaning: "a Redis Cluster for the live state instead: node URLs, comma-separated", default: "none" },
+  { variable: "STATE_ENV", meaning: "namespace of keys and rows (dev, test, prod, ...)", default: "dev" },
+  { variable: "SNAPSHOT_INTERVAL", meaning: "time between periodic snapshots, 1 second to 1 day", default: "5 minutes" },
+  { variable: "PG_MAX_CONNECTIONS", meaning: "PostgreSQL pool size, at least 1", default: "10" },
+  { variable: "PGLITE_DATA_DIR", meaning: "where the embedded PostgreSQL keeps its files", default: ".data/pglite" },
+  { variable: "MIGRATE_ON_START", meaning: "apply pending migrations when the stores start", default: "true" },
+  { variable: "LEASE_TTL", meaning: "life of a session lease without renewal (a dead runner's session is free after it), 1 second to 1 day", default: "15 seconds" },
+  { variable: "METRICS_PROMETHEUS_PORT", meaning: "serve the metrics as Prometheus text at http://HOST:PORT/metrics, 1 to 65535", default: "off" },
+  { variable: "METRICS_PROMETHEUS_HOST", meaning: "the address the metrics are served on", default: "127.0.0.1" }
+]
+
 /** Everything the persistence stack reads from the environment. */
 export interface PersistenceConfig {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
@@ -108,4 +118,16 @@ export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
     maxLeaseTtl,
     "between 1 second (the lease is renewed every third of it) and 1 day"
   ).pipe(Config.withDefault(Duration.seconds(15)))
+})
+
+/** Where the metrics exporter listens: no port, no exporter. */
+export interface MetricsExporterConfig {
+  readonly port: Option.Option<number>
+  readonly host: string
+}
+
+/** Reads `MetricsExporterConfig`; a port that is not one is a `ConfigError` naming the variable. */
+export const metricsExporterConfig: Config.Config<MetricsExporterConfig> = Config.all({
+  port: Config.option(Config.Port("METRICS_PROMETHEUS_PORT")),
+  host: Config.String("METRICS_PROMETHEUS_HOST").pipe(Config.withDefault("127.0.0.1"))
 })

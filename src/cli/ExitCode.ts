@@ -36,6 +36,41 @@ export const sessionHeld = 5
 /** A store answered but failed (a missing table, a refused write, ...). */
 export const storeFailed = 6
 
+/** What each exit code means, as the root help lists them. */
+export const meanings: ReadonlyArray<readonly [number, string]> = [
+  [ok, "success"],
+  [unexpected, "unexpected failure"],
+  [badArguments, "bad arguments or configuration (a usage error, a refused request)"],
+  [invalidState, "invalid state (corrupt, an unknown version)"],
+  [storeUnreachable, "a store (Redis, PostgreSQL) did not answer"],
+  [sessionHeld, "the session is held by another runner"],
+  [storeFailed, "a store answered but failed"],
+  [130, "stopped by SIGINT (Ctrl-C), after the shutdown snapshot"],
+  [143, "stopped by SIGTERM, after the shutdown snapshot"]
+]
+
+/** How an operator runs the CLI: what a hint says to type. */
+export const invocation = "npm run cli --"
+
+/**
+ * A usage error (an unknown flag or subcommand, a bad or missing value) on one line, with the
+ * command to read the help of: effect/cli's messages span lines ("Did you mean this?").
+ */
+const describeUsageError = (error: CliError.ShowHelp): string => {
+  const said = error.errors.map((e) => {
+    switch (e._tag) {
+      case "UnrecognizedOption":
+        return `unknown flag ${e.option}${e.suggestions.length > 0 ? ` (did you mean ${e.suggestions.join(" or ")}?)` : ""}`
+      case "UnknownSubcommand":
+        return `unknown command "${e.subcommand}"${e.suggestions.length > 0 ? ` (did you mean ${e.suggestions.join(" or ")}?)` : ""}`
+      default:
+        return oneLine(e.message)
+    }
+  })
+  const command = [invocation, ...error.commandPath.slice(1), "--help"].join(" ")
+  return `${said.join("; ")}; run '${command}' for usage`
+}
+
 /** Ends the command with `code` after printing `message` to stderr. */
 export const fail = (code: number, message: string) => Effect.fail(new CliFailure({ code, message }))
 
@@ -84,10 +119,11 @@ export const classify = (error: unknown): Classified => {
   if (error instanceof SessionError) {
     return { code: error.reason._tag === "SessionUnrecoverable" ? invalidState : badArguments, message: error.message }
   }
-  // effect/cli has already printed the parse error and the help.
-  if (CliError.isCliError(error)) {
-    return { code: error._tag === "ShowHelp" && error.errors.length === 0 ? ok : badArguments, message: undefined }
+  // A usage error; or help shown because it was asked for (or a command was given without its subcommand).
+  if (CliError.isCliError(error) && error._tag === "ShowHelp") {
+    return error.errors.length === 0 ? { code: ok, message: undefined } : { code: badArguments, message: describeUsageError(error) }
   }
+  if (CliError.isCliError(error)) return { code: badArguments, message: error.message }
   if (error instanceof Config.ConfigError) return { code: badArguments, message: `configuration: ${describeConfigError(error)}` }
   // The exporter listens where METRICS_PROMETHEUS_PORT says: a port taken is that setting's fault.
   if (error instanceof MetricsExporterError) return { code: badArguments, message: `configuration: METRICS_PROMETHEUS_PORT: ${error.message}` }

@@ -4,16 +4,22 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
+import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import { SessionId } from "../domain/Ids.ts"
 import { defaultScanBudgetBytes } from "../recovery/Restore.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 /** The shared `--json` flag. */
 export const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print machine-readable JSON"), Flag.withDefault(false))
 
+/** The `--session ID` flag, described for its command: a session id (`sess_...`), checked before anything runs. */
+export const sessionFlag = (description: string) =>
+  Flag.String("session").pipe(Flag.withDescription(description), Flag.withMetavar("ID"), Flag.withSchema(SessionId))
+
 /** The shared `--scan-budget-mb` flag: how much a restore may read looking back for a valid snapshot. */
 export const scanBudgetFlag = Flag.Int("scan-budget-mb").pipe(
   Flag.withDescription(
-    `MiB of stored snapshots a restore may read looking back for a valid one (default ${defaultScanBudgetBytes / 1024 / 1024})`
+    `MiB of stored snapshots a restore may read looking back for a valid one (default: ${defaultScanBudgetBytes / 1024 / 1024})`
   ),
   Flag.optional
 )
@@ -45,6 +51,11 @@ export const endStatusLine = Effect.sync(() => {
 
 /** Whether stdout is a terminal a person watches. */
 export const isTerminal = (): boolean => process.stdout.isTTY === true
+
+/** An open trade on one line: symbol, direction, both legs, entry spread, when it opened. */
+export const describeTrade = (t: ArbitrageTrade): string =>
+  `${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
+  `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${new Date(t.openedAt).toISOString()}`
 
 /** A table of rows as aligned text. */
 export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

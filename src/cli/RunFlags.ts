@@ -1,12 +1,56 @@
 /**
- * RunFlags: the checks `run`, `supervise` and `resume-all` make on their
- * `--loops` and `--tick-ms` before anything starts, so that a run never
- * stops halfway on a state it cannot store.
+ * RunFlags: the flags `run` and `supervise` share (what a new session
+ * trades), the seed chosen when none is given, and the checks `run`,
+ * `supervise` and `resume-all` make on their `--loops` and `--tick-ms`
+ * before anything starts, so that a run never stops halfway on a state it
+ * cannot store.
  */
 import { Effect } from "effect"
+import { Flag } from "effect/cli"
+import { randomInt } from "node:crypto"
 import { maxEpochMillis } from "../domain/Units.ts"
 import { maxLoopsWithin, simulatedStart } from "../runner/ArbitrageStrategy.ts"
+import { campaigns } from "../runner/Campaign.ts"
 import { ExitCode } from "./ExitCode.ts"
+
+/**
+ * `--seed`, `--campaign`, `--tick-ms` and `--pace`: what a new session trades (a resumed session keeps
+ * what it recorded, and a flag that contradicts it is refused), and whether to run at the tick's pace;
+ * `chosenSeed` says what happens without `--seed`.
+ */
+export const newSessionFlags = (chosenSeed: string) => ({
+  seed: Flag.Int("seed").pipe(
+    Flag.withDescription(
+      "Seed of the market feed of a new session, recorded in it; a resumed session trades its own, and a different " +
+        `one is refused (default: ${chosenSeed})`
+    ),
+    Flag.optional
+  ),
+  campaign: Flag.String("campaign").pipe(
+    Flag.withDescription(
+      `Campaign preset of a new session: ${Object.keys(campaigns).join(", ")}; a resumed session keeps its own, ` +
+        `and a different one is refused (default: balanced)`
+    ),
+    Flag.optional
+  ),
+  tickMs: Flag.Int("tick-ms").pipe(
+    Flag.withDescription(
+      "Simulated milliseconds between loops of a new session, recorded in it; a resumed session keeps its own, " +
+        "and a different one is refused (default: 1000)"
+    ),
+    Flag.optional
+  ),
+  pace: Flag.Boolean("pace").pipe(
+    Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
+    Flag.withDefault(false)
+  )
+})
+
+/**
+ * The seed of a new session when none is given: random, and six digits, so that an operator can
+ * read it in the "seed ... chosen" line and give it back to `--seed` to trade the same market again.
+ */
+export const chooseSeed = (): number => randomInt(100_000, 1_000_000)
 
 /**
  * Fails with exit 2 when `loops` loops of `tickMs` from `startTime` would take a session's clock

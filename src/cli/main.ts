@@ -21,6 +21,7 @@ import { supervise } from "./commands/Supervise.ts"
 import { verifySnapshot } from "./commands/VerifySnapshot.ts"
 import * as MetricsExporter from "../observability/MetricsExporter.ts"
 import { ExitCode } from "./ExitCode.ts"
+import * as Help from "./Help.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
@@ -37,7 +38,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 root.pipe(
   Command.run({ version: "0.1.0" }),
-  Effect.provide(Layer.mergeAll(NodeServices.layer, Layer.succeed(Logger.LogToStderr, true), MetricsExporter.layerConfig)),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, Help.layer, Layer.succeed(Logger.LogToStderr, true), MetricsExporter.layerConfig)),
   // Outside the layers, so that a layer that cannot start (the metrics exporter) is reported like the rest.
   ExitCode.reportFailures,
   NodeRuntime.runMain({ teardown: ExitCode.teardown(() => stoppedBy) })

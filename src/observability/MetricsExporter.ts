@@ -9,6 +9,7 @@
 import { Config, Effect, Layer, Option, Schema } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { createServer } from "node:http"
+import { metricsExporterConfig } from "../config.ts"
 
 /** The exporter could not listen (its port taken, its host not bindable): the program does not start without it. */
 export class MetricsExporterError extends Schema.TaggedError<MetricsExporterError>()("MetricsExporterError", {
@@ -44,7 +45,6 @@ export const layerPrometheus = (options: { readonly port: number; readonly host?
 
 /** The exporter the environment asks for (METRICS_PROMETHEUS_PORT), or none. */
 export const layerConfig: Layer.Layer<never, Config.ConfigError | MetricsExporterError> = Layer.unwrap(Effect.gen(function*() {
-  const port = yield* Config.option(Config.Port("METRICS_PROMETHEUS_PORT"))
-  const host = yield* Config.String("METRICS_PROMETHEUS_HOST").pipe(Config.withDefault("127.0.0.1"))
+  const { host, port } = yield* metricsExporterConfig
   return Option.match(port, { onNone: () => Layer.empty, onSome: (p) => layerPrometheus({ port: p, host }) })
 }))

@@ -35,7 +35,7 @@ import type { StateCodecError } from "../domain/StateCodecError.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
 import type * as Restore from "../recovery/Restore.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
-import type { Lease, LeaseError, SessionLease } from "../store/SessionLease.ts"
+import type { Lease, LeaseError, SessionHeld, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotSummary } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import * as LeaseKeeper from "./LeaseKeeper.ts"
@@ -66,6 +66,8 @@ export interface LeasePolicy {
   readonly ttl?: Duration.Input
   /** How long to wait for a held lease to expire before failing with `SessionHeld` (default 0). */
   readonly wait?: Duration.Input
+  /** Told once when the lease is found held and the session starts waiting for it (with a `wait` above 0). */
+  readonly onWait?: (held: SessionHeld) => Effect.Effect<void>
 }
 
 /** What to start. */
@@ -115,8 +117,11 @@ export interface ActiveSession {
   readonly canTrade: Effect.Effect<boolean>
 }
 
-/** How the session's stop was recorded (known once its scope has closed; see `SessionOptions.onShutdown`). */
-export type ShutdownOutcome =
+/**
+ * How the session's stop was recorded (known once its scope has closed; see `SessionOptions.onShutdown`),
+ * with the state it stopped at: the one the shutdown snapshot holds, or the last one the runner persisted.
+ */
+export type ShutdownOutcome = (
   /** The shutdown snapshot (status `stopped`) is durable. */
   | { readonly kind: "recorded"; readonly sequence: number }
   /**
@@ -126,6 +131,7 @@ export type ShutdownOutcome =
   | { readonly kind: "not_recorded"; readonly error: StoreError | StateCodecError | LeaseError }
   /** No stop was written on purpose: the session failed (so that AUTO resumes it), or it was fenced. */
   | { readonly kind: "left_running"; readonly reason: "failed" | "fenced" }
+) & { readonly state: EngineState }
 
 /** How long a stop may wait for the durable tier to answer before it is given up as not recorded. */
 const shutdownBudgetMs = 5_000
@@ -152,7 +158,8 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     },
     holder: options.lease?.holder ?? defaultHolder(),
     ttl,
-    wait: options.lease?.wait ?? 0
+    wait: options.lease?.wait ?? 0,
+    onWait: options.lease?.onWait
   })
   const { lease, sessionId, state } = started
   if (options.admit !== undefined) yield* options.admit(state, started.origin)
@@ -299,12 +306,12 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   // nothing is written over it. The stop takes a sequence of its own, and both are retried for a
   // few seconds while the database does not answer. On a failure, or once fenced, the session is
   // left as it is: `running`, so that AUTO resumes it, and never written by a runner that lost it.
-  const stop = Effect.gen(function*() {
-    if (yield* keeper.lost) return { kind: "left_running", reason: "fenced" } as const
+  const stop = Effect.gen(function*(): Effect.fn.Return<ShutdownOutcome> {
+    if (yield* keeper.lost) return { kind: "left_running", reason: "fenced", state: yield* Ref.get(lastState) }
     const unsettled = yield* Ref.get(writer.unsettled)
     if (Option.isSome(unsettled)) {
       const settled = yield* Effect.result(writer.commitPatiently(unsettled.value.metadata, unsettled.value.state, shutdownBudgetMs))
-      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure } as const
+      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure, state: yield* Ref.get(lastState) }
       yield* Ref.set(lastState, unsettled.value.state)
     }
     const current = yield* Ref.get(lastState)
@@ -315,13 +322,13 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     const metadata = yield* writer.next("shutdown")
     const written = yield* Effect.result(writer.commitPatiently(metadata, stopped, shutdownBudgetMs))
     return Result.isSuccess(written)
-      ? { kind: "recorded", sequence: metadata.sequence } as const
-      : { kind: "not_recorded", error: written.failure } as const
+      ? { kind: "recorded", sequence: metadata.sequence, state: stopped }
+      : { kind: "not_recorded", error: written.failure, state: current }
   })
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function*() {
       const outcome: ShutdownOutcome = exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
-        ? { kind: "left_running", reason: "failed" }
+        ? { kind: "left_running", reason: "failed", state: yield* Ref.get(lastState) }
         : yield* stop
       if (outcome.kind === "not_recorded") {
         yield* Effect.logError(

@@ -20,7 +20,7 @@ import { SessionId } from "../domain/Ids.ts"
 import * as Restore from "../recovery/Restore.ts"
 import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
 import { HotStateStore } from "../store/HotStateStore.ts"
-import { acquireWaiting, type Lease, SessionLease } from "../store/SessionLease.ts"
+import { acquireWaiting, type Lease, type SessionHeld, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore } from "../store/SnapshotStore.ts"
 import { SessionError, SessionExists, SessionIdRequired, SessionNotFound, SessionUnrecoverable } from "./SessionError.ts"
 
@@ -49,6 +49,7 @@ export interface StartOptions {
   readonly holder: string
   readonly ttl: Duration.Input
   readonly wait: Duration.Input
+  readonly onWait?: ((held: SessionHeld) => Effect.Effect<void>) | undefined
 }
 
 const isSessionId = Schema.is(SessionId)
@@ -84,7 +85,13 @@ export const interruptedSessions = Effect.gen(function*() {
  */
 export const hold = (
   sessionId: SessionId,
-  lease: { readonly holder: string; readonly ttl: Duration.Input; readonly wait: Duration.Input }
+  lease: {
+    readonly holder: string
+    readonly ttl: Duration.Input
+    readonly wait: Duration.Input
+    /** Told once when the lease is found held and there is time to wait for it. */
+    readonly onWait?: ((held: SessionHeld) => Effect.Effect<void>) | undefined
+  }
 ) =>
   Effect.gen(function*() {
     const hot = yield* HotStateStore
@@ -97,7 +104,7 @@ export const hold = (
       )
     return yield* Effect.acquireRelease(
       Effect.gen(function*() {
-        const granted = yield* acquireWaiting(leases, sessionId, lease.holder, lease.ttl, lease.wait)
+        const granted = yield* acquireWaiting(leases, sessionId, lease.holder, lease.ttl, lease.wait, lease.onWait)
         const fence = yield* raise(granted.fencingToken)
         if (fence === null || fence <= granted.fencingToken) return granted
         yield* Effect.logWarning(
@@ -117,7 +124,7 @@ const sessionError = (reason: SessionError["reason"]) => new SessionError({ reas
 export const start = Effect.fnUntraced(function*(options: StartOptions) {
   const hot = yield* HotStateStore
   const snapshots = yield* SnapshotStore
-  const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder: options.holder, ttl: options.ttl, wait })
+  const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder: options.holder, ttl: options.ttl, wait, onWait: options.onWait })
 
   /** Clears a clean session's live state; the first write replaces it whole anyway, so only a stale token stops the start. */
   const clearLive = (sessionId: SessionId, lease: Lease) =>

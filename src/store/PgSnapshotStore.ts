@@ -20,6 +20,8 @@ import { parseJson } from "../domain/StateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import {
   checkCleanupOptions,
+  type CleanupOptions,
+  type HistoryCut,
   latestOf,
   newestValidIds,
   rowOfSnapshot,
@@ -60,6 +62,15 @@ export const fromSqlError = (operation: string, options: { readonly write?: bool
   return error.reason._tag === "UniqueViolation"
     ? StoreError.conflict("postgres", detail)
     : StoreError.failure("postgres", detail)
+}
+
+/** A row of `retention_plan` / `cut_snapshot_history` (counts and sequences as bigint, or text on some paths). */
+interface HistoryCutRow {
+  readonly session_id: string
+  readonly removed: bigint | number | string
+  readonly oldest_sequence: bigint | number | string
+  readonly newest_sequence: bigint | number | string
+  readonly newest_loop_count: bigint | number | string
 }
 
 interface RawRow {
@@ -302,15 +313,26 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     return Number(row?.sequence ?? 0)
   })
 
-  const cleanup = storeOperation("SnapshotStore.cleanup")(function*(options: { readonly olderThanDays: number; readonly keepLatest?: number }) {
+  // What goes is decided by one SQL function (snapshots_past_retention, migration 0005), which both
+  // the plan (a dry run) and the cut read.
+  const cleanup = storeOperation("SnapshotStore.cleanup")(function*(options: CleanupOptions) {
     yield* checkCleanupOptions("postgres", options)
     const protectedIds = yield* newestValidIds({ listSessions, loadRecent })
-    const [result] = yield* sql<{ removed: number }>`
-      SELECT cleanup_old_snapshots(${options.olderThanDays}, ${options.keepLatest ?? 1}, ${env},
-                                   ${`{${protectedIds.join(",")}}`}::bigint[]) AS removed`.pipe(
+    const days = options.olderThanDays
+    const keep = options.keepLatest ?? 1
+    const ids = `{${protectedIds.join(",")}}`
+    const rows = yield* (options.dryRun === true
+      ? sql<HistoryCutRow>`SELECT * FROM retention_plan(${days}, ${keep}, ${env}, ${ids}::bigint[])`
+      : sql<HistoryCutRow>`SELECT * FROM cut_snapshot_history(${days}, ${keep}, ${env}, ${ids}::bigint[])`).pipe(
       Effect.mapError(fromSqlError("cleanup"))
     )
-    return Number(result?.removed ?? 0)
+    return rows.map((row): HistoryCut => ({
+      sessionId: row.session_id,
+      removed: Number(row.removed),
+      oldestSequence: Number(row.oldest_sequence),
+      newestSequence: Number(row.newest_sequence),
+      newestLoopCount: Number(row.newest_loop_count)
+    }))
   })
 
   const recordEvent = storeOperation("SnapshotStore.recordEvent")(function*(sessionId: SessionId, event: SessionEvent) {
@@ -322,7 +344,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   })
 
   const listEvents = storeOperation("SnapshotStore.listEvents")(function*(sessionId: SessionId) {
-    const rows = yield* sql<{ kind: "resumed"; fencing_token: bigint | number; loop_count: bigint | number; detail: Record<string, unknown>; recorded_at: Date | string }>`
+    const rows = yield* sql<{ kind: SessionEvent["kind"]; fencing_token: bigint | number; loop_count: bigint | number; detail: Record<string, unknown>; recorded_at: Date | string }>`
       SELECT kind, fencing_token, loop_count, detail, recorded_at FROM session_events
        WHERE env = ${env} AND session_id = ${sessionId} ORDER BY event_id`.pipe(Effect.mapError(fromSqlError(`list the events of ${sessionId}`)))
     return rows.map((row) => ({

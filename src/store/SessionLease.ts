@@ -93,20 +93,30 @@ export const sessionHeld = (sessionId: SessionId, held: { readonly holder: strin
 export const leaseLost = (lease: Lease, why: string) =>
   new LeaseError({ reason: new LeaseLost({ sessionId: lease.sessionId, message: `lease of ${lease.sessionId} lost: ${why}` }) })
 
-/** Tries `acquire` until the lease is free, for at most `wait` (a dead runner's lease expiring). */
+/**
+ * Tries `acquire` until the lease is free, for at most `wait` (a dead runner's lease expiring).
+ * `onWait` is told once, when the first attempt finds the lease held and there is time to wait:
+ * who holds it and until when, for the operator watching a runner that seems to do nothing.
+ */
 export const acquireWaiting = (
   leases: SessionLease["Service"],
   sessionId: SessionId,
   holder: string,
   ttl: Duration.Input,
-  wait: Duration.Input
-) =>
-  leases.acquire(sessionId, holder, ttl).pipe(
-    Effect.retry({
-      while: (error) => error._tag === "LeaseError" && error.reason._tag === "SessionHeld",
-      schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: wait }))
-    })
+  wait: Duration.Input,
+  onWait?: (held: SessionHeld) => Effect.Effect<void>
+) => {
+  const held = (error: LeaseError | StoreError): error is LeaseError & { readonly reason: SessionHeld } =>
+    error._tag === "LeaseError" && error.reason._tag === "SessionHeld"
+  const acquire = leases.acquire(sessionId, holder, ttl)
+  const retried = acquire.pipe(
+    Effect.retry({ while: held, schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: wait })) })
   )
+  if (onWait === undefined || Duration.isZero(Duration.fromInputUnsafe(wait))) return retried
+  return acquire.pipe(
+    Effect.catchIf(held, (error) => onWait(error.reason).pipe(Effect.andThen(retried)))
+  )
+}
 
 /** What the memory backing keeps per session: shared with the memory snapshot store, which checks it. */
 export type MemoryLeases = Map<string, { holder: string; fencingToken: number; expiresAt: number }>

@@ -56,16 +56,31 @@ export interface CleanupOptions {
   readonly olderThanDays: number
   /** The newest this-many snapshots of every session are kept whatever their age (at least 1). */
   readonly keepLatest?: number
+  /** Say what would be removed, and remove nothing (the same choice as a real run). */
+  readonly dryRun?: boolean
 }
 
-/** Something that happened to a session (a resume, and from where). */
+/** What retention removes (or, in a dry run, would remove) of one session: the start of its history. */
+export interface HistoryCut {
+  readonly sessionId: string
+  /** How many snapshots. */
+  readonly removed: number
+  readonly oldestSequence: number
+  readonly newestSequence: number
+  /** The loop count of the newest snapshot removed: the history up to it is gone. */
+  readonly newestLoopCount: number
+}
+
+/** Something that happened to a session: a resume (and from where), or retention cutting its history. */
 export interface SessionEvent {
-  readonly kind: "resumed"
+  readonly kind: "resumed" | "history_cut"
   readonly fencingToken: number
   readonly loopCount: number
   /**
    * Free-form detail: for a resume, its source, snapshot id and sequence, what the session had come
-   * to (`after`: `stop` or `crash`), and what it skipped.
+   * to (`after`: `stop` or `crash`), and what it skipped; for a cut (fencing token 0, loop count of
+   * the newest snapshot removed), `removed`, `oldestSequence`, `newestSequence`, and the
+   * `olderThanDays` and `keepLatest` it ran with.
    */
   readonly detail: Record<string, unknown>
 }
@@ -104,8 +119,12 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
   readonly highestSequence: (sessionId: SessionId) => Effect.Effect<number, StoreError>
   /** The snapshots of a session, newest first. */
   readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
-  /** Removes old snapshots, never the newest valid one of a session; returns how many it removed. */
-  readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
+  /**
+   * Removes old snapshots, never the newest valid one of a session, and records a `history_cut`
+   * event for each session it cut; returns what it removed per session. With `dryRun`, the same
+   * choice, nothing removed or recorded.
+   */
+  readonly cleanup: (options: CleanupOptions) => Effect.Effect<ReadonlyArray<HistoryCut>, StoreError>
   /** Records an event of the session (kept beside its snapshots; retention does not touch it). */
   readonly recordEvent: (sessionId: SessionId, event: SessionEvent) => Effect.Effect<void, StoreError>
   /** The events of the session, oldest first. */
@@ -270,6 +289,33 @@ export const checkCleanupOptions = (store: StoreKind, options: CleanupOptions): 
 
 const dayMs = 86_400_000
 
+/** The rows a cut removes, per session (sessions in order): how many, which sequences, up to which loop. */
+const historyCuts = (doomed: ReadonlyArray<SnapshotRow>): ReadonlyArray<HistoryCut> => {
+  const bySession = new Map<string, Array<SnapshotRow>>()
+  for (const row of doomed) bySession.set(row.sessionId, [...(bySession.get(row.sessionId) ?? []), row])
+  return [...bySession].map(([sessionId, removed]) => ({
+    sessionId,
+    removed: removed.length,
+    oldestSequence: Math.min(...removed.map((row) => row.sequence)),
+    newestSequence: Math.max(...removed.map((row) => row.sequence)),
+    newestLoopCount: Math.max(...removed.map((row) => row.loopCount))
+  }))
+}
+
+/** The event a cut leaves in its session's history (what PostgreSQL's cut_snapshot_history records). */
+const historyCutEvent = (cut: HistoryCut, options: CleanupOptions): SessionEvent => ({
+  kind: "history_cut",
+  fencingToken: 0,
+  loopCount: cut.newestLoopCount,
+  detail: {
+    removed: cut.removed,
+    oldestSequence: cut.oldestSequence,
+    newestSequence: cut.newestSequence,
+    olderThanDays: options.olderThanDays,
+    keepLatest: options.keepLatest ?? 1
+  }
+})
+
 const jsonRoundTrip = <A>(value: A): A => JSON.parse(JSON.stringify(value))
 
 /** A durable tier kept in memory: the same rows and checks as PostgreSQL, gone when the process ends. */
@@ -301,6 +347,12 @@ export const makeMemory = (
       return [...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId).map(summaryOfRow)
     })
 
+  const recordEvent: SnapshotStore["Service"]["recordEvent"] = (sessionId, event) =>
+    Effect.flatMap(Clock.currentTimeMillis, (recordedAt) =>
+      Effect.sync(() => {
+        events.set(sessionId, [...(events.get(sessionId) ?? []), { ...jsonRoundTrip(event), recordedAt }])
+      }))
+
   return SnapshotStore.of({
     env,
     kind: "memory",
@@ -331,20 +383,18 @@ export const makeMemory = (
       const keepLatest = options.keepLatest ?? 1
       const protectedIds = new Set(yield* newestValidIds({ listSessions, loadRecent }))
       const cutoff = (yield* Clock.currentTimeMillis) - options.olderThanDays * dayMs
-      const doomed = new Set<number>()
-      for (const session of new Set(rows.map((row) => row.sessionId))) {
-        ofSession(session).forEach((row, rank) => {
-          if (rank >= keepLatest && row.recordedAt <= cutoff && !protectedIds.has(row.snapshotId)) doomed.add(row.snapshotId)
-        })
-      }
-      for (let i = rows.length - 1; i >= 0; i--) if (doomed.has(rows[i]!.snapshotId)) rows.splice(i, 1)
-      return doomed.size
+      // The one choice, as PostgreSQL's snapshots_past_retention makes it (migration 0005).
+      const doomed = [...new Set(rows.map((row) => row.sessionId))].sort().flatMap((session) =>
+        ofSession(session).filter((row, rank) => rank >= keepLatest && row.recordedAt <= cutoff && !protectedIds.has(row.snapshotId))
+      )
+      const cuts = historyCuts(doomed)
+      if (options.dryRun === true) return cuts
+      const gone = new Set(doomed.map((row) => row.snapshotId))
+      for (let i = rows.length - 1; i >= 0; i--) if (gone.has(rows[i]!.snapshotId)) rows.splice(i, 1)
+      for (const cut of cuts) yield* recordEvent(cut.sessionId as SessionId, historyCutEvent(cut, options))
+      return cuts
     }),
-    recordEvent: (sessionId, event) =>
-      Effect.flatMap(Clock.currentTimeMillis, (recordedAt) =>
-        Effect.sync(() => {
-          events.set(sessionId, [...(events.get(sessionId) ?? []), { ...jsonRoundTrip(event), recordedAt }])
-        })),
+    recordEvent,
     listEvents: (sessionId) => Effect.sync(() => events.get(sessionId) ?? [])
   })
 }

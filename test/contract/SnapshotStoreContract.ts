@@ -205,21 +205,66 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         // The newest snapshot of retain02 is corrupt: retention must also keep #2, its newest valid one.
         yield* raw.setSection(damagedIds[2]!, "metrics", { version: 2, tradesOpened: -1 })
         const before = (yield* store.listSessions()).length
-        const removed = yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 })
-        assert.isAtLeast(removed, 3 + 1)
+        const cuts = yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 })
+        const cutOf = (suffix: string) => cuts.find((cut) => cut.sessionId === session(suffix))
+        assert.deepStrictEqual(cutOf("retain01"), {
+          sessionId: session("retain01"),
+          removed: 3,
+          oldestSequence: 1,
+          newestSequence: 3,
+          newestLoopCount: Math.max(...plain.slice(0, 3).map((s) => s.session.loopCount))
+        })
+        assert.deepInclude(cutOf("retain02"), { removed: 1, oldestSequence: 1, newestSequence: 1 })
         assert.deepStrictEqual((yield* store.listSnapshots(session("retain01"))).map((s) => s.sequence), [4])
         assert.deepStrictEqual((yield* store.listSnapshots(session("retain02"))).map((s) => s.sequence), [3, 2])
         assert.strictEqual((yield* store.listSessions()).length, before)
         const kept = yield* store.loadRecent(session("retain02"), { limit: 5 })
         assert.isTrue(Result.isSuccess(kept[1]!.result))
-        assert.strictEqual(yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 }), 0)
+        assert.deepStrictEqual(yield* store.cleanup({ olderThanDays: 0, keepLatest: 1 }), [])
+      }))
+
+    it.effect("a dry run names exactly what the cut then removes, and removes and records nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        yield* saveAll(yield* sampleStates(session("dryrun01"), { count: 6, seed: 31 }))
+        yield* saveAll(yield* sampleStates(session("dryrun02"), { count: 2, seed: 32 }))
+        const planned = yield* store.cleanup({ olderThanDays: 0, keepLatest: 2, dryRun: true })
+        const ours = (cuts: typeof planned) => cuts.filter((cut) => cut.sessionId.startsWith("sess_dryrun"))
+        assert.deepStrictEqual(ours(planned).map((cut) => [cut.sessionId, cut.removed, cut.oldestSequence, cut.newestSequence]), [
+          [session("dryrun01"), 4, 1, 4]
+        ])
+        assert.lengthOf(yield* store.listSnapshots(session("dryrun01")), 6)
+        assert.deepStrictEqual(yield* store.listEvents(session("dryrun01")), [])
+
+        const cut = yield* store.cleanup({ olderThanDays: 0, keepLatest: 2 })
+        assert.deepStrictEqual(ours(cut), ours(planned))
+        assert.deepStrictEqual((yield* store.listSnapshots(session("dryrun01"))).map((s) => s.sequence), [6, 5])
+        assert.lengthOf(yield* store.listSnapshots(session("dryrun02")), 2)
+      }))
+
+    it.effect("a cut is recorded in the session's history: what went, and the retention it ran with", () =>
+      Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const states = yield* sampleStates(session("cutlog01"), { count: 5, seed: 33 })
+        yield* saveAll(states)
+        yield* saveAll(yield* sampleStates(session("cutlog02"), { count: 3, seed: 34 }))
+        yield* store.cleanup({ olderThanDays: 0, keepLatest: 3 })
+        const events = yield* store.listEvents(session("cutlog01"))
+        assert.deepStrictEqual(events.map(({ recordedAt: _, ...event }) => event), [{
+          kind: "history_cut",
+          fencingToken: 0,
+          loopCount: Math.max(states[0]!.session.loopCount, states[1]!.session.loopCount),
+          detail: { removed: 2, oldestSequence: 1, newestSequence: 2, olderThanDays: 0, keepLatest: 3 }
+        }])
+        // Nothing of cutlog02 went (it has no more than the 3 kept): nothing is recorded of it.
+        assert.deepStrictEqual(yield* store.listEvents(session("cutlog02")), [])
       }))
 
     it.effect("cleanup keeps snapshots younger than the retention period", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore
         yield* saveAll(yield* sampleStates(session("young001"), { count: 3, seed: 30 }))
-        assert.strictEqual(yield* store.cleanup({ olderThanDays: 1, keepLatest: 1 }), 0)
+        assert.deepStrictEqual(yield* store.cleanup({ olderThanDays: 1, keepLatest: 1 }), [])
         assert.lengthOf(yield* store.listSnapshots(session("young001")), 3)
       }))
 

@@ -45,7 +45,7 @@ describe("cli", () => {
     const inspect = runCli(["inspect", "--session", sessionId], env)
     assert.strictEqual(inspect.status, 0)
     assert.include(inspect.stdout, "restored loop 250")
-    const cleanup = lastJson(runCli(["cleanup", "--days", "0", "--keep", "2", "--json"], env).stdout)
+    const cleanup = lastJson(runCli(["cleanup", "--days", "0", "--keep", "2", "--yes", "--json"], env).stdout)
     assert.strictEqual(cleanup.removed, snapshots.snapshots.length - 2)
     const after = lastJson(runCli(["snapshots", "--session", sessionId, "--json"], env).stdout)
     assert.lengthOf(after.snapshots, 2)

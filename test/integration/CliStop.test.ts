@@ -62,6 +62,9 @@ describe("a stop that cannot be recorded", () => {
       assert.strictEqual(code, 4, stderr)
       assert.include(stderr, "the stop could not be recorded")
       assert.notInclude(stderr, "    at ", "no stack trace")
+      // The summary (stderr, with --json) says so too, and how to resume once the database is back.
+      assert.match(stderr, new RegExp(`\n {2}snapshot {3}#\\d+ \\w+ is the last one: the stop could not be recorded \\(.*\\); the session stays running\n`))
+      assert.include(stderr, `  resume     STATE_ENV=${stateEnv} npm run cli -- run --mode resume --session ${sessionId} --loops 1000000`)
       const latest = yield* SnapshotStore.pipe(
         Effect.flatMap((store) => store.loadLatest(sessionId)),
         Effect.provide(durableOn(stateEnv, testPostgres, { migrate: false }))

@@ -1,25 +1,51 @@
 /**
- * The examples run as a user would run them, on the embedded default (no
- * DATABASE_URL, no REDIS_URL), and say what they promise.
+ * The examples run as a user would run them, with the command the README and
+ * each example's header give (`npm run example -- <name>`), on the embedded
+ * default (no DATABASE_URL, no REDIS_URL), and say what they promise.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const runExample = (name: string, dataDir: string) => {
+const projectRoot = fileURLToPath(new URL("../..", import.meta.url))
+const examplesDir = join(projectRoot, "examples")
+const exampleNames = readdirSync(examplesDir).filter((file) => file.endsWith(".ts")).map((file) => file.slice(0, -3)).sort()
+
+/** `npm run example -- <args>` in the project, as the README says. */
+const npmExample = (args: ReadonlyArray<string>, dataDir?: string) => {
   const { DATABASE_URL: _d, REDIS_URL: _r, ...env } = process.env
-  const result = spawnSync(process.execPath, [fileURLToPath(new URL(`../../examples/${name}.ts`, import.meta.url))], {
-    env: { ...env, PGLITE_DATA_DIR: dataDir, STATE_ENV: "examples" },
+  const result = spawnSync("npm", ["run", "example", "--", ...args], {
+    cwd: projectRoot,
+    env: { ...env, ...(dataDir === undefined ? {} : { PGLITE_DATA_DIR: dataDir }), STATE_ENV: "examples" },
     encoding: "utf8",
     timeout: 150_000
   })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
+const runExample = (name: string, dataDir: string) => npmExample([name], dataDir)
+
 describe("examples", () => {
+  it("each example's header gives the command that runs it: npm run example -- <name>", () => {
+    assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "resume-session"])
+    for (const name of exampleNames) {
+      assert.include(readFileSync(join(examplesDir, `${name}.ts`), "utf8"), ` *   npm run example -- ${name}`, name)
+    }
+  })
+
+  it("an unknown or missing name is refused (exit 2) with the names there are, and nothing runs", () => {
+    for (const args of [["no-such-example"], [], ["../src/cli/main"]]) {
+      const run = npmExample(args)
+      assert.strictEqual(run.status, 2, `${args.join(" ")}: ${run.stderr}`)
+      assert.include(run.stderr, `examples: ${exampleNames.join(", ")}`)
+      // Only npm's own banner ("> arbitrage-state@... example", "> exec sh examples/run.sh ...") is on stdout.
+      assert.deepStrictEqual(run.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("> ")), [])
+    }
+  })
+
   it("the demo behind npm start: killed mid-run, resumed from the embedded database, ends exactly where the run left alone does", () => {
     // The demo keeps its embedded database in a folder of its own under .data/ and removes it.
     const unused = mkdtempSync(join(tmpdir(), "arbitrage-state-demo-"))

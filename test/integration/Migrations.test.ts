@@ -6,7 +6,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
+import { Migrator, SqlClient } from "effect/sql"
+import { migrations } from "../../migrations/index.ts"
 import { randomBytes } from "node:crypto"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
 import { migrate, migrationsTable } from "../../src/store/Migrations.ts"
@@ -36,7 +37,13 @@ const freshDatabase = Layer.unwrap(Effect.gen(function*() {
 const schemaChecks = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const first = yield* migrate
-  assert.deepStrictEqual(first.map(([id, name]) => [id, name]), [[1, "snapshot_tables"], [2, "session_leases"], [3, "compressed_positions"], [4, "session_events"]])
+  assert.deepStrictEqual(first.map(([id, name]) => [id, name]), [
+    [1, "snapshot_tables"],
+    [2, "session_leases"],
+    [3, "compressed_positions"],
+    [4, "session_events"],
+    [5, "retention_plan"]
+  ])
   assert.deepStrictEqual(yield* migrate, [])
 
   const tables = yield* sql<{ table_name: string }>`
@@ -67,7 +74,50 @@ const schemaChecks = Effect.gen(function*() {
   assert.isTrue(indexes.some((i) => /\(env, session_id, sequence\)/.test(i.indexdef)), "an index serves the latest-snapshot query")
 })
 
+/** A snapshot row as 0001 defines it, recorded `daysAgo` days ago (what the retention functions read). */
+const insertSnapshot = (env: string, sessionId: string, sequence: number, daysAgo: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      INSERT INTO session_snapshots (env, session_id, sequence, snapshot_type, envelope_version, fencing_token,
+                                     created_at_ms, checksum, loop_count, session_status, session, recorded_at)
+      VALUES (${env}, ${sessionId}, ${sequence}, 'periodic', 1, 1, 0, 'x', ${sequence * 10}, 'running', '{}'::jsonb,
+              now() - make_interval(days => ${daysAgo}))`
+  })
+
 describe("migrations", () => {
+  it.live("0005 on a database at 0004 holding snapshots: the plan names what cleanup_old_snapshots then removes, as 0001 did, and the cut is recorded", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { "0005_retention_plan": _, ...before } = migrations
+      const earlier = yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: migrationsTable })
+      assert.deepStrictEqual(earlier.map(([id]) => id), [1, 2, 3, 4])
+      for (const sequence of [1, 2, 3, 4, 5]) yield* insertSnapshot("e", "sess_old", sequence, 10)
+      for (const sequence of [1, 2]) yield* insertSnapshot("e", "sess_new", sequence, 0)
+      yield* insertSnapshot("other", "sess_old", 1, 10)
+      yield* insertSnapshot("other", "sess_old", 2, 10)
+
+      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [5])
+      const plan = yield* sql<{ session_id: string; removed: unknown; oldest_sequence: unknown; newest_sequence: unknown; newest_loop_count: unknown }>`
+        SELECT * FROM retention_plan(7, 1, 'e', '{}')`
+      assert.deepStrictEqual(
+        plan.map((r) => [r.session_id, Number(r.removed), Number(r.oldest_sequence), Number(r.newest_sequence), Number(r.newest_loop_count)]),
+        [["sess_old", 4, 1, 4, 40]]
+      )
+      const [removed] = yield* sql<{ removed: number }>`SELECT cleanup_old_snapshots(7, 1, 'e') AS removed`
+      assert.strictEqual(Number(removed!.removed), 4)
+      const left = yield* sql<{ env: string; sequence: unknown }>`SELECT env, sequence FROM session_snapshots WHERE session_id = 'sess_old' ORDER BY env, sequence`
+      assert.deepStrictEqual(left.map((r) => [r.env, Number(r.sequence)]), [["e", 5], ["other", 1], ["other", 2]])
+      const events = yield* sql<{ env: string; session_id: string; kind: string; loop_count: unknown; detail: unknown }>`
+        SELECT env, session_id, kind, loop_count, detail FROM session_events`
+      assert.deepStrictEqual(events.map((e) => [e.env, e.session_id, e.kind, Number(e.loop_count), e.detail]), [
+        ["e", "sess_old", "history_cut", 40, { removed: 4, oldestSequence: 1, newestSequence: 4, olderThanDays: 7, keepLatest: 1 }]
+      ])
+      const refused = yield* Effect.flip(sql`SELECT cleanup_old_snapshots(7, 0)`.pipe(Effect.mapError(fromSqlError("cleanup"))))
+      assert.include(refused.message, "keep_latest must be at least 1")
+    }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
+
+
   it.live("on an empty PostgreSQL database: the schema appears, and a second run is a no-op", () =>
     schemaChecks.pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 
@@ -77,6 +127,6 @@ describe("migrations", () => {
   it.live("two migrations started at once both succeed and apply each migration once", () =>
     Effect.gen(function*() {
       const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
-      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4])
+      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4, 5])
     }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 })

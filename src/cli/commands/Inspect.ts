@@ -3,14 +3,14 @@
  */
 import { Console, Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { HotStateStore } from "../../store/HotStateStore.ts"
 import * as Persistence from "../../store/Persistence.ts"
-import { SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
+import { type HistoryCut, SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag, table } from "../Output.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { describeTrade, jsonFlag, sessionFlag, table } from "../Output.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -47,8 +47,8 @@ export const sessions = Command.make(
 export const snapshots = Command.make(
   "snapshots",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
-    limit: Flag.Int("limit").pipe(Flag.withDefault(50)),
+    session: sessionFlag("The session whose snapshots to list (sess_...)"),
+    limit: Flag.Int("limit").pipe(withDefaultDescribed("At most this many snapshots, newest first", 50)),
     json: jsonFlag
   },
   Effect.fn(function*({ json, limit, session }) {
@@ -70,7 +70,7 @@ export const snapshots = Command.make(
 /** `inspect --session ID`: the freshest valid state, without writing anything. */
 export const inspect = Command.make(
   "inspect",
-  { session: Flag.String("session").pipe(Flag.withSchema(SessionId)), json: jsonFlag },
+  { session: sessionFlag("The session to inspect (sess_...)"), json: jsonFlag },
   Effect.fn(function*({ json, session }) {
     const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
     if (json) return yield* Console.log(JSON.stringify(reportToJson(report)))
@@ -89,29 +89,73 @@ export const inspect = Command.make(
         `capital ${r.capitalUsedUsd.toFixed(2)}  positions ${r.positionCount}`
       ),
       `open trades ${trades.length}`,
-      ...trades.map((t) =>
-        `  ${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
-        `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${iso(t.openedAt)}`
-      )
+      ...trades.map((t) => `  ${describeTrade(t)}`)
     ].join("\n"))
   })
 ).pipe(Command.withDescription("Show the freshest valid state of a session"))
 
-/** `cleanup --days N`: retention that never removes a session's newest valid snapshot. */
+/** How many snapshots the cuts take, all sessions together. */
+const snapshotsIn = (cuts: ReadonlyArray<HistoryCut>): number => cuts.reduce((sum, cut) => sum + cut.removed, 0)
+
+/** The plan or the result of a cleanup, per session, as a table and a total. */
+const describeCuts = (cuts: ReadonlyArray<HistoryCut>, outcome: "removed" | "planned" | "dry run"): string => {
+  if (cuts.length === 0) return "nothing to remove"
+  const total = `${snapshotsIn(cuts)} snapshots of ${cuts.length} session(s)`
+  return [
+    table(
+      ["session", "snapshots", "oldest", "newest", "up to loop"],
+      cuts.map((cut) => [cut.sessionId, String(cut.removed), `#${cut.oldestSequence}`, `#${cut.newestSequence}`, String(cut.newestLoopCount)])
+    ),
+    outcome === "removed" ? `removed ${total}` : `would remove ${total}${outcome === "dry run" ? " (dry run: nothing was removed)" : ""}`
+  ].join("\n")
+}
+
+const cutsJson = (cuts: ReadonlyArray<HistoryCut>, dryRun: boolean) => JSON.stringify({ dryRun, removed: snapshotsIn(cuts), sessions: cuts })
+
+/**
+ * `cleanup --days N`: retention that never removes a session's newest valid snapshot. Every snapshot
+ * removed cuts the start of its session's history (the report's equity curve and resume marks
+ * begin at the oldest snapshot left), so a cleanup that would remove any is refused (exit 2, what
+ * it would remove printed) unless `--yes` says it is meant; `--dry-run` shows the same choice and
+ * removes nothing.
+ */
 export const cleanup = Command.make(
   "cleanup",
   {
     days: Flag.Int("days").pipe(Flag.withDescription("Remove snapshots recorded more than this many days ago")),
-    keep: Flag.Int("keep").pipe(Flag.withDescription("Always keep this many newest snapshots per session"), Flag.withDefault(1)),
+    keep: Flag.Int("keep").pipe(withDefaultDescribed("Always keep this many newest snapshots of each session", 1)),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDescription("Show what would be removed, per session (how many, oldest and newest sequence), and remove nothing"),
+      Flag.withDefault(false)
+    ),
+    yes: Flag.Boolean("yes").pipe(
+      Flag.withDescription(
+        "Remove them: every removal cuts the start of a session's history (its report then begins at the oldest " +
+          "snapshot left; the cut is recorded in the session's events), so without --yes a cleanup that would remove " +
+          "anything is refused (exit 2)"
+      ),
+      Flag.withDefault(false)
+    ),
     json: jsonFlag
   },
-  Effect.fn(function*({ days, json, keep }) {
+  Effect.fn(function*({ days, dryRun, json, keep, yes }) {
     if (days < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--days must be at least 0")
     if (keep < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--keep must be at least 1")
-    const removed = yield* SnapshotStore.pipe(
-      Effect.flatMap((store) => store.cleanup({ olderThanDays: days, keepLatest: keep })),
+    const removing = yes && !dryRun
+    const cuts = yield* SnapshotStore.pipe(
+      Effect.flatMap((store) => store.cleanup({ olderThanDays: days, keepLatest: keep, dryRun: !removing })),
+      // Not read-only even for a look: the plan is a function of the schema's latest migration.
       Effect.provide(Persistence.layer)
     )
-    yield* Console.log(json ? JSON.stringify({ removed }) : `removed ${removed} snapshots`)
+    yield* Console.log(json ? cutsJson(cuts, !removing) : describeCuts(cuts, removing ? "removed" : dryRun ? "dry run" : "planned"))
+    if (!removing && !dryRun && cuts.length > 0) {
+      return yield* ExitCode.fail(
+        ExitCode.badArguments,
+        `refused: this would remove ${snapshotsIn(cuts)} snapshots of ${cuts.length} session(s), ` +
+          `cutting the start of their history; nothing was removed (give --yes to remove them)`
+      )
+    }
   })
-).pipe(Command.withDescription("Remove old snapshots; never a session's newest valid one"))
+).pipe(Command.withDescription(
+  "Remove old snapshots, never a session's newest valid one; shows what would go and needs --yes to remove it (--dry-run to only look)"
+))

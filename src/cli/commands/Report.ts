@@ -5,17 +5,17 @@
  */
 import { Console, Effect, FileSystem } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
 import * as SessionReport from "../../report/SessionReport.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
+import { sessionFlag } from "../Output.ts"
 
 /** `report --session ID --out FILE`: writes the session's HTML report. */
 export const report = Command.make(
   "report",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
-    out: Flag.String("out").pipe(Flag.withDescription("Where to write the HTML page"))
+    session: sessionFlag("The session to report on (sess_...)"),
+    out: Flag.String("out").pipe(Flag.withDescription("Where to write the HTML page (a file path; an existing file is replaced)"))
   },
   Effect.fn(function*({ out, session }) {
     const data = yield* SessionReport.gather(session).pipe(Effect.provide(Persistence.layerReadOnly))

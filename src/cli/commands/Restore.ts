@@ -7,21 +7,23 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { HotStateStore } from "../../store/HotStateStore.ts"
 import { defaultHolder, hold } from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
 
 /** `restore --session ID [--dry-run]`: the restore report; without --dry-run, repairs the live tier. */
 export const restore = Command.make(
   "restore",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId)),
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Write nothing"), Flag.withDefault(false)),
+    session: sessionFlag("The session to restore (sess_...)"),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDescription("Write nothing; without it, a state restored from a snapshot is written back to the live tier"),
+      Flag.withDefault(false)
+    ),
     depth: Flag.Int("depth").pipe(
       Flag.withDescription("At most this many snapshots are read, newest first (default: as many as the scan budget allows)"),
       Flag.optional

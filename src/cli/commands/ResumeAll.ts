@@ -19,8 +19,10 @@ import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
+import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
 import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
+import { leaseWaitLine } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
 /**
@@ -36,9 +38,16 @@ export const resumeAll = Command.make(
       Flag.withDescription("Seed of the market feed, for sessions that did not record theirs"),
       Flag.optional
     ),
-    tickMs: Flag.Int("tick-ms").pipe(Flag.withDescription("Tick, for sessions that did not record theirs"), Flag.withDefault(1000)),
-    pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
-    waitLease: Flag.Int("wait-lease").pipe(Flag.withDescription("Seconds to wait for dead runners' leases"), Flag.withDefault(0)),
+    tickMs: Flag.Int("tick-ms").pipe(
+      withDefaultDescribed("Simulated milliseconds between loops, for sessions that did not record theirs", 1000)
+    ),
+    pace: Flag.Boolean("pace").pipe(
+      Flag.withDescription("Also wait each session's tick in real time between loops"),
+      Flag.withDefault(false)
+    ),
+    waitLease: Flag.Int("wait-lease").pipe(
+      withDefaultDescribed("Seconds to wait for dead runners' leases to expire; a session still held after it is reported (exit 5)", 0)
+    ),
     scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
@@ -46,7 +55,6 @@ export const resumeAll = Command.make(
     yield* checkLoopsAndTick(args.loops, args.tickMs)
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
-    /** One interrupted session, resumed under its own lease and run to --loops. */
     /** The campaign and market a restored session trades, or why it cannot be resumed here. */
     const plan = (state: EngineState) =>
       Effect.gen(function*() {
@@ -68,7 +76,11 @@ export const resumeAll = Command.make(
         sessionId,
         newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        lease: {
+          ttl: config.leaseTtl,
+          wait: Duration.seconds(args.waitLease),
+          onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
+        },
         admit: (state) => Effect.asVoid(plan(state)),
         onShutdown: reportStop
       })

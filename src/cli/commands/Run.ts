@@ -1,12 +1,12 @@
 /**
  * `run`: runs the paper arbitrage runner on a session until its loop count
- * reaches `--loops`, persisting as it goes.
+ * reaches `--loops`, persisting as it goes, and says how it went (see
+ * `RunProgress.ts`).
  */
-import { Console, Duration, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
-import { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
 import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
@@ -14,11 +14,13 @@ import { type Campaign, campaignNamed, campaigns } from "../../runner/Campaign.t
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
+import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, statusLine } from "../Output.ts"
-import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
+import { checkClock, checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
+import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
-
 
 const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
 
@@ -29,9 +31,8 @@ const requireCampaign = (name: string): Effect.Effect<Campaign, ExitCode.CliFail
     : Effect.succeed(campaign)
 }
 
-const statusText = (state: EngineState, snapshot: string) =>
-  `loop ${state.session.loopCount}  open ${Object.keys(state.positions.activeTrades).length}  ` +
-  `pnl ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}  last snapshot ${snapshot}`
+/** The shortest time between two redraws of the terminal's status line: a fast run would otherwise flood it. */
+const redrawMs = 100
 
 /** The state as printed: its stored (versioned) JSON form. */
 const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
@@ -40,42 +41,45 @@ const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state
 export const run = Command.make(
   "run",
   {
-    session: Flag.String("session").pipe(
-      Flag.withDescription("Session id (sess_...); may be omitted with --mode clean (a new id is made) or auto"),
-      Flag.withSchema(SessionId),
+    session: sessionFlag(
+      "The session (sess_...); without it, --mode clean starts a new one under a new id, and auto resumes the newest " +
+        "interrupted session or else starts a new one"
+    ).pipe(Flag.optional),
+    mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(
+      Flag.withMetavar("clean|resume|auto"),
+      withDefaultDescribed(
+        "clean: start a new session; resume: continue --session from its freshest valid state; " +
+          "auto: resume --session (or the newest interrupted session) if it has state, else start a new one",
+        "auto"
+      )
+    ),
+    loops: Flag.Int("loops").pipe(
+      Flag.withDescription("Run until the session's loop count reaches this (a resumed session counts on from where it was)")
+    ),
+    ...newSessionFlags("chosen at random and printed"),
+    // How `supervise` hands the seed it chose to every runner it starts: unlike --seed, it never
+    // contradicts a session that exists already. Plumbing between the two commands, not for operators.
+    seedIfNew: Flag.Int("seed-if-new").pipe(
+      Flag.withDescription("Seed of the market feed if this run starts a new session; a resumed session trades its own"),
+      Flag.withHidden,
       Flag.optional
     ),
-    mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(Flag.withDefault("auto")),
-    loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
-    seed: Flag.Int("seed").pipe(
-      Flag.withDescription("Seed of the deterministic market feed (a new session records it; a resumed one uses its own)"),
-      Flag.optional
-    ),
-    campaign: Flag.String("campaign").pipe(
-      Flag.withDescription(`Campaign preset of a new session: ${Object.keys(campaigns).join(", ")} (default balanced)`),
-      Flag.optional
-    ),
-    tickMs: Flag.Int("tick-ms").pipe(
-      Flag.withDescription("Simulated time between loops (default 1000; a new session records it)"),
-      Flag.optional
-    ),
-    pace: Flag.Boolean("pace").pipe(Flag.withDescription("Also wait --tick-ms of real time between loops"), Flag.withDefault(false)),
     waitLease: Flag.Int("wait-lease").pipe(
-      Flag.withDescription("Seconds to wait for another runner's lease to expire (after a crash) before giving up"),
-      Flag.withDefault(0)
+      withDefaultDescribed("Seconds to wait for another runner's lease to expire (after a crash) before giving up (exit 5)", 0)
     ),
     scanBudgetMb: scanBudgetFlag,
     statusEvery: Flag.Int("status-every").pipe(
-      Flag.withDescription("When stdout is not a terminal, print a status line every N loops (0: none)"),
-      Flag.withDefault(0)
+      withDefaultDescribed("When stdout is not a terminal, print a status line every N loops; 0: none", 0)
     ),
     json: jsonFlag
   },
   Effect.fn(function*(args) {
     const seedArg = Option.getOrUndefined(args.seed)
     const tickArg = Option.getOrUndefined(args.tickMs)
-    if (args.mode === "clean" && seedArg === undefined) return yield* ExitCode.fail(ExitCode.badArguments, "a new session needs --seed")
     const marketArg = seedArg === undefined ? undefined : { seed: seedArg, tickMs: tickArg ?? 1000 }
+    // A new session trades the seed given, or the supervisor's, or one chosen here (said when it starts).
+    const seedChosen = seedArg === undefined && Option.isNone(args.seedIfNew)
+    const marketForNew = { seed: seedArg ?? Option.getOrElse(args.seedIfNew, chooseSeed), tickMs: tickArg ?? 1000 }
     // The tick the flags give (a new session's); a resumed session's own is read with its state.
     yield* checkLoopsAndTick(args.loops, tickArg ?? marketArg?.tickMs)
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
@@ -86,8 +90,9 @@ export const run = Command.make(
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
     /**
      * The campaign and market a session trades, as this run's flags allow: its recorded market (which
-     * the flags may not contradict), or the flags' for a new session; and its clock must stay within
-     * what a state can hold up to --loops.
+     * the flags may not contradict), or the one for a new session; a resumed session that did not
+     * record its market (written before it was recorded) only with --seed, never a chosen one; and
+     * its clock must stay within what a state can hold up to --loops.
      */
     const plan = (state: EngineState, origin: Session.SessionOrigin) =>
       Effect.gen(function*() {
@@ -103,14 +108,9 @@ export const run = Command.make(
             `${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
           )
         }
-        const market = stored ?? marketArg
+        const market = stored ?? (origin.kind === "clean" ? marketForNew : marketArg)
         if (market === undefined) {
-          return yield* ExitCode.fail(
-            ExitCode.badArguments,
-            origin.kind === "clean"
-              ? `no session to resume, and a new session needs --seed (and --tick-ms)`
-              : `${sessionId} did not record its market: give --seed (and --tick-ms)`
-          )
+          return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed (and --tick-ms)`)
         }
         yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
         return { campaign, market }
@@ -119,63 +119,88 @@ export const run = Command.make(
     // an unpaced one with the same seed trade identically.
     const startTime = simulatedStart
 
+    // On a terminal (and not --json), a status line redrawn in place; it is ended before the summary.
+    const live = isTerminal() && !args.json
+    let statusShown = false
+    /** The session's last durable snapshot, once there is a session. */
+    let lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>> = Effect.succeedNone
+    /** The summary, told how the stop was recorded: after the shutdown snapshot, on a normal end and on a signal alike. */
+    const summarize = (outcome: Session.ShutdownOutcome) =>
+      Effect.gen(function*() {
+        yield* reportStop(outcome)
+        if (statusShown) yield* endStatusLine
+        const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env }).join("\n")
+        // With --json, stdout is for the final state only.
+        yield* args.json ? Console.error(lines) : Console.log(lines)
+      })
+
     const final = yield* Effect.gen(function*() {
       const session = yield* Session.initialize({
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
-        newState: (sessionId) =>
-          newSessionState({ sessionId, campaign: campaignForNew, startTime, ...(marketArg === undefined ? {} : { market: marketArg }) }),
+        newState: (sessionId) => newSessionState({ sessionId, campaign: campaignForNew, startTime, market: marketForNew }),
         policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
-        lease: { ttl: config.leaseTtl, wait: Duration.seconds(args.waitLease) },
+        lease: {
+          ttl: config.leaseTtl,
+          wait: Duration.seconds(args.waitLease),
+          onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
+        },
         // Checked before the session writes anything: a session this run cannot trade is left as it was.
         admit: (state, origin) => Effect.asVoid(plan(state, origin)),
-        onShutdown: reportStop
+        onShutdown: summarize
       })
+      lastSnapshot = session.lastSnapshot
       const { campaign, market } = yield* plan(session.initialState, session.origin)
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
-      else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id})`)
+      else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, seed ${market.seed}${seedChosen ? " chosen" : ""})`)
 
-      const live = isTerminal() && !args.json
+      const meter = progressMeter(args.loops)
+      let drawnAt = -Infinity
       const onLoop = (state: EngineState, _events: LoopEvents) =>
         Effect.gen(function*() {
           const loop = state.session.loopCount
           if (live) {
-            const last = yield* session.lastSnapshot
+            const now = yield* Clock.currentTimeMillis
+            const progress = meter(loop, now)
+            if (now - drawnAt < redrawMs && loop < args.loops) return
+            drawnAt = now
             const health = yield* session.health
             const degraded = [
               health.liveTier === "degraded" ? "  LIVE TIER DEGRADED" : "",
               health.durableTier === "degraded" ? `  DURABLE TIER DOWN (${health.pendingSnapshot} snapshot pending, no new trades)` : ""
             ].join("")
-            yield* statusLine(
-              statusText(state, Option.match(last, { onNone: () => "none", onSome: (s) => `#${s.sequence} ${s.snapshotType}` })) + degraded
-            )
+            yield* statusLine(statusText(state, args.loops, snapshotLabel(yield* session.lastSnapshot), progress) + degraded)
+            statusShown = true
           } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
+            const last = yield* session.lastSnapshot
             yield* Console.log(
               args.json
                 ? JSON.stringify({
                   loop,
+                  targetLoops: args.loops,
                   openTrades: Object.keys(state.positions.activeTrades).length,
                   tradesOpened: state.metrics.tradesOpened,
                   pnlUsd: state.metrics.totalPnlUsd,
-                  fencingToken: session.lease.fencingToken
+                  fencingToken: session.lease.fencingToken,
+                  lastSnapshot: Option.match(last, {
+                    onNone: () => null,
+                    onSome: (s) => ({ sequence: s.sequence, snapshotType: s.snapshotType, loopCount: s.loopCount })
+                  })
                 })
-                : statusText(state, "-")
+                : statusText(state, args.loops, snapshotLabel(last))
             )
           }
         })
-      const result = yield* Runner.run(session, session.initialState, {
+      return yield* Runner.run(session, session.initialState, {
         campaign,
         market,
         targetLoops: args.loops,
         pace: args.pace,
         onLoop
       })
-      if (live) yield* endStatusLine
-      return result
     }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
 
-    // The state the session stopped with: the shutdown snapshot marked it stopped.
-    const stopped: EngineState = { ...final, session: { ...final.session, status: "stopped" } }
-    yield* Console.log(args.json ? stateJson(stopped) : statusText(stopped, "shutdown"))
+    // The state the session stopped with (the shutdown snapshot marked it stopped); the summary said the rest.
+    if (args.json) yield* Console.log(stateJson({ ...final, session: { ...final.session, status: "stopped" } }))
   })
 ).pipe(Command.withDescription("Run the paper arbitrage runner on a session (clean, resume or auto)"))

@@ -4,40 +4,50 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { SessionId } from "../../domain/Ids.ts"
 import { newSessionId } from "../../session/Session.ts"
 import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
-import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
-import { checkLoopsAndTick } from "../RunFlags.ts"
+import { withDefaultDescribed } from "../Help.ts"
+import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
   "supervise",
   {
-    session: Flag.String("session").pipe(Flag.withSchema(SessionId), Flag.optional),
-    loops: Flag.Int("loops"),
-    seed: Flag.Int("seed"),
-    campaign: Flag.String("campaign").pipe(Flag.optional),
-    tickMs: Flag.Int("tick-ms").pipe(Flag.withDefault(1000)),
-    pace: Flag.Boolean("pace").pipe(Flag.withDefault(false)),
-    maxRestarts: Flag.Int("max-restarts").pipe(Flag.withDescription("Restarts after crashes before giving up"), Flag.withDefault(10)),
+    session: sessionFlag("The session to run and resume after crashes (sess_...); without it, a new session under a new id").pipe(
+      Flag.optional
+    ),
+    loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),
+    ...newSessionFlags("chosen at random once, printed, and the same for every restart"),
+    maxRestarts: Flag.Int("max-restarts").pipe(
+      withDefaultDescribed("Restarts after crashes before giving up (exit 1); the backoff doubles from 200 ms to 10 s", 10)
+    ),
     scanBudgetMb: scanBudgetFlag,
     json: jsonFlag
   },
   Effect.fn(function*(args) {
     if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
-    yield* checkLoopsAndTick(args.loops, args.tickMs)
+    yield* checkLoopsAndTick(args.loops, Option.getOrElse(args.tickMs, () => 1000))
     yield* scanBudgetOf(args.scanBudgetMb)
     const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
+    // Chosen once, here: every runner started gets the same, so that a session that dies before it
+    // records its market starts again on the same one. `--seed-if-new`, because the session may
+    // exist already (a given --session), and then it trades its own.
+    const market = Option.match(args.seed, {
+      onSome: (seed) => ({ flag: "--seed", seed, chosen: false }),
+      onNone: () => ({ flag: "--seed-if-new", seed: chooseSeed(), chosen: true })
+    })
     const runArgs = [
-      "--loops", String(args.loops), "--seed", String(args.seed), "--tick-ms", String(args.tickMs),
+      "--loops", String(args.loops), market.flag, String(market.seed),
+      // Only when given: a resumed session keeps its own tick, and a tick passed anyway would contradict it.
+      ...Option.match(args.tickMs, { onNone: () => [], onSome: (tick) => ["--tick-ms", String(tick)] }),
       ...(args.pace ? ["--pace"] : []),
       ...Option.match(args.campaign, { onNone: () => [], onSome: (c) => ["--campaign", c] }),
       ...Option.match(args.scanBudgetMb, { onNone: () => [], onSome: (mb) => ["--scan-budget-mb", String(mb)] }),
       ...(args.json ? ["--json"] : [])
     ]
-    yield* Console.error(`supervising ${sessionId}`)
+    yield* Console.error(`supervising ${sessionId}${market.chosen ? ` (seed ${market.seed} chosen, if the session is new)` : ""}`)
     // Stopped itself (SIGTERM), the supervisor ends as its runner did: a runner that could not record
     // its stop exits with the store's code, and so must the supervisor, not as a clean stop.
     let lastDeath: Supervisor.Death | undefined
