@@ -10,6 +10,7 @@ import { constants } from "node:os"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { MetricsExporterError } from "../observability/MetricsExporter.ts"
 import { RestoreError } from "../recovery/Restore.ts"
+import { PlanRefused } from "../runner/TradingPlan.ts"
 import { SessionError } from "../session/SessionError.ts"
 import { LeaseError } from "../store/SessionLease.ts"
 import { StoreError } from "../store/StoreError.ts"
@@ -21,20 +22,9 @@ export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
   message: Schema.String
 }) {}
 
-/** Success. */
-export const ok = 0
-/** A failure the CLI does not know (a defect): one line "unexpected failure: ...". */
-export const unexpected = 1
-/** The arguments (or a file they name) are not usable. */
-export const badArguments = 2
-/** The state read is not valid (corrupt, unknown version). */
-export const invalidState = 3
-/** A store (Redis, PostgreSQL) could not be reached. */
-export const storeUnreachable = 4
-/** The session is held by another runner. */
-export const sessionHeld = 5
-/** A store answered but failed (a missing table, a refused write, ...). */
-export const storeFailed = 6
+// The codes themselves are the supervisor's too: one table, in `supervisor/RunnerExit.ts`.
+export { badArguments, invalidState, ok, sessionHeld, storeFailed, storeUnreachable, unexpected } from "../supervisor/RunnerExit.ts"
+import { badArguments, invalidState, ok, sessionHeld, storeFailed, storeUnreachable, unexpected } from "../supervisor/RunnerExit.ts"
 
 /** What each exit code means, as the root help lists them. */
 export const meanings: ReadonlyArray<readonly [number, string]> = [
@@ -113,6 +103,7 @@ export const classify = (error: unknown): Classified => {
     return { code, message: error.message }
   }
   if (error instanceof StateCodecError) return { code: invalidState, message: error.message }
+  if (error instanceof PlanRefused) return { code: badArguments, message: error.message }
   if (error instanceof LeaseError) return { code: sessionHeld, message: error.message }
   if (error instanceof SupervisorError) return { code: unexpected, message: error.message }
   if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }

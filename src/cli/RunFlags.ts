@@ -8,9 +8,9 @@
 import { Effect } from "effect"
 import { Flag } from "effect/cli"
 import { randomInt } from "node:crypto"
-import { maxEpochMillis } from "../domain/Units.ts"
-import { maxLoopsWithin, simulatedStart } from "../runner/ArbitrageStrategy.ts"
+import { simulatedStart } from "../runner/ArbitrageStrategy.ts"
 import { campaigns } from "../runner/Campaign.ts"
+import { checkClock, type PlanRefused } from "../runner/TradingPlan.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 /**
@@ -53,27 +53,13 @@ export const newSessionFlags = (chosenSeed: string) => ({
 export const chooseSeed = (): number => randomInt(100_000, 1_000_000)
 
 /**
- * Fails with exit 2 when `loops` loops of `tickMs` from `startTime` would take a session's clock
- * past the latest time a state may hold; `subject` says whose loops they are.
- */
-export const checkClock = (loops: number, startTime: number, tickMs: number, subject: string): Effect.Effect<void, ExitCode.CliFailure> => {
-  const most = maxLoopsWithin(startTime, tickMs)
-  return loops > most
-    ? ExitCode.fail(
-      ExitCode.badArguments,
-      `${subject} would take the simulated clock past ${new Date(maxEpochMillis).toISOString()}; at most ${most} loops fit with this tick`
-    )
-    : Effect.void
-}
-
-/**
  * Fails with exit 2 unless `loops` is at least 0, `tickMs` (when the flags say what the tick will be)
  * is positive, and the simulated clock of a session started by the CLI stays within the latest
  * time a state may hold after `loops` loops of that tick.
  */
-export const checkLoopsAndTick = (loops: number, tickMs: number | undefined): Effect.Effect<void, ExitCode.CliFailure> => {
+export const checkLoopsAndTick = (loops: number, tickMs: number | undefined): Effect.Effect<void, ExitCode.CliFailure | PlanRefused> => {
   if (loops < 0) return ExitCode.fail(ExitCode.badArguments, "--loops must be at least 0")
   if (tickMs === undefined) return Effect.void
   if (tickMs <= 0) return ExitCode.fail(ExitCode.badArguments, "--tick-ms must be positive")
-  return checkClock(loops, simulatedStart, tickMs, `--loops ${loops} with --tick-ms ${tickMs}`)
+  return checkClock("(new session)", loops, simulatedStart, tickMs, `--loops ${loops} with --tick-ms ${tickMs}`)
 }

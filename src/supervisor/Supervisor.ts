@@ -18,6 +18,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { SessionId } from "../domain/Ids.ts"
 import { readLines } from "./LineReader.ts"
+import * as RunnerExit from "./RunnerExit.ts"
 
 /** The CLI beside this module: `.ts` when run from source, `.js` when run from the build. */
 const cliMain = fileURLToPath(new URL(`../cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url))
@@ -74,11 +75,11 @@ export class SupervisorError extends Schema.TaggedError<SupervisorError>()("Supe
  * gives after handling one (128 + 2 = 130, 128 + 15 = 143) once its shutdown snapshot was taken.
  */
 export const isCleanStop = (exitCode: number | null, signal: string | null): boolean =>
-  signal !== null ? signal === "SIGINT" || signal === "SIGTERM" : exitCode === 130 || exitCode === 143
+  signal !== null ? signal === "SIGINT" || signal === "SIGTERM" : exitCode !== null && RunnerExit.cleanStops.has(exitCode)
 
 /** Whether a child's end calls for a restart. */
 export const isAbnormal = (exitCode: number | null, signal: string | null): boolean =>
-  !isCleanStop(exitCode, signal) && (signal !== null || exitCode === 1 || exitCode === 4)
+  !isCleanStop(exitCode, signal) && (signal !== null || (exitCode !== null && RunnerExit.restartable.has(exitCode)))
 
 /** Runs one child to its end. */
 const runChild = (attempt: number, args: ReadonlyArray<string>, options: SuperviseOptions) =>

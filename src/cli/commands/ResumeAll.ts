@@ -14,14 +14,15 @@ import type { EngineState } from "../../domain/EngineState.ts"
 import type { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
-import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
+import { campaigns } from "../../runner/Campaign.ts"
+import { planFor } from "../../runner/TradingPlan.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf } from "../Output.ts"
-import { checkClock, checkLoopsAndTick } from "../RunFlags.ts"
+import { checkLoopsAndTick } from "../RunFlags.ts"
 import { leaseWaitLine } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
@@ -55,18 +56,12 @@ export const resumeAll = Command.make(
     yield* checkLoopsAndTick(args.loops, args.tickMs)
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
-    /** The campaign and market a restored session trades, or why it cannot be resumed here. */
+    /** What a restored session trades (see `TradingPlan`): its own market, or --seed for one that did not record it. */
     const plan = (state: EngineState) =>
-      Effect.gen(function*() {
-        const sessionId = state.session.sessionId
-        const campaign = campaignNamed(state.session.campaignId)
-        if (campaign === undefined) {
-          return yield* ExitCode.fail(ExitCode.invalidState, `${sessionId}: unknown campaign ${state.session.campaignId}`)
-        }
-        const market = state.session.market ?? Option.getOrUndefined(Option.map(args.seed, (seed) => ({ seed, tickMs: args.tickMs })))
-        if (market === undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed`)
-        yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
-        return { campaign, market }
+      planFor(state, false, {
+        // --seed and --tick-ms only stand in for a market a session did not record; they contradict none.
+        ...(state.session.market === null ? { seed: Option.getOrUndefined(args.seed), tickMs: args.tickMs } : {}),
+        targetLoops: args.loops
       })
 
     /** One interrupted session, resumed under its own lease and run to --loops. */

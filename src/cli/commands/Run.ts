@@ -10,7 +10,7 @@ import type { EngineState } from "../../domain/EngineState.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
 import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
-import { type Campaign, campaignNamed, campaigns } from "../../runner/Campaign.ts"
+import { campaignOf, planFor } from "../../runner/TradingPlan.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
@@ -18,18 +18,11 @@ import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
-import { checkClock, checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
 import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
 const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" } as const
-
-const requireCampaign = (name: string): Effect.Effect<Campaign, ExitCode.CliFailure> => {
-  const campaign = campaignNamed(name)
-  return campaign === undefined
-    ? ExitCode.fail(ExitCode.badArguments, `unknown campaign ${name}; known: ${Object.keys(campaigns).join(", ")}`)
-    : Effect.succeed(campaign)
-}
 
 /** The shortest time between two redraws of the terminal's status line: a fast run would otherwise flood it. */
 const redrawMs = 100
@@ -85,35 +78,17 @@ export const run = Command.make(
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)
-    const campaignForNew = yield* requireCampaign(requested ?? "balanced")
+    const campaignForNew = yield* campaignOf("(new session)", requested ?? "balanced")
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
-    /**
-     * The campaign and market a session trades, as this run's flags allow: its recorded market (which
-     * the flags may not contradict), or the one for a new session; a resumed session that did not
-     * record its market (written before it was recorded) only with --seed, never a chosen one; and
-     * its clock must stay within what a state can hold up to --loops.
-     */
+    /** What a session trades, as this run's flags allow (see `TradingPlan`). */
     const plan = (state: EngineState, origin: Session.SessionOrigin) =>
-      Effect.gen(function*() {
-        const sessionId = state.session.sessionId
-        const campaign = yield* requireCampaign(state.session.campaignId)
-        if (requested !== undefined && requested !== campaign.id) {
-          return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} trades campaign ${campaign.id}, not ${requested}`)
-        }
-        const stored = state.session.market
-        if (stored !== null && ((seedArg !== undefined && seedArg !== stored.seed) || (tickArg !== undefined && tickArg !== stored.tickMs))) {
-          return yield* ExitCode.fail(
-            ExitCode.badArguments,
-            `${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`
-          )
-        }
-        const market = stored ?? (origin.kind === "clean" ? marketForNew : marketArg)
-        if (market === undefined) {
-          return yield* ExitCode.fail(ExitCode.badArguments, `${sessionId} did not record its market: give --seed (and --tick-ms)`)
-        }
-        yield* checkClock(args.loops, state.session.startTime, market.tickMs, `--loops ${args.loops} of ${sessionId}'s ${market.tickMs} ms tick`)
-        return { campaign, market }
+      planFor(state, origin.kind === "clean", {
+        campaign: requested,
+        seed: seedArg,
+        tickMs: tickArg,
+        marketForNew,
+        targetLoops: args.loops
       })
     // Session time is simulated (start + loop x tick) with or without --pace, so that a paced run and
     // an unpaced one with the same seed trade identically.

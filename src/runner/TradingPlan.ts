@@ -1,0 +1,99 @@
+/**
+ * TradingPlan: what a paper session trades (its campaign and its market),
+ * decided once for every way a session is run (`run`, `resume-all`, the
+ * examples), before the session writes anything.
+ *
+ * A session records its campaign and market when it starts; a resumed one
+ * trades what it recorded, and a request that contradicts it is refused
+ * rather than followed. A session written before the market was recorded
+ * trades the market it is given, never a chosen one (that would be another
+ * run). The session's simulated clock must stay within what a state can hold
+ * up to the loop it is asked to reach.
+ */
+import { Effect, Schema } from "effect"
+import type { EngineState } from "../domain/EngineState.ts"
+import { maxEpochMillis } from "../domain/Units.ts"
+import { type MarketSettings, maxLoopsWithin } from "./ArbitrageStrategy.ts"
+import { type Campaign, campaignNamed, campaigns } from "./Campaign.ts"
+
+/** What a session trades. */
+export interface TradingPlan {
+  readonly campaign: Campaign
+  readonly market: MarketSettings
+}
+
+/** The session cannot be traded as asked (and nothing of it was written). */
+export class PlanRefused extends Schema.TaggedError<PlanRefused>()("PlanRefused", {
+  sessionId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** What the caller asks for. */
+export interface PlanRequest {
+  /** The campaign asked for: a new session's; a resumed one must already trade it. */
+  readonly campaign?: string | undefined
+  /** The seed and tick asked for: a resumed session's recorded ones may not differ. */
+  readonly seed?: number | undefined
+  readonly tickMs?: number | undefined
+  /** The market of a session that is new (none: a new session needs `seed`). */
+  readonly marketForNew?: MarketSettings | undefined
+  /** The loop the session is to reach. */
+  readonly targetLoops: number
+}
+
+/** The campaign named `name`, or why there is none. */
+export const campaignOf = (sessionId: string, name: string): Effect.Effect<Campaign, PlanRefused> => {
+  const campaign = campaignNamed(name)
+  return campaign === undefined
+    ? Effect.fail(new PlanRefused({ sessionId, message: `unknown campaign ${name}; known: ${Object.keys(campaigns).join(", ")}` }))
+    : Effect.succeed(campaign)
+}
+
+/**
+ * Fails when `loops` loops of `tickMs` from `startTime` would take a session's clock past the latest
+ * time a state may hold; `subject` says whose loops they are.
+ */
+export const checkClock = (
+  sessionId: string,
+  loops: number,
+  startTime: number,
+  tickMs: number,
+  subject: string
+): Effect.Effect<void, PlanRefused> => {
+  const most = maxLoopsWithin(startTime, tickMs)
+  return loops > most
+    ? Effect.fail(new PlanRefused({
+      sessionId,
+      message: `${subject} would take the simulated clock past ${new Date(maxEpochMillis).toISOString()}; at most ${most} loops fit with this tick`
+    }))
+    : Effect.void
+}
+
+/** What `state` (new when `isNew`) trades under `request`, or why it cannot be traded so. */
+export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest): Effect.Effect<TradingPlan, PlanRefused> =>
+  Effect.gen(function*() {
+    const sessionId = state.session.sessionId
+    const refuse = (message: string) => Effect.fail(new PlanRefused({ sessionId, message }))
+    const campaign = yield* campaignOf(sessionId, state.session.campaignId)
+    if (request.campaign !== undefined && request.campaign !== campaign.id) {
+      return yield* refuse(`${sessionId} trades campaign ${campaign.id}, not ${request.campaign}`)
+    }
+    const stored = state.session.market
+    if (
+      stored !== null &&
+      ((request.seed !== undefined && request.seed !== stored.seed) || (request.tickMs !== undefined && request.tickMs !== stored.tickMs))
+    ) {
+      return yield* refuse(`${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`)
+    }
+    const given = request.seed === undefined ? undefined : { seed: request.seed, tickMs: request.tickMs ?? 1000 }
+    const market = stored ?? (isNew ? request.marketForNew ?? given : given)
+    if (market === undefined) return yield* refuse(`${sessionId} did not record its market: give --seed (and --tick-ms)`)
+    yield* checkClock(
+      sessionId,
+      request.targetLoops,
+      state.session.startTime,
+      market.tickMs,
+      `--loops ${request.targetLoops} of ${sessionId}'s ${market.tickMs} ms tick`
+    )
+    return { campaign, market }
+  })

@@ -1,0 +1,47 @@
+/**
+ * What a session trades, decided once for `run`, `resume-all` and the
+ * examples: a resumed session's own campaign and market, which a request may
+ * not contradict; a new one's from the request; a clock that stays within
+ * what a state can hold.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { SessionId } from "../../src/domain/Ids.ts"
+import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
+import { campaigns } from "../../src/runner/Campaign.ts"
+import { planFor } from "../../src/runner/TradingPlan.ts"
+
+const sessionId = SessionId.make("sess_plan00001")
+const recorded = newSessionState({ sessionId, campaign: campaigns.aggressive!, startTime: simulatedStart, market: { seed: 7, tickMs: 500 } })
+const unrecorded = newSessionState({ sessionId, campaign: campaigns.aggressive!, startTime: simulatedStart })
+const refusal = (effect: ReturnType<typeof planFor>) => Effect.map(Effect.flip(effect), (error) => error.message)
+
+describe("TradingPlan.planFor", () => {
+  it.effect("a resumed session trades what it recorded; a request that contradicts it is refused", () =>
+    Effect.gen(function*() {
+      const plan = yield* planFor(recorded, false, { targetLoops: 100 })
+      assert.deepStrictEqual([plan.campaign.id, plan.market], ["aggressive", { seed: 7, tickMs: 500 }])
+      assert.include(yield* refusal(planFor(recorded, false, { seed: 8, targetLoops: 100 })), "trades seed 7 with a 500 ms tick")
+      assert.include(yield* refusal(planFor(recorded, false, { tickMs: 1000, targetLoops: 100 })), "trades seed 7")
+      assert.include(yield* refusal(planFor(recorded, false, { campaign: "cautious", targetLoops: 100 })), "trades campaign aggressive, not cautious")
+    }))
+
+  it.effect("a new session trades the market asked for it; one that never recorded a market needs --seed, never a chosen one", () =>
+    Effect.gen(function*() {
+      const fresh = yield* planFor(unrecorded, true, { marketForNew: { seed: 123456, tickMs: 1000 }, targetLoops: 10 })
+      assert.deepStrictEqual(fresh.market, { seed: 123456, tickMs: 1000 })
+      assert.include(
+        yield* refusal(planFor(unrecorded, false, { marketForNew: { seed: 123456, tickMs: 1000 }, targetLoops: 10 })),
+        "did not record its market"
+      )
+      const given = yield* planFor(unrecorded, false, { seed: 9, tickMs: 250, targetLoops: 10 })
+      assert.deepStrictEqual(given.market, { seed: 9, tickMs: 250 })
+    }))
+
+  it.effect("a clock the loops asked for would take past 9999 is refused, naming how many loops fit", () =>
+    Effect.gen(function*() {
+      const slow = newSessionState({ sessionId, campaign: campaigns.balanced!, startTime: simulatedStart, market: { seed: 1, tickMs: 1e12 } })
+      assert.include(yield* refusal(planFor(slow, false, { targetLoops: 300 })), "at most 251 loops fit")
+      assert.strictEqual((yield* planFor(slow, false, { targetLoops: 251 })).market.tickMs, 1e12)
+    }))
+})
