@@ -64,6 +64,9 @@ export const resumeAll = Command.make(
         targetLoops: args.loops
       })
 
+    /** The state each session stopped at, as its stop was recorded (stopped), or not (as its runner left it). */
+    const stoppedAt = new Map<SessionId, EngineState>()
+
     /** One interrupted session, resumed under its own lease and run to --loops. */
     const resumeOne = Effect.fnUntraced(function*(sessionId: SessionId) {
       const session = yield* Session.initialize({
@@ -77,7 +80,7 @@ export const resumeAll = Command.make(
           onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
         },
         admit: (state) => Effect.asVoid(plan(state)),
-        onShutdown: reportStop
+        onShutdown: (outcome) => Effect.andThen(reportStop(outcome), Effect.sync(() => void stoppedAt.set(sessionId, outcome.state)))
       })
       const { campaign, market } = yield* plan(session.initialState)
       return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: args.loops, pace: args.pace })
@@ -89,7 +92,7 @@ export const resumeAll = Command.make(
       return yield* Effect.forEach(sessions, (sessionId) =>
         resumeOne(sessionId).pipe(
           Effect.scoped,
-          Effect.map((state) => ({ sessionId, ok: true as const, state: { ...state, session: { ...state.session, status: "stopped" as const } } })),
+          Effect.map((state) => ({ sessionId, ok: true as const, state: stoppedAt.get(sessionId) ?? state })),
           Effect.catch((error) => {
             // The code `run` would have exited with for this session alone.
             const { code, message } = ExitCode.classify(error)

@@ -100,8 +100,11 @@ export const run = Command.make(
     /** The session's last durable snapshot, once there is a session. */
     let lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>> = Effect.succeedNone
     /** The summary, told how the stop was recorded: after the shutdown snapshot, on a normal end and on a signal alike. */
+    /** The state the session stopped at, as its stop was recorded (stopped), or not (as the runner left it). */
+    let stoppedAt: EngineState | undefined
     const summarize = (outcome: Session.ShutdownOutcome) =>
       Effect.gen(function*() {
+        stoppedAt = outcome.state
         yield* reportStop(outcome)
         if (statusShown) yield* endStatusLine
         const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env }).join("\n")
@@ -109,7 +112,7 @@ export const run = Command.make(
         yield* args.json ? Console.error(lines) : Console.log(lines)
       })
 
-    const final = yield* Effect.gen(function*() {
+    yield* Effect.gen(function*() {
       const session = yield* Session.initialize({
         mode: modes[args.mode],
         ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
@@ -175,7 +178,7 @@ export const run = Command.make(
       })
     }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
 
-    // The state the session stopped with (the shutdown snapshot marked it stopped); the summary said the rest.
-    if (args.json) yield* Console.log(stateJson({ ...final, session: { ...final.session, status: "stopped" } }))
+    // The state the session stopped at; the summary said the rest.
+    if (args.json && stoppedAt !== undefined) yield* Console.log(stateJson(stoppedAt))
   })
 ).pipe(Command.withDescription("Run the paper arbitrage runner on a session (clean, resume or auto)"))
