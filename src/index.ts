@@ -23,7 +23,7 @@ export * as StateCodecError from "./domain/StateCodecError.ts"
 export * as Units from "./domain/Units.ts"
 export * as VersionedSection from "./domain/VersionedSection.ts"
 // The stores: services, the layers that build them from configuration or by hand, their errors.
-export * as HotStateStore from "./store/HotStateStore.ts"
+export * as LiveStateStore from "./store/LiveStateStore.ts"
 export * as Persistence from "./store/Persistence.ts"
 export * as SessionLease from "./store/SessionLease.ts"
 export * as SnapshotStore from "./store/SnapshotStore.ts"

@@ -27,7 +27,7 @@ import { Effect, Option, Result, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
-import { HotStateStore, type LiveState } from "../store/HotStateStore.ts"
+import { LiveStateStore, type LiveState } from "../store/LiveStateStore.ts"
 import { type Lease, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
@@ -55,7 +55,7 @@ export const defaultScanBudgetBytes = 1024 * 1024 * 1024
 const maxPageBytes = 64 * 1024 * 1024
 
 interface Candidate {
-  readonly source: "hot" | "snapshot"
+  readonly source: "live" | "snapshot"
   readonly snapshotId: number | null
   readonly sequence: number | null
   readonly fencingToken: number | null
@@ -94,7 +94,7 @@ export const staleLiveReason = (
 /** Restores `sessionId` without writing anything; see the module header for the rules. */
 export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, options: RestoreOptions = {}) {
   const report = yield* choose(sessionId, options)
-  yield* Metrics.count(Metrics.restores, 1, { outcome: report.outcome, source: report.source ?? "none" })
+  yield* Metrics.count(Metrics.restores, 1, { outcome: report.outcome, source: report.outcome === "restored" ? report.source : "none" })
   for (const skipped of report.skipped) {
     yield* Metrics.count(Metrics.skippedCandidates, 1, { source: skipped.source, kind: skipped.kind })
   }
@@ -102,7 +102,7 @@ export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, opti
 })
 
 const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: RestoreOptions) {
-  const hot = yield* HotStateStore
+  const liveStore = yield* LiveStateStore
   const snapshots = yield* SnapshotStore
   const leases = yield* SessionLease
   const depth = options.depth ?? Number.POSITIVE_INFINITY
@@ -117,7 +117,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   let liveTierDegraded = false
   // Both tiers and the lease are read at once: their I/O overlaps.
   const [liveRead, newest, lease] = yield* Effect.all([
-    Effect.result(hot.load(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
+    Effect.result(liveStore.load(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
     snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
       Effect.mapError(unreachable),
       Effect.withSpan("Restore.newestSnapshot")
@@ -127,10 +127,10 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   if (Result.isSuccess(liveRead)) {
     if (Option.isSome(liveRead.success)) live = liveRead.success.value
   } else if (liveRead.failure.reason._tag === "Unreadable") {
-    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "invalid", reason: liveRead.failure.message })
+    skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: liveRead.failure.message })
   } else {
     liveTierDegraded = true
-    skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "unreachable", reason: liveRead.failure.message })
+    skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "unreachable", reason: liveRead.failure.message })
   }
 
   // The durable tier: newest first, down to the first valid snapshot. The newest is read alone (it
@@ -179,18 +179,18 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   }
   if (snapshotCandidate !== undefined) olderUnread = null
 
-  let hotCandidate: Candidate | undefined
+  let liveCandidate: Candidate | undefined
   if (live !== undefined) {
     const stale = staleLiveReason(live, lease, snapshotCandidate)
     if (stale === undefined) {
-      hotCandidate = { source: "hot", snapshotId: null, sequence: null, fencingToken: live.fencingToken, state: live.state }
+      liveCandidate = { source: "live", snapshotId: null, sequence: null, fencingToken: live.fencingToken, state: live.state }
     } else {
-      skipped.push({ source: "hot", snapshotId: null, sequence: null, kind: "stale", reason: stale })
+      skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "stale", reason: stale })
     }
   }
   const scanned = { snapshots: readCount, bytes: bytesRead, olderUnread }
 
-  const candidates = [snapshotCandidate, hotCandidate].filter((c): c is Candidate => c !== undefined)
+  const candidates = [snapshotCandidate, liveCandidate].filter((c): c is Candidate => c !== undefined)
   if (candidates.length === 0) {
     const anythingStored = readCount > 0 || skipped.some((s) => s.kind === "invalid" || s.kind === "stale")
     if (!anythingStored && liveTierDegraded) {
@@ -200,18 +200,8 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
         storeError: null
       })
     }
-    return {
-      sessionId,
-      outcome: anythingStored ? "unrecoverable" : "fresh",
-      source: null,
-      snapshotId: null,
-      sequence: null,
-      loopCount: null,
-      liveTierDegraded,
-      skipped,
-      scanned,
-      state: null
-    } satisfies RestoreReport
+    const nothing: RestoreReport = { sessionId, outcome: anythingStored ? "unrecoverable" : "fresh", liveTierDegraded, skipped, scanned }
+    return nothing
   }
 
   // The freshest by loop count; on a tie the snapshot (listed first) wins.
@@ -226,7 +216,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       reason: `valid but at loop ${other.state.session.loopCount}, not after loop ${chosen.state.session.loopCount}`
     })
   }
-  return {
+  const restored: RestoreReport = {
     sessionId,
     outcome: "restored",
     source: chosen.source,
@@ -237,5 +227,6 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     skipped,
     scanned,
     state: chosen.state
-  } satisfies RestoreReport
+  }
+  return restored
 })

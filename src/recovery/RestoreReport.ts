@@ -8,7 +8,7 @@ import { encodeEngineState } from "../domain/StateCodec.ts"
 import { Result } from "effect"
 
 /** Where a candidate state came from. */
-export type CandidateSource = "hot" | "snapshot"
+export type CandidateSource = "live" | "snapshot"
 
 /** A candidate that was not used, and why. */
 export interface SkippedCandidate {
@@ -43,22 +43,41 @@ export interface ScanAccount {
  */
 export type RestoreOutcome = "restored" | "fresh" | "unrecoverable"
 
-/** The result of a restore. A restore never returns state that failed validation. */
-export interface RestoreReport {
+/** What every report says, whatever its outcome. */
+interface ReportBase {
   readonly sessionId: SessionId
-  readonly outcome: RestoreOutcome
-  readonly source: CandidateSource | null
-  readonly snapshotId: number | null
-  readonly sequence: number | null
-  /** Loop count of the restored state. */
-  readonly loopCount: number | null
   /** The live tier could not be read: the restore used the durable tier alone. */
   readonly liveTierDegraded: boolean
+  /** Every candidate passed over, and why. */
   readonly skipped: ReadonlyArray<SkippedCandidate>
   /** What was read of the durable tier. */
   readonly scanned: ScanAccount
-  readonly state: EngineState | null
 }
+
+/** A valid state, and where it came from. */
+export interface Restored extends ReportBase {
+  readonly outcome: "restored"
+  readonly source: CandidateSource
+  /** The snapshot's id and sequence (`null` when the state came from the live tier). */
+  readonly snapshotId: number | null
+  readonly sequence: number | null
+  /** Loop count of the restored state. */
+  readonly loopCount: number
+  readonly state: EngineState
+}
+
+/** No state in any tier. */
+export interface Fresh extends ReportBase {
+  readonly outcome: "fresh"
+}
+
+/** State exists, none of it valid. */
+export interface Unrecoverable extends ReportBase {
+  readonly outcome: "unrecoverable"
+}
+
+/** The result of a restore, by its outcome. A restore never returns state that failed validation. */
+export type RestoreReport = Restored | Fresh | Unrecoverable
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
@@ -89,13 +108,16 @@ export const describeReport = (report: RestoreReport): string => {
       return `${report.sessionId}: no valid state${why}${unreadHint(report.scanned)}`
     case "restored":
       return `${report.sessionId}: restored loop ${report.loopCount} from ${
-        report.source === "hot" ? "the live tier" : `snapshot #${report.sequence} (id ${report.snapshotId})`
+        report.source === "live" ? "the live tier" : `snapshot #${report.sequence} (id ${report.snapshotId})`
       }${why}`
   }
 }
 
-/** The report as plain JSON (the state in its stored, versioned form). */
-export const reportToJson = (report: RestoreReport) => ({
-  ...report,
-  state: report.state === null ? null : Result.getOrNull(encodeEngineState(report.state))
-})
+/**
+ * The report as plain JSON: the same fields for every outcome (`source`, `snapshotId`, `sequence`,
+ * `loopCount` and `state` are `null` when nothing was restored), the state in its stored, versioned form.
+ */
+export const reportToJson = (report: RestoreReport) =>
+  report.outcome === "restored"
+    ? { ...report, state: Result.getOrNull(encodeEngineState(report.state)) }
+    : { ...report, source: null, snapshotId: null, sequence: null, loopCount: null, state: null }

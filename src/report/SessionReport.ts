@@ -124,7 +124,7 @@ export const resumeMarks = (events: ReadonlyArray<RecordedEvent>): ReadonlyArray
     number: i + 1,
     loop: event.loopCount,
     after: event.detail.after === "stop" || event.detail.after === "crash" ? event.detail.after : "unrecorded",
-    tier: event.detail.source === "hot" ? "live" : event.detail.source === "snapshot" ? "durable" : "unknown"
+    tier: event.detail.source === "live" || event.detail.source === "hot" ? "live" : event.detail.source === "snapshot" ? "durable" : "unknown"
   }))
 
 interface Column {

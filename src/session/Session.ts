@@ -34,7 +34,7 @@ import type { SnapshotType } from "../domain/Snapshot.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
 import type * as Restore from "../recovery/Restore.ts"
-import { HotStateStore } from "../store/HotStateStore.ts"
+import { LiveStateStore } from "../store/LiveStateStore.ts"
 import type { Lease, LeaseError, SessionHeld, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore, type SnapshotSummary } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
@@ -143,9 +143,9 @@ const recordedSkips = 20
 export const initialize = Effect.fn("Session.initialize")(function*<E = never>(options: SessionOptions<E>): Effect.fn.Return<
   ActiveSession,
   SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError | E,
-  HotStateStore | SnapshotStore | SessionLease | Scope.Scope
+  LiveStateStore | SnapshotStore | SessionLease | Scope.Scope
 > {
-  const hot = yield* HotStateStore
+  const liveStore = yield* LiveStateStore
   const snapshots = yield* SnapshotStore
   const ttl = options.lease?.ttl ?? "15 seconds"
   const started = yield* start({
@@ -173,19 +173,19 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
 
   /** Writes the live tier; a lost fence is raised again once the lease confirms it; any other store failure degrades the tier. */
   const writeLive = Effect.fnUntraced(function*(current: EngineState) {
-    const bytesBefore = yield* hot.bytesWritten
-    let [took, saved] = yield* Effect.timed(Effect.result(hot.save(current, token)))
+    const bytesBefore = yield* liveStore.bytesWritten
+    let [took, saved] = yield* Effect.timed(Effect.result(liveStore.save(current, token)))
     if (saved._tag === "Failure" && saved.failure._tag === "StoreError" && saved.failure.reason._tag === "FenceLost") {
       const standing = yield* keeper.confirm
       if (standing === "lost") return yield* keeper.lose("found while raising the live tier's fence again")
       if (standing === "confirmed") {
         yield* Effect.logWarning(`${sessionId}: the live tier had lost its fence (${saved.failure.message}); raised again to token ${token}`)
-        ;[took, saved] = yield* Effect.timed(Effect.result(hot.raiseFence(sessionId, token).pipe(Effect.andThen(hot.save(current, token)))))
+        ;[took, saved] = yield* Effect.timed(Effect.result(liveStore.raiseFence(sessionId, token).pipe(Effect.andThen(liveStore.save(current, token)))))
       }
     }
     if (saved._tag === "Success") {
       yield* Metrics.recordDuration(Metrics.liveSaveDuration, Duration.toMillis(took))
-      yield* Metrics.count(Metrics.bytesWritten, (yield* hot.bytesWritten) - bytesBefore, { tier: "live" })
+      yield* Metrics.count(Metrics.bytesWritten, (yield* liveStore.bytesWritten) - bytesBefore, { tier: "live" })
       if (yield* health.liveTook) {
         yield* Effect.logInfo(`${sessionId}: the live tier takes writes again; re-synced at loop ${current.session.loopCount}`)
       }
@@ -316,7 +316,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     }
     const current = yield* Ref.get(lastState)
     const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-    yield* hot.save(stopped, token).pipe(
+    yield* liveStore.save(stopped, token).pipe(
       Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
     )
     const metadata = yield* writer.next("shutdown")
@@ -355,7 +355,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
         snapshotId: report.snapshotId,
         sequence: report.sequence,
         // What the session had come to: a clean stop (its shutdown recorded) or a crash (it was left running).
-        after: report.state?.session.status === "stopped" ? "stop" : "crash",
+        after: report.state.session.status === "stopped" ? "stop" : "crash",
         // The first few passed-over candidates and how many there were: a deep look-back can pass over
         // thousands, and this is recorded at every resume.
         skipped: passedOver.slice(0, recordedSkips).map((s) => ({ source: s.source, sequence: s.sequence, reason: s.reason })),

@@ -12,14 +12,14 @@
  * Nothing but the lease and the live tier's fence is written here: the
  * session writes its first state once its runner has admitted it.
  */
-import { Clock, type Duration, Effect, Schema } from "effect"
+import { Clock, type Duration, Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { hostname } from "node:os"
 import type { EngineState } from "../domain/EngineState.ts"
 import { SessionId } from "../domain/Ids.ts"
 import * as Restore from "../recovery/Restore.ts"
-import { describeReport, type RestoreReport } from "../recovery/RestoreReport.ts"
-import { HotStateStore } from "../store/HotStateStore.ts"
+import { describeReport, type Restored } from "../recovery/RestoreReport.ts"
+import { LiveStateStore } from "../store/LiveStateStore.ts"
 import { acquireWaiting, type Lease, type SessionHeld, SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore } from "../store/SnapshotStore.ts"
 import { SessionError, SessionExists, SessionIdRequired, SessionNotFound, SessionUnrecoverable } from "./SessionError.ts"
@@ -30,7 +30,7 @@ export type SessionMode = "CLEAN_RESET" | "RESUME_FROM_STATE" | "AUTO"
 /** How the session came to be. */
 export type SessionOrigin =
   | { readonly kind: "clean" }
-  | { readonly kind: "resumed"; readonly report: RestoreReport }
+  | { readonly kind: "resumed"; readonly report: Restored }
 
 /** A session held and its starting state, nothing of it written yet. */
 export interface Started {
@@ -52,8 +52,6 @@ export interface StartOptions {
   readonly onWait?: ((held: SessionHeld) => Effect.Effect<void>) | undefined
 }
 
-const isSessionId = Schema.is(SessionId)
-
 /** A new session id: `sess_` + UTC time + random suffix. */
 export const newSessionId = (now: number): SessionId => {
   const stamp = new Date(now).toISOString().replace(/[-:T]/g, "").slice(0, 14)
@@ -70,8 +68,8 @@ export const defaultHolder = (): string => `${hostname()}-${process.pid}-${rando
  */
 export const interruptedSessions = Effect.gen(function*() {
   const durable = yield* (yield* SnapshotStore).listSessions()
-  const running = durable.filter((s) => s.status === "running").map((s) => s.sessionId).filter(isSessionId)
-  const liveOnly = (yield* (yield* HotStateStore).listSessions()).filter((id) => !durable.some((s) => s.sessionId === id))
+  const running = durable.filter((s) => s.status === "running").map((s) => s.sessionId)
+  const liveOnly = (yield* (yield* LiveStateStore).listSessions()).filter((id) => !durable.some((s) => s.sessionId === id))
   return [...running, ...liveOnly]
 })
 
@@ -94,10 +92,10 @@ export const hold = (
   }
 ) =>
   Effect.gen(function*() {
-    const hot = yield* HotStateStore
+    const liveStore = yield* LiveStateStore
     const leases = yield* SessionLease
     const raise = (token: number) =>
-      hot.raiseFence(sessionId, token).pipe(
+      liveStore.raiseFence(sessionId, token).pipe(
         Effect.catch((error) =>
           Effect.as(Effect.logWarning(`${sessionId}: the live tier did not take the fence now (${error.message})`), null)
         )
@@ -122,13 +120,13 @@ const sessionError = (reason: SessionError["reason"]) => new SessionError({ reas
 
 /** Starts as `options.mode` says: the session held, and the state it starts from. */
 export const start = Effect.fnUntraced(function*(options: StartOptions) {
-  const hot = yield* HotStateStore
+  const liveStore = yield* LiveStateStore
   const snapshots = yield* SnapshotStore
   const lock = (sessionId: SessionId, wait: Duration.Input) => hold(sessionId, { holder: options.holder, ttl: options.ttl, wait, onWait: options.onWait })
 
   /** Clears a clean session's live state; the first write replaces it whole anyway, so only a stale token stops the start. */
   const clearLive = (sessionId: SessionId, lease: Lease) =>
-    hot.delete(sessionId, lease.fencingToken).pipe(
+    liveStore.delete(sessionId, lease.fencingToken).pipe(
       Effect.catchIf(
         (error) => error.reason._tag !== "Fenced",
         (error) => Effect.logWarning(`${sessionId}: the live state could not be cleared now (${error.message})`)
@@ -160,7 +158,7 @@ export const start = Effect.fnUntraced(function*(options: StartOptions) {
     if (report.outcome === "fresh") {
       return yield* sessionError(new SessionNotFound({ sessionId, message: `${sessionId} has no state to resume` }))
     }
-    if (report.outcome === "unrecoverable" || report.state === null) {
+    if (report.outcome === "unrecoverable") {
       return yield* sessionError(new SessionUnrecoverable({ sessionId, message: describeReport(report) }))
     }
     const state: EngineState = { ...report.state, session: { ...report.state.session, status: "running" } }

@@ -16,19 +16,19 @@ import { type PersistenceConfig, persistenceConfig } from "../config.ts"
 import type { Env } from "../domain/Ids.ts"
 import { maxSnapshotBytes } from "./internal/StateLimits.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
-import * as HotStateStore from "./HotStateStore.ts"
+import * as LiveStateStore from "./LiveStateStore.ts"
 import { migrate } from "./Migrations.ts"
 import { fromSqlError } from "./PgSnapshotStore.ts"
 import * as PgSessionLease from "./PgSessionLease.ts"
 import * as PgSnapshotStore from "./PgSnapshotStore.ts"
 import * as RedisClient from "./RedisClient.ts"
-import * as RedisHotStateStore from "./RedisHotStateStore.ts"
+import * as RedisLiveStateStore from "./RedisLiveStateStore.ts"
 import * as SessionLease from "./SessionLease.ts"
 import * as SnapshotStore from "./SnapshotStore.ts"
 import type { StoreError } from "./StoreError.ts"
 
 /** The services the stack provides. */
-export type Stores = HotStateStore.HotStateStore | SnapshotStore.SnapshotStore | SessionLease.SessionLease
+export type Stores = LiveStateStore.LiveStateStore | SnapshotStore.SnapshotStore | SessionLease.SessionLease
 
 /** A pooled client of the PostgreSQL at `url`; an unreachable server is a typed `Unreachable`. */
 export const postgresLayer = (
@@ -76,12 +76,12 @@ export const redisLiveLayer = (
   env: Env,
   url: Redacted.Redacted<string>,
   clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>
-): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
-  RedisHotStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }) })))
+): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
+  RedisLiveStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }) })))
 
 /** The in-memory live tier, with the one warning that it does not survive the process. */
-const memoryLiveLayer = (env: Env): Layer.Layer<HotStateStore.HotStateStore> =>
-  HotStateStore.layerMemory(env).pipe(
+const memoryLiveLayer = (env: Env): Layer.Layer<LiveStateStore.LiveStateStore> =>
+  LiveStateStore.layerMemory(env).pipe(
     Layer.tap(() =>
       Effect.logWarning("REDIS_URL is not set: live state is kept in memory and does not survive this process; restores use the durable snapshots")
     )
@@ -104,7 +104,7 @@ export const liveKindOf = (config: PersistenceConfig): "redis-cluster" | "redis"
   config.redisClusterNodes.length > 0 ? "redis-cluster" : Option.isSome(config.redisUrl) ? "redis" : "memory"
 
 /** The live tier `config` describes: REDIS_CLUSTER_NODES first, then REDIS_URL, else memory. The one place that chooses it. */
-export const layerLive = (config: PersistenceConfig): Layer.Layer<HotStateStore.HotStateStore, StoreError> =>
+export const layerLive = (config: PersistenceConfig): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
   config.redisClusterNodes.length > 0
     ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes)
     : Option.match(config.redisUrl, {
@@ -136,5 +136,5 @@ export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
 export const layerMemory = (env: Env): Layer.Layer<Stores> =>
   Layer.unwrap(Effect.sync(() => {
     const leases: SessionLease.MemoryLeases = new Map()
-    return Layer.mergeAll(HotStateStore.layerMemory(env), SnapshotStore.layerMemory(env, leases), SessionLease.layerMemory(env, leases))
+    return Layer.mergeAll(LiveStateStore.layerMemory(env), SnapshotStore.layerMemory(env, leases), SessionLease.layerMemory(env, leases))
   }))

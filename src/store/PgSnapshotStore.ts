@@ -30,7 +30,8 @@ import {
   snapshotReadOfRow,
   SnapshotStore,
   type SnapshotToSave,
-  summaryOfRow
+  summariesOf,
+  writtenSummary
 } from "./SnapshotStore.ts"
 import { redactPasswords } from "./internal/ConnectionString.ts"
 import { StoreError } from "./StoreError.ts"
@@ -237,7 +238,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       JSON.stringify(row.riskGuard).length
     if (result.snapshot_id !== null && result.recorded_at !== null) {
       return {
-        ...summaryOfRow({ ...row, snapshotId: Number(result.snapshot_id), recordedAt: new Date(result.recorded_at).getTime() }),
+        ...writtenSummary({ ...row, snapshotId: Number(result.snapshot_id), recordedAt: new Date(result.recorded_at).getTime() }, metadata),
         payloadBytes
       }
     }
@@ -255,7 +256,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       )
     }
     return {
-      ...summaryOfRow({ ...row, snapshotId: Number(existing.snapshot_id), recordedAt: new Date(existing.recorded_at).getTime() }),
+      ...writtenSummary({ ...row, snapshotId: Number(existing.snapshot_id), recordedAt: new Date(existing.recorded_at).getTime() }, metadata),
       payloadBytes
     }
   })
@@ -290,7 +291,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
        WHERE v.env = ${env}
        ORDER BY s.recorded_at DESC, s.snapshot_id DESC`.pipe(Effect.mapError(fromSqlError("list sessions")))
-    return rows.map((raw) => summaryOfRow(toRow(raw)))
+    return summariesOf(rows.map((raw) => toRow(raw)))
   })
 
   const listSnapshots = storeOperation("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
@@ -301,7 +302,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
        WHERE s.env = ${env} AND s.session_id = ${sessionId}
        ORDER BY s.sequence DESC
        LIMIT ${limit}`.pipe(Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`)))
-    return rows.map((raw) => summaryOfRow(toRow(raw)))
+    return summariesOf(rows.map((raw) => toRow(raw)))
   })
 
   const highestSequence = storeOperation("SnapshotStore.highestSequence")(function*(sessionId: SessionId) {

@@ -7,10 +7,17 @@
  * sections; every backing reads a row back through `readSnapshotRow`, which
  * verifies the checksum and decodes each section by its Schema.
  */
-import { Clock, Context, Effect, Layer, Option, Result } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
-import type { Env, SessionId } from "../domain/Ids.ts"
-import { decodeSnapshot, encodeSnapshot, type Snapshot, type SnapshotMetadata } from "../domain/Snapshot.ts"
+import { type Env, SessionId as SessionIdSchema, type SessionId } from "../domain/Ids.ts"
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  type Snapshot,
+  type SnapshotMetadata,
+  SnapshotType as SnapshotTypeSchema,
+  type SnapshotType
+} from "../domain/Snapshot.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { type MemoryLeases, memoryWriteAllowed } from "./SessionLease.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
@@ -18,9 +25,9 @@ import { StoreError, type StoreKind } from "./StoreError.ts"
 /** What a listing says of one snapshot, without decoding its state. */
 export interface SnapshotSummary {
   readonly snapshotId: number
-  readonly sessionId: string
+  readonly sessionId: SessionId
   readonly sequence: number
-  readonly snapshotType: string
+  readonly snapshotType: SnapshotType
   readonly fencingToken: number
   readonly createdAt: number
   /** When the store wrote it (epoch ms of the store's clock). */
@@ -207,7 +214,15 @@ export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | 
   JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length
 
 /** The listing entry of a row. */
-export const summaryOfRow = (row: SnapshotRow): SnapshotSummary => ({
+const isSessionId = Schema.is(SessionIdSchema)
+const isSnapshotType = Schema.is(SnapshotTypeSchema)
+
+/**
+ * The listing entry of a row; `undefined` for a row no writer of this code could have made (its
+ * session id or type is not one), which listings leave out (a restore still reads and names it).
+ */
+export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
+  !isSessionId(row.sessionId) || !isSnapshotType(row.snapshotType) ? undefined : {
   snapshotId: row.snapshotId,
   sessionId: row.sessionId,
   sequence: row.sequence,
@@ -218,7 +233,28 @@ export const summaryOfRow = (row: SnapshotRow): SnapshotSummary => ({
   loopCount: row.loopCount,
   status: row.status,
   openTrades: openTradesOf(row.positions)
+}
+
+/** The summary of a snapshot just written (or found written) under `metadata`: its id and type are the writer's. */
+export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): SnapshotSummary => ({
+  snapshotId: row.snapshotId,
+  sessionId: metadata.sessionId,
+  sequence: row.sequence,
+  snapshotType: metadata.snapshotType,
+  fencingToken: row.fencingToken,
+  createdAt: row.createdAt,
+  recordedAt: row.recordedAt,
+  loopCount: row.loopCount,
+  status: row.status,
+  openTrades: openTradesOf(row.positions)
 })
+
+/** The listing entries of rows, those no writer of this code could have made left out. */
+export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSummary> =>
+  rows.flatMap((row) => {
+    const summary = summaryOfRow(row)
+    return summary === undefined ? [] : [summary]
+  })
 
 const openTradesOf = (positions: unknown): number | null => {
   if (positions === null || typeof positions !== "object") return null
@@ -262,7 +298,7 @@ export const newestValidIds = Effect.fnUntraced(function*(
   for (const session of sessions) {
     let beforeSequence: number | undefined
     scan: while (true) {
-      const reads = yield* store.loadRecent(session.sessionId as SessionId, {
+      const reads = yield* store.loadRecent(session.sessionId, {
         limit: 16,
         ...(beforeSequence === undefined ? {} : { beforeSequence })
       })
@@ -344,7 +380,7 @@ export const makeMemory = (
         const seen = newest.get(row.sessionId)
         if (seen === undefined || row.sequence > seen.sequence) newest.set(row.sessionId, row)
       }
-      return [...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId).map(summaryOfRow)
+      return summariesOf([...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId))
     })
 
   const recordEvent: SnapshotStore["Service"]["recordEvent"] = (sessionId, event) =>
@@ -364,18 +400,18 @@ export const makeMemory = (
       const existing = rows.find((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)
       if (existing !== undefined) {
         // The same snapshot again (a retry) is written already; anything else at its sequence is a conflict.
-        if (existing.checksum === row.checksum) return { ...summaryOfRow(existing), payloadBytes: payloadBytesOf(row) }
+        if (existing.checksum === row.checksum) return { ...writtenSummary(existing, metadata), payloadBytes: payloadBytesOf(row) }
         return yield* StoreError.conflict("memory", `snapshot #${row.sequence} of ${row.sessionId} already exists with other contents`)
       }
       // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
       const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: yield* Clock.currentTimeMillis }
       rows.push(stored)
-      return { ...summaryOfRow(stored), payloadBytes: payloadBytesOf(row) }
+      return { ...writtenSummary(stored, metadata), payloadBytes: payloadBytesOf(row) }
     }),
     loadLatest: (sessionId) => Effect.flatMap(loadRecent(sessionId, { limit: 1 }), (reads) => latestOf("memory", reads)),
     loadRecent,
     listSessions,
-    listSnapshots: (sessionId, limit = 100) => Effect.sync(() => ofSession(sessionId).slice(0, limit).map(summaryOfRow)),
+    listSnapshots: (sessionId, limit = 100) => Effect.sync(() => summariesOf(ofSession(sessionId).slice(0, limit))),
     highestSequence: (sessionId) =>
       Effect.sync(() => ofSession(sessionId).find((row) => row.sequence < Number.MAX_SAFE_INTEGER)?.sequence ?? 0),
     cleanup: Effect.fnUntraced(function*(options) {
@@ -391,7 +427,7 @@ export const makeMemory = (
       if (options.dryRun === true) return cuts
       const gone = new Set(doomed.map((row) => row.snapshotId))
       for (let i = rows.length - 1; i >= 0; i--) if (gone.has(rows[i]!.snapshotId)) rows.splice(i, 1)
-      for (const cut of cuts) yield* recordEvent(cut.sessionId as SessionId, historyCutEvent(cut, options))
+      for (const cut of cuts) if (isSessionId(cut.sessionId)) yield* recordEvent(cut.sessionId, historyCutEvent(cut, options))
       return cuts
     }),
     recordEvent,

@@ -15,6 +15,7 @@
  * `npm test` runs a short version (CHAOS_KILLS, default 5); `npm run
  * test:chaos` runs 50 kills.
  */
+import { expectRestored } from "../support/Results.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { randomInt } from "node:crypto"
@@ -90,10 +91,10 @@ describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
         },
         beforeRestart: () =>
           Effect.gen(function*() {
-            const restored = yield* Restore.run(sessionId)
-            if (restored.outcome === "fresh") return // killed before its first snapshot
-            assert.strictEqual(restored.outcome, "restored")
-            const state = restored.state!
+            const report = yield* Restore.run(sessionId)
+            if (report.outcome === "fresh") return // killed before its first snapshot
+            const restored = expectRestored(report)
+            const state = restored.state
             const loop = state.session.loopCount
             assert.isAtLeast(loop, lastRestoredLoop, `the loop count went backwards: ${JSON.stringify({ ...restored, state: null })}`)
             lastRestoredLoop = loop

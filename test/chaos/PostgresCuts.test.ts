@@ -20,11 +20,12 @@ import { randomInt } from "node:crypto"
 import { SessionId } from "../../src/domain/Ids.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
-import * as HotStateStore from "../../src/store/HotStateStore.ts"
+import * as LiveStateStore from "../../src/store/LiveStateStore.ts"
 import { durableOn } from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import * as Supervisor from "../../src/supervisor/Supervisor.ts"
 import { testPostgres } from "../support/Backings.ts"
+import { expectRestored } from "../support/Results.ts"
 import { chaosRunArgs, storedForm } from "../support/Runs.ts"
 import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
 import { testPostgresProxy } from "../support/TcpProxy.ts"
@@ -133,13 +134,12 @@ describe(`chaos: PostgreSQL connections cut ${cuts} times during trading`, () =>
 
       // The live tier gone: the durable tier alone gives back the final state, stopped.
       const final = JSON.parse(report.lastLine!)
-      const restored = yield* Restore.run(sessionId).pipe(
-        Effect.provide(Layer.mergeAll(HotStateStore.layerMemory(uniqueEnv("nolive")), durable))
-      )
-      assert.strictEqual(restored.outcome, "restored")
-      assert.deepStrictEqual(storedForm(restored.state!), final)
-      assert.strictEqual(restored.state!.session.status, "stopped")
-      assert.strictEqual(restored.state!.session.loopCount, loops)
+      const restored = expectRestored(yield* Restore.run(sessionId).pipe(
+        Effect.provide(Layer.mergeAll(LiveStateStore.layerMemory(uniqueEnv("nolive")), durable))
+      ))
+      assert.deepStrictEqual(storedForm(restored.state), final)
+      assert.strictEqual(restored.state.session.status, "stopped")
+      assert.strictEqual(restored.state.session.loopCount, loops)
       const latest = Option.getOrThrow(yield* SnapshotStore.pipe(Effect.flatMap((s) => s.loadLatest(sessionId)), Effect.provide(durable)))
       assert.strictEqual(latest.snapshot.snapshotType, "shutdown")
     }), { timeout: 600_000 })

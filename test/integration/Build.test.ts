@@ -24,11 +24,11 @@ describe("build", () => {
       assert.isTrue(existsSync(join(outDir, "src/index.d.ts")))
       assert.isTrue(existsSync(join(outDir, "migrations/0001_snapshot_tables.js")))
       const api = await import(pathToFileURL(join(outDir, "src/index.js")).href)
-      for (const name of ["Persistence", "Session", "Restore", "SnapshotStore", "HotStateStore", "Runner", "Supervisor", "StateCodec"]) {
+      for (const name of ["Persistence", "Session", "Restore", "SnapshotStore", "LiveStateStore", "Runner", "Supervisor", "StateCodec"]) {
         assert.property(api, name)
       }
       // Backings, scripts, row helpers and codecs' internals are not the API: the stack is built through Persistence.
-      for (const name of ["PgSnapshotStore", "RedisHotStateStore", "RedisClient", "EmbeddedPostgres", "Migrations", "PayloadCompression", "StateLimits", "ExactShape", "SessionReport"]) {
+      for (const name of ["PgSnapshotStore", "RedisLiveStateStore", "RedisClient", "EmbeddedPostgres", "Migrations", "PayloadCompression", "StateLimits", "ExactShape", "SessionReport"]) {
         assert.notProperty(api, name)
       }
       const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))

@@ -65,7 +65,7 @@ describe("cli recovery", () => {
       const report = lastJson(after.stdout)
       assert.deepStrictEqual(
         report.skipped.map((s: { source: string; kind: string }) => [s.source, s.kind]),
-        [["hot", "superseded"]],
+        [["live", "superseded"]],
         "the live tier holds the repaired state again, as valid as the snapshot it came from"
       )
       assert.deepStrictEqual(report.state, lastJson(run.stdout))

@@ -10,7 +10,7 @@ import { SessionId } from "../../src/domain/Ids.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { type LiveBacking, memoryLive, memorySnapshots, postgresSnapshots, redisLive, type SnapshotBacking } from "../support/Backings.ts"
@@ -32,7 +32,7 @@ for (const [live, durable] of stacks) {
     it.live("100 writes attempted by a stale runner: 0 accepted, and the new runner's state is untouched", () =>
       Effect.gen(function*() {
         const leases = yield* SessionLease
-        const hot = yield* HotStateStore
+        const liveStore = yield* LiveStateStore
         const snapshots = yield* SnapshotStore
         const sessionId = SessionId.make("sess_stale0001")
         const [staleState, freshState] = yield* sampleStates(sessionId, { count: 2, seed: 71 })
@@ -45,20 +45,20 @@ for (const [live, durable] of stacks) {
         })
 
         const stale = yield* leases.acquire(sessionId, "runner-stale", "1 second")
-        yield* hot.raiseFence(sessionId, stale.fencingToken)
-        yield* hot.save(staleState!, stale.fencingToken)
+        yield* liveStore.raiseFence(sessionId, stale.fencingToken)
+        yield* liveStore.save(staleState!, stale.fencingToken)
         yield* snapshots.save(meta(1, stale.fencingToken), staleState!)
         yield* lapse(1_300) // the stale runner is paused past its lease
         const current = yield* leases.acquire(sessionId, "runner-new", "30 seconds")
-        yield* hot.raiseFence(sessionId, current.fencingToken)
-        yield* hot.save(freshState!, current.fencingToken)
+        yield* liveStore.raiseFence(sessionId, current.fencingToken)
+        yield* liveStore.save(freshState!, current.fencingToken)
         yield* snapshots.save(meta(2, current.fencingToken), freshState!)
 
         let accepted = 0
         const refusals = new Set<string>()
         for (let attempt = 0; attempt < 100; attempt++) {
           const write = attempt % 2 === 0
-            ? hot.save(staleState!, stale.fencingToken)
+            ? liveStore.save(staleState!, stale.fencingToken)
             : snapshots.save(meta(100 + attempt, stale.fencingToken), staleState!)
           const exit = yield* Effect.exit(write)
           if (Exit.isSuccess(exit)) accepted++
@@ -69,7 +69,7 @@ for (const [live, durable] of stacks) {
         }
         assert.strictEqual(accepted, 0)
         assert.deepStrictEqual([...refusals], ["Fenced"])
-        assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)).state, withoutNegativeZero(freshState!))
+        assert.deepStrictEqual(Option.getOrThrow(yield* liveStore.load(sessionId)).state, withoutNegativeZero(freshState!))
         assert.deepStrictEqual((yield* snapshots.listSnapshots(sessionId)).map((s) => s.sequence), [2, 1])
       }).pipe(Effect.provide(stack)), { timeout: 60_000 })
 
@@ -121,7 +121,7 @@ for (const [live, durable] of stacks) {
         yield* Scope.close(scopeA, Exit.void) // its shutdown snapshot is refused too
         const latest = Option.getOrThrow(yield* (yield* SnapshotStore).loadLatest(sessionId))
         assert.strictEqual(latest.snapshot.fencingToken, b.lease.fencingToken)
-        assert.strictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state.session.loopCount, afterB.session.loopCount)
+        assert.strictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state.session.loopCount, afterB.session.loopCount)
         yield* Scope.close(scopeB, Exit.void)
       }).pipe(Effect.provide(stack)), { timeout: 60_000 })
   })

@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { redisLive } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
@@ -17,7 +17,7 @@ const env = uniqueEnv("incremental")
 /** The bytes one save of `state` writes. */
 const bytesOf = (state: EngineState) =>
   Effect.gen(function*() {
-    const store = yield* HotStateStore
+    const store = yield* LiveStateStore
     const before = yield* store.bytesWritten
     yield* store.save(state)
     return (yield* store.bytesWritten) - before
@@ -34,7 +34,7 @@ layer(redisLive.layer(env))("incremental live writes on redis", (it) => {
       const quiet = yield* bytesOf(nextLoop)
       assert.isAbove(full, 0)
       assert.isBelow(quiet, full * 0.1, `quiet loop ${quiet} bytes vs full ${full}`)
-      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(nextLoop))
+      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state, withoutNegativeZero(nextLoop))
     }))
 
   it.effect("a loop that changes one trade writes that trade, not the other nine", () =>
@@ -52,6 +52,6 @@ layer(redisLive.layer(env))("incremental live writes on redis", (it) => {
       }
       const one = yield* bytesOf(changed)
       assert.isBelow(one, full * 0.2, `one changed trade wrote ${one} bytes vs full ${full}`)
-      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(changed))
+      assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state, withoutNegativeZero(changed))
     }))
 })

@@ -17,14 +17,14 @@ import { newSessionState, runLoop, simulatedStart, tradesChanged } from "../../s
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { durableOn, redisLiveLayer } from "../../src/store/Persistence.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { fenceKey, sectionKey, writeMarkKey } from "../../src/store/StateKeys.ts"
 import { testPostgres } from "../support/Backings.ts"
 import { type PrivateRedis, privateRedis } from "../support/PrivateRedis.ts"
-import { withoutNegativeZero } from "../support/Results.ts"
+import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { storedForm, uninterruptedRun } from "../support/Runs.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { sessionOptions } from "../support/Sessions.ts"
@@ -37,7 +37,7 @@ const lapse = (ms: number) => Effect.promise(() => new Promise<void>((resolve) =
 
 /** Waits (bounded) until the store's client has reconnected to a restarted Redis. */
 const liveTierAnswers = (sessionId: SessionId) =>
-  Effect.flatMap(HotStateStore, (hot) => hot.load(sessionId)).pipe(
+  Effect.flatMap(LiveStateStore, (liveStore) => liveStore.load(sessionId)).pipe(
     Effect.retry({ times: 200, schedule: Schedule.spaced("50 millis") })
   )
 
@@ -95,10 +95,10 @@ describe("live tier faults", () => {
         // Its lease, confirmed before the fence is raised again, turns out taken: the session says it lost it.
         const reason = Exit.isFailure(woken) ? woken.cause.reasons[0] : undefined
         assert.strictEqual(reason?._tag === "Fail" && reason.error._tag === "LeaseError" ? reason.error.reason._tag : "", "LeaseLost")
-        assert.isTrue(Option.isNone(yield* (yield* HotStateStore).load(sessionId)), "the stale runner wrote the live tier")
+        assert.isTrue(Option.isNone(yield* (yield* LiveStateStore).load(sessionId)), "the stale runner wrote the live tier")
         yield* Scope.close(scopeA, Exit.void)
 
-        const restored = yield* Restore.run(sessionId)
+        const restored = expectRestored(yield* Restore.run(sessionId))
         assert.strictEqual(restored.source, "snapshot")
         assert.deepStrictEqual(restored.state, withoutNegativeZero({ ...afterB, session: { ...afterB.session, status: "stopped" } }))
       }).pipe(Effect.provide(layer))
@@ -124,7 +124,7 @@ describe("live tier faults", () => {
         yield* redis.command("CONFIG", "SET", "maxmemory", "0")
         const at300 = yield* Runner.run(session, at200, { campaign, market, targetLoops: 300 })
         assert.strictEqual((yield* session.health).liveTier, "ok")
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(at300))
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state, withoutNegativeZero(at300))
         assert.deepStrictEqual(
           storedForm(at300),
           storedForm(uninterruptedRun({ sessionId, campaign, seed: market.seed, loops: 300, status: "running" }))
@@ -152,9 +152,9 @@ describe("live tier faults", () => {
         }))
         assert.strictEqual(resumed.session.loopCount, 160)
         assert.isAbove(first.session.loopCount, 0)
-        const live = Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId))
+        const live = Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId))
         assert.strictEqual(live.state.session.loopCount, 160)
-        assert.strictEqual((yield* Restore.run(sessionId)).loopCount, 160)
+        assert.strictEqual(expectRestored(yield* Restore.run(sessionId)).loopCount, 160)
       }).pipe(Effect.provide(layer))
     }), { timeout: 60_000 })
 
@@ -181,7 +181,7 @@ describe("live tier faults", () => {
           yield* redis.command("DEL", redisKey)
           yield* redis.command(damage[0], redisKey, "x", "y")
           const at200 = yield* Runner.run(session, at100, { campaign, market, targetLoops: 200 })
-          assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(at200))
+          assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state, withoutNegativeZero(at200))
           yield* Scope.close(scope, Exit.interrupt())
 
           // The key is damaged again while nobody runs: a resume still starts, from the newest valid state.

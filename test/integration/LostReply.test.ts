@@ -17,13 +17,13 @@ import { newSessionState, runLoop, simulatedStart } from "../../src/runner/Arbit
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
-import * as HotStateMemory from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
+import * as LiveStateMemory from "../../src/store/LiveStateStore.ts"
 import { durableOn, postgresLayer, redisLiveLayer } from "../../src/store/Persistence.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { testPostgres } from "../support/Backings.ts"
-import { withoutNegativeZero } from "../support/Results.ts"
+import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { storedForm } from "../support/Runs.ts"
 import { testRedisUrl, uniqueEnv } from "../support/Services.ts"
 import { sessionOptions } from "../support/Sessions.ts"
@@ -143,9 +143,9 @@ describe("a snapshot committed whose reply is lost", () => {
       }
       // With the live tier gone (as after a Redis restart without persistence), the durable tier alone
       // gives back exactly the state the runner stopped with.
-      const restored = yield* Restore.run(sessionId).pipe(
-        Effect.provide(Layer.mergeAll(HotStateMemory.layerMemory(uniqueEnv("nolive")), durable))
-      )
+      const restored = expectRestored(yield* Restore.run(sessionId).pipe(
+        Effect.provide(Layer.mergeAll(LiveStateMemory.layerMemory(uniqueEnv("nolive")), durable))
+      ))
       assert.strictEqual(restored.source, "snapshot")
       assert.deepStrictEqual(restored.state, withoutNegativeZero({ ...final, session: { ...final.session, status: "stopped" } }))
     }), { timeout: 60_000 })
@@ -213,7 +213,7 @@ describe("a snapshot committed whose reply is lost", () => {
         assert.strictEqual(health.durableTier, "degraded")
         assert.strictEqual(health.inDoubt?.loopCount, step.state.session.loopCount)
         assert.isFalse(yield* session.canTrade)
-        const unresolved = yield* (yield* HotStateStore).load(sessionId)
+        const unresolved = yield* (yield* LiveStateStore).load(sessionId)
         assert.strictEqual(Option.getOrThrow(unresolved).state.session.loopCount, before.session.loopCount)
         assert.isUndefined(persisting.pollUnsafe(), "the step was decided while its outcome was unknown")
 

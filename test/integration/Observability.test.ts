@@ -4,6 +4,7 @@
  */
 import { sessionOptions } from "../support/Sessions.ts"
 import { PgClient } from "@effect/sql-pg"
+import { expectRestored } from "../support/Results.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Metric, Option, Redacted, Scope, Tracer } from "effect"
 import { randomInt } from "node:crypto"
@@ -44,11 +45,11 @@ describe("metrics", () => {
       yield* Scope.close(scope, Exit.void)
 
       const restoredBefore = (yield* Metric.value(Metric.withAttributes(Metrics.restores, { outcome: "restored", source: "snapshot" }))).count
-      const supersededBefore = (yield* Metric.value(Metric.withAttributes(Metrics.skippedCandidates, { source: "hot", kind: "superseded" }))).count
-      const report = yield* Restore.run(sessionId)
+      const supersededBefore = (yield* Metric.value(Metric.withAttributes(Metrics.skippedCandidates, { source: "live", kind: "superseded" }))).count
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.source, "snapshot")
       assert.strictEqual((yield* Metric.value(Metric.withAttributes(Metrics.restores, { outcome: "restored", source: "snapshot" }))).count, restoredBefore + 1)
-      assert.strictEqual((yield* Metric.value(Metric.withAttributes(Metrics.skippedCandidates, { source: "hot", kind: "superseded" }))).count, supersededBefore + 1)
+      assert.strictEqual((yield* Metric.value(Metric.withAttributes(Metrics.skippedCandidates, { source: "live", kind: "superseded" }))).count, supersededBefore + 1)
     }).pipe(Effect.provide(Persistence.layerMemory(Env.make("metrics")))))
 
   it.live("the Prometheus exporter serves the metrics as text", () =>
@@ -84,11 +85,11 @@ describe("spans", () => {
       }).pipe(Effect.provideService(Tracer.Tracer, tracer))
       const names = new Set(spans.map((span) => span.name))
       for (const name of [
-        "Session.initialize", "SessionLease.acquire", "HotStateStore.save", "SnapshotStore.save",
-        "Restore.run", "Restore.liveCandidate", "Restore.newestSnapshot", "HotStateStore.load", "SnapshotStore.loadRecent"
+        "Session.initialize", "SessionLease.acquire", "LiveStateStore.save", "SnapshotStore.save",
+        "Restore.run", "Restore.liveCandidate", "Restore.newestSnapshot", "LiveStateStore.load", "SnapshotStore.loadRecent"
       ]) assert.isTrue(names.has(name), `no span ${name}: ${[...names].join(", ")}`)
       const restore = spans.find((span) => span.name === "Restore.run")!
-      const load = spans.find((span) => span.name === "HotStateStore.load")!
+      const load = spans.find((span) => span.name === "LiveStateStore.load")!
       const parentOf = (span: Tracer.NativeSpan) => Option.getOrUndefined(span.parent)?.spanId
       assert.strictEqual(parentOf(spans.find((span) => span.spanId === parentOf(load))!), restore.spanId)
     }).pipe(Effect.provide(Persistence.layerFrom({

@@ -11,7 +11,7 @@ import { SessionId } from "../../src/domain/Ids.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { durableOn, postgresLayer, redisLiveLayer } from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { testPostgres } from "../support/Backings.ts"
@@ -61,7 +61,7 @@ describe("outages", () => {
         const loops = state.session.loopCount + 100
         const atEnd = yield* Runner.run(session, state, { campaign, market, targetLoops: loops })
         assert.strictEqual((yield* session.health).liveTier, "ok")
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state, withoutNegativeZero(atEnd))
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state, withoutNegativeZero(atEnd))
         // The live tier's outage changed nothing about the trading.
         assert.deepStrictEqual(storedForm(atEnd), storedForm(uninterruptedRun({ sessionId, campaign, seed, loops, tickMs: market.tickMs, status: "running" })))
         yield* Scope.close(scope, Exit.void)

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as Persistence from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -35,10 +35,10 @@ describe("Persistence.layer", () => {
       const variables = { PGLITE_DATA_DIR: dataDir, STATE_ENV: "demo" }
 
       yield* Effect.gen(function*() {
-        const hot = yield* HotStateStore
+        const liveStore = yield* LiveStateStore
         const snapshots = yield* SnapshotStore
-        assert.strictEqual(hot.kind, "memory")
-        assert.isFalse(hot.durable)
+        assert.strictEqual(liveStore.kind, "memory")
+        assert.isFalse(liveStore.durable)
         assert.strictEqual(snapshots.kind, "postgres")
         yield* snapshots.save({ sessionId, snapshotType: "shutdown", sequence: 1, fencingToken: 1, createdAt: 1 }, state!)
       }).pipe(Effect.provide(stackFrom(variables, logs)))
@@ -66,15 +66,15 @@ describe("Persistence.layer", () => {
 
   it.live("with DATABASE_URL and REDIS_URL: the real servers", () =>
     Effect.gen(function*() {
-      const hot = yield* HotStateStore
+      const liveStore = yield* LiveStateStore
       const snapshots = yield* SnapshotStore
-      assert.strictEqual(hot.kind, "redis")
+      assert.strictEqual(liveStore.kind, "redis")
       assert.strictEqual(snapshots.kind, "postgres")
-      assert.isTrue(hot.durable)
+      assert.isTrue(liveStore.durable)
       const [state] = yield* sampleStates(sessionId, { count: 1, seed: 52 })
-      yield* hot.save(state!)
-      assert.deepStrictEqual(Option.getOrThrow(yield* hot.load(sessionId)).state, withoutNegativeZero(state!))
-      yield* hot.delete(sessionId)
+      yield* liveStore.save(state!)
+      assert.deepStrictEqual(Option.getOrThrow(yield* liveStore.load(sessionId)).state, withoutNegativeZero(state!))
+      yield* liveStore.delete(sessionId)
     }).pipe(Effect.provide(stackFrom({
       DATABASE_URL: Redacted.value(testDatabaseUrl),
       REDIS_URL: Redacted.value(testRedisUrl),

@@ -13,12 +13,12 @@ import { SessionId } from "../../src/domain/Ids.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { durableOn } from "../../src/store/Persistence.ts"
 import * as RedisClientModule from "../../src/store/RedisClient.ts"
-import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
-import { hotStateStoreContract } from "../contract/HotStateStoreContract.ts"
+import { liveStateStoreContract } from "../contract/LiveStateStoreContract.ts"
 import { type LiveBacking, redisBackingOn, testPostgres } from "../support/Backings.ts"
 import { sharedRedisCluster, stopSharedRedisCluster } from "../support/PrivateRedisCluster.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -34,7 +34,7 @@ const clusterLive: LiveBacking = {
   layer: (env: Env) => redisBackingOn(env).pipe(Layer.provide(clusterClient))
 }
 
-hotStateStoreContract(clusterLive, { propertyRuns: 10 })
+liveStateStoreContract(clusterLive, { propertyRuns: 10 })
 
 afterAll(() => stopSharedRedisCluster())
 
@@ -46,7 +46,7 @@ describe("a session on a redis cluster", () => {
       const sessionId = SessionId.make("sess_cluster001")
       const campaign = campaigns.balanced!
       const options = sessionOptions("AUTO", campaign, sessionId, { lease: { ttl: "2 seconds" } })
-      const stores = Layer.mergeAll(RedisHotStateStore.layer(env).pipe(Layer.provide(clusterClient)), durableOn(env, testPostgres))
+      const stores = Layer.mergeAll(RedisLiveStateStore.layer(env).pipe(Layer.provide(clusterClient)), durableOn(env, testPostgres))
       yield* Effect.gen(function*() {
         const first = yield* Scope.make()
         const a = yield* Session.initialize(options).pipe(Scope.provide(first))
@@ -55,9 +55,9 @@ describe("a session on a redis cluster", () => {
         const second = yield* Scope.make()
         const b = yield* Session.initialize(options).pipe(Scope.provide(second))
         const origin = b.origin
-        assert.strictEqual(origin.kind === "resumed" ? origin.report.source : "", "hot")
+        assert.strictEqual(origin.kind === "resumed" ? origin.report.source : "", "live")
         assert.deepStrictEqual(b.initialState, withoutNegativeZero(crashedAt))
-        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* HotStateStore).load(sessionId)).state.session.loopCount, 250)
+        assert.deepStrictEqual(Option.getOrThrow(yield* (yield* LiveStateStore).load(sessionId)).state.session.loopCount, 250)
         yield* Scope.close(second, Exit.void)
       }).pipe(Effect.provide(stores))
       const slots = (["session", "positions", "metrics", "riskGuard"] as const).map((section) =>

@@ -25,7 +25,7 @@ import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrat
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Runner from "../../src/runner/Runner.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { postgresSnapshots, redisLive } from "../support/Backings.ts"
@@ -57,7 +57,7 @@ const runTo = (sessionId: SessionId, loops: number, end: "crash" | "stop") =>
 const loseLiveState = (sessionId: SessionId) =>
   Effect.gen(function*() {
     const lease = Option.getOrThrow(yield* (yield* SessionLease).current(sessionId))
-    yield* (yield* HotStateStore).delete(sessionId, lease.fencingToken)
+    yield* (yield* LiveStateStore).delete(sessionId, lease.fencingToken)
   })
 
 /** Keeps a copy of `path` in REPORT_SCREENSHOTS when that is set (to look at while working on the page). */
@@ -139,10 +139,10 @@ describe("session report", () => {
       yield* runTo(sessionId, 900, "stop") // and once more, 15 loops after that
       const data = yield* SessionReport.gather(sessionId)
       assert.deepStrictEqual(data.events.map((e) => [e.loopCount, e.detail.after, e.detail.source]), [
-        [300, "crash", "hot"],
+        [300, "crash", "live"],
         [600, "stop", "snapshot"],
-        [615, "crash", "hot"],
-        [630, "crash", "hot"]
+        [615, "crash", "live"],
+        [630, "crash", "live"]
       ])
       const states = data.snapshots.flatMap((read) => Result.isSuccess(read.result) ? [read.result.success.state] : [])
       assert.strictEqual(states.length, data.snapshots.length, "every snapshot is valid")

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option, Redacted, Schedule } from "effect"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { postgresLayer, redisLiveLayer, snapshotsOn } from "../../src/store/Persistence.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
@@ -32,7 +32,7 @@ describe("unreachable stores", () => {
       const port = yield* Effect.promise(freePort)
       const url = Redacted.make(`redis://:s3cret-pw@127.0.0.1:${port}/0`)
       const error = yield* failureOf(
-        HotStateStore.pipe(Effect.flatMap((store) => store.load(SessionId.make("sess_nobody01")))),
+        LiveStateStore.pipe(Effect.flatMap((store) => store.load(SessionId.make("sess_nobody01")))),
         redisLiveLayer(uniqueEnv("unreach"), url)
       )
       assert.strictEqual(error.reason._tag, "Unreachable")
@@ -45,7 +45,7 @@ describe("unreachable stores", () => {
     Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)
       const error = yield* failureOf(
-        HotStateStore.pipe(Effect.flatMap((store) => store.load(SessionId.make("sess_nobody01")))),
+        LiveStateStore.pipe(Effect.flatMap((store) => store.load(SessionId.make("sess_nobody01")))),
         redisLiveLayer(uniqueEnv("unreach"), Redacted.make(`http://x:s3cret-pw@127.0.0.1:${port}`))
       )
       assert.strictEqual(error.reason._tag, "Unreachable")
@@ -70,7 +70,7 @@ describe("unreachable stores", () => {
       const sessionId = SessionId.make("sess_outage001")
       const [state] = yield* sampleStates(sessionId, { count: 1, seed: 41 })
       const program = Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         yield* store.save(state!)
         yield* redis.stop
         const loadError = yield* Effect.flip(store.load(sessionId))

@@ -20,16 +20,16 @@ import { SessionId } from "../../src/domain/Ids.ts"
 import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
 import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
 import { migrated } from "../../src/store/Persistence.ts"
 import { RedisClient } from "../../src/store/RedisClient.ts"
-import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
 import { redisClient, testPostgres } from "../support/Backings.ts"
-import { withoutNegativeZero } from "../support/Results.ts"
+import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { sampleStates } from "../support/States.ts"
 
@@ -38,7 +38,7 @@ const env = uniqueEnv("corruption")
 const maxSectionBytes = 256 * 1024
 
 const stack = Layer.mergeAll(
-  RedisHotStateStore.layer(env, { maxSectionBytes }),
+  RedisLiveStateStore.layer(env, { maxSectionBytes }),
   PgSnapshotStore.layer(env, { maxSectionBytes }),
   PgSessionLease.layer(env)
 ).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, migrated(testPostgres))))
@@ -52,7 +52,7 @@ interface Damage {
   readonly snapshotIds: ReadonlyArray<number>
 }
 
-type Services = RedisClient | PgClient.PgClient | HotStateStore | SnapshotStore
+type Services = RedisClient | PgClient.PgClient | LiveStateStore | SnapshotStore
 
 interface Case {
   readonly name: string
@@ -262,7 +262,7 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
   cases.forEach((testCase, index) => {
     it.effect(`${testCase.name}: not restored; falls back to the newest good state and says why`, () =>
       Effect.gen(function*() {
-        const hot = yield* HotStateStore
+        const liveStore = yield* LiveStateStore
         const snapshots = yield* SnapshotStore
         const sessionId = SessionId.make(`sess_corrupt${index}x${randomBytes(2).toString("hex")}`)
         const sampled = yield* sampleStates(sessionId, { count: 4, seed: 100 + index, minOpenTrades: 1, maxOpenTrades: 4 })
@@ -272,13 +272,13 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
           const saved = yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 1, createdAt: i }, state)
           snapshotIds.push(saved.snapshotId)
         }
-        yield* hot.raiseFence(sessionId, 1)
-        yield* hot.save(states[3]!, 1)
-        if (testCase.tier === "durable") yield* hot.delete(sessionId, 1)
+        yield* liveStore.raiseFence(sessionId, 1)
+        yield* liveStore.save(states[3]!, 1)
+        if (testCase.tier === "durable") yield* liveStore.delete(sessionId, 1)
         const liveJson = Result.getOrThrow(encodeEngineState(states[3]!)) as Record<string, any>
         yield* testCase.damage({ sessionId, states, liveJson, snapshotIds })
 
-        const report = yield* Restore.run(sessionId)
+        const report = expectRestored(yield* Restore.run(sessionId))
         const expected = testCase.expectSequence ?? (testCase.tier === "live" ? 3 : 2)
         assert.strictEqual(report.outcome, "restored")
         assert.strictEqual(report.source, "snapshot")

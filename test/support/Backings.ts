@@ -10,11 +10,11 @@ import type { SqlClient } from "effect/sql"
 import type { SectionName } from "../../src/domain/EngineState.ts"
 import type { Env } from "../../src/domain/Ids.ts"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
-import * as HotStateStore from "../../src/store/HotStateStore.ts"
+import * as LiveStateStore from "../../src/store/LiveStateStore.ts"
 import { migrate } from "../../src/store/Migrations.ts"
 import { durableOn, postgresLayer } from "../../src/store/Persistence.ts"
 import * as RedisClient from "../../src/store/RedisClient.ts"
-import * as RedisHotStateStore from "../../src/store/RedisHotStateStore.ts"
+import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
 import * as SessionLease from "../../src/store/SessionLease.ts"
 import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
@@ -39,7 +39,7 @@ export class RawSnapshots extends Context.Service<RawSnapshots, {
 /** A backing of the live tier: the store of an env, and raw access to it. */
 export interface LiveBacking {
   readonly name: string
-  readonly layer: (env: Env) => Layer.Layer<HotStateStore.HotStateStore | RawLive, StoreError>
+  readonly layer: (env: Env) => Layer.Layer<LiveStateStore.LiveStateStore | RawLive, StoreError>
 }
 
 /** A backing of the durable tier: the store and the leases of an env, and raw access to it. */
@@ -53,7 +53,7 @@ export const memoryLive: LiveBacking = {
   layer: (env) => {
     const entries = new Map<string, string>()
     return Layer.mergeAll(
-      Layer.succeed(HotStateStore.HotStateStore, HotStateStore.makeMemory(env, entries)),
+      Layer.succeed(LiveStateStore.LiveStateStore, LiveStateStore.makeMemory(env, entries)),
       Layer.succeed(RawLive, {
         set: (key, text) => Effect.sync(() => void entries.set(key, text)),
         remove: (key) => Effect.sync(() => void entries.delete(key))
@@ -74,7 +74,7 @@ export const redisBackingOn = (env: Env) =>
     const redis = yield* RedisClient.RedisClient
     yield* Effect.addFinalizer(() => removeRedisNamespace(redis, env))
     return Layer.mergeAll(
-      RedisHotStateStore.layer(env),
+      RedisLiveStateStore.layer(env),
       Layer.succeed(RawLive, {
         set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
         remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)

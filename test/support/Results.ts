@@ -4,6 +4,7 @@
 import { assert } from "@effect/vitest"
 import { Result } from "effect"
 import type { StateCodecError } from "../../src/domain/StateCodecError.ts"
+import { describeReport, type Restored, type RestoreReport } from "../../src/recovery/RestoreReport.ts"
 
 /** The success value, or a test failure that prints the error. */
 export const expectSuccess = <A, E>(result: Result.Result<A, E>): A => {
@@ -30,4 +31,10 @@ export const withoutNegativeZero = <A>(value: A): A => {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNegativeZero(v)])) as A
   }
   return value
+}
+
+/** The report of a restore that found a valid state, or a test failure that says what it found instead. */
+export const expectRestored = (report: RestoreReport): Restored => {
+  if (report.outcome !== "restored") assert.fail(`expected a restored state, got: ${describeReport(report)}`)
+  return report
 }

@@ -9,12 +9,12 @@ import type { EngineState } from "../../src/domain/EngineState.ts"
 import { Env, SessionId } from "../../src/domain/Ids.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { describeReport } from "../../src/recovery/RestoreReport.ts"
-import { HotStateStore, makeMemory as makeMemoryHot } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore, makeMemory as makeMemoryLive } from "../../src/store/LiveStateStore.ts"
 import { makeMemory as makeMemorySnapshots, SnapshotStore, type SnapshotRow } from "../../src/store/SnapshotStore.ts"
 import * as SessionLease from "../../src/store/SessionLease.ts"
 import { StoreError } from "../../src/store/StoreError.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
-import { withoutNegativeZero } from "../support/Results.ts"
+import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { sampleStates } from "../support/States.ts"
 
 const env = Env.make("unit")
@@ -28,7 +28,7 @@ const stores = () => {
     entries,
     rows,
     layer: Layer.mergeAll(
-      Layer.succeed(HotStateStore, makeMemoryHot(env, entries)),
+      Layer.succeed(LiveStateStore, makeMemoryLive(env, entries)),
       Layer.succeed(SnapshotStore, makeMemorySnapshots(env, rows)),
       SessionLease.layerMemory(env)
     )
@@ -38,9 +38,9 @@ const stores = () => {
 /** Writes the live state as the runner holding token 1 does. */
 const saveLive = (state: EngineState, token = 1) =>
   Effect.gen(function*() {
-    const hot = yield* HotStateStore
-    yield* hot.raiseFence(state.session.sessionId, token)
-    yield* hot.save(state, token)
+    const liveStore = yield* LiveStateStore
+    yield* liveStore.raiseFence(state.session.sessionId, token)
+    yield* liveStore.save(state, token)
   })
 
 const atLoop = (state: EngineState, loopCount: number): EngineState => ({ ...state, session: { ...state.session, loopCount } })
@@ -63,7 +63,7 @@ describe("Restore.run", () => {
     return Effect.gen(function*() {
       const report = yield* Restore.run(sessionId)
       assert.strictEqual(report.outcome, "fresh")
-      assert.isNull(report.state)
+      assert.notProperty(report, "state")
       assert.deepStrictEqual(report.skipped, [])
     }).pipe(Effect.provide(s.layer))
   })
@@ -74,9 +74,9 @@ describe("Restore.run", () => {
       const [a, b, c] = yield* threeStates
       yield* saveSnapshots([a!, b!])
       yield* saveLive(c!)
-      const report = yield* Restore.run(sessionId)
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.outcome, "restored")
-      assert.strictEqual(report.source, "hot")
+      assert.strictEqual(report.source, "live")
       assert.deepStrictEqual(report.state, withoutNegativeZero(c!))
       assert.deepStrictEqual(report.skipped.map((k) => [k.source, k.kind, k.sequence]), [["snapshot", "superseded", 2]])
     }).pipe(Effect.provide(s.layer))
@@ -88,7 +88,7 @@ describe("Restore.run", () => {
       const [a, b] = yield* threeStates
       yield* saveLive(a!)
       yield* saveSnapshots([b!])
-      const report = yield* Restore.run(sessionId)
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.source, "snapshot")
       assert.strictEqual(report.sequence, 1)
       assert.deepStrictEqual(report.state, withoutNegativeZero(b!))
@@ -101,7 +101,7 @@ describe("Restore.run", () => {
       const [a] = yield* threeStates
       yield* saveLive(a!)
       yield* saveSnapshots([a!])
-      assert.strictEqual((yield* Restore.run(sessionId)).source, "snapshot")
+      assert.strictEqual(expectRestored(yield* Restore.run(sessionId)).source, "snapshot")
     }).pipe(Effect.provide(s.layer))
   })
 
@@ -113,11 +113,11 @@ describe("Restore.run", () => {
       yield* saveLive(c!)
       s.entries.set(sectionKey(env, sessionId, "metrics"), "{\"version\":2")
       s.rows[1] = { ...s.rows[1]!, session: { ...(s.rows[1]!.session as object), campaignId: "" } }
-      const report = yield* Restore.run(sessionId)
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.outcome, "restored")
       assert.strictEqual(report.sequence, 1)
       assert.deepStrictEqual(report.state, withoutNegativeZero(a!))
-      assert.deepStrictEqual(report.skipped.map((k) => [k.source, k.kind]), [["hot", "invalid"], ["snapshot", "invalid"]])
+      assert.deepStrictEqual(report.skipped.map((k) => [k.source, k.kind]), [["live", "invalid"], ["snapshot", "invalid"]])
       assert.include(report.skipped[0]!.reason, "metrics is not valid JSON")
       assert.include(report.skipped[1]!.reason, "checksum")
     }).pipe(Effect.provide(s.layer))
@@ -131,7 +131,7 @@ describe("Restore.run", () => {
       s.rows[0] = { ...s.rows[0]!, metrics: { version: 3 } }
       const report = yield* Restore.run(sessionId)
       assert.strictEqual(report.outcome, "unrecoverable")
-      assert.isNull(report.state)
+      assert.notProperty(report, "state")
       assert.lengthOf(report.skipped, 1)
     }).pipe(Effect.provide(s.layer))
   })
@@ -142,7 +142,7 @@ describe("Restore.run", () => {
       const states = yield* sampleStates(sessionId, { count: 30, seed: 62 })
       yield* saveSnapshots(states.map((state, i) => atLoop(state, 10 * (i + 1))))
       for (let i = 5; i < 30; i++) s.rows[i] = { ...s.rows[i]!, checksum: "sha256:0" }
-      const report = yield* Restore.run(sessionId)
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.outcome, "restored")
       assert.strictEqual(report.sequence, 5)
       assert.strictEqual(report.skipped.filter((k) => k.kind === "invalid").length, 25)
@@ -164,7 +164,7 @@ describe("Restore.run", () => {
       assert.strictEqual(report.scanned.olderUnread, "budget")
       assert.isBelow(report.scanned.snapshots, 8)
       assert.include(describeReport(report), "--scan-budget-mb")
-      assert.strictEqual((yield* Restore.run(sessionId)).sequence, 1, "with the default budget it is found")
+      assert.strictEqual(expectRestored(yield* Restore.run(sessionId)).sequence, 1, "with the default budget it is found")
     }).pipe(Effect.provide(s.layer))
   })
 
@@ -184,7 +184,7 @@ describe("Restore.run", () => {
         }
       })
       const report = yield* Restore.run(sessionId, { scanBudgetBytes: 12 * rowBytes }).pipe(
-        Effect.provide(Layer.mergeAll(counting, Layer.succeed(HotStateStore, makeMemoryHot(env)), SessionLease.layerMemory(env)))
+        Effect.provide(Layer.mergeAll(counting, Layer.succeed(LiveStateStore, makeMemoryLive(env)), SessionLease.layerMemory(env)))
       )
       assert.strictEqual(report.outcome, "unrecoverable")
       assert.strictEqual(report.scanned.olderUnread, "budget")
@@ -204,10 +204,10 @@ describe("Restore.run", () => {
       yield* snapshots.save({ sessionId, snapshotType: "shutdown", sequence: 1, fencingToken: current.fencingToken, createdAt: 0 }, a!)
       // The live tier forgot its fence, and the runner that lost the session wrote a fresher-looking state.
       yield* saveLive(b!, current.fencingToken - 1)
-      const report = yield* Restore.run(sessionId)
+      const report = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(report.source, "snapshot")
       assert.deepStrictEqual(report.state, withoutNegativeZero(a!))
-      const stale = report.skipped.find((k) => k.source === "hot")!
+      const stale = report.skipped.find((k) => k.source === "live")!
       assert.strictEqual(stale.kind, "stale")
       assert.include(stale.reason, `token ${current.fencingToken - 1}`)
     }).pipe(Effect.provide(s.layer))
@@ -220,19 +220,19 @@ describe("Restore.run", () => {
       yield* saveSnapshots([a!])
       const lease = yield* (yield* SessionLease.SessionLease).acquire(sessionId, "runner", "1 minute")
       yield* saveLive(b!, lease.fencingToken + 5)
-      const forged = yield* Restore.run(sessionId)
+      const forged = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(forged.source, "snapshot")
-      assert.include(forged.skipped.find((k) => k.source === "hot")!.reason, "never granted")
+      assert.include(forged.skipped.find((k) => k.source === "live")!.reason, "never granted")
 
       s.entries.clear()
-      yield* (yield* HotStateStore).save(b!)
-      const unleased = yield* Restore.run(sessionId)
+      yield* (yield* LiveStateStore).save(b!)
+      const unleased = expectRestored(yield* Restore.run(sessionId))
       assert.strictEqual(unleased.source, "snapshot")
-      assert.strictEqual(unleased.skipped.find((k) => k.source === "hot")!.kind, "stale")
+      assert.strictEqual(unleased.skipped.find((k) => k.source === "live")!.kind, "stale")
 
       s.entries.clear()
       yield* saveLive(b!, lease.fencingToken)
-      assert.strictEqual((yield* Restore.run(sessionId)).source, "hot", "the lease holder's own live state wins")
+      assert.strictEqual(expectRestored(yield* Restore.run(sessionId)).source, "live", "the lease holder's own live state wins")
     }).pipe(Effect.provide(s.layer))
   })
 
@@ -244,12 +244,12 @@ describe("Restore.run", () => {
       s.rows[1] = { ...s.rows[1]!, checksum: "sha256:0" }
       s.rows[2] = { ...s.rows[2]!, checksum: "sha256:0" }
       assert.strictEqual((yield* Restore.run(sessionId, { depth: 2 })).outcome, "unrecoverable")
-      assert.strictEqual((yield* Restore.run(sessionId, { depth: 3 })).sequence, 1)
+      assert.strictEqual(expectRestored(yield* Restore.run(sessionId, { depth: 3 })).sequence, 1)
     }).pipe(Effect.provide(s.layer))
   })
 
-  const unreachableHot = Layer.succeed(HotStateStore, {
-    ...makeMemoryHot(env),
+  const unreachableLive = Layer.succeed(LiveStateStore, {
+    ...makeMemoryLive(env),
     load: () => Effect.fail(StoreError.unreachable("redis", "connect ECONNREFUSED"))
   })
 
@@ -259,7 +259,7 @@ describe("Restore.run", () => {
       const [a] = yield* threeStates
       yield* saveSnapshots([a!]).pipe(Effect.provide(s.layer))
       const report = yield* Restore.run(sessionId).pipe(
-        Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env, s.rows)), SessionLease.layerMemory(env)))
+        Effect.provide(Layer.mergeAll(unreachableLive, Layer.succeed(SnapshotStore, makeMemorySnapshots(env, s.rows)), SessionLease.layerMemory(env)))
       )
       assert.strictEqual(report.outcome, "restored")
       assert.isTrue(report.liveTierDegraded)
@@ -272,7 +272,7 @@ describe("Restore.run", () => {
       const error = yield* Effect.flip(Restore.run(sessionId))
       assert.strictEqual(error._tag, "RestoreError")
       assert.include(error.message, "cannot be told apart")
-    }).pipe(Effect.provide(Layer.mergeAll(unreachableHot, Layer.succeed(SnapshotStore, makeMemorySnapshots(env)), SessionLease.layerMemory(env)))))
+    }).pipe(Effect.provide(Layer.mergeAll(unreachableLive, Layer.succeed(SnapshotStore, makeMemorySnapshots(env)), SessionLease.layerMemory(env)))))
 
   it.effect("durable tier unreachable: a typed RestoreError, whatever the live tier holds", () =>
     Effect.gen(function*() {
@@ -282,7 +282,7 @@ describe("Restore.run", () => {
       assert.strictEqual(error._tag, "RestoreError")
       assert.include(error.message, "ECONNREFUSED")
     }).pipe(Effect.provide(Layer.mergeAll(
-      Layer.succeed(HotStateStore, makeMemoryHot(env)),
+      Layer.succeed(LiveStateStore, makeMemoryLive(env)),
       Layer.succeed(SnapshotStore, {
         ...makeMemorySnapshots(env),
         loadRecent: () => Effect.fail(StoreError.unreachable("postgres", "connect ECONNREFUSED"))

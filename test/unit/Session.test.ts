@@ -9,9 +9,9 @@ import { Env, SessionId } from "../../src/domain/Ids.ts"
 import { newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Session from "../../src/session/Session.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as Persistence from "../../src/store/Persistence.ts"
-import * as HotStateStoreModule from "../../src/store/HotStateStore.ts"
+import * as LiveStateStoreModule from "../../src/store/LiveStateStore.ts"
 import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
 import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
@@ -55,8 +55,8 @@ describe("Session.initialize", () => {
       assert.match(session.sessionId, /^sess_\d{14}_[0-9a-f]{6}$/)
       assert.strictEqual(session.origin.kind, "clean")
       assert.deepStrictEqual(yield* snapshotTypes(session.sessionId), ["2:shutdown:stopped", "1:periodic:running"])
-      const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(session.sessionId)).state
-      assert.strictEqual(hot.session.status, "stopped")
+      const live = Option.getOrThrow(yield* (yield* LiveStateStore).load(session.sessionId)).state
+      assert.strictEqual(live.session.status, "stopped")
     }).pipe(Effect.provide(memory())))
 
   it.effect("two CLEAN_RESETs give two different sessions", () =>
@@ -112,8 +112,8 @@ describe("Session.initialize", () => {
           assert.deepStrictEqual(yield* snapshotTypes(id), ["1:periodic:running"])
           yield* session.persist({ ...state, session: { ...state.session, loopCount: 2 } }, { tradesChanged: true })
           assert.deepStrictEqual(yield* snapshotTypes(id), ["2:trade:running", "1:periodic:running"])
-          const hot = Option.getOrThrow(yield* (yield* HotStateStore).load(id)).state
-          assert.strictEqual(hot.session.loopCount, 2)
+          const live = Option.getOrThrow(yield* (yield* LiveStateStore).load(id)).state
+          assert.strictEqual(live.session.loopCount, 2)
         }))
     }).pipe(Effect.provide(memory())))
 
@@ -157,7 +157,7 @@ describe("Session.initialize", () => {
     Effect.gen(function*() {
       // A cleanly stopped session still has live state; it is not "interrupted".
       const stopped = yield* withSession(options("CLEAN_RESET"), () => Effect.void)
-      assert.isTrue(Option.isSome(yield* (yield* HotStateStore).load(stopped.session.sessionId)))
+      assert.isTrue(Option.isSome(yield* (yield* LiveStateStore).load(stopped.session.sessionId)))
       const { session } = yield* withSession(options("AUTO"), () => Effect.void)
       assert.notStrictEqual(session.sessionId, stopped.session.sessionId)
       assert.strictEqual(session.origin.kind, "clean")
@@ -173,7 +173,7 @@ describe("Session.initialize", () => {
       const refused = yield* Effect.flip(Effect.scoped(Session.initialize({ ...options("CLEAN_RESET", id), admit: () => Effect.fail("cannot run it") })))
       assert.strictEqual(refused, "cannot run it")
       assert.deepStrictEqual(yield* snapshotTypes(id), [])
-      assert.isTrue(Option.isNone(yield* (yield* HotStateStore).load(id)))
+      assert.isTrue(Option.isNone(yield* (yield* LiveStateStore).load(id)))
       const lease = Option.getOrThrow(yield* (yield* SessionLease).current(id))
       assert.isAtMost(lease.expiresAt, yield* Clock.currentTimeMillis)
     }).pipe(Effect.provide(memory())))
@@ -182,7 +182,7 @@ describe("Session.initialize", () => {
     const rows: Array<SnapshotStoreModule.SnapshotRow> = []
     const leases: SessionLeaseModule.MemoryLeases = new Map()
     const stores = Layer.mergeAll(
-      HotStateStoreModule.layerMemory(env),
+      LiveStateStoreModule.layerMemory(env),
       Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
       SessionLeaseModule.layerMemory(env, leases)
     )
@@ -203,7 +203,7 @@ describe("Session.initialize", () => {
     const stores = Layer.mergeAll(
       Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
       SessionLeaseModule.layerMemory(env, leases),
-      HotStateStoreModule.layerMemory(env)
+      LiveStateStoreModule.layerMemory(env)
     )
     return Effect.gen(function*() {
       const id = SessionId.make("sess_events001")
@@ -217,7 +217,7 @@ describe("Session.initialize", () => {
         }))
       // Every snapshot but the first is damaged, and the live tier is gone.
       for (let i = 1; i < rows.length; i++) rows[i] = { ...rows[i]!, checksum: "sha256:0" }
-      yield* (yield* HotStateStore).delete(id, Option.getOrThrow(yield* (yield* SessionLease).current(id)).fencingToken)
+      yield* (yield* LiveStateStore).delete(id, Option.getOrThrow(yield* (yield* SessionLease).current(id)).fencingToken)
       yield* withSession(options("RESUME_FROM_STATE", id), () => Effect.void)
       const [event] = yield* (yield* SnapshotStore).listEvents(id)
       assert.strictEqual(event?.detail["skippedCount"], 31)

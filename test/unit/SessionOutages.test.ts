@@ -14,8 +14,8 @@ import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrat
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Session from "../../src/session/Session.ts"
 import * as TierHealth from "../../src/session/TierHealth.ts"
-import * as HotStateStoreModule from "../../src/store/HotStateStore.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import * as LiveStateStoreModule from "../../src/store/LiveStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
 import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
@@ -31,13 +31,13 @@ const switchable = Effect.gen(function*() {
   const durableDown = yield* Ref.make(false)
   const saves = yield* Ref.make(0)
   const leases: SessionLeaseModule.MemoryLeases = new Map()
-  const hot = HotStateStoreModule.makeMemory(env)
+  const live = LiveStateStoreModule.makeMemory(env)
   const snapshots = SnapshotStoreModule.makeMemory(env, [], leases)
   const away = (store: "redis" | "postgres") => Effect.fail(StoreError.unreachable(store, "connect ECONNREFUSED"))
   const layer = Layer.mergeAll(
-    Layer.succeed(HotStateStore, {
-      ...hot,
-      save: (state, token) => Effect.flatMap(Ref.get(liveDown), (down) => (down ? away("redis") : hot.save(state, token)))
+    Layer.succeed(LiveStateStore, {
+      ...live,
+      save: (state, token) => Effect.flatMap(Ref.get(liveDown), (down) => (down ? away("redis") : live.save(state, token)))
     }),
     Layer.succeed(SnapshotStore, {
       ...snapshots,
@@ -129,7 +129,7 @@ describe("session outages on switchable memory stores", () => {
         yield* Ref.set(stores.liveDown, false)
         yield* session.persist(at(state, 6), { tradesChanged: false })
         assert.strictEqual((yield* session.health).liveTier, "ok")
-        const live = yield* (yield* HotStateStore).load(sessionId)
+        const live = yield* (yield* LiveStateStore).load(sessionId)
         assert.strictEqual(live._tag === "Some" ? live.value.state.session.loopCount : -1, 6)
         yield* Scope.close(scope, Exit.void)
       }).pipe(Effect.provide(stores.layer))

@@ -9,7 +9,7 @@
 import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { Command } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
-import { HotStateStore } from "../../store/HotStateStore.ts"
+import { LiveStateStore } from "../../store/LiveStateStore.ts"
 import { layerDurable, layerLive, liveKindOf } from "../../store/Persistence.ts"
 import { SessionLease } from "../../store/SessionLease.ts"
 import { SnapshotStore } from "../../store/SnapshotStore.ts"
@@ -40,7 +40,7 @@ export const health = Command.make(
     const live = layerLive(config)
     const durable = layerDurable(config)
 
-    const liveTier = yield* probe(Effect.flatMap(HotStateStore, (store) => store.listSessions()), live)
+    const liveTier = yield* probe(Effect.flatMap(LiveStateStore, (store) => store.listSessions()), live)
     const durableTier = yield* probe(
       Effect.gen(function*() {
         const sessions = yield* (yield* SnapshotStore).listSessions()

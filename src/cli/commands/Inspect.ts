@@ -5,7 +5,7 @@ import { Console, Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
-import { HotStateStore } from "../../store/HotStateStore.ts"
+import { LiveStateStore } from "../../store/LiveStateStore.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { type HistoryCut, SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
@@ -31,7 +31,7 @@ export const sessions = Command.make(
   Effect.fn(function*({ json }) {
     const { durable, live } = yield* Effect.gen(function*() {
       const durable = yield* (yield* SnapshotStore).listSessions()
-      const live = yield* (yield* HotStateStore).listSessions()
+      const live = yield* (yield* LiveStateStore).listSessions()
       return { durable, live }
     }).pipe(Effect.provide(Persistence.layerReadOnly))
     const liveOnly = live.filter((id) => !durable.some((s) => s.sessionId === id))
@@ -75,8 +75,8 @@ export const inspect = Command.make(
     const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
     if (json) return yield* Console.log(JSON.stringify(reportToJson(report)))
     yield* Console.log(describeReport(report))
+    if (report.outcome !== "restored") return
     const state = report.state
-    if (state === null) return
     const trades = Object.values(state.positions.activeTrades)
     yield* Console.log([
       `session   ${state.session.sessionId}  ${state.session.mode}  campaign ${state.session.campaignId}  status ${state.session.status}`,

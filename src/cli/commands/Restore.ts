@@ -9,7 +9,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
-import { HotStateStore } from "../../store/HotStateStore.ts"
+import { LiveStateStore } from "../../store/LiveStateStore.ts"
 import { defaultHolder, hold } from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
@@ -44,7 +44,7 @@ export const restore = Command.make(
         const lease = yield* hold(session, { holder: `restore-${defaultHolder()}`, ttl: "30 seconds", wait: 0 })
         const report = yield* Restore.run(session, options)
         if (report.outcome === "restored" && report.source === "snapshot" && report.state !== null) {
-          yield* (yield* HotStateStore).save(report.state, lease.fencingToken)
+          yield* (yield* LiveStateStore).save(report.state, lease.fencingToken)
         }
         return report
       })).pipe(Effect.provide(Persistence.layer)))

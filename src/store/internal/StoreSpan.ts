@@ -1,6 +1,6 @@
 /**
  * StoreSpan: every store operation is a span named after it
- * (`HotStateStore.save`, `SnapshotStore.loadRecent`, ...).
+ * (`LiveStateStore.save`, `SnapshotStore.loadRecent`, ...).
  *
  * `Effect.fn(name)` would also capture a stack trace at every call to locate
  * the span. Inside the live save, which runs every runner loop, that capture

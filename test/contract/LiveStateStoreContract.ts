@@ -10,7 +10,7 @@ import { sectionCodecs } from "../../src/domain/StateCodec.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
 import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
-import { HotStateStore } from "../../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import { sectionKey } from "../../src/store/StateKeys.ts"
 import { type LiveBacking, RawLive } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -22,18 +22,18 @@ const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
 const sessionVersion = sectionCodecs.session.currentVersion
 
 /** Registers the live-tier contract for `backing`. */
-export const hotStateStoreContract = (backing: LiveBacking, options: { readonly propertyRuns: number }) => {
-  const env = uniqueEnv(`hot${backing.name}`)
-  layer(backing.layer(env), { timeout: "60 seconds" })(`HotStateStore contract on ${backing.name}`, (it) => {
+export const liveStateStoreContract = (backing: LiveBacking, options: { readonly propertyRuns: number }) => {
+  const env = uniqueEnv(`live${backing.name}`)
+  layer(backing.layer(env), { timeout: "60 seconds" })(`LiveStateStore contract on ${backing.name}`, (it) => {
     it.effect("a session without live state loads as None", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         assert.isTrue(Option.isNone(yield* store.load(session("none0001"))))
       }))
 
     it.effect.prop("save then load gives back the same state", { state: engineStateArbitrary() }, ({ state }) =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         yield* store.save(state)
         const loaded = Option.getOrThrow(yield* store.load(state.session.sessionId))
         assert.deepStrictEqual(loaded.state, withoutNegativeZero(state))
@@ -50,7 +50,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
       },
       ({ campaign, foreignAt, loops, seed }) =>
         Effect.gen(function*() {
-          const store = yield* HotStateStore
+          const store = yield* LiveStateStore
           const c = campaigns[campaign]!
           const sessionId = SessionId.make(`sess_seq${seed.toString(36)}`)
           let state = newSessionState({ sessionId, campaign: c, startTime: simulatedStart })
@@ -60,7 +60,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
             if (loop === foreignAt) {
               // Another writer (a second store, as after a takeover) writes an older state in between.
               const [other] = yield* sampleStates(sessionId, { count: 1, seed })
-              yield* HotStateStore.pipe(Effect.flatMap((foreign) => foreign.save(other!)), Effect.provide(backing.layer(env)))
+              yield* LiveStateStore.pipe(Effect.flatMap((foreign) => foreign.save(other!)), Effect.provide(backing.layer(env)))
             }
             yield* store.save(state)
             if (loop % 7 === 0 || loop === loops - 1 || loop === foreignAt) {
@@ -73,7 +73,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a state with 200 open trades round-trips", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [state] = yield* sampleStates(session("many0001"), { count: 1, seed: 3, minOpenTrades: 200, maxOpenTrades: 200 })
         assert.isAtLeast(Object.keys(state!.positions.activeTrades).length, 150)
         yield* store.save(state!)
@@ -82,7 +82,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a save replaces every section of the previous one", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [first, second] = yield* sampleStates(session("replace01"), { count: 2, seed: 5 })
         yield* store.save(first!)
         yield* store.save(second!)
@@ -91,7 +91,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("an invalid state is refused before anything is written: the previous state stays whole", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [state] = yield* sampleStates(session("refuse01"), { count: 1, seed: 6 })
         yield* store.save(state!)
         const broken = { ...state!, metrics: { ...state!.metrics, tradesOpened: state!.metrics.tradesOpened + 5 } }
@@ -103,7 +103,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a save interrupted at any point leaves either the old or the new state, never a mix", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [older, newer] = yield* sampleStates(session("interrupt1"), { count: 2, seed: 8 })
         const expected = [withoutNegativeZero(older!), withoutNegativeZero(newer!)]
         for (let round = 0; round < 30; round++) {
@@ -119,7 +119,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("delete removes every section", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [state] = yield* sampleStates(session("delete01"), { count: 1, seed: 9 })
         yield* store.save(state!)
         yield* store.delete(session("delete01"))
@@ -129,13 +129,13 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("listSessions lists the sessions with live state in this env, and no other env's", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const [state] = yield* sampleStates(session("listed01"), { count: 1, seed: 10 })
         yield* store.save(state!)
         yield* store.save(ofSession(state!, session("listed02")))
         const listed = yield* store.listSessions()
         assert.includeMembers([...listed], [session("listed01"), session("listed02")])
-        const otherEnvSees = yield* HotStateStore.pipe(
+        const otherEnvSees = yield* LiveStateStore.pipe(
           Effect.flatMap((other) => other.listSessions()),
           Effect.provide(backing.layer(uniqueEnv(`other${backing.name}`)))
         )
@@ -144,7 +144,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a section that is not valid JSON is Unreadable, naming the key and the problem", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const raw = yield* RawLive
         const [state] = yield* sampleStates(session("corrupt01"), { count: 1, seed: 11 })
         yield* store.save(state!)
@@ -157,7 +157,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a section that breaks its Schema is Unreadable, naming the path", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const raw = yield* RawLive
         const [state] = yield* sampleStates(session("corrupt02"), { count: 1, seed: 12 })
         yield* store.save(state!)
@@ -169,7 +169,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("a missing section is Unreadable, not a partial state", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const raw = yield* RawLive
         const [state] = yield* sampleStates(session("partial01"), { count: 1, seed: 13 })
         for (const name of sectionNames) {
@@ -183,7 +183,7 @@ export const hotStateStoreContract = (backing: LiveBacking, options: { readonly 
 
     it.effect("another session's section under this session's key is Unreadable", () =>
       Effect.gen(function*() {
-        const store = yield* HotStateStore
+        const store = yield* LiveStateStore
         const raw = yield* RawLive
         const [state] = yield* sampleStates(session("mixed001"), { count: 1, seed: 14 })
         yield* store.save(state!)

@@ -1,5 +1,5 @@
 /**
- * RedisHotStateStore: the live tier on Redis, written incrementally.
+ * RedisLiveStateStore: the live tier on Redis, written incrementally.
  *
  * Layout of a session (all keys share the session's hash slot):
  * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON;
@@ -27,12 +27,12 @@ import {
   decodeLiveState,
   fencedWrite,
   fenceLostWrite,
-  HotStateStore,
+  LiveStateStore,
   sessionIdsOfKeys,
   type StoredSection,
   tokenOfMark,
   writeMark
-} from "./HotStateStore.ts"
+} from "./LiveStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
@@ -55,7 +55,7 @@ const writeArgs = (writes: ReadonlyArray<LiveWrite>): Array<string> =>
   )
 
 /** The live tier of `env` on the connection of `RedisClient`. */
-export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotStateStoreOptions = {}) {
+export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStateStoreOptions = {}) {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   const fullEvery = options.fullWriteEvery ?? 1_000
   const redis = yield* RedisClient
@@ -106,7 +106,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
       caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
     })
 
-  const save = storeOperation("HotStateStore.save")(function*(state: EngineState, fencingToken = 0) {
+  const save = storeOperation("LiveStateStore.save")(function*(state: EngineState, fencingToken = 0) {
     const sessionId = state.session.sessionId
     const cached = caches.get(sessionId)
     // Every `fullEvery` writes the whole state is written again, so that damage done below the store
@@ -121,7 +121,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     )
   })
 
-  const load = storeOperation("HotStateStore.load")(function*(sessionId: SessionId) {
+  const load = storeOperation("LiveStateStore.load")(function*(sessionId: SessionId) {
     const keys = keysOf(sessionId)
     const reply = yield* LiveTierScripts.load.run(redis, keys, [String(maxSectionBytes)])
     if (reply[0] === "wrongtype") {
@@ -145,18 +145,18 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     return Option.map(state, (decoded) => ({ state: decoded, fencingToken }))
   })
 
-  const remove = storeOperation("HotStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
+  const remove = storeOperation("LiveStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
     caches.delete(sessionId)
     const reply = yield* LiveTierScripts.remove.run(redis, keysOf(sessionId), [String(fencingToken)])
     if (reply[0] !== "ok") return yield* refusal(sessionId, fencingToken, reply)
   })
 
-  const raiseFence = storeOperation("HotStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
+  const raiseFence = storeOperation("LiveStateStore.raiseFence")(function*(sessionId: SessionId, fencingToken: number) {
     const before = yield* LiveTierScripts.raiseFence.run(redis, keysOf(sessionId), [String(fencingToken)])
     return before >= 0 ? before : null
   })
 
-  const listSessions = storeOperation("HotStateStore.listSessions")(function*() {
+  const listSessions = storeOperation("LiveStateStore.listSessions")(function*() {
     // SCAN walks one server: on a cluster, every master is walked.
     const keys = yield* redis.use("SCAN", async () => {
       const found: Array<string> = []
@@ -173,7 +173,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
     return sessionIdsOfKeys(env, keys)
   })
 
-  return HotStateStore.of({
+  return LiveStateStore.of({
     env,
     kind: "redis",
     durable: true,
@@ -187,7 +187,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisHotState
 })
 
 /** Settings of the Redis live tier. */
-export interface RedisHotStateStoreOptions {
+export interface RedisLiveStateStoreOptions {
   /** Sections larger than this are refused on read (default 16 MiB). */
   readonly maxSectionBytes?: number
   /** After this many incremental writes of a session, the next one writes it whole (default 1,000). */
@@ -195,6 +195,6 @@ export interface RedisHotStateStoreOptions {
 }
 
 /** The Redis backing of the live tier for `env`; needs a `RedisClient`. */
-export const layer = (env: Env, options: RedisHotStateStoreOptions = {}): Layer.Layer<HotStateStore, never, RedisClient> =>
-  Layer.effect(HotStateStore, make(env, options))
+export const layer = (env: Env, options: RedisLiveStateStoreOptions = {}): Layer.Layer<LiveStateStore, never, RedisClient> =>
+  Layer.effect(LiveStateStore, make(env, options))
 

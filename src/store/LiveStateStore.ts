@@ -1,7 +1,7 @@
 /**
- * HotStateStore: the live state of running sessions, written every loop.
+ * LiveStateStore: the live state of running sessions, written every loop.
  *
- * One contract, several backings: Redis (`RedisHotStateStore`) for real use,
+ * One contract, several backings: Redis (`RedisLiveStateStore`) for real use,
  * and memory (`layerMemory`) as the embedded default and for tests. Every
  * backing stores the same thing: one JSON text per section under the keys of
  * `StateKeys`, each encoded by its Schema, written all at once, with the
@@ -33,7 +33,7 @@ export interface LiveState {
 }
 
 /** The live tier: save, load and delete the state of a session, list the sessions that have one. */
-export class HotStateStore extends Context.Service<HotStateStore, {
+export class LiveStateStore extends Context.Service<LiveStateStore, {
   /** The namespace every key of this store lives in. */
   readonly env: Env
   readonly kind: StoreKind
@@ -59,7 +59,7 @@ export class HotStateStore extends Context.Service<HotStateStore, {
   readonly listSessions: () => Effect.Effect<ReadonlyArray<SessionId>, StoreError>
   /** Payload bytes this store has written so far (what incremental saves save). */
   readonly bytesWritten: Effect.Effect<number>
-}>()("arbitrage-state/store/HotStateStore") {}
+}>()("arbitrage-state/store/LiveStateStore") {}
 
 /** The key/value pairs that hold a state: one encoded section per key; fails if the state breaks an invariant. */
 export const encodeLiveState = (
@@ -146,7 +146,7 @@ export const makeMemory = (
   env: Env,
   entries: Map<string, string> = new Map(),
   options: { readonly maxSectionBytes?: number } = {}
-): HotStateStore["Service"] => {
+): LiveStateStore["Service"] => {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   let written = 0
   let writes = 0
@@ -161,7 +161,7 @@ export const makeMemory = (
       if (token > fence) entries.set(fenceKey(env, sessionId), String(token))
       return Effect.void
     })
-  return HotStateStore.of({
+  return LiveStateStore.of({
     env,
     kind: "memory",
     durable: false,
@@ -205,4 +205,4 @@ export const makeMemory = (
 }
 
 /** The memory backing for `env`. */
-export const layerMemory = (env: Env): Layer.Layer<HotStateStore> => Layer.sync(HotStateStore, () => makeMemory(env))
+export const layerMemory = (env: Env): Layer.Layer<LiveStateStore> => Layer.sync(LiveStateStore, () => makeMemory(env))

@@ -1,0 +1,6 @@
+import { liveBackings } from "../support/Backings.ts"
+import { liveStateStoreContract } from "./LiveStateStoreContract.ts"
+
+for (const backing of liveBackings) {
+  liveStateStoreContract(backing, { propertyRuns: backing.name === "memory" ? 100 : 30 })
+}
