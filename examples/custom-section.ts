@@ -9,7 +9,9 @@
  *   npm run example -- custom-section
  */
 import { Result, Schema } from "effect"
-import { makeVersionedSection, olderVersion } from "../src/domain/VersionedSection.ts"
+import { VersionedSection } from "../src/index.ts"
+
+const { makeVersionedSection, olderVersion } = VersionedSection
 
 const Bps = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 

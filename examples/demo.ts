@@ -19,19 +19,15 @@ import { spawn, spawnSync } from "node:child_process"
 import { randomBytes, randomInt } from "node:crypto"
 import { mkdirSync, rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { SessionId } from "../src/domain/Ids.ts"
-import { canonicalJson } from "../src/domain/Checksum.ts"
-import { encodeEngineState } from "../src/domain/StateCodec.ts"
-import { newSessionState, runLoop, simulatedStart } from "../src/runner/ArbitrageStrategy.ts"
-import { campaigns } from "../src/runner/Campaign.ts"
-import { readLines } from "../src/supervisor/LineReader.ts"
+import { createInterface } from "node:readline"
+import { ArbitrageStrategy, Campaign, Checksum, Ids, StateCodec } from "../src/index.ts"
 
 const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
 const dataDir = fileURLToPath(new URL(`../.data/demo-${Date.now()}`, import.meta.url))
-const sessionId = SessionId.make(`sess_demo${randomBytes(3).toString("hex")}`)
+const sessionId = Ids.SessionId.make(`sess_demo${randomBytes(3).toString("hex")}`)
 const loops = 1_500
 const seed = 7
-const campaign = campaigns.balanced!
+const campaign = Campaign.campaigns.balanced!
 const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env
 // A short lease, so that the killed runner's session is free again two seconds after its death.
 const env = { ...inherited, PGLITE_DATA_DIR: dataDir, STATE_ENV: "demo", LEASE_TTL: "2 seconds" }
@@ -46,7 +42,7 @@ const runUntilKilled = (killAfter: number) =>
       stdio: ["ignore", "pipe", "ignore"]
     })
     let killedAt: { loop: number; openTrades: number } | undefined
-    readLines(child.stdout, (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       if (killedAt !== undefined || !line.startsWith("{\"loop\":")) return
       const status = JSON.parse(line) as { loop: number; openTrades: number }
       if (status.loop >= killAfter && status.openTrades > 0) {
@@ -84,12 +80,12 @@ try {
   say(`3. resumed and ran to loop ${final.session.loopCount}: ${final.metrics.tradesOpened} trades, ` +
     `PnL ${final.metrics.totalPnlUsd.toFixed(2)} USD, equity ${final.metrics.portfolioEquityUsd.toFixed(2)} USD`)
 
-  let alone = newSessionState({ sessionId, campaign, startTime: simulatedStart, market: { seed, tickMs: 1000 } })
-  while (alone.session.loopCount < loops) alone = runLoop(alone, campaign, { seed, tickMs: 1000 }).state
+  let alone = ArbitrageStrategy.newSessionState({ sessionId, campaign, startTime: ArbitrageStrategy.simulatedStart, market: { seed, tickMs: 1000 } })
+  while (alone.session.loopCount < loops) alone = ArbitrageStrategy.runLoop(alone, campaign, { seed, tickMs: 1000 }).state
   alone = { ...alone, session: { ...alone.session, status: "stopped" } }
-  const expected = JSON.parse(JSON.stringify(Result.getOrThrow(encodeEngineState(alone))))
+  const expected = JSON.parse(JSON.stringify(Result.getOrThrow(StateCodec.encodeEngineState(alone))))
   // Compared as canonical JSON (keys sorted): the same state, whatever order its records were read back in.
-  verdict = canonicalJson(final) === canonicalJson(expected)
+  verdict = Checksum.canonicalJson(final) === Checksum.canonicalJson(expected)
   say(`4. the same run left alone: ${alone.metrics.tradesOpened} trades, PnL ${alone.metrics.totalPnlUsd.toFixed(2)} USD`)
 } catch (error) {
   say(`demo failed: ${(error as Error).message}`)

@@ -7,17 +7,15 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Result } from "effect"
-import type { SessionId } from "../src/domain/Ids.ts"
-import * as Persistence from "../src/store/Persistence.ts"
-import { SnapshotStore } from "../src/store/SnapshotStore.ts"
+import { Persistence, SnapshotStore } from "../src/index.ts"
 
 const program = Effect.gen(function*() {
-  const store = yield* SnapshotStore
+  const store = yield* SnapshotStore.SnapshotStore
   const sessions = yield* store.listSessions()
   yield* Console.log(`${sessions.length} session(s) with snapshots`)
   for (const session of sessions.slice(0, 5)) {
     yield* Console.log(`${session.sessionId}: newest #${session.sequence} (${session.snapshotType}), loop ${session.loopCount}, ${session.status}`)
-    for (const read of yield* store.loadRecent(session.sessionId as SessionId, { limit: 3 })) {
+    for (const read of yield* store.loadRecent(session.sessionId, { limit: 3 })) {
       const verdict = Result.isSuccess(read.result) ? "valid" : `invalid: ${read.result.failure.message}`
       yield* Console.log(`  #${read.sequence} ${verdict}`)
     }

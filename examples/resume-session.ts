@@ -9,17 +9,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Scope } from "effect"
-import { describeReport } from "../src/recovery/RestoreReport.ts"
-import { newSessionState, simulatedStart } from "../src/runner/ArbitrageStrategy.ts"
-import { campaigns } from "../src/runner/Campaign.ts"
-import * as Runner from "../src/runner/Runner.ts"
-import * as Session from "../src/session/Session.ts"
-import * as Persistence from "../src/store/Persistence.ts"
+import { ArbitrageStrategy, Campaign, type Ids, Persistence, RestoreReport, Runner, Session } from "../src/index.ts"
 
-const campaign = campaigns.aggressive!
+const campaign = Campaign.campaigns.aggressive!
 const market = { seed: 2, tickMs: 1000 }
-const newState = (sessionId: Parameters<Session.SessionOptions["newState"]>[0]) =>
-  newSessionState({ sessionId, campaign, startTime: simulatedStart })
+const newState = (sessionId: Ids.SessionId) =>
+  ArbitrageStrategy.newSessionState({ sessionId, campaign, startTime: ArbitrageStrategy.simulatedStart })
 
 const program = Effect.gen(function*() {
   const first = yield* Scope.make()
@@ -35,7 +30,7 @@ const program = Effect.gen(function*() {
     newState,
     policy: { snapshotInterval: "5 minutes" }
   })
-  if (resumed.origin.kind === "resumed") yield* Console.log(describeReport(resumed.origin.report))
+  if (resumed.origin.kind === "resumed") yield* Console.log(RestoreReport.describeReport(resumed.origin.report))
   const same = JSON.stringify(resumed.initialState.metrics) === JSON.stringify(before.metrics)
   yield* Console.log(`metrics carried over: ${same ? "yes" : "NO"}`)
   const after = yield* Runner.run(resumed, resumed.initialState, { campaign, market, targetLoops: 600 })

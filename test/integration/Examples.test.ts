@@ -36,6 +36,15 @@ describe("examples", () => {
     }
   })
 
+  it("each example uses the public API only (the package's entry point), as a user's program would", () => {
+    for (const name of exampleNames) {
+      const text = readFileSync(join(examplesDir, `${name}.ts`), "utf8")
+      const project = [...text.matchAll(/from "(\.\.\/[^"]+)"/g)].map((m) => m[1])
+      // The demo runs the CLI as a program, which is not an import.
+      assert.deepStrictEqual(project.filter((path) => path !== "../src/index.ts"), [], `${name} imports below the public API`)
+    }
+  })
+
   it("an unknown or missing name is refused (exit 2) with the names there are, and nothing runs", () => {
     for (const args of [["no-such-example"], [], ["../src/cli/main"]]) {
       const run = npmExample(args)
