@@ -2,7 +2,7 @@
  * Output: how CLI commands print. Text for people, one JSON document for
  * scripts; data goes to stdout, logs and failures to stderr.
  */
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { Flag } from "effect/cli"
 import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
 import { SessionId } from "../domain/Ids.ts"
@@ -33,10 +33,6 @@ export const scanBudgetOf = (megabytes: Option.Option<number>) =>
         ? ExitCode.fail(ExitCode.badArguments, "--scan-budget-mb must be at least 1")
         : Effect.succeed({ scanBudgetBytes: mb * 1024 * 1024 })
   })
-
-/** Prints `value` as one JSON line when `json`, else the text `render` gives. */
-export const emit = <A>(json: boolean, value: A, render: (value: A) => string) =>
-  Console.log(json ? JSON.stringify(value) : render(value))
 
 /** Writes `text` on the current terminal line, replacing what was there (a live status line). */
 export const statusLine = (text: string) =>

@@ -42,5 +42,3 @@ export const PositionsState = Schema.Struct({
 }).check(Schema.makeFilter(positionsIssues)).annotate({ identifier: "PositionsState" })
 export type PositionsState = typeof PositionsState.Type
 
-/** No open trades. */
-export const emptyPositions: PositionsState = { activeTrades: {}, positionOpenTimes: {} }
