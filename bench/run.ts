@@ -19,7 +19,7 @@ import { newSessionState, simulatedStart } from "../src/runner/ArbitrageStrategy
 import { campaigns } from "../src/runner/Campaign.ts"
 import * as Runner from "../src/runner/Runner.ts"
 import * as Session from "../src/session/Session.ts"
-import { HotStateStore } from "../src/store/HotStateStore.ts"
+import { LiveStateStore } from "../src/store/LiveStateStore.ts"
 import { openTimeField, tradeField, versionField } from "../src/store/internal/LiveStateDelta.ts"
 import { durableOn, postgresLayer, redisLiveLayer, type Stores } from "../src/store/Persistence.ts"
 import { SnapshotStore } from "../src/store/SnapshotStore.ts"
@@ -69,7 +69,7 @@ const rawLiveSave = (state: EngineState, mark: string) => {
 }
 
 const hotStore = await runtime.runPromise(Effect.gen(function*() {
-  return yield* HotStateStore
+  return yield* LiveStateStore
 }))
 const snapshotStore = await runtime.runPromise(Effect.gen(function*() {
   return yield* SnapshotStore
@@ -126,7 +126,7 @@ try {
     run(snapshotStore.save({ sessionId: snapId, snapshotType: "trade", sequence: ++ourSequence, fencingToken: 1, createdAt: 0 }, snapState)), { runs: 1_000 }))
 
   // 3. Restore (read, verify, decode, choose) vs the raw reads of the same keys and row.
-  await run(Effect.flatMap(HotStateStore, (s) => s.save(snapState)))
+  await run(Effect.flatMap(LiveStateStore, (s) => s.save(snapState)))
   const rawRestore = async () => {
     await redis.multi()
       .get(sectionKey(env, snapId, "session")).hgetall(sectionKey(env, snapId, "positions"))
@@ -189,7 +189,7 @@ try {
     const id = SessionId.make(`sess_benchscale${trades}`)
     const state = await stateWith(id, trades)
     const saved = await run(Effect.flatMap(SnapshotStore, (s) => s.save({ sessionId: id, snapshotType: "trade", sequence: 1, fencingToken: 1, createdAt: 0 }, state)))
-    await run(Effect.flatMap(HotStateStore, (s) => s.save(state)))
+    await run(Effect.flatMap(LiveStateStore, (s) => s.save(state)))
     const bytes = await sql.query(
       `SELECT pg_column_size(s.session) + coalesce(pg_column_size(p.positions), 0) + coalesce(pg_column_size(p.positions_gzip), 0)
               + pg_column_size(m.metrics) + pg_column_size(r.risk_guard) AS stored,
@@ -222,7 +222,7 @@ try {
   // 5b. 100 concurrent sessions, each saving its live state every loop, for 3 seconds.
   const sessions = await Promise.all(Array.from({ length: 100 }, (_, i) => stateWith(SessionId.make(`sess_benchmany${i}`), 3)))
   const throughput = await run(Effect.gen(function*() {
-    const store = yield* HotStateStore
+    const store = yield* LiveStateStore
     let saves = 0
     const deadline = Date.now() + 3_000
     yield* Effect.forEach(sessions, (start) =>
