@@ -20,7 +20,8 @@ import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { Snapshot } from "../domain/Snapshot.ts"
-import { type RecordedEvent, type SnapshotRead, SnapshotStore } from "../store/SnapshotStore.ts"
+import { type RecordedEvent, SessionEvents } from "../store/SessionEvents.ts"
+import { type SnapshotRead, SnapshotStore } from "../store/SnapshotStore.ts"
 import { type Drawdown, drawdownOf, type EquityPoint } from "./Drawdown.ts"
 import { escape, signedPercent, signedUsd, simulatedClock, usd, wallClock } from "./internal/Format.ts"
 import { afterText, drawdownChart, equityChart, labelFontPx, type ResumeMark, type SessionClock, tickFontPx, tierName } from "./SessionChart.ts"
@@ -43,7 +44,7 @@ export const gather = Effect.fn("SessionReport.gather")(function*(sessionId: Ses
     if (page.length < 200) break
     beforeSequence = page[page.length - 1]!.sequence
   }
-  return { sessionId, snapshots: reads.reverse(), events: yield* store.listEvents(sessionId) } satisfies ReportData
+  return { sessionId, snapshots: reads.reverse(), events: yield* (yield* SessionEvents).list(sessionId) } satisfies ReportData
 })
 
 /** A trade as the snapshots saw it: when it opened, when it closed, and its PnL when one close explains it. */

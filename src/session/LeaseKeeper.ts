@@ -10,7 +10,7 @@
  * the stores themselves refuse a token whose lease ran out meanwhile.
  */
 import { Duration, Effect, Ref, Schedule, type Scope } from "effect"
-import { type Lease, type LeaseError, leaseLost, SessionLease } from "../store/SessionLease.ts"
+import { type Lease, type LeaseError, leaseLost, leaseTtlMillis, SessionLease } from "../store/SessionLease.ts"
 
 /** What the durable tier said of the lease: still ours (extended), no answer, or taken by another runner. */
 export type LeaseStanding = "confirmed" | "unconfirmed" | "lost"
@@ -63,7 +63,7 @@ export const keep = Effect.fnUntraced(function*(lease: Lease, ttl: Duration.Inpu
     return "lost" as const
   })
 
-  const ttlMs = Duration.toMillis(Duration.fromInputUnsafe(ttl))
+  const ttlMs = leaseTtlMillis(ttl)
   yield* Effect.forkScoped(
     Effect.gen(function*() {
       if ((yield* confirm) === "lost") return yield* Effect.interrupt

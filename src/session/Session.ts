@@ -35,8 +35,10 @@ import type { StateCodecError } from "../domain/StateCodecError.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
 import type * as Restore from "../recovery/Restore.ts"
 import { LiveStateStore } from "../store/LiveStateStore.ts"
-import type { Lease, LeaseError, SessionHeld, SessionLease } from "../store/SessionLease.ts"
-import { SnapshotStore, type SnapshotSummary } from "../store/SnapshotStore.ts"
+import type { Lease, LeaseError, SessionHeld } from "../store/SessionLease.ts"
+import { SessionEvents } from "../store/SessionEvents.ts"
+import type { SnapshotSummary } from "../store/SnapshotStore.ts"
+import type { Stores } from "../store/Persistence.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import * as LeaseKeeper from "./LeaseKeeper.ts"
 import type { SessionError } from "./SessionError.ts"
@@ -143,10 +145,10 @@ const recordedSkips = 20
 export const initialize = Effect.fn("Session.initialize")(function*<E = never>(options: SessionOptions<E>): Effect.fn.Return<
   ActiveSession,
   SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError | E,
-  LiveStateStore | SnapshotStore | SessionLease | Scope.Scope
+  Stores | Scope.Scope
 > {
   const liveStore = yield* LiveStateStore
-  const snapshots = yield* SnapshotStore
+  const events = yield* SessionEvents
   const ttl = options.lease?.ttl ?? "15 seconds"
   const started = yield* start({
     mode: options.mode,
@@ -346,7 +348,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   else {
     const { report } = started.origin
     const passedOver = report.skipped.filter((s) => s.kind !== "superseded")
-    yield* snapshots.recordEvent(sessionId, {
+    yield* events.record(sessionId, {
       kind: "resumed",
       fencingToken: token,
       loopCount: state.session.loopCount,

@@ -8,7 +8,7 @@
 import { Effect, Schedule } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
 import { migrations } from "../../migrations/index.ts"
-import { fromSqlError } from "./PgSnapshotStore.ts"
+import { fromSqlError } from "./internal/SqlErrors.ts"
 import { StoreError } from "./StoreError.ts"
 
 /** The table where the migrator records applied migrations. */

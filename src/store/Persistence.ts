@@ -8,6 +8,11 @@
  *   the log, since the live tier then does not survive the process (restore
  *   falls back to the durable snapshots, which do).
  * - Migrations are applied on start unless MIGRATE_ON_START=false.
+ *
+ * The durable tier is three services on one database client: the snapshots,
+ * the session events and the leases (`durableOn`). Every command builds its
+ * stack here (`layerLive`, `layerDurable`, `layerFrom`), so the choice is
+ * made once; `layerMemory` is both tiers in memory.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, type Redacted } from "effect"
@@ -18,17 +23,22 @@ import { maxSnapshotBytes } from "./internal/StateLimits.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as LiveStateStore from "./LiveStateStore.ts"
 import { migrate } from "./Migrations.ts"
-import { fromSqlError } from "./PgSnapshotStore.ts"
+import { fromSqlError } from "./internal/SqlErrors.ts"
+import * as PgSessionEvents from "./PgSessionEvents.ts"
 import * as PgSessionLease from "./PgSessionLease.ts"
 import * as PgSnapshotStore from "./PgSnapshotStore.ts"
 import * as RedisClient from "./RedisClient.ts"
 import * as RedisLiveStateStore from "./RedisLiveStateStore.ts"
+import * as SessionEvents from "./SessionEvents.ts"
 import * as SessionLease from "./SessionLease.ts"
 import * as SnapshotStore from "./SnapshotStore.ts"
 import type { StoreError } from "./StoreError.ts"
 
 /** The services the stack provides. */
-export type Stores = LiveStateStore.LiveStateStore | SnapshotStore.SnapshotStore | SessionLease.SessionLease
+export type Stores = LiveStateStore.LiveStateStore | DurableStores
+
+/** The services of the durable tier: snapshots, session events, leases. */
+export type DurableStores = SnapshotStore.SnapshotStore | SessionEvents.SessionEvents | SessionLease.SessionLease
 
 /** A pooled client of the PostgreSQL at `url`; an unreachable server is a typed `Unreachable`. */
 export const postgresLayer = (
@@ -61,13 +71,13 @@ export const snapshotsOn = <E, R>(
 ): Layer.Layer<SnapshotStore.SnapshotStore, E | StoreError, R> =>
   PgSnapshotStore.layer(env).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
 
-/** The durable tier and the session leases of `env` on one database client (migrated first when asked). */
+/** The durable tier (snapshots, session events, leases) of `env` on one database client (migrated first when asked). */
 export const durableOn = <E, R>(
   env: Env,
   sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
   options: { readonly migrate: boolean } = { migrate: true }
-): Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease, E | StoreError, R> =>
-  Layer.mergeAll(PgSnapshotStore.layer(env), PgSessionLease.layer(env)).pipe(
+): Layer.Layer<DurableStores, E | StoreError, R> =>
+  Layer.mergeAll(PgSnapshotStore.layer(env), PgSessionEvents.layer(env), PgSessionLease.layer(env)).pipe(
     Layer.provide(options.migrate ? migrated(sql) : sql)
   )
 
@@ -112,10 +122,8 @@ export const layerLive = (config: PersistenceConfig): Layer.Layer<LiveStateStore
       onSome: (url) => redisLiveLayer(config.env, url)
     })
 
-/** The durable tier and the leases `config` describes: DATABASE_URL, else the embedded PostgreSQL. The one place that chooses it. */
-export const layerDurable = (
-  config: PersistenceConfig
-): Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease, StoreError> =>
+/** The durable tier `config` describes: DATABASE_URL, else the embedded PostgreSQL. The one place that chooses it. */
+export const layerDurable = (config: PersistenceConfig): Layer.Layer<DurableStores, StoreError> =>
   durableOn(config.env, databaseFrom(config), { migrate: config.migrateOnStart })
 
 /** The stack described by `config`. */
@@ -132,9 +140,20 @@ export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
   return layerFrom({ ...(yield* persistenceConfig), migrateOnStart: false })
 }))
 
-/** Both tiers and the leases in memory (the snapshot store checks the leases' tokens): for unit tests above the stores. */
-export const layerMemory = (env: Env): Layer.Layer<Stores> =>
+/**
+ * The durable tier in memory: the snapshot store checks the leases' tokens and records its
+ * retention cuts among the session events, as PostgreSQL does.
+ */
+export const durableMemory = (env: Env): Layer.Layer<DurableStores> =>
   Layer.unwrap(Effect.sync(() => {
     const leases: SessionLease.MemoryLeases = new Map()
-    return Layer.mergeAll(LiveStateStore.layerMemory(env), SnapshotStore.layerMemory(env, leases), SessionLease.layerMemory(env, leases))
+    const events: SessionEvents.MemoryEvents = new Map()
+    return Layer.mergeAll(
+      SnapshotStore.layerMemory(env, leases, events),
+      SessionEvents.layerMemory(env, events),
+      SessionLease.layerMemory(env, leases)
+    )
   }))
+
+/** Both tiers in memory: for unit tests above the stores. */
+export const layerMemory = (env: Env): Layer.Layer<Stores> => Layer.merge(LiveStateStore.layerMemory(env), durableMemory(env))

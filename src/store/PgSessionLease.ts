@@ -12,8 +12,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { fromSqlError } from "./PgSnapshotStore.ts"
-import { type AcquireOptions, type Lease, leaseLost, SessionLease, sessionHeld } from "./SessionLease.ts"
+import { fromSqlError } from "./internal/SqlErrors.ts"
+import { type AcquireOptions, type Lease, leaseLost, leaseTtlMillis, SessionLease, sessionHeld } from "./SessionLease.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 
 interface LeaseRow {
@@ -26,7 +26,6 @@ interface LeaseRow {
 /** The leases of `env` on the database of `PgClient` (migrated to 0002). */
 export const make = Effect.fnUntraced(function*(env: Env) {
   const sql = yield* PgClient.PgClient
-  const ttlMs = (ttl: Duration.Input) => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(ttl))))
   const leaseOf = (sessionId: SessionId, row: LeaseRow): Lease => ({
     sessionId,
     holder: row.holder,
@@ -46,7 +45,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
     const above = options.above ?? 0
     const [row] = yield* sql<LeaseRow>`
       INSERT INTO session_leases AS l (env, session_id, holder, fencing_token, expires_at)
-      VALUES (${env}, ${sessionId}, ${holder}, ${above}::bigint + 1, now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'))
+      VALUES (${env}, ${sessionId}, ${holder}, ${above}::bigint + 1, now() + (${leaseTtlMillis(ttl)}::bigint * interval '1 millisecond'))
       ON CONFLICT (env, session_id) DO UPDATE
          SET holder = EXCLUDED.holder, fencing_token = GREATEST(l.fencing_token, ${above}::bigint) + 1,
              acquired_at = now(), renewed_at = now(), expires_at = EXCLUDED.expires_at
@@ -60,7 +59,7 @@ export const make = Effect.fnUntraced(function*(env: Env) {
   const renew = storeOperation("SessionLease.renew")(function*(lease: Lease, ttl: Duration.Input) {
     const [row] = yield* sql<LeaseRow>`
       UPDATE session_leases
-         SET expires_at = now() + (${ttlMs(ttl)}::bigint * interval '1 millisecond'), renewed_at = now()
+         SET expires_at = now() + (${leaseTtlMillis(ttl)}::bigint * interval '1 millisecond'), renewed_at = now()
        WHERE env = ${env} AND session_id = ${lease.sessionId} AND holder = ${lease.holder}
          AND fencing_token = ${lease.fencingToken}
       RETURNING ${columns}`.pipe(Effect.mapError(fromSqlError(`renew the lease of ${lease.sessionId}`)))

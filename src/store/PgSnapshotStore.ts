@@ -1,69 +1,26 @@
 /**
  * PgSnapshotStore: the durable tier on PostgreSQL (or the embedded PGlite).
  *
- * A save is one statement (so one transaction and one round trip) over the
- * four tables of migration 0001, the lease check included; a load
- * joins them back and verifies the row through `readSnapshotRow`. A save is
- * idempotent: the same snapshot written twice is stored once and reported
- * written both times. Driver failures are mapped here, at the boundary: a
- * connection that could not be made is `Unreachable`, one lost after a save
- * was sent is `OutcomeUnknown`, a sequence reused for other contents is a
- * `WriteConflict`, anything else a `StoreFailure`.
+ * The backing's rows (`SnapshotRows`) over the four tables of migration 0001;
+ * everything else a snapshot store does is `SnapshotStore.fromRows`'s. An
+ * insert is one statement (so one transaction and one round trip), the lease
+ * check included; a read joins the four tables back, each section measured by
+ * the server and sent only within the size limit. Retention's choice is one
+ * SQL function (`snapshots_past_retention`, migration 0005), which the plan
+ * (a dry run) and the cut both read. Driver failures are mapped at the
+ * boundary (`fromSqlError`).
  */
 import { Effect, Layer, Result } from "effect"
 import { PgClient } from "@effect/sql-pg"
-import type { SqlError, Statement } from "effect/sql"
+import type { Statement } from "effect/sql"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
 import { parseJson } from "../domain/StateCodec.ts"
+import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
+import type { NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
+import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
-import {
-  checkCleanupOptions,
-  type CleanupOptions,
-  type HistoryCut,
-  latestOf,
-  newestValidIds,
-  rowOfSnapshot,
-  type SessionEvent,
-  type SnapshotRow,
-  snapshotReadOfRow,
-  SnapshotStore,
-  type SnapshotToSave,
-  summariesOf,
-  writtenSummary
-} from "./SnapshotStore.ts"
-import { redactPasswords } from "./internal/ConnectionString.ts"
-import { StoreError } from "./StoreError.ts"
-import { storeOperation } from "./internal/StoreSpan.ts"
-
-/**
- * Server error codes that mean the server, not the statement, went away: shutting down or
- * restarting (57P01-57P03), or out of connections (53300).
- */
-const serverGoneCodes = new Set(["57P01", "57P02", "57P03", "53300"])
-
-/**
- * Maps a driver error to the store's error, keeping unreachable apart from everything else. For a
- * `write`, a connection lost after the statement was sent is `OutcomeUnknown`: the server may have
- * committed it. Only a connection that could not be made at all is `Unreachable` (nothing sent).
- */
-export const fromSqlError = (operation: string, options: { readonly write?: boolean } = {}) => (error: SqlError.SqlError): StoreError => {
-  // The driver's own message is generic ("Query failed"); the server's words are in the cause.
-  const cause = error.reason.cause
-  const serverMessage = cause instanceof Error ? cause.message : undefined
-  const detail = redactPasswords(`${operation}: ${serverMessage || error.reason.message || error.reason._tag}`)
-  const code = cause instanceof Error && "code" in cause ? String(cause.code) : undefined
-  if (error.reason._tag === "ConnectionError" || (code !== undefined && serverGoneCodes.has(code))) {
-    const sent = error.reason.operation !== "connect"
-    return options.write === true && sent
-      ? StoreError.outcomeUnknown("postgres", `${detail} (the connection was lost after the statement was sent: it may have been committed)`)
-      : StoreError.unreachable("postgres", detail)
-  }
-  return error.reason._tag === "UniqueViolation"
-    ? StoreError.conflict("postgres", detail)
-    : StoreError.failure("postgres", detail)
-}
+import { fromRows, type HistoryCut, SnapshotStore, type SnapshotRows } from "./SnapshotStore.ts"
 
 /** A row of `retention_plan` / `cut_snapshot_history` (counts and sequences as bigint, or text on some paths). */
 interface HistoryCutRow {
@@ -151,8 +108,8 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   }
 }
 
-/** The durable tier of `env` on the database of `SqlClient`. */
-export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotStoreOptions = {}) {
+/** The rows of the durable tier of `env` on the database of `PgClient` (migrated). */
+export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotStoreOptions = {}) {
   const sql = yield* PgClient.PgClient
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   const compressionThreshold = options.compressionThreshold ?? defaultCompressionThreshold
@@ -163,6 +120,13 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       `octet_length(${column}::text) AS ${alias}_bytes,
        CASE WHEN octet_length(${column}::text) > ${maxSectionBytes} THEN NULL ELSE ${column} END AS ${alias}`
     )
+
+  const selectRecent: SnapshotRows["selectRecent"] = (sessionId, options) => {
+    const where = options.beforeSequence === undefined
+      ? sql`s.session_id = ${sessionId}`
+      : sql`s.session_id = ${sessionId} AND s.sequence < ${options.beforeSequence}`
+    return selectRows(where, options.limit).pipe(Effect.mapError(fromSqlError(`load snapshots of ${sessionId}`)))
+  }
 
   const selectRows = (where: Statement.Fragment, limit: number) =>
     sql<RawRow>`
@@ -180,8 +144,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
        ORDER BY s.sequence DESC
        LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map((raw) => toRow(raw, maxSectionBytes))))
 
-  const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
-    const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+  const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState) {
     const openTrades = Object.keys(state.positions.activeTrades).length
     const positionsText = JSON.stringify(row.positions)
     const compressed = positionsText.length > compressionThreshold
@@ -190,8 +153,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     // lease only takes writes that carry the token of its live lease, and the row lock (FOR SHARE,
     // held to the end of the statement) keeps a takeover from slipping in before the commit. When
     // the check fails nothing is inserted, and the lease's row says why. A sequence that is already
-    // stored inserts nothing either (ON CONFLICT): the same snapshot written again (a retry after a
-    // lost reply) is then found and reported as written, anything else at that sequence is a conflict.
+    // stored inserts nothing either (ON CONFLICT); the store over these rows tells a retry of the
+    // same snapshot (after a lost reply) from a conflict.
     const [result] = yield* sql<{
       snapshot_id: bigint | number | null
       recorded_at: Date | string | null
@@ -227,20 +190,14 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       Effect.mapError(fromSqlError(`save snapshot #${row.sequence} of ${row.sessionId}`, { write: true }))
     )
     if (result === undefined || result.lease_refuses) {
-      return yield* StoreError.fenced(
-        "postgres",
-        `snapshot #${row.sequence} of ${row.sessionId} refused: token ${row.fencingToken} is not the live lease's (${result?.lease_token}${
-          result?.lease_live === true ? "" : ", expired"
-        })`
-      )
-    }
-    const payloadBytes = positionsText.length + JSON.stringify(row.session).length + JSON.stringify(row.metrics).length +
-      JSON.stringify(row.riskGuard).length
-    if (result.snapshot_id !== null && result.recorded_at !== null) {
       return {
-        ...writtenSummary({ ...row, snapshotId: Number(result.snapshot_id), recordedAt: new Date(result.recorded_at).getTime() }, metadata),
-        payloadBytes
-      }
+        _tag: "refused",
+        leaseToken: result?.lease_token === undefined || result.lease_token === null ? null : Number(result.lease_token),
+        leaseLive: result?.lease_live === true
+      } as const
+    }
+    if (result.snapshot_id !== null && result.recorded_at !== null) {
+      return { _tag: "inserted", snapshotId: Number(result.snapshot_id), recordedAt: new Date(result.recorded_at).getTime() } as const
     }
     // The sequence was taken. Read in a statement of its own: a row committed while this one waited
     // on it is visible only to a later statement.
@@ -249,33 +206,14 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
        WHERE env = ${env} AND session_id = ${row.sessionId} AND sequence = ${row.sequence}`.pipe(
       Effect.mapError(fromSqlError(`read snapshot #${row.sequence} of ${row.sessionId}`))
     )
-    if (existing === undefined || existing.checksum !== row.checksum) {
-      return yield* StoreError.conflict(
-        "postgres",
-        `snapshot #${row.sequence} of ${row.sessionId} already exists${existing === undefined ? "" : " with other contents"}`
-      )
-    }
     return {
-      ...writtenSummary({ ...row, snapshotId: Number(existing.snapshot_id), recordedAt: new Date(existing.recorded_at).getTime() }, metadata),
-      payloadBytes
-    }
-  })
-
-  const loadRecent = storeOperation("SnapshotStore.loadRecent")(function*(
-    sessionId: SessionId,
-    options: { readonly limit: number; readonly beforeSequence?: number }
-  ) {
-    const where = options.beforeSequence === undefined
-      ? sql`s.session_id = ${sessionId}`
-      : sql`s.session_id = ${sessionId} AND s.sequence < ${options.beforeSequence}`
-    const rows = yield* selectRows(where, Math.max(0, options.limit)).pipe(
-      Effect.mapError(fromSqlError(`load snapshots of ${sessionId}`))
-    )
-    return rows.map(snapshotReadOfRow)
-  })
-
-  const loadLatest = storeOperation("SnapshotStore.loadLatest")(function*(sessionId: SessionId) {
-    return yield* latestOf("postgres", yield* loadRecent(sessionId, { limit: 1 }))
+      _tag: "taken",
+      existing: existing === undefined ? undefined : {
+        snapshotId: Number(existing.snapshot_id),
+        recordedAt: new Date(existing.recorded_at).getTime(),
+        checksum: existing.checksum
+      }
+    } as const
   })
 
   const summaryColumns = sql`
@@ -283,94 +221,61 @@ export const make = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
     p.positions, NULL AS metrics, NULL AS risk_guard`
 
-  const listSessions = storeOperation("SnapshotStore.listSessions")(function*() {
-    const rows = yield* sql<RawRow>`
+  const selectNewestOfEach: SnapshotRows["selectNewestOfEach"] = () =>
+    sql<RawRow>`
       SELECT ${summaryColumns}
         FROM v_latest_snapshots v
         JOIN session_snapshots s ON s.snapshot_id = v.snapshot_id
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
        WHERE v.env = ${env}
-       ORDER BY s.recorded_at DESC, s.snapshot_id DESC`.pipe(Effect.mapError(fromSqlError("list sessions")))
-    return summariesOf(rows.map((raw) => toRow(raw)))
-  })
+       ORDER BY s.recorded_at DESC, s.snapshot_id DESC`.pipe(
+      Effect.map((rows) => rows.map((raw) => toRow(raw))),
+      Effect.mapError(fromSqlError("list sessions"))
+    )
 
-  const listSnapshots = storeOperation("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
-    const rows = yield* sql<RawRow>`
+  const selectListing: SnapshotRows["selectListing"] = (sessionId: SessionId, limit: number) =>
+    sql<RawRow>`
       SELECT ${summaryColumns}
         FROM session_snapshots s
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
        WHERE s.env = ${env} AND s.session_id = ${sessionId}
        ORDER BY s.sequence DESC
-       LIMIT ${limit}`.pipe(Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`)))
-    return summariesOf(rows.map((raw) => toRow(raw)))
-  })
+       LIMIT ${limit}`.pipe(
+      Effect.map((rows) => rows.map((raw) => toRow(raw))),
+      Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`))
+    )
 
-  const highestSequence = storeOperation("SnapshotStore.highestSequence")(function*(sessionId: SessionId) {
-    const [row] = yield* sql<{ sequence: bigint | number | string | null }>`
+  const selectHighestSequence: SnapshotRows["selectHighestSequence"] = (sessionId: SessionId) =>
+    sql<{ sequence: bigint | number | string | null }>`
       SELECT max(sequence) AS sequence FROM session_snapshots
        WHERE env = ${env} AND session_id = ${sessionId} AND sequence < ${Number.MAX_SAFE_INTEGER}`.pipe(
+      Effect.map(([row]) => Number(row?.sequence ?? 0)),
       Effect.mapError(fromSqlError(`read the sequence of ${sessionId}`))
     )
-    return Number(row?.sequence ?? 0)
-  })
 
-  // What goes is decided by one SQL function (snapshots_past_retention, migration 0005), which both
-  // the plan (a dry run) and the cut read.
-  const cleanup = storeOperation("SnapshotStore.cleanup")(function*(options: CleanupOptions) {
-    yield* checkCleanupOptions("postgres", options)
-    const protectedIds = yield* newestValidIds({ listSessions, loadRecent })
-    const days = options.olderThanDays
-    const keep = options.keepLatest ?? 1
+  const cut: SnapshotRows["cut"] = ({ dryRun, keepLatest, olderThanDays, protectedIds }) => {
     const ids = `{${protectedIds.join(",")}}`
-    const rows = yield* (options.dryRun === true
-      ? sql<HistoryCutRow>`SELECT * FROM retention_plan(${days}, ${keep}, ${env}, ${ids}::bigint[])`
-      : sql<HistoryCutRow>`SELECT * FROM cut_snapshot_history(${days}, ${keep}, ${env}, ${ids}::bigint[])`).pipe(
+    return (dryRun
+      ? sql<HistoryCutRow>`SELECT * FROM retention_plan(${olderThanDays}, ${keepLatest}, ${env}, ${ids}::bigint[])`
+      : sql<HistoryCutRow>`SELECT * FROM cut_snapshot_history(${olderThanDays}, ${keepLatest}, ${env}, ${ids}::bigint[])`).pipe(
+      Effect.map((rows) =>
+        rows.map((row): HistoryCut => ({
+          sessionId: row.session_id,
+          removed: Number(row.removed),
+          oldestSequence: Number(row.oldest_sequence),
+          newestSequence: Number(row.newest_sequence),
+          newestLoopCount: Number(row.newest_loop_count)
+        }))
+      ),
       Effect.mapError(fromSqlError("cleanup"))
     )
-    return rows.map((row): HistoryCut => ({
-      sessionId: row.session_id,
-      removed: Number(row.removed),
-      oldestSequence: Number(row.oldest_sequence),
-      newestSequence: Number(row.newest_sequence),
-      newestLoopCount: Number(row.newest_loop_count)
-    }))
-  })
+  }
 
-  const recordEvent = storeOperation("SnapshotStore.recordEvent")(function*(sessionId: SessionId, event: SessionEvent) {
-    yield* sql`
-      INSERT INTO session_events (env, session_id, kind, fencing_token, loop_count, detail)
-      VALUES (${env}, ${sessionId}, ${event.kind}, ${event.fencingToken}, ${event.loopCount}, ${sql.json(event.detail)})`.pipe(
-      Effect.mapError(fromSqlError(`record an event of ${sessionId}`))
-    )
-  })
-
-  const listEvents = storeOperation("SnapshotStore.listEvents")(function*(sessionId: SessionId) {
-    const rows = yield* sql<{ kind: SessionEvent["kind"]; fencing_token: bigint | number; loop_count: bigint | number; detail: Record<string, unknown>; recorded_at: Date | string }>`
-      SELECT kind, fencing_token, loop_count, detail, recorded_at FROM session_events
-       WHERE env = ${env} AND session_id = ${sessionId} ORDER BY event_id`.pipe(Effect.mapError(fromSqlError(`list the events of ${sessionId}`)))
-    return rows.map((row) => ({
-      kind: row.kind,
-      fencingToken: Number(row.fencing_token),
-      loopCount: Number(row.loop_count),
-      detail: row.detail,
-      recordedAt: new Date(row.recorded_at).getTime()
-    }))
-  })
-
-  return SnapshotStore.of({
-    env,
-    kind: "postgres",
-    save,
-    loadLatest,
-    loadRecent,
-    listSessions,
-    listSnapshots,
-    highestSequence,
-    cleanup,
-    recordEvent,
-    listEvents
-  })
+  return { kind: "postgres", insert, selectRecent, selectNewestOfEach, selectListing, selectHighestSequence, cut } satisfies SnapshotRows
 })
+
+/** The durable tier of `env` on the database of `PgClient` (migrated). */
+export const make = (env: Env, options: PgSnapshotStoreOptions = {}) => Effect.map(rows(env, options), (backing) => fromRows(env, backing))
 
 /** Settings of the PostgreSQL durable tier. */
 export interface PgSnapshotStoreOptions {

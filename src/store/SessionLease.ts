@@ -118,6 +118,9 @@ export const acquireWaiting = (
   )
 }
 
+/** A lease's time to live in whole milliseconds (at least 1), as every backing and the renewal schedule count it. */
+export const leaseTtlMillis = (ttl: Duration.Input): number => Math.max(1, Math.round(Duration.toMillis(Duration.fromInputUnsafe(ttl))))
+
 /** What the memory backing keeps per session: shared with the memory snapshot store, which checks it. */
 export type MemoryLeases = Map<string, { holder: string; fencingToken: number; expiresAt: number }>
 
@@ -129,7 +132,6 @@ export const memoryWriteAllowed = (leases: MemoryLeases, sessionId: string, toke
 
 /** Leases kept in this process's memory. */
 export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionLease["Service"] => {
-  const ttlMs = (ttl: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(ttl))
   return SessionLease.of({
     env,
     kind: "memory",
@@ -138,7 +140,7 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
       const held = leases.get(sessionId)
       if (held !== undefined && held.expiresAt > now && held.holder !== holder) return yield* sessionHeld(sessionId, held)
       const fencingToken = Math.max((held?.fencingToken ?? 0), options.above ?? 0) + 1
-      const lease = { holder, fencingToken, expiresAt: now + ttlMs(ttl) }
+      const lease = { holder, fencingToken, expiresAt: now + leaseTtlMillis(ttl) }
       leases.set(sessionId, lease)
       return { sessionId, ...lease }
     }),
@@ -151,7 +153,7 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
           held === undefined ? "it is gone" : `runner ${held.holder} took the session (token ${held.fencingToken})`
         )
       }
-      const renewed = { ...held, expiresAt: now + ttlMs(ttl) }
+      const renewed = { ...held, expiresAt: now + leaseTtlMillis(ttl) }
       leases.set(lease.sessionId, renewed)
       return { ...lease, expiresAt: renewed.expiresAt }
     }),

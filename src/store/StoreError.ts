@@ -96,9 +96,14 @@ export class StoreFailure extends Schema.TaggedError<StoreFailure>()("StoreFailu
   }
 }
 
-/** A store operation failed; `reason` says how, and whether retrying can help. */
+/**
+ * A store operation failed; `reason` says how, and whether retrying can help. `cause` is the
+ * driver's own error when there is one (its code and words, passwords redacted), for whoever
+ * investigates; callers decide by `reason`.
+ */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  reason: Schema.Union([Unreachable, OutcomeUnknown, Unreadable, WriteConflict, Fenced, FenceLost, StoreFailure])
+  reason: Schema.Union([Unreachable, OutcomeUnknown, Unreadable, WriteConflict, Fenced, FenceLost, StoreFailure]),
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {
     const where = this.reason._tag === "Unreadable" ? `${this.reason.location}: ` : ""
@@ -142,5 +147,10 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   /** Any other failure. */
   static failure(store: StoreKind, message: string): StoreError {
     return new StoreError({ reason: new StoreFailure({ store, message }) })
+  }
+
+  /** The same failure, with the driver's error that caused it. */
+  withCause(cause: unknown): StoreError {
+    return new StoreError({ reason: this.reason, cause })
   }
 }

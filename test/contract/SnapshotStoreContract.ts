@@ -6,6 +6,7 @@ import { Effect, Exit, Option, Result } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { sectionCodecs } from "../../src/domain/StateCodec.ts"
+import { SessionEvents } from "../../src/store/SessionEvents.ts"
 import { SnapshotStore, type SnapshotToSave } from "../../src/store/SnapshotStore.ts"
 import { RawSnapshots, type SnapshotBacking } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
@@ -234,7 +235,7 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
           [session("dryrun01"), 4, 1, 4]
         ])
         assert.lengthOf(yield* store.listSnapshots(session("dryrun01")), 6)
-        assert.deepStrictEqual(yield* store.listEvents(session("dryrun01")), [])
+        assert.deepStrictEqual(yield* (yield* SessionEvents).list(session("dryrun01")), [])
 
         const cut = yield* store.cleanup({ olderThanDays: 0, keepLatest: 2 })
         assert.deepStrictEqual(ours(cut), ours(planned))
@@ -249,7 +250,7 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         yield* saveAll(states)
         yield* saveAll(yield* sampleStates(session("cutlog02"), { count: 3, seed: 34 }))
         yield* store.cleanup({ olderThanDays: 0, keepLatest: 3 })
-        const events = yield* store.listEvents(session("cutlog01"))
+        const events = yield* (yield* SessionEvents).list(session("cutlog01"))
         assert.deepStrictEqual(events.map(({ recordedAt: _, ...event }) => event), [{
           kind: "history_cut",
           fencingToken: 0,
@@ -257,7 +258,7 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
           detail: { removed: 2, oldestSequence: 1, newestSequence: 2, olderThanDays: 0, keepLatest: 3 }
         }])
         // Nothing of cutlog02 went (it has no more than the 3 kept): nothing is recorded of it.
-        assert.deepStrictEqual(yield* store.listEvents(session("cutlog02")), [])
+        assert.deepStrictEqual(yield* (yield* SessionEvents).list(session("cutlog02")), [])
       }))
 
     it.effect("cleanup keeps snapshots younger than the retention period", () =>
@@ -274,6 +275,24 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         const error = yield* Effect.flip(store.cleanup({ olderThanDays: -1 }))
         assert.strictEqual(error.reason._tag, "StoreFailure")
         assert.include(error.message, "olderThanDays")
+      }))
+
+    it.effect("session events come back oldest first, as recorded, and only the session's own", () =>
+      Effect.gen(function*() {
+        const events = yield* SessionEvents
+        const resumed = (loopCount: number, after: string) => ({
+          kind: "resumed" as const,
+          fencingToken: loopCount,
+          loopCount,
+          detail: { source: "live", after, skipped: [{ sequence: loopCount - 1, reason: "checksum" }] }
+        })
+        yield* events.record(session("events01"), resumed(7, "crash"))
+        yield* events.record(session("events02"), resumed(3, "stop"))
+        yield* events.record(session("events01"), resumed(9, "stop"))
+        const listed = yield* events.list(session("events01"))
+        assert.deepStrictEqual(listed.map(({ recordedAt: _, ...event }) => event), [resumed(7, "crash"), resumed(9, "stop")])
+        assert.isTrue(listed[0]!.recordedAt <= listed[1]!.recordedAt)
+        assert.deepStrictEqual(yield* events.list(session("events03")), [])
       }))
   })
 }

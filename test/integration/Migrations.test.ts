@@ -11,7 +11,7 @@ import { migrations } from "../../migrations/index.ts"
 import { randomBytes } from "node:crypto"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
 import { migrate, migrationsTable } from "../../src/store/Migrations.ts"
-import { fromSqlError } from "../../src/store/PgSnapshotStore.ts"
+import { fromSqlError } from "../../src/store/internal/SqlErrors.ts"
 import { postgresLayer } from "../../src/store/Persistence.ts"
 import { testDatabaseUrl } from "../support/Services.ts"
 

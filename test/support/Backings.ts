@@ -12,9 +12,11 @@ import type { Env } from "../../src/domain/Ids.ts"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
 import * as LiveStateStore from "../../src/store/LiveStateStore.ts"
 import { migrate } from "../../src/store/Migrations.ts"
-import { durableOn, postgresLayer } from "../../src/store/Persistence.ts"
+import { type DurableStores, durableOn, postgresLayer } from "../../src/store/Persistence.ts"
 import * as RedisClient from "../../src/store/RedisClient.ts"
 import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
+import type { SnapshotRow } from "../../src/store/internal/SnapshotRows.ts"
+import * as SessionEvents from "../../src/store/SessionEvents.ts"
 import * as SessionLease from "../../src/store/SessionLease.ts"
 import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
@@ -42,10 +44,10 @@ export interface LiveBacking {
   readonly layer: (env: Env) => Layer.Layer<LiveStateStore.LiveStateStore | RawLive, StoreError>
 }
 
-/** A backing of the durable tier: the store and the leases of an env, and raw access to it. */
+/** A backing of the durable tier: the snapshots, events and leases of an env, and raw access to its snapshots. */
 export interface SnapshotBacking {
   readonly name: string
-  readonly layer: (env: Env) => Layer.Layer<SnapshotStore.SnapshotStore | SessionLease.SessionLease | RawSnapshots, StoreError>
+  readonly layer: (env: Env) => Layer.Layer<DurableStores | RawSnapshots, StoreError>
 }
 
 export const memoryLive: LiveBacking = {
@@ -112,6 +114,7 @@ const pgRawAndCleanup = (env: Env) =>
     yield* Effect.addFinalizer(() =>
       Effect.all([
         sql`DELETE FROM session_snapshots WHERE env = ${env}`,
+        sql`DELETE FROM session_events WHERE env = ${env}`,
         sql`DELETE FROM session_leases WHERE env = ${env}`
       ]).pipe(Effect.ignore)
     )
@@ -137,19 +140,34 @@ const pgRawAndCleanup = (env: Env) =>
 const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError>) => (env: Env) =>
   Layer.mergeAll(durableOn(env, sql), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
 
+/**
+ * The durable tier in memory over `rows` (which a test may then damage or inspect directly), its
+ * snapshot store checking the leases' tokens and recording its cuts among the events.
+ */
+export const memoryDurableOver = (
+  env: Env,
+  rows: Array<SnapshotRow> = [],
+  leases: SessionLease.MemoryLeases = new Map()
+): Layer.Layer<DurableStores> => {
+  const events: SessionEvents.MemoryEvents = new Map()
+  return Layer.mergeAll(
+    Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases, events)),
+    Layer.succeed(SessionEvents.SessionEvents, SessionEvents.makeMemory(env, events)),
+    Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases))
+  )
+}
+
 export const memorySnapshots: SnapshotBacking = {
   name: "memory",
   layer: (env) => {
-    const rows: Array<SnapshotStore.SnapshotRow> = []
-    const leases: SessionLease.MemoryLeases = new Map()
-    const update = (snapshotId: number, change: (row: SnapshotStore.SnapshotRow) => SnapshotStore.SnapshotRow) =>
+    const rows: Array<SnapshotRow> = []
+    const update = (snapshotId: number, change: (row: SnapshotRow) => SnapshotRow) =>
       Effect.sync(() => {
         const index = rows.findIndex((row) => row.snapshotId === snapshotId)
         if (index >= 0) rows[index] = change(rows[index]!)
       })
     return Layer.mergeAll(
-      Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases)),
-      Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases)),
+      memoryDurableOver(env, rows),
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
         dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null })),

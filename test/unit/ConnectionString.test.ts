@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SqlError } from "effect/sql"
 import { redactPasswords } from "../../src/store/internal/ConnectionString.ts"
-import { fromSqlError } from "../../src/store/PgSnapshotStore.ts"
+import { fromSqlError } from "../../src/store/internal/SqlErrors.ts"
 
 describe("redactPasswords", () => {
   it("removes the password of every URL in a text, and keeps the rest (user, host, port, path)", () => {
@@ -45,5 +45,20 @@ describe("fromSqlError", () => {
     assert.strictEqual(mapped.reason._tag, "Unreachable")
     assert.notInclude(mapped.message, "SECRET")
     assert.include(mapped.message, "postgres://postgres:<redacted>@10.0.0.1:5432/test")
+    // The driver's error is kept as the cause, its password redacted too.
+    assert.instanceOf(mapped.cause, Error)
+    assert.notInclude(`${(mapped.cause as Error).message} ${(mapped.cause as Error).stack}`, "SECRET")
+    assert.include((mapped.cause as Error).message, "could not reach postgres://postgres:<redacted>@")
+  })
+
+  it("keeps the server's error as the cause, with its SQLSTATE code: callers decide by reason, investigators read the cause", () => {
+    const serverError = Object.assign(new Error("duplicate key value violates unique constraint \"session_snapshots_sequence_unique\""), {
+      code: "23505",
+      constraint: "session_snapshots_sequence_unique"
+    })
+    const mapped = fromSqlError("save snapshot #3")(new SqlError.SqlError({ reason: new SqlError.UniqueViolation({ message: "Query failed", constraint: "session_snapshots_sequence_unique", cause: serverError }) }))
+    assert.strictEqual(mapped.reason._tag, "WriteConflict")
+    assert.strictEqual(mapped.cause, serverError)
+    assert.strictEqual((mapped.cause as { code?: string }).code, "23505")
   })
 })

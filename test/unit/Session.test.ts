@@ -12,10 +12,11 @@ import * as Session from "../../src/session/Session.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as Persistence from "../../src/store/Persistence.ts"
 import * as LiveStateStoreModule from "../../src/store/LiveStateStore.ts"
-import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
 import { SessionLease } from "../../src/store/SessionLease.ts"
-import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
+import type { SnapshotRow } from "../../src/store/internal/SnapshotRows.ts"
+import { SessionEvents } from "../../src/store/SessionEvents.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
+import { memoryDurableOver } from "../support/Backings.ts"
 
 const env = Env.make("unit")
 const campaign = campaigns.balanced!
@@ -150,7 +151,7 @@ describe("Session.initialize", () => {
       const { session } = yield* withSession(options("AUTO"), () => Effect.void)
       assert.strictEqual(session.sessionId, failed)
       assert.strictEqual(session.origin.kind, "resumed")
-      assert.strictEqual((yield* (yield* SnapshotStore).listEvents(failed))[0]?.detail["after"], "crash")
+      assert.strictEqual((yield* (yield* SessionEvents).list(failed))[0]?.detail["after"], "crash")
     }).pipe(Effect.provide(memory())))
 
   it.effect("AUTO starts clean when nothing is left running, and with a fresh id given, uses that id", () =>
@@ -179,13 +180,8 @@ describe("Session.initialize", () => {
     }).pipe(Effect.provide(memory())))
 
   it.effect("a damaged row with a sequence past the safe integers does not stop the session: it writes on below it", () => {
-    const rows: Array<SnapshotStoreModule.SnapshotRow> = []
-    const leases: SessionLeaseModule.MemoryLeases = new Map()
-    const stores = Layer.mergeAll(
-      LiveStateStoreModule.layerMemory(env),
-      Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
-      SessionLeaseModule.layerMemory(env, leases)
-    )
+    const rows: Array<SnapshotRow> = []
+    const stores = Layer.merge(LiveStateStoreModule.layerMemory(env), memoryDurableOver(env, rows))
     return Effect.gen(function*() {
       const id = SessionId.make("sess_bigseq001")
       yield* withSession(options("CLEAN_RESET", id), () => Effect.void)
@@ -198,13 +194,8 @@ describe("Session.initialize", () => {
   })
 
   it.effect("a resume records where it came from, naming the first 20 candidates it passed over and counting them all", () => {
-    const rows: Array<SnapshotStoreModule.SnapshotRow> = []
-    const leases: SessionLeaseModule.MemoryLeases = new Map()
-    const stores = Layer.mergeAll(
-      Layer.succeed(SnapshotStore, SnapshotStoreModule.makeMemory(env, rows, leases)),
-      SessionLeaseModule.layerMemory(env, leases),
-      LiveStateStoreModule.layerMemory(env)
-    )
+    const rows: Array<SnapshotRow> = []
+    const stores = Layer.merge(LiveStateStoreModule.layerMemory(env), memoryDurableOver(env, rows))
     return Effect.gen(function*() {
       const id = SessionId.make("sess_events001")
       let state = newState(id)
@@ -219,7 +210,7 @@ describe("Session.initialize", () => {
       for (let i = 1; i < rows.length; i++) rows[i] = { ...rows[i]!, checksum: "sha256:0" }
       yield* (yield* LiveStateStore).delete(id, Option.getOrThrow(yield* (yield* SessionLease).current(id)).fencingToken)
       yield* withSession(options("RESUME_FROM_STATE", id), () => Effect.void)
-      const [event] = yield* (yield* SnapshotStore).listEvents(id)
+      const [event] = yield* (yield* SessionEvents).list(id)
       assert.strictEqual(event?.detail["skippedCount"], 31)
       // Its shutdown snapshot is among the damaged: the state it resumed from was left running.
       assert.strictEqual(event?.detail["after"], "crash")

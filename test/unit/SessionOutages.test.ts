@@ -16,6 +16,7 @@ import * as Session from "../../src/session/Session.ts"
 import * as TierHealth from "../../src/session/TierHealth.ts"
 import * as LiveStateStoreModule from "../../src/store/LiveStateStore.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
+import * as SessionEvents from "../../src/store/SessionEvents.ts"
 import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
 import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
@@ -47,8 +48,9 @@ const switchable = Effect.gen(function*() {
           Effect.flatMap((down) => (down ? away("postgres") : snapshots.save(metadata, state)))
         )
     }),
-    // The lease is not what is tested here: it answers as long as the session lives.
-    SessionLeaseModule.layerMemory(env, leases)
+    // The lease and the events are not what is tested here: they answer as long as the session lives.
+    SessionLeaseModule.layerMemory(env, leases),
+    SessionEvents.layerMemory(env)
   )
   return { liveDown, durableDown, saves, layer }
 })

@@ -11,7 +11,8 @@ import { StateCodecError } from "../../src/domain/StateCodecError.ts"
 import { drawdownOf } from "../../src/report/Drawdown.ts"
 import { layoutResumeLabels, niceTicks, type ResumeMark } from "../../src/report/SessionChart.ts"
 import { historyCut } from "../../src/report/SessionReport.ts"
-import type { RecordedEvent, SnapshotRead } from "../../src/store/SnapshotStore.ts"
+import type { RecordedEvent } from "../../src/store/SessionEvents.ts"
+import type { SnapshotRead } from "../../src/store/SnapshotStore.ts"
 
 const series = (values: ReadonlyArray<number>) => values.map((equityUsd, i) => ({ loop: i * 10, equityUsd }))
 

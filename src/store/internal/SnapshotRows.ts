@@ -1,0 +1,175 @@
+/**
+ * SnapshotRows: a snapshot as every backing stores it (one row: the
+ * envelope's metadata, the checksum, the four encoded sections) and what is
+ * made of rows the same way whatever the backing: the row of a sealed
+ * snapshot, a row verified and decoded (`readSnapshotRow`), a listing entry,
+ * byte counts, the history a retention cut removes. Internal: the stores'
+ * adapter (`SnapshotStore.fromRows`) and its backings use it.
+ */
+import { Result, Schema } from "effect"
+import type { EngineState } from "../../domain/EngineState.ts"
+import { SessionId as SessionIdSchema } from "../../domain/Ids.ts"
+import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as SnapshotTypeSchema } from "../../domain/Snapshot.ts"
+import { StateCodecError } from "../../domain/StateCodecError.ts"
+import type { SessionEvent } from "../SessionEvents.ts"
+import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
+
+/** A snapshot as the stores keep it: metadata columns, checksum, and the four encoded sections. */
+export interface SnapshotRow {
+  readonly snapshotId: number
+  readonly sessionId: string
+  readonly sequence: number
+  readonly snapshotType: string
+  readonly envelopeVersion: number
+  readonly fencingToken: number
+  readonly createdAt: number
+  readonly checksum: string
+  readonly loopCount: number
+  readonly status: string
+  readonly recordedAt: number
+  readonly session: unknown
+  /** `null` when the section's row is missing. */
+  readonly positions: unknown | null
+  readonly metrics: unknown | null
+  readonly riskGuard: unknown | null
+  /** Why the sections were not read, when one of them is over the size limit. */
+  readonly oversized?: string | undefined
+  /** Bytes of the stored sections, as the store measured them (else their JSON's length). */
+  readonly storedBytes?: number | undefined
+}
+
+/** A row to insert: before the store assigns its id and records its time. */
+export type NewSnapshotRow = Omit<SnapshotRow, "snapshotId" | "recordedAt">
+
+/** The row of a sealed snapshot. */
+export const rowOfSnapshot = (metadata: SnapshotToSave, state: EngineState): Result.Result<NewSnapshotRow, StateCodecError> =>
+  Result.map(encodeSnapshot(metadata, state), (sealed) => ({
+    sessionId: sealed.sessionId,
+    sequence: sealed.sequence,
+    snapshotType: sealed.snapshotType,
+    envelopeVersion: sealed.envelopeVersion,
+    fencingToken: sealed.fencingToken,
+    createdAt: sealed.createdAt,
+    checksum: sealed.checksum,
+    loopCount: state.session.loopCount,
+    status: state.session.status,
+    session: sealed.payload.session,
+    positions: sealed.payload.positions,
+    metrics: sealed.payload.metrics,
+    riskGuard: sealed.payload.riskGuard
+  }))
+
+/** Verifies and decodes a stored row; a missing section row shows up as a missing section. */
+export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, StateCodecError> => {
+  if (row.oversized !== undefined) {
+    return Result.fail(StateCodecError.invalid("snapshot", `snapshot #${row.sequence} of ${row.sessionId}: ${row.oversized}`))
+  }
+  const missing = (["positions", "metrics", "riskGuard"] as const).filter((section) => row[section] === null)
+  if (missing.length > 0) {
+    return Result.fail(StateCodecError.invalid(
+      "snapshot",
+      `snapshot #${row.sequence} of ${row.sessionId} is missing its ${missing.join(", ")} section at snapshot.payload`
+    ))
+  }
+  const payload = { session: row.session, positions: row.positions, metrics: row.metrics, riskGuard: row.riskGuard }
+  return decodeSnapshot({
+    envelopeVersion: row.envelopeVersion,
+    sessionId: row.sessionId,
+    snapshotType: row.snapshotType,
+    sequence: row.sequence,
+    fencingToken: row.fencingToken,
+    createdAt: row.createdAt,
+    checksum: row.checksum,
+    payload
+  })
+}
+
+/** The JSON bytes of a row's four sections. */
+export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard">): number =>
+  JSON.stringify(row.session).length + JSON.stringify(row.positions).length +
+  JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length
+
+const isSessionId = Schema.is(SessionIdSchema)
+const isSnapshotType = Schema.is(SnapshotTypeSchema)
+
+/**
+ * The listing entry of a row; `undefined` for a row no writer of this code could have made (its
+ * session id or type is not one), which listings leave out (a restore still reads and names it).
+ */
+export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
+  !isSessionId(row.sessionId) || !isSnapshotType(row.snapshotType) ? undefined : {
+  snapshotId: row.snapshotId,
+  sessionId: row.sessionId,
+  sequence: row.sequence,
+  snapshotType: row.snapshotType,
+  fencingToken: row.fencingToken,
+  createdAt: row.createdAt,
+  recordedAt: row.recordedAt,
+  loopCount: row.loopCount,
+  status: row.status,
+  openTrades: openTradesOf(row.positions)
+}
+
+/** The summary of a snapshot just written (or found written) under `metadata`: its id and type are the writer's. */
+export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): SnapshotSummary => ({
+  snapshotId: row.snapshotId,
+  sessionId: metadata.sessionId,
+  sequence: row.sequence,
+  snapshotType: metadata.snapshotType,
+  fencingToken: row.fencingToken,
+  createdAt: row.createdAt,
+  recordedAt: row.recordedAt,
+  loopCount: row.loopCount,
+  status: row.status,
+  openTrades: openTradesOf(row.positions)
+})
+
+/** The listing entries of rows, those no writer of this code could have made left out. */
+export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSummary> =>
+  rows.flatMap((row) => {
+    const summary = summaryOfRow(row)
+    return summary === undefined ? [] : [summary]
+  })
+
+const openTradesOf = (positions: unknown): number | null => {
+  if (positions === null || typeof positions !== "object") return null
+  const trades = (positions as { readonly activeTrades?: unknown }).activeTrades
+  return trades !== null && typeof trades === "object" ? Object.keys(trades).length : null
+}
+
+/** The read of a row: its verdict, with what places it. */
+export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => ({
+  snapshotId: row.snapshotId,
+  sequence: row.sequence,
+  recordedAt: row.recordedAt,
+  bytes: row.storedBytes ?? payloadBytesOf(row),
+  result: readSnapshotRow(row)
+})
+
+/** The rows a cut removes, per session (sessions in order): how many, which sequences, up to which loop. */
+export const historyCuts = (doomed: ReadonlyArray<SnapshotRow>): ReadonlyArray<HistoryCut> => {
+  const bySession = new Map<string, Array<SnapshotRow>>()
+  for (const row of doomed) bySession.set(row.sessionId, [...(bySession.get(row.sessionId) ?? []), row])
+  return [...bySession].map(([sessionId, removed]) => ({
+    sessionId,
+    removed: removed.length,
+    oldestSequence: Math.min(...removed.map((row) => row.sequence)),
+    newestSequence: Math.max(...removed.map((row) => row.sequence)),
+    newestLoopCount: Math.max(...removed.map((row) => row.loopCount))
+  }))
+}
+
+/** The event a cut leaves in its session's history (what PostgreSQL's cut_snapshot_history records). */
+export const historyCutEvent = (cut: HistoryCut, options: CleanupOptions): SessionEvent => ({
+  kind: "history_cut",
+  fencingToken: 0,
+  loopCount: cut.newestLoopCount,
+  detail: {
+    removed: cut.removed,
+    oldestSequence: cut.oldestSequence,
+    newestSequence: cut.newestSequence,
+    olderThanDays: options.olderThanDays,
+    keepLatest: options.keepLatest ?? 1
+  }
+})
+
