@@ -3,8 +3,9 @@
  *
  * Each command prints text for people or, with `--json`, JSON for scripts,
  * on stdout; logs and failures go to stderr. A failure prints one line and
- * exits with a code that says what kind of failure it was (see
- * `ExitCode.ts`), never with a stack trace. SIGINT and SIGTERM stop the
+ * exits with a code that says what kind of failure it was (the table is
+ * `supervisor/RunnerExit.ts`, which the supervisor reads its runners by;
+ * `ExitCode.ts` maps each failure to it), never with a stack trace. SIGINT and SIGTERM stop the
  * command cleanly (finalizers run) and exit with 130 and 143.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
