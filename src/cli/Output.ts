@@ -48,10 +48,10 @@ export const endStatusLine = Effect.sync(() => {
 /** Whether stdout is a terminal a person watches. */
 export const isTerminal = (): boolean => process.stdout.isTTY === true
 
-/** An open trade on one line: symbol, direction, both legs, entry spread, when it opened. */
+/** An open trade on one line: symbol, both legs (venue, quantity, price), entry spread, when it opened. */
 export const describeTrade = (t: ArbitrageTrade): string =>
-  `${t.tradeId} ${t.symbol} ${t.direction}  A ${t.orderA.side} ${t.orderA.quantity.toFixed(6)} @ ${t.orderA.price.toFixed(2)}  ` +
-  `B ${t.orderB.side} @ ${t.orderB.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${new Date(t.openedAt).toISOString()}`
+  `${t.tradeId} ${t.symbol}  buy ${t.buyLeg.quantity.toFixed(6)} on ${t.buyLeg.venue} @ ${t.buyLeg.price.toFixed(2)}  ` +
+  `sell on ${t.sellLeg.venue} @ ${t.sellLeg.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${new Date(t.openedAt).toISOString()}`
 
 /** A table of rows as aligned text. */
 export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

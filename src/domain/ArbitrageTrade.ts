@@ -1,50 +1,32 @@
 /**
  * ArbitrageTrade: an open arbitrage position with both of its leg orders.
  *
- * order_a is always the leg on venue A and order_b the leg on venue B; the
- * direction says which venue was bought (the cheap one) and which was sold.
+ * A trade buys the base asset on one venue (its `buyLeg`, where it was
+ * cheap) and sells it on another (its `sellLeg`); each leg names its venue,
+ * which may be any venue the runner is configured with. Version 1 (the
+ * positions section's version 1) named the legs by the paper runner's two
+ * venues instead: `orderA` on venue `A`, `orderB` on venue `B`, and a
+ * `direction` saying which was bought; it upgrades by that direction.
  */
 import { Schema } from "effect"
 import { MarketSymbol, TradeId } from "./Ids.ts"
 import { Order } from "./Order.ts"
 import { BasisPoints, EpochMillis, PositiveUsd, Quantity } from "./Units.ts"
 
-/** Buy on A and sell on B, or the reverse. */
-export const TradeDirection = Schema.Literals(["buy_a_sell_b", "buy_b_sell_a"])
-export type TradeDirection = typeof TradeDirection.Type
+type Issues = Array<Schema.FilterIssue>
 
-const legIssues = (trade: {
-  readonly symbol: string
-  readonly direction: TradeDirection
-  readonly orderA: Order
-  readonly orderB: Order
-}) => {
-  const issues: Array<Schema.FilterIssue> = []
-  const [sideA, sideB] = trade.direction === "buy_a_sell_b" ? ["buy", "sell"] : ["sell", "buy"]
-  if (trade.orderA.venue !== "A") issues.push({ path: ["orderA", "venue"], issue: "order_a must be on venue A" })
-  if (trade.orderB.venue !== "B") issues.push({ path: ["orderB", "venue"], issue: "order_b must be on venue B" })
-  if (trade.orderA.side !== sideA) {
-    issues.push({ path: ["orderA", "side"], issue: `a ${trade.direction} trade must ${sideA} on venue A` })
-  }
-  if (trade.orderB.side !== sideB) {
-    issues.push({ path: ["orderB", "side"], issue: `a ${trade.direction} trade must ${sideB} on venue B` })
-  }
-  if (trade.orderA.symbol !== trade.symbol) {
-    issues.push({ path: ["orderA", "symbol"], issue: `leg symbol differs from the trade's ${trade.symbol}` })
-  }
-  if (trade.orderB.symbol !== trade.symbol) {
-    issues.push({ path: ["orderB", "symbol"], issue: `leg symbol differs from the trade's ${trade.symbol}` })
-  }
-  return issues
-}
+const symbolIssues = (symbol: string, legs: ReadonlyArray<readonly [string, Order]>): Issues =>
+  legs.flatMap(([name, order]) =>
+    order.symbol === symbol ? [] : [{ path: [name, "symbol"], issue: `leg symbol differs from the trade's ${symbol}` }]
+  )
 
-/** An open arbitrage trade: both legs agree with its symbol and direction, and take profit lies above stop loss. */
-export const ArbitrageTrade = Schema.Struct({
+const exitIssues = (trade: { readonly takeProfitBps: number; readonly stopLossBps: number }): Issues =>
+  trade.takeProfitBps > trade.stopLossBps ? [] : [{ path: ["takeProfitBps"], issue: "take profit must lie above stop loss" }]
+
+/** What every version of a trade holds besides its legs. */
+const tradeFields = {
   tradeId: TradeId,
   symbol: MarketSymbol,
-  direction: TradeDirection,
-  orderA: Order,
-  orderB: Order,
   /** Spread between the venues when the trade was opened. */
   entrySpreadBps: BasisPoints,
   /** Base-asset quantity traded on each leg. */
@@ -56,13 +38,84 @@ export const ArbitrageTrade = Schema.Struct({
   takeProfitBps: BasisPoints,
   /** Close when the trade has lost this many bps (a negative number). */
   stopLossBps: BasisPoints
+}
+
+/**
+ * An open arbitrage trade: a buy leg and a sell leg on two different venues, both of the trade's
+ * symbol, and take profit above stop loss.
+ */
+export const ArbitrageTrade = Schema.Struct({
+  tradeId: tradeFields.tradeId,
+  symbol: tradeFields.symbol,
+  /** The order that buys the base asset, on the venue where it was cheaper. */
+  buyLeg: Order,
+  /** The order that sells it, on the other venue. */
+  sellLeg: Order,
+  entrySpreadBps: tradeFields.entrySpreadBps,
+  quantity: tradeFields.quantity,
+  notionalUsd: tradeFields.notionalUsd,
+  openedAt: tradeFields.openedAt,
+  takeProfitBps: tradeFields.takeProfitBps,
+  stopLossBps: tradeFields.stopLossBps
 }).check(
-  Schema.makeFilter((trade) => {
-    const issues = legIssues(trade)
-    if (!(trade.takeProfitBps > trade.stopLossBps)) {
-      issues.push({ path: ["takeProfitBps"], issue: "take profit must lie above stop loss" })
-    }
-    return issues
-  })
+  Schema.makeFilter((trade) => [
+    ...(trade.buyLeg.side === "buy" ? [] : [{ path: ["buyLeg", "side"], issue: "the buy leg must buy" }]),
+    ...(trade.sellLeg.side === "sell" ? [] : [{ path: ["sellLeg", "side"], issue: "the sell leg must sell" }]),
+    ...(trade.buyLeg.venue !== trade.sellLeg.venue
+      ? []
+      : [{ path: ["sellLeg", "venue"], issue: `both legs are on venue ${trade.sellLeg.venue}: an arbitrage trades between two` }]),
+    ...symbolIssues(trade.symbol, [["buyLeg", trade.buyLeg], ["sellLeg", trade.sellLeg]]),
+    ...exitIssues(trade)
+  ])
 ).annotate({ identifier: "ArbitrageTrade" })
 export type ArbitrageTrade = typeof ArbitrageTrade.Type
+
+/** Version 1: buy on A and sell on B, or the reverse. */
+export const TradeDirectionV1 = Schema.Literals(["buy_a_sell_b", "buy_b_sell_a"])
+export type TradeDirectionV1 = typeof TradeDirectionV1.Type
+
+/** Version 1 of a trade: `orderA` on venue `A`, `orderB` on venue `B`, sides as `direction` says. */
+export const ArbitrageTradeV1 = Schema.Struct({
+  tradeId: tradeFields.tradeId,
+  symbol: tradeFields.symbol,
+  direction: TradeDirectionV1,
+  orderA: Order,
+  orderB: Order,
+  entrySpreadBps: tradeFields.entrySpreadBps,
+  quantity: tradeFields.quantity,
+  notionalUsd: tradeFields.notionalUsd,
+  openedAt: tradeFields.openedAt,
+  takeProfitBps: tradeFields.takeProfitBps,
+  stopLossBps: tradeFields.stopLossBps
+}).check(
+  Schema.makeFilter((trade) => {
+    const [sideA, sideB] = trade.direction === "buy_a_sell_b" ? ["buy", "sell"] : ["sell", "buy"]
+    return [
+      ...(trade.orderA.venue === "A" ? [] : [{ path: ["orderA", "venue"], issue: "order_a must be on venue A" }]),
+      ...(trade.orderB.venue === "B" ? [] : [{ path: ["orderB", "venue"], issue: "order_b must be on venue B" }]),
+      ...(trade.orderA.side === sideA ? [] : [{ path: ["orderA", "side"], issue: `a ${trade.direction} trade must ${sideA} on venue A` }]),
+      ...(trade.orderB.side === sideB ? [] : [{ path: ["orderB", "side"], issue: `a ${trade.direction} trade must ${sideB} on venue B` }]),
+      ...symbolIssues(trade.symbol, [["orderA", trade.orderA], ["orderB", trade.orderB]]),
+      ...exitIssues(trade)
+    ]
+  })
+).annotate({ identifier: "ArbitrageTradeV1" })
+export type ArbitrageTradeV1 = typeof ArbitrageTradeV1.Type
+
+/** Upgrades a version 1 trade: the leg its direction bought is the buy leg. */
+export const migrateTradeV1 = (v1: ArbitrageTradeV1): ArbitrageTrade => {
+  const { direction, orderA, orderB, ...rest } = v1
+  const [buyLeg, sellLeg] = direction === "buy_a_sell_b" ? [orderA, orderB] : [orderB, orderA]
+  return {
+    tradeId: rest.tradeId,
+    symbol: rest.symbol,
+    buyLeg,
+    sellLeg,
+    entrySpreadBps: rest.entrySpreadBps,
+    quantity: rest.quantity,
+    notionalUsd: rest.notionalUsd,
+    openedAt: rest.openedAt,
+    takeProfitBps: rest.takeProfitBps,
+    stopLossBps: rest.stopLossBps
+  }
+}

@@ -7,11 +7,11 @@
  * symbol's risk counters, with its capital, and none predates its session.
  */
 import { Schema } from "effect"
-import type { MarketSymbol } from "./Ids.ts"
-import { MetricsState } from "./MetricsState.ts"
+import type { CampaignId, MarketSymbol, SessionId } from "./Ids.ts"
+import { initialMetrics, MetricsState } from "./MetricsState.ts"
 import { PositionsState } from "./PositionsState.ts"
-import { RiskGuardState } from "./RiskGuardState.ts"
-import { SessionState } from "./SessionState.ts"
+import { emptySymbolRisk, RiskGuardState } from "./RiskGuardState.ts"
+import { type MarketSettings, SessionState, type TradingMode } from "./SessionState.ts"
 
 /** How far a symbol's capital used may drift from the sum of its open notionals through floating-point sums. */
 const capitalTolerance = (capital: number) => 1e-9 * Math.max(1, Math.abs(capital))
@@ -79,3 +79,43 @@ export type EngineState = typeof EngineState.Type
 /** The names of the four sections, in storage order. */
 export const sectionNames = ["session", "positions", "metrics", "riskGuard"] as const
 export type SectionName = typeof sectionNames[number]
+
+/** What a runner says of a session that has not run a loop yet. */
+export interface EmptyStateOptions {
+  readonly sessionId: SessionId
+  /** Epoch ms the session starts at (its trades cannot be older). */
+  readonly startTime: number
+  /** The strategy preset (or configuration name) it trades with. */
+  readonly campaignId: CampaignId
+  /** The capital it starts with, in USD: its equity before any trade. */
+  readonly initialCapitalUsd: number
+  /** `paper` (default) or `live`. */
+  readonly mode?: TradingMode
+  /** The symbols it may trade: each starts with empty risk counters (others get theirs when first traded). */
+  readonly symbols?: ReadonlyArray<MarketSymbol>
+  /** The bundled paper runner's market (its feed's seed and tick); a runner of its own leaves it out. */
+  readonly market?: MarketSettings
+}
+
+/**
+ * The state of a session before its first loop: no trades, no PnL, equity at the initial
+ * capital, loop 0, running. Any runner starts here (the bundled paper runner does).
+ */
+export const empty = (options: EmptyStateOptions): EngineState => ({
+  session: {
+    sessionId: options.sessionId,
+    startTime: options.startTime,
+    mode: options.mode ?? "paper",
+    campaignId: options.campaignId,
+    loopCount: 0,
+    status: "running",
+    ...(options.market === undefined ? {} : { market: { seed: options.market.seed, tickMs: options.market.tickMs } })
+  },
+  positions: { activeTrades: {}, positionOpenTimes: {} },
+  metrics: initialMetrics(options.initialCapitalUsd),
+  riskGuard: {
+    sessionStartTime: options.startTime,
+    dailyLossUsd: 0,
+    perSymbol: Object.fromEntries((options.symbols ?? []).map((symbol) => [symbol, emptySymbolRisk]))
+  }
+})

@@ -18,14 +18,23 @@ export type SessionId = typeof SessionId.Type
 export const Env = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9_-]{0,31}$/)).pipe(Schema.brand("Env"))
 export type Env = typeof Env.Type
 
-/** A traded instrument such as `BTC-USDT` (upper-case base and quote joined by `-`). */
-export const MarketSymbol = Schema.String.check(Schema.isPattern(/^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$/)).pipe(
-  Schema.brand("MarketSymbol")
-)
+/**
+ * A traded instrument as the venue names it: upper-case letters and digits in up to three parts
+ * joined by `-`, `/` or `_` (`BTC-USDT`, `BTC/KRW`, `KRW-BTC`, `BTCUSDT`, `BTC-USDT-SWAP`,
+ * `ETH_USDT`), 40 characters at most.
+ */
+export const MarketSymbol = Schema.String.check(
+  Schema.isPattern(/^[A-Z0-9]{1,20}(?:[-/_][A-Z0-9]{1,20}){0,2}$/),
+  Schema.isMaxLength(40)
+).pipe(Schema.brand("MarketSymbol"))
 export type MarketSymbol = typeof MarketSymbol.Type
 
-/** One of the two venues an arbitrage trades between. */
-export const Venue = Schema.Literals(["A", "B"])
+/**
+ * A venue (exchange) by the name the runner's configuration gives it: `upbit`, `binance`,
+ * `okx-spot`, `A`; letters, digits, `_`, `-` or `.`, starting with a letter or digit, 32 at most.
+ * Any number of them; a trade names the venue of each of its legs.
+ */
+export const Venue = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/)).pipe(Schema.brand("Venue"))
 export type Venue = typeof Venue.Type
 
 /** Identifies one arbitrage trade: `trd_...`. */

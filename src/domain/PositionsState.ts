@@ -3,10 +3,12 @@
  *
  * Kept as in the original system: the active trades by trade id, and the time
  * each position was opened, by trade id. The two must describe the same set
- * of trades.
+ * of trades. Version 2 holds trades by their buy and sell legs on any
+ * venues; version 1 held the paper runner's A/B trades and upgrades trade by
+ * trade.
  */
 import { Schema } from "effect"
-import { ArbitrageTrade } from "./ArbitrageTrade.ts"
+import { ArbitrageTrade, ArbitrageTradeV1, migrateTradeV1 } from "./ArbitrageTrade.ts"
 import { TradeId } from "./Ids.ts"
 import { EpochMillis } from "./Units.ts"
 
@@ -35,10 +37,23 @@ export const positionsIssues = (positions: {
   return issues
 }
 
-/** The positions section: every key names its own trade, and every open trade has its open time. */
+/** The positions section (version 2): every key names its own trade, and every open trade has its open time. */
 export const PositionsState = Schema.Struct({
   activeTrades: Schema.Record(TradeId, ArbitrageTrade),
   positionOpenTimes: Schema.Record(TradeId, EpochMillis)
 }).check(Schema.makeFilter(positionsIssues)).annotate({ identifier: "PositionsState" })
 export type PositionsState = typeof PositionsState.Type
+
+/** Version 1 of the positions section: the paper runner's A/B trades. */
+export const PositionsStateV1 = Schema.Struct({
+  activeTrades: Schema.Record(TradeId, ArbitrageTradeV1),
+  positionOpenTimes: Schema.Record(TradeId, EpochMillis)
+}).check(Schema.makeFilter(positionsIssues)).annotate({ identifier: "PositionsStateV1" })
+export type PositionsStateV1 = typeof PositionsStateV1.Type
+
+/** Upgrades a version 1 positions section, trade by trade. */
+export const migratePositionsV1 = (v1: PositionsStateV1): PositionsState => ({
+  activeTrades: Object.fromEntries(Object.entries(v1.activeTrades).map(([id, trade]) => [id, migrateTradeV1(trade)])) as PositionsState["activeTrades"],
+  positionOpenTimes: v1.positionOpenTimes
+})
 

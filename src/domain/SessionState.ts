@@ -38,14 +38,29 @@ export const MarketSettings = Schema.Struct({
 export type MarketSettings = typeof MarketSettings.Type
 
 /**
- * The session section (version 2): version 1 plus the market the session trades, so that a
- * resume needs nothing the state does not hold. `null` for sessions written before it was kept.
+ * Version 2 of the session section: version 1 plus the paper market the session traded, required
+ * (`null` for sessions written before it was kept).
+ */
+export const SessionStateV2 = Schema.Struct({
+  ...SessionStateV1.fields,
+  market: Schema.NullOr(MarketSettings)
+}).annotate({ identifier: "SessionStateV2" })
+export type SessionStateV2 = typeof SessionStateV2.Type
+
+/**
+ * The session section (version 3): what every runner has (id, start, mode, campaign, loop count,
+ * status) and, optionally, the paper market the bundled runner trades (its feed's seed and tick),
+ * so that its resume needs nothing the state does not hold. A runner of its own leaves `market`
+ * out; so did sessions written before it was kept.
  */
 export const SessionState = Schema.Struct({
   ...SessionStateV1.fields,
-  market: Schema.NullOr(MarketSettings)
+  market: Schema.optionalKey(MarketSettings)
 }).annotate({ identifier: "SessionState" })
 export type SessionState = typeof SessionState.Type
 
-/** Upgrades a version 1 session section: its market was not recorded. */
-export const migrateSessionV1 = (v1: SessionStateV1): SessionState => ({ ...v1, market: null })
+/** Upgrades a version 1 session section: it recorded no market. */
+export const migrateSessionV1 = (v1: SessionStateV1): SessionState => ({ ...v1 })
+
+/** Upgrades a version 2 session section: a market recorded as `null` is a market not recorded. */
+export const migrateSessionV2 = ({ market, ...v2 }: SessionStateV2): SessionState => (market === null ? v2 : { ...v2, market })

@@ -11,24 +11,33 @@
 import { Result } from "effect"
 import { EngineState, engineStateIssues, type SectionName, sectionNames } from "./EngineState.ts"
 import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
-import { PositionsState } from "./PositionsState.ts"
+import { migratePositionsV1, PositionsState, PositionsStateV1 } from "./PositionsState.ts"
 import { RiskGuardState } from "./RiskGuardState.ts"
-import { migrateSessionV1, SessionState, SessionStateV1 } from "./SessionState.ts"
+import { migrateSessionV1, migrateSessionV2, SessionState, SessionStateV1, SessionStateV2 } from "./SessionState.ts"
 import { MalformedJson, StateCodecError, type StatePart } from "./StateCodecError.ts"
 import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedSection } from "./VersionedSection.ts"
 
 /**
- * The versioned codec of each section. Metrics are at version 2 (version 1 upgrades by deriving the
- * initial capital); the session section too (version 1 upgrades with no recorded market).
+ * The versioned codec of each section, with an upgrade from every version ever stored:
+ * - session at version 3: 2 recorded the paper market as required (`null` when unknown), 1 not at
+ *   all; 3 keeps it optional, as runner metadata;
+ * - positions at version 2: trades by buy and sell legs on any venues; 1 held A/B legs and a direction;
+ * - metrics at version 2: 1 upgrades by deriving the initial capital;
+ * - risk guard at version 1.
  */
 export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<EngineState[K]> } = {
   session: makeVersionedSection({
     part: "session",
     schema: SessionState,
-    currentVersion: 2,
-    olderVersions: [olderVersion(1, SessionStateV1, migrateSessionV1)]
+    currentVersion: 3,
+    olderVersions: [olderVersion(1, SessionStateV1, migrateSessionV1), olderVersion(2, SessionStateV2, migrateSessionV2)]
   }),
-  positions: makeVersionedSection({ part: "positions", schema: PositionsState, currentVersion: 1 }),
+  positions: makeVersionedSection({
+    part: "positions",
+    schema: PositionsState,
+    currentVersion: 2,
+    olderVersions: [olderVersion(1, PositionsStateV1, migratePositionsV1)]
+  }),
   metrics: makeVersionedSection({
     part: "metrics",
     schema: MetricsState,

@@ -325,7 +325,7 @@ const resumesSection = ({ resumes }: ReportFacts) => {
 const tradeColumns: ReadonlyArray<Column> = [
   { title: "trade" },
   { title: "symbol" },
-  { title: "direction", wraps: true },
+  { title: "legs", wraps: true },
   { title: "opened (simulated clock)", wraps: true },
   { title: "loops open → closed", wraps: true },
   { title: "notional USD", numeric: true },
@@ -337,7 +337,7 @@ const tradesSection = ({ clock, last, valid }: ReportFacts) => {
   const row = ({ closedAtLoop, pnlUsd, trade }: TradeRow) => [
     trade.tradeId,
     trade.symbol,
-    trade.direction === "buy_a_sell_b" ? "buy A, sell B" : "buy B, sell A",
+    `buy ${trade.buyLeg.venue}, sell ${trade.sellLeg.venue}`,
     simulatedClock(trade.openedAt),
     `${loopOf(trade.openedAt)} → ${closedAtLoop ?? "open"}`,
     usd(trade.notionalUsd),

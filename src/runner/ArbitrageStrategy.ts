@@ -6,15 +6,14 @@
  * time and the quotes), so a run resumed from any persisted state continues
  * exactly as the uninterrupted run would have.
  */
-import type { ArbitrageTrade, TradeDirection } from "../domain/ArbitrageTrade.ts"
-import type { EngineState } from "../domain/EngineState.ts"
-import { type MarketSymbol, OrderId, type SessionId, TradeId } from "../domain/Ids.ts"
-import { initialMetrics } from "../domain/MetricsState.ts"
-import { emptySymbolRisk, type SymbolRiskState } from "../domain/RiskGuardState.ts"
+import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import { empty, type EngineState } from "../domain/EngineState.ts"
+import { type MarketSymbol, OrderId, type SessionId, TradeId, type Venue } from "../domain/Ids.ts"
+import type { SymbolRiskState } from "../domain/RiskGuardState.ts"
 import type { TradingMode } from "../domain/SessionState.ts"
 import { maxEpochMillis } from "../domain/Units.ts"
 import type { Campaign } from "./Campaign.ts"
-import { type MarketQuote, quoteAt } from "./MarketFeed.ts"
+import { type MarketQuote, paperVenues, quoteAt, venueQuote } from "./MarketFeed.ts"
 import { evaluateEntry, recordRejection, type RejectionReason, symbolRisk } from "./RiskGuard.ts"
 
 /** How the market and the clock behave for a run. */
@@ -62,24 +61,16 @@ export const newSessionState = (options: {
   readonly mode?: TradingMode
   /** The market it trades, recorded so that a resume needs nothing else (default: not recorded). */
   readonly market?: MarketSettings
-}): EngineState => ({
-  session: {
+}): EngineState =>
+  empty({
     sessionId: options.sessionId,
     startTime: options.startTime,
-    mode: options.mode ?? "paper",
     campaignId: options.campaign.id,
-    loopCount: 0,
-    status: "running",
-    market: options.market === undefined ? null : { seed: options.market.seed, tickMs: options.market.tickMs }
-  },
-  positions: { activeTrades: {}, positionOpenTimes: {} },
-  metrics: initialMetrics(options.campaign.initialCapitalUsd),
-  riskGuard: {
-    sessionStartTime: options.startTime,
-    dailyLossUsd: 0,
-    perSymbol: Object.fromEntries(options.campaign.symbols.map((symbol) => [symbol, emptySymbolRisk]))
-  }
-})
+    initialCapitalUsd: options.campaign.initialCapitalUsd,
+    symbols: options.campaign.symbols,
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+    ...(options.market === undefined ? {} : { market: options.market })
+  })
 
 /** The open trades in a fixed order (open time, then id), whatever order a store gave the keys back in. */
 const openTradesInOrder = (state: EngineState) =>
@@ -88,11 +79,11 @@ const openTradesInOrder = (state: EngineState) =>
 /** PnL of closing `trade` at `quote`, after fees on both legs at entry and exit. */
 export const closingPnlUsd = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number): number => {
   const q = trade.quantity
-  const gross = trade.direction === "buy_a_sell_b"
-    ? q * (quote.a.bid - trade.orderA.price) + q * (trade.orderB.price - quote.b.ask)
-    : q * (quote.b.bid - trade.orderB.price) + q * (trade.orderA.price - quote.a.ask)
-  const exitNotional = trade.direction === "buy_a_sell_b" ? q * (quote.a.bid + quote.b.ask) : q * (quote.b.bid + quote.a.ask)
-  return gross - (feeBps / 10_000) * (trade.notionalUsd + exitNotional)
+  // Closing sells what the buy leg bought, at its venue's bid, and buys back what the sell leg sold, at its venue's ask.
+  const exitSell = venueQuote(quote, trade.buyLeg.venue).bid
+  const exitBuy = venueQuote(quote, trade.sellLeg.venue).ask
+  const gross = q * (exitSell - trade.buyLeg.price) + q * (trade.sellLeg.price - exitBuy)
+  return gross - (feeBps / 10_000) * (trade.notionalUsd + q * (exitSell + exitBuy))
 }
 
 /** The symbol's counters with capital and positions recounted from the open trades. */
@@ -164,14 +155,15 @@ const proposeTrade = (
 ): ArbitrageTrade | undefined => {
   const buyASpreadBps = ((quote.b.bid - quote.a.ask) / quote.a.ask) * 10_000
   const buyBSpreadBps = ((quote.a.bid - quote.b.ask) / quote.b.ask) * 10_000
-  const direction: TradeDirection = buyASpreadBps >= buyBSpreadBps ? "buy_a_sell_b" : "buy_b_sell_a"
+  // Buy where it is cheap, sell where it is dear.
+  const [buyVenue, sellVenue] = buyASpreadBps >= buyBSpreadBps ? [paperVenues.a, paperVenues.b] : [paperVenues.b, paperVenues.a]
   const entrySpreadBps = Math.max(buyASpreadBps, buyBSpreadBps)
   if (entrySpreadBps < campaign.entryThresholdBps) return undefined
-  const priceA = direction === "buy_a_sell_b" ? quote.a.ask : quote.a.bid
-  const priceB = direction === "buy_a_sell_b" ? quote.b.bid : quote.b.ask
-  const quantity = campaign.tradeNotionalUsd / (priceA + priceB)
+  const buyPrice = venueQuote(quote, buyVenue).ask
+  const sellPrice = venueQuote(quote, sellVenue).bid
+  const quantity = campaign.tradeNotionalUsd / (buyPrice + sellPrice)
   const tag = `l${loop.toString(36)}s${symbolIndex}`
-  const leg = (venue: "A" | "B", price: number, side: "buy" | "sell") => ({
+  const leg = (venue: Venue, price: number, side: "buy" | "sell") => ({
     orderId: OrderId.make(`ord_${tag}${venue.toLowerCase()}`),
     venue,
     symbol: quote.symbol,
@@ -186,12 +178,11 @@ const proposeTrade = (
   return {
     tradeId: TradeId.make(`trd_${tag}`),
     symbol: quote.symbol,
-    direction,
-    orderA: leg("A", priceA, direction === "buy_a_sell_b" ? "buy" : "sell"),
-    orderB: leg("B", priceB, direction === "buy_a_sell_b" ? "sell" : "buy"),
+    buyLeg: leg(buyVenue, buyPrice, "buy"),
+    sellLeg: leg(sellVenue, sellPrice, "sell"),
     entrySpreadBps,
     quantity,
-    notionalUsd: quantity * (priceA + priceB),
+    notionalUsd: quantity * (buyPrice + sellPrice),
     openedAt: now,
     takeProfitBps: campaign.takeProfitBps,
     stopLossBps: campaign.stopLossBps

@@ -6,7 +6,13 @@
  * before. That is what makes a killed-and-resumed run comparable with an
  * uninterrupted one.
  */
-import type { MarketSymbol } from "../domain/Ids.ts"
+import { type MarketSymbol, Venue } from "../domain/Ids.ts"
+
+/** The two venues the paper feed simulates, as its trades name them. */
+export const paperVenues = { a: Venue.make("A"), b: Venue.make("B") } as const
+
+/** The quote of `venue` (one of `paperVenues`) in `quote`. */
+export const venueQuote = (quote: MarketQuote, venue: Venue): VenueQuote => (venue === paperVenues.a ? quote.a : quote.b)
 
 /** Best bid and ask of one venue. */
 export interface VenueQuote {

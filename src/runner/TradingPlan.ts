@@ -80,7 +80,7 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
     }
     const stored = state.session.market
     if (
-      stored !== null &&
+      stored !== undefined &&
       ((request.seed !== undefined && request.seed !== stored.seed) || (request.tickMs !== undefined && request.tickMs !== stored.tickMs))
     ) {
       return yield* refuse(`${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`)

@@ -148,9 +148,4 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   static failure(store: StoreKind, message: string): StoreError {
     return new StoreError({ reason: new StoreFailure({ store, message }) })
   }
-
-  /** The same failure, with the driver's error that caused it. */
-  withCause(cause: unknown): StoreError {
-    return new StoreError({ reason: this.reason, cause })
-  }
 }

@@ -111,7 +111,8 @@ describe("run without a terminal", () => {
 })
 
 describe("waiting for a dead runner's lease", () => {
-  const shortLease = { ...env, LEASE_TTL: "5 seconds" }
+  // Long enough that the dead runner's lease is still live when `health` (a process of its own) reads it on a busy machine.
+  const shortLease = { ...env, LEASE_TTL: "8 seconds" }
 
   it("run --wait-lease says once whose lease it waits for and until when, then resumes", async () => {
     const sessionId = newSession("wait")

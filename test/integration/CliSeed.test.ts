@@ -82,7 +82,7 @@ describe("a new session without --seed", () => {
       yield* Effect.scoped(Session.initialize(sessionOptions("CLEAN_RESET", campaigns.balanced!, sessionId))).pipe(
         Effect.provide(Layer.fresh(Persistence.layer).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))))
       )
-      assert.isNull(recordedMarket(sessionId))
+      assert.isUndefined(recordedMarket(sessionId))
       const refused = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "10"], env)
       assert.strictEqual(refused.status, 2, refused.stderr)
       assert.deepStrictEqual(refused.stderr.trim().split("\n"), [`${sessionId} did not record its market: give --seed (and --tick-ms)`])

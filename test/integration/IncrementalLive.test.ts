@@ -47,7 +47,7 @@ layer(redisLive.layer(env))("incremental live writes on redis", (it) => {
         ...state!,
         positions: {
           ...state!.positions,
-          activeTrades: { ...state!.positions.activeTrades, [id]: { ...trade, orderA: { ...trade.orderA, updatedAt: trade.orderA.updatedAt + 1 } } }
+          activeTrades: { ...state!.positions.activeTrades, [id]: { ...trade, buyLeg: { ...trade.buyLeg, updatedAt: trade.buyLeg.updatedAt + 1 } } }
         }
       }
       const one = yield* bytesOf(changed)

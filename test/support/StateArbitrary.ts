@@ -8,9 +8,8 @@
  */
 import { Arbitrary, Schema } from "effect"
 import type { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
-import { TradeDirection } from "../../src/domain/ArbitrageTrade.ts"
 import type { EngineState } from "../../src/domain/EngineState.ts"
-import { CampaignId, MarketSymbol, OrderId, SessionId, TradeId } from "../../src/domain/Ids.ts"
+import { CampaignId, MarketSymbol, OrderId, SessionId, TradeId, Venue } from "../../src/domain/Ids.ts"
 import type { Order } from "../../src/domain/Order.ts"
 import { OrderStatus } from "../../src/domain/Order.ts"
 import type { SymbolRiskState } from "../../src/domain/RiskGuardState.ts"
@@ -23,17 +22,18 @@ const intBetween = (minimum: number, maximum: number) =>
 
 const TradeSpec = Schema.Struct({
   tradeId: TradeId,
-  orderIdA: OrderId,
-  orderIdB: OrderId,
+  buyOrderId: OrderId,
+  sellOrderId: OrderId,
   symbolIndex: intBetween(0, 3),
-  direction: TradeDirection,
-  priceA: between(0.0001, 1e6),
-  priceB: between(0.0001, 1e6),
+  buyVenue: Venue,
+  sellVenue: Venue,
+  buyPrice: between(0.0001, 1e6),
+  sellPrice: between(0.0001, 1e6),
   quantity: between(0.0001, 1e3),
-  fillA: between(0, 1),
-  fillB: between(0, 1),
-  statusA: OrderStatus,
-  statusB: OrderStatus,
+  buyFill: between(0, 1),
+  sellFill: between(0, 1),
+  buyStatus: OrderStatus,
+  sellStatus: OrderStatus,
   openedAfterStart: intBetween(0, 1e9),
   updatedAfterOpen: intBetween(0, 1e6),
   entrySpreadBps: between(-1e4, 1e4),
@@ -65,41 +65,33 @@ const StateSpec = Schema.Struct({
 })
 type TradeSpec = typeof TradeSpec.Type
 
-const leg = (
-  orderId: OrderId,
-  venue: "A" | "B",
-  side: "buy" | "sell",
-  spec: TradeSpec,
-  symbol: MarketSymbol,
-  openedAt: number
-): Order => {
-  const price = venue === "A" ? spec.priceA : spec.priceB
-  return {
-    orderId,
-    venue,
-    symbol,
-    side,
-    price,
-    quantity: spec.quantity,
-    filledQuantity: spec.quantity * (venue === "A" ? spec.fillA : spec.fillB),
-    status: venue === "A" ? spec.statusA : spec.statusB,
-    createdAt: openedAt,
-    updatedAt: openedAt + spec.updatedAfterOpen
-  }
-}
+const leg = (side: "buy" | "sell", venue: Venue, spec: TradeSpec, symbol: MarketSymbol, openedAt: number): Order => ({
+  orderId: side === "buy" ? spec.buyOrderId : spec.sellOrderId,
+  venue,
+  symbol,
+  side,
+  price: side === "buy" ? spec.buyPrice : spec.sellPrice,
+  quantity: spec.quantity,
+  filledQuantity: spec.quantity * (side === "buy" ? spec.buyFill : spec.sellFill),
+  status: side === "buy" ? spec.buyStatus : spec.sellStatus,
+  createdAt: openedAt,
+  updatedAt: openedAt + spec.updatedAfterOpen
+})
+
+/** A venue other than `venue` (the two legs of a trade are on two venues). */
+const otherThan = (venue: Venue, candidate: Venue): Venue =>
+  candidate !== venue ? candidate : Venue.make(`${venue.slice(0, 31)}${venue.endsWith("x") ? "y" : "x"}`)
 
 const toTrade = (spec: TradeSpec, symbol: MarketSymbol, startTime: number): ArbitrageTrade => {
   const openedAt = startTime + spec.openedAfterStart
-  const buyA = spec.direction === "buy_a_sell_b"
   return {
     tradeId: spec.tradeId,
     symbol,
-    direction: spec.direction,
-    orderA: leg(spec.orderIdA, "A", buyA ? "buy" : "sell", spec, symbol, openedAt),
-    orderB: leg(spec.orderIdB, "B", buyA ? "sell" : "buy", spec, symbol, openedAt),
+    buyLeg: leg("buy", spec.buyVenue, spec, symbol, openedAt),
+    sellLeg: leg("sell", otherThan(spec.buyVenue, spec.sellVenue), spec, symbol, openedAt),
     entrySpreadBps: spec.entrySpreadBps,
     quantity: spec.quantity,
-    notionalUsd: spec.quantity * (spec.priceA + spec.priceB),
+    notionalUsd: spec.quantity * (spec.buyPrice + spec.sellPrice),
     openedAt,
     takeProfitBps: spec.takeProfitBps,
     stopLossBps: spec.stopLossBps
@@ -145,7 +137,7 @@ export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number;
         campaignId: spec.campaignId,
         loopCount: spec.loopCount,
         status: spec.status,
-        market: spec.market
+        ...(spec.market === null ? {} : { market: spec.market })
       },
       positions: { activeTrades, positionOpenTimes },
       metrics: {

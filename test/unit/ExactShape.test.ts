@@ -126,7 +126,7 @@ describe("ExactShape", () => {
         const state = states[i % states.length]!
         const [part] = pick(rng, parts)
         const trade = Object.values(state.positions.activeTrades)[0]!
-        const original = part === "trade" ? trade : part === "order" ? trade.orderA : state[part as keyof typeof schemas]
+        const original = part === "trade" ? trade : part === "order" ? trade.buyLeg : state[part as keyof typeof schemas]
         const value = damaged(original, rng)
         const { decode, exact } = tests.get(part)!
         const decoded = decode(value)

@@ -22,9 +22,9 @@ const cases: ReadonlyArray<{
   { name: "NaN", mutate: (s) => (s.metrics.totalPnlUsd = NaN), reason: "InvalidValue", mentions: ["metrics.totalPnlUsd", "finite"] },
   {
     name: "Infinity",
-    mutate: (s) => (s.positions.activeTrades.trd_000017.orderA.price = Infinity),
+    mutate: (s) => (s.positions.activeTrades.trd_000017.buyLeg.price = Infinity),
     reason: "InvalidValue",
-    mentions: ["positions.activeTrades.trd_000017.orderA.price"]
+    mentions: ["positions.activeTrades.trd_000017.buyLeg.price"]
   },
   {
     name: "a negative count",
@@ -75,16 +75,34 @@ const cases: ReadonlyArray<{
     mentions: ["riskGuard.perSymbol.BTC-USDT.capitalUsedUsd"]
   },
   {
-    name: "a leg on the wrong venue",
-    mutate: (s) => (s.positions.activeTrades.trd_000017.orderB.venue = "A"),
+    name: "both legs on one venue",
+    mutate: (s) => (s.positions.activeTrades.trd_000017.sellLeg.venue = "A"),
     reason: "InvalidValue",
-    mentions: ["positions.activeTrades.trd_000017.orderB.venue"]
+    mentions: ["positions.activeTrades.trd_000017.sellLeg.venue", "both legs are on venue A"]
+  },
+  {
+    name: "a venue name that is unsafe in a key",
+    mutate: (s) => (s.positions.activeTrades.trd_000017.sellLeg.venue = "up:bit"),
+    reason: "InvalidValue",
+    mentions: ["positions.activeTrades.trd_000017.sellLeg.venue"]
+  },
+  {
+    name: "a buy leg that sells",
+    mutate: (s) => (s.positions.activeTrades.trd_000017.buyLeg.side = "sell"),
+    reason: "InvalidValue",
+    mentions: ["positions.activeTrades.trd_000017.buyLeg.side"]
+  },
+  {
+    name: "a symbol outside the safe set",
+    mutate: (s) => (s.positions.activeTrades.trd_000017.symbol = "BTC USDT"),
+    reason: "InvalidValue",
+    mentions: ["positions.activeTrades.trd_000017.symbol"]
   },
   {
     name: "a fill larger than the order",
-    mutate: (s) => (s.positions.activeTrades.trd_000017.orderA.filledQuantity = 1),
+    mutate: (s) => (s.positions.activeTrades.trd_000017.buyLeg.filledQuantity = 1),
     reason: "InvalidValue",
-    mentions: ["orderA.filledQuantity"]
+    mentions: ["buyLeg.filledQuantity"]
   },
   {
     name: "an open trade without its open time",
@@ -106,9 +124,9 @@ const cases: ReadonlyArray<{
   },
   {
     name: "a time a Date cannot hold (after 9999-12-31)",
-    mutate: (s) => (s.positions.activeTrades.trd_000017.orderA.updatedAt = 253_402_300_800_000),
+    mutate: (s) => (s.positions.activeTrades.trd_000017.buyLeg.updatedAt = 253_402_300_800_000),
     reason: "InvalidValue",
-    mentions: ["positions.activeTrades.trd_000017.orderA.updatedAt"]
+    mentions: ["positions.activeTrades.trd_000017.buyLeg.updatedAt"]
   },
   { name: "an unknown field", mutate: (s) => (s.metrics.bonus = 1), reason: "InvalidValue", mentions: ["metrics.bonus"] },
   { name: "a missing section", mutate: (s) => delete s.riskGuard, reason: "InvalidValue", mentions: ["riskGuard"] },
@@ -137,9 +155,9 @@ describe("invalid state is rejected with a message naming the path", () => {
 
   it("the latest time a state may hold is the last millisecond of 9999, which a Date can format", () => {
     const encoded = validEncoded()
-    encoded.positions.activeTrades.trd_000017.orderA.updatedAt = 253_402_300_799_999
+    encoded.positions.activeTrades.trd_000017.buyLeg.updatedAt = 253_402_300_799_999
     const [trade] = Object.values(expectSuccess(decodeEngineState(encoded)).positions.activeTrades)
-    assert.strictEqual(new Date(trade!.orderA.updatedAt).toISOString(), "9999-12-31T23:59:59.999Z")
+    assert.strictEqual(new Date(trade!.buyLeg.updatedAt).toISOString(), "9999-12-31T23:59:59.999Z")
   })
 
   it("truncated JSON text is MalformedJson", () => {

@@ -60,7 +60,7 @@ export const resumeAll = Command.make(
     const plan = (state: EngineState) =>
       planFor(state, false, {
         // --seed and --tick-ms only stand in for a market a session did not record; they contradict none.
-        ...(state.session.market === null ? { seed: Option.getOrUndefined(args.seed), tickMs: args.tickMs } : {}),
+        ...(state.session.market === undefined ? { seed: Option.getOrUndefined(args.seed), tickMs: args.tickMs } : {}),
         targetLoops: args.loops
       })
 

@@ -170,17 +170,25 @@ const copyFields = (
   return out ?? value
 }
 
+/** Whether a property's context only says the key may be absent (no mutability, no constructor default). */
+const plainOptional = (ast: SchemaAST.AST): boolean =>
+  ast.context !== undefined && ast.context.isOptional && !ast.context.isMutable && ast.context.constructorDefault === undefined
+
 const compileStruct = (ast: SchemaAST.Objects): NodeCopy | undefined => {
   const names: Array<string> = []
   const copies: Array<NodeCopy> = []
+  const optional: Array<boolean> = []
   for (const property of ast.propertySignatures) {
     if (typeof property.name !== "string") return undefined
-    const type = compileNode(property.type)
+    const isOptional = plainOptional(property.type)
+    const type = compileNode(property.type, isOptional)
     if (type === undefined) return undefined
     names.push(property.name)
     copies.push(type)
+    optional.push(isOptional)
   }
   const count = names.length
+  if (optional.some(Boolean)) return compileStructWithOptionalKeys(names, copies, optional)
   return (value) => {
     if (!isPlainObject(value)) return notExact
     let keys = 0
@@ -195,6 +203,38 @@ const compileStruct = (ast: SchemaAST.Objects): NodeCopy | undefined => {
     for (let i = 0; i < count; i++) if (!hasOwn.call(value, names[i]!)) return notExact
     return copyFields(value, names, copies, inOrder)
   }
+}
+
+/**
+ * A struct some of whose keys may be absent (`Schema.optionalKey`): the keys present are the
+ * required ones and some optional ones, nothing else; a present key holds a value of its type
+ * (never `undefined`, which JSON cannot carry and an optional key does not take).
+ */
+const compileStructWithOptionalKeys = (
+  names: ReadonlyArray<string>,
+  copies: ReadonlyArray<NodeCopy>,
+  optional: ReadonlyArray<boolean>
+): NodeCopy =>
+(value) => {
+  if (!isPlainObject(value)) return notExact
+  const present: Array<string> = []
+  const presentCopies: Array<NodeCopy> = []
+  for (let i = 0; i < names.length; i++) {
+    if (hasOwn.call(value, names[i]!)) {
+      present.push(names[i]!)
+      presentCopies.push(copies[i]!)
+    } else if (!optional[i]) return notExact
+  }
+  let keys = 0
+  let inOrder = true
+  for (const key in value) {
+    if (!hasOwn.call(value, key)) return notExact
+    if (key !== present[keys]) inOrder = false
+    keys++
+  }
+  // As many keys as Schema fields present: then there is no other key.
+  if (keys !== present.length) return notExact
+  return copyFields(value, present, presentCopies, inOrder)
 }
 
 const compileRecord = (signature: SchemaAST.IndexSignature): NodeCopy | undefined => {
@@ -215,9 +255,10 @@ const compileRecord = (signature: SchemaAST.IndexSignature): NodeCopy | undefine
   }
 }
 
-const compileNode = (ast: SchemaAST.AST): NodeCopy | undefined => {
-  // A transformation, an optional or mutable property: not a plain shape.
-  if (ast.encoding !== undefined || ast.context !== undefined) return undefined
+const compileNode = (ast: SchemaAST.AST, optionalKey = false): NodeCopy | undefined => {
+  // A transformation, or a mutable property or one with a default: not a plain shape (an optional
+  // key is, when its struct compiles it so).
+  if (ast.encoding !== undefined || (ast.context !== undefined && !(optionalKey && plainOptional(ast)))) return undefined
   switch (ast._tag) {
     case "String":
       return primitive(ast, (value) => typeof value === "string")

@@ -21,7 +21,8 @@ const serverGoneCodes = new Set(["57P01", "57P02", "57P03", "53300"])
  * the driver's error is the store error's `cause`.
  */
 export const fromSqlError = (operation: string, options: { readonly write?: boolean } = {}) => (error: SqlError.SqlError): StoreError =>
-  reasonOf(operation, options, error).withCause(driverCause(error))
+  // Made here, where the failure is classified, so that its stack starts here.
+  new StoreError({ reason: reasonOf(operation, options, error).reason, cause: driverCause(error) })
 
 /**
  * The driver's error as the cause to keep: the server's error itself (with its SQLSTATE `code`,
