@@ -7,6 +7,7 @@ import sessionLeases from "./0002_session_leases.ts"
 import compressedPositions from "./0003_compressed_positions.ts"
 import sessionEvents from "./0004_session_events.ts"
 import retentionPlan from "./0005_retention_plan.ts"
+import customSections from "./0006_custom_sections.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
@@ -14,5 +15,6 @@ export const migrations = {
   "0002_session_leases": sessionLeases,
   "0003_compressed_positions": compressedPositions,
   "0004_session_events": sessionEvents,
-  "0005_retention_plan": retentionPlan
+  "0005_retention_plan": retentionPlan,
+  "0006_custom_sections": customSections
 }

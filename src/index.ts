@@ -10,6 +10,7 @@
 // The state: Schemas of every persisted value, their versions and the snapshot envelope.
 export * as ArbitrageTrade from "./domain/ArbitrageTrade.ts"
 export * as Checksum from "./domain/Checksum.ts"
+export * as CustomSection from "./domain/CustomSection.ts"
 export * as EngineState from "./domain/EngineState.ts"
 export * as Ids from "./domain/Ids.ts"
 export * as MetricsState from "./domain/MetricsState.ts"

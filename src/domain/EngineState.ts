@@ -1,12 +1,13 @@
 /**
  * EngineState: the four sections of a runner's state, and the invariants
- * that tie them together.
+ * that tie them together; a runner's own sections ride along (`custom`).
  *
  * Each section checks itself; this module checks what only the whole can
  * tell: every open trade is counted once in the metrics and once in its
  * symbol's risk counters, with its capital, and none predates its session.
  */
 import { Schema } from "effect"
+import { CustomSections } from "./CustomSection.ts"
 import type { CampaignId, MarketSymbol, SessionId } from "./Ids.ts"
 import { initialMetrics, MetricsState } from "./MetricsState.ts"
 import { PositionsState } from "./PositionsState.ts"
@@ -67,16 +68,20 @@ export const engineStateIssues = (state: {
   return issues
 }
 
-/** The whole state of a runner: each section valid on its own and all of them consistent with each other. */
+/**
+ * The whole state of a runner: each section valid on its own and all of them consistent with each
+ * other; and, when the runner has any, its own sections (`CustomSection`), by name, in stored form.
+ */
 export const EngineState = Schema.Struct({
   session: SessionState,
   positions: PositionsState,
   metrics: MetricsState,
-  riskGuard: RiskGuardState
+  riskGuard: RiskGuardState,
+  custom: Schema.optionalKey(CustomSections)
 }).check(Schema.makeFilter(engineStateIssues)).annotate({ identifier: "EngineState" })
 export type EngineState = typeof EngineState.Type
 
-/** The names of the four sections, in storage order. */
+/** The names of the four built-in sections, in storage order (a runner's own sections are `custom`). */
 export const sectionNames = ["session", "positions", "metrics", "riskGuard"] as const
 export type SectionName = typeof sectionNames[number]
 

@@ -8,7 +8,8 @@
  * Decoding never throws: any input gives the current-version state or a
  * `StateCodecError` naming the part, the path and the problem.
  */
-import { Result } from "effect"
+import { Result, Schema } from "effect"
+import { CustomSections } from "./CustomSection.ts"
 import { EngineState, engineStateIssues, type SectionName, sectionNames } from "./EngineState.ts"
 import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
 import { migratePositionsV1, PositionsState, PositionsStateV1 } from "./PositionsState.ts"
@@ -47,18 +48,42 @@ export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<Engi
   riskGuard: makeVersionedSection({ part: "riskGuard", schema: RiskGuardState, currentVersion: 1 })
 }
 
-/** The encoded engine state: one versioned JSON object per section. */
-export type EncodedEngineState = { readonly [K in SectionName]: VersionedJson }
+/**
+ * The encoded engine state: one versioned JSON object per section, and the runner's own sections
+ * (each versioned) under `custom` when it has any.
+ */
+export type EncodedEngineState = { readonly [K in SectionName]: VersionedJson } & { readonly custom?: CustomSections }
+
+const checkCustom = Schema.decodeUnknownResult(CustomSections)
+
+/**
+ * The runner's own sections as stored, checked as far as the core can: names, JSON objects each
+ * with a version (their Schemas are the runner's, checked by `CustomSection.verify`). An empty
+ * record, `null` or absence all mean none.
+ */
+export const decodeCustomSections = (input: unknown): Result.Result<CustomSections | undefined, StateCodecError> => {
+  if (input === undefined || input === null) return Result.succeed(undefined)
+  if (typeof input !== "object" || Array.isArray(input)) {
+    return Result.fail(StateCodecError.invalid("custom", `expected an object of sections by name at custom, got ${Array.isArray(input) ? "an array" : typeof input}`))
+  }
+  return Result.mapBoth(checkCustom(input, { errors: "all", onExcessProperty: "error" }), {
+    onFailure: (error) => StateCodecError.fromIssue("custom", error.issue),
+    onSuccess: (custom) => (Object.keys(custom).length === 0 ? undefined : custom)
+  })
+}
 
 /** Encodes every section by its Schema; fails when the state breaks a Schema or an invariant. */
 export const encodeEngineState = (state: EngineState): Result.Result<EncodedEngineState, StateCodecError> =>
   Result.flatMap(checkInvariants(state), () =>
-    Result.all({
-      session: sectionCodecs.session.encode(state.session),
-      positions: sectionCodecs.positions.encode(state.positions),
-      metrics: sectionCodecs.metrics.encode(state.metrics),
-      riskGuard: sectionCodecs.riskGuard.encode(state.riskGuard)
-    }))
+    Result.flatMap(
+      Result.all({
+        session: sectionCodecs.session.encode(state.session),
+        positions: sectionCodecs.positions.encode(state.positions),
+        metrics: sectionCodecs.metrics.encode(state.metrics),
+        riskGuard: sectionCodecs.riskGuard.encode(state.riskGuard)
+      }),
+      (sections) => Result.map(decodeCustomSections(state.custom), (custom) => (custom === undefined ? sections : { ...sections, custom }))
+    ))
 
 /** Decodes (and upgrades) every section, then checks the invariants across them. */
 export const decodeEngineState = (input: unknown): Result.Result<EngineState, StateCodecError> => {
@@ -75,9 +100,10 @@ export const decodeEngineState = (input: unknown): Result.Result<EngineState, St
       session: sectionCodecs.session.decode(sections.session),
       positions: sectionCodecs.positions.decode(sections.positions),
       metrics: sectionCodecs.metrics.decode(sections.metrics),
-      riskGuard: sectionCodecs.riskGuard.decode(sections.riskGuard)
+      riskGuard: sectionCodecs.riskGuard.decode(sections.riskGuard),
+      custom: decodeCustomSections(sections.custom)
     }),
-    checkInvariants
+    ({ custom, ...builtIn }) => checkInvariants(custom === undefined ? builtIn : { ...builtIn, custom })
   )
 }
 

@@ -7,8 +7,11 @@
  */
 import { Schema, SchemaIssue } from "effect"
 
-/** The part of the persisted state a failure concerns. */
-export const StatePart = Schema.Literals(["session", "positions", "metrics", "riskGuard", "state", "snapshot"])
+/** The part of the persisted state a failure concerns: a built-in section, a runner's own (`custom.<name>`), or the whole. */
+export const StatePart = Schema.Union([
+  Schema.Literals(["session", "positions", "metrics", "riskGuard", "custom", "state", "snapshot"]),
+  Schema.TemplateLiteral(["custom.", Schema.String])
+])
 export type StatePart = typeof StatePart.Type
 
 /** The text was not JSON at all (truncated, garbled). */

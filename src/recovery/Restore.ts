@@ -24,6 +24,7 @@
  * which case the restore cannot tell "fresh" from "unreadable" and fails.
  */
 import { Effect, Option, Result, Schema } from "effect"
+import * as CustomSection from "../domain/CustomSection.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
@@ -46,6 +47,11 @@ export interface RestoreOptions {
   readonly depth?: number
   /** At most this many bytes of stored snapshot sections are read looking for a valid one (default 1 GiB). */
   readonly scanBudgetBytes?: number
+  /**
+   * The runner's own sections: each one a candidate holds is verified by its Schema and upgraded to
+   * its current version; a candidate whose section is refused is passed over as invalid.
+   */
+  readonly sections?: ReadonlyArray<CustomSection.CustomSection<any>>
 }
 
 /** The read budget of a restore unless told otherwise: 1 GiB of stored sections. */
@@ -107,6 +113,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   const leases = yield* SessionLease
   const depth = options.depth ?? Number.POSITIVE_INFINITY
   const budget = options.scanBudgetBytes ?? defaultScanBudgetBytes
+  const sections = options.sections ?? []
   const skipped: Array<SkippedCandidate> = []
 
   const unreachable = (error: StoreError) =>
@@ -125,7 +132,11 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     leases.current(sessionId).pipe(Effect.mapError(unreachable))
   ], { concurrency: 3 })
   if (Result.isSuccess(liveRead)) {
-    if (Option.isSome(liveRead.success)) live = liveRead.success.value
+    if (Option.isSome(liveRead.success)) {
+      const verified = CustomSection.verify(liveRead.success.value.state, sections)
+      if (Result.isSuccess(verified)) live = { ...liveRead.success.value, state: verified.success }
+      else skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: verified.failure.message })
+    }
   } else if (liveRead.failure.reason._tag === "Unreadable") {
     skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: liveRead.failure.message })
   } else {
@@ -169,7 +180,12 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
         continue
       }
       const { fencingToken, state } = read.result.success
-      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, fencingToken, state }
+      const verified = CustomSection.verify(state, sections)
+      if (Result.isFailure(verified)) {
+        skipped.push(skippedSnapshot(read, "invalid", verified.failure.message))
+        continue
+      }
+      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, fencingToken, state: verified.success }
       break
     }
     if (reads.length < limit) break

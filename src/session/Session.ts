@@ -28,6 +28,7 @@
  * write it degrades it, and never ends the session.
  */
 import { Clock, Duration, Effect, Option, Ref, Result, type Scope } from "effect"
+import * as CustomSection from "../domain/CustomSection.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { SnapshotType } from "../domain/Snapshot.ts"
@@ -80,6 +81,11 @@ export interface SessionOptions<E = never> {
   readonly newState: (sessionId: SessionId) => EngineState
   readonly policy: PersistencePolicy
   readonly lease?: LeasePolicy
+  /**
+   * The runner's own sections (`CustomSection.make`): a resume verifies each one it finds by its
+   * Schema and upgrades it, passing over a state whose section is refused. Declared once each.
+   */
+  readonly sections?: ReadonlyArray<CustomSection.CustomSection<any>>
   /**
    * Checks the state the session would start from (new or restored), before anything is written:
    * a runner refuses here a session it cannot run (another campaign, a market it does not know, a
@@ -147,6 +153,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   SessionError | Restore.RestoreError | StoreError | StateCodecError | LeaseError | E,
   Stores | Scope.Scope
 > {
+  yield* Effect.fromResult(CustomSection.checkDeclarations(options.sections ?? []))
   const liveStore = yield* LiveStateStore
   const events = yield* SessionEvents
   const ttl = options.lease?.ttl ?? "15 seconds"
@@ -155,6 +162,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     sessionId: options.sessionId,
     newState: options.newState,
     restore: {
+      ...(options.sections === undefined ? {} : { sections: options.sections }),
       ...(options.policy.restoreDepth === undefined ? {} : { depth: options.policy.restoreDepth }),
       ...(options.policy.scanBudgetBytes === undefined ? {} : { scanBudgetBytes: options.policy.scanBudgetBytes })
     },

@@ -22,7 +22,7 @@ import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson } from "../domain/StateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
-import { fenceKey, sectionKey, sessionIdOfKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
+import { fenceKey, liveParts, sectionKey, sessionIdOfKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** A session's live state as read, and the fencing token of the write that left it. */
@@ -61,22 +61,27 @@ export class LiveStateStore extends Context.Service<LiveStateStore, {
   readonly bytesWritten: Effect.Effect<number>
 }>()("arbitrage-state/store/LiveStateStore") {}
 
-/** The key/value pairs that hold a state: one encoded section per key; fails if the state breaks an invariant. */
+/**
+ * The key/value pairs that hold a state: one encoded section per key, the runner's own sections
+ * under one more (`null`: the key is removed, the state has none); fails if the state breaks an
+ * invariant.
+ */
 export const encodeLiveState = (
   env: Env,
   state: EngineState
-): Result.Result<ReadonlyArray<readonly [key: string, text: string]>, StateCodecError> =>
-  Result.map(
-    encodeEngineState(state),
-    (encoded) => sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const)
-  )
+): Result.Result<ReadonlyArray<readonly [key: string, text: string | null]>, StateCodecError> =>
+  Result.map(encodeEngineState(state), (encoded) => [
+    ...sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const),
+    [sectionKey(env, state.session.sessionId, "custom"), encoded.custom === undefined ? null : JSON.stringify(encoded.custom)] as const
+  ])
 
 /** A stored section as read: its JSON text, its already parsed JSON value, or `null` when absent. */
 export type StoredSection = string | { readonly json: Result.Result<unknown, StateCodecError> } | null
 
 /**
- * Reads a state back from its four stored sections, in `sectionNames` order:
- * `None` when all are absent, `Unreadable` when some are or any fails to decode.
+ * Reads a state back from its stored parts, in `liveParts` order (the four sections, then the
+ * runner's own): `None` when all are absent, `Unreadable` when a section is or any fails to decode
+ * (the runner's own part may be absent: it has none).
  */
 export const decodeLiveState = (
   store: StoreKind,
@@ -86,13 +91,14 @@ export const decodeLiveState = (
 ): Effect.Effect<Option.Option<EngineState>, StoreError> => {
   if (texts.every((text) => text === null)) return Effect.succeedNone
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
-  const missing = sectionNames.filter((_, i) => texts[i] === null)
+  const missing = liveParts.filter((part, i) => texts[i] === null && part !== "custom")
   if (missing.length > 0) {
     return Effect.fail(StoreError.unreadable(store, location, `live state lacks section ${missing.join(", ")}`))
   }
   const sections: Record<string, unknown> = {}
-  for (const [i, name] of sectionNames.entries()) {
-    const stored = texts[i]!
+  for (const [i, name] of liveParts.entries()) {
+    const stored = texts[i] ?? null
+    if (stored === null) continue
     const parsed = typeof stored === "string" ? parseJson(name, stored) : stored.json
     if (Result.isFailure(parsed)) return Effect.fail(StoreError.unreadable(store, location, parsed.failure.message))
     sections[name] = parsed.success
@@ -169,6 +175,10 @@ export const makeMemory = (
       const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
       yield* passFence(state.session.sessionId, fencingToken)
       for (const [key, text] of pairs) {
+        if (text === null) {
+          entries.delete(key)
+          continue
+        }
         entries.set(key, text)
         written += text.length
       }
@@ -180,7 +190,7 @@ export const makeMemory = (
         for (const [i, key] of keys.entries()) {
           const bytes = Buffer.byteLength(entries.get(key) ?? "")
           if (bytes > maxSectionBytes) {
-            return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(sectionNames[i]!, bytes, maxSectionBytes)))
+            return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(liveParts[i]!, bytes, maxSectionBytes)))
           }
         }
         const fencingToken = tokenOfMark(entries.get(writeMarkKey(env, sessionId)))

@@ -47,19 +47,22 @@ interface RawRow {
   readonly positions: unknown | null
   readonly metrics: unknown | null
   readonly risk_guard: unknown | null
+  readonly custom?: unknown | null
   readonly positions_gzip?: Uint8Array | null
   readonly positions_gzip_bytes?: number | string | null
   readonly session_bytes?: number | string | null
   readonly positions_bytes?: number | string | null
   readonly metrics_bytes?: number | string | null
   readonly risk_guard_bytes?: number | string | null
+  readonly custom_bytes?: number | string | null
 }
 
 const sectionSizes = [
   ["session", "session_bytes"],
   ["positions", "positions_bytes"],
   ["metrics", "metrics_bytes"],
-  ["riskGuard", "risk_guard_bytes"]
+  ["riskGuard", "risk_guard_bytes"],
+  ["custom", "custom_bytes"]
 ] as const
 
 const oversizedOf = (raw: RawRow, limit: number): string | undefined => {
@@ -82,7 +85,7 @@ const positionsOf = (raw: RawRow, limit: number): { readonly value: unknown; rea
 /** The stored size of a row's sections, as the server measured them. */
 const storedBytesOf = (raw: RawRow): number =>
   Number(raw.session_bytes ?? 0) + Number(raw.positions_bytes ?? 0) + Number(raw.positions_gzip_bytes ?? 0) +
-  Number(raw.metrics_bytes ?? 0) + Number(raw.risk_guard_bytes ?? 0)
+  Number(raw.metrics_bytes ?? 0) + Number(raw.risk_guard_bytes ?? 0) + Number(raw.custom_bytes ?? 0)
 
 const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   const oversized = oversizedOf(raw, limit)
@@ -104,7 +107,8 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   session: raw.session,
   positions: positions.value,
   metrics: raw.metrics,
-  riskGuard: raw.risk_guard
+  riskGuard: raw.risk_guard,
+  custom: raw.custom ?? null
   }
 }
 
@@ -135,7 +139,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
              ${guarded("s.session", "session")}, ${guarded("p.positions", "positions")},
              octet_length(p.positions_gzip) AS positions_gzip_bytes,
              CASE WHEN octet_length(p.positions_gzip) > ${maxSectionBytes} THEN NULL ELSE p.positions_gzip END AS positions_gzip,
-             ${guarded("m.metrics", "metrics")}, ${guarded("r.risk_guard", "risk_guard")}
+             ${guarded("m.metrics", "metrics")}, ${guarded("r.risk_guard", "risk_guard")}, ${guarded("s.custom", "custom")}
         FROM session_snapshots s
         LEFT JOIN position_snapshots p ON p.snapshot_id = s.snapshot_id
         LEFT JOIN metrics_snapshots m ON m.snapshot_id = s.snapshot_id
@@ -168,10 +172,11 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       ), head AS (
         INSERT INTO session_snapshots
           (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
-           checksum, loop_count, session_status, session)
+           checksum, loop_count, session_status, session, custom)
         SELECT ${env}::text, ${row.sessionId}::text, ${row.sequence}::bigint, ${row.snapshotType}::text,
                ${row.envelopeVersion}::integer, ${row.fencingToken}::bigint, ${row.createdAt}::bigint,
-               ${row.checksum}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb
+               ${row.checksum}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb,
+               ${row.custom === null ? null : sql.json(row.custom)}::jsonb
          WHERE NOT EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live)
         ON CONFLICT ON CONSTRAINT session_snapshots_sequence_unique DO NOTHING
         RETURNING snapshot_id, recorded_at

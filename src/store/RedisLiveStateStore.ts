@@ -2,7 +2,8 @@
  * RedisLiveStateStore: the live tier on Redis, written incrementally.
  *
  * Layout of a session (all keys share the session's hash slot):
- * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON;
+ * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON,
+ * `...:custom` the runner's own sections (absent when it has none);
  * `...:positions` is a hash with one field per open trade (see
  * `LiveStateDelta`); `...:fence` holds the highest fencing token that wrote;
  * `...:mark` the id of the last write, which begins with its writer's token.
@@ -20,7 +21,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
-import { type EngineState, sectionNames } from "../domain/EngineState.ts"
+import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import {
@@ -36,17 +37,19 @@ import {
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
-import { fenceKey, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
+import { fenceKey, liveParts, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 
-const sectionKeyName = { session: "session_key", metrics: "metrics_key", riskGuard: "risk_guard_key" } as const
+const sectionKeyName = { session: "session_key", metrics: "metrics_key", riskGuard: "risk_guard_key", custom: "custom_key" } as const
 
 /** The save script's arguments for `writes`. */
 const writeArgs = (writes: ReadonlyArray<LiveWrite>): Array<string> =>
   writes.flatMap((w) =>
     w.op === "set"
       ? ["S", String(LiveTierScripts.save.keyIndex(sectionKeyName[w.section])), w.text]
+      : w.op === "unset"
+      ? ["X", String(LiveTierScripts.save.keyIndex(sectionKeyName[w.section]))]
       : w.op === "hset"
       ? ["H", w.field, w.text]
       : w.op === "hdel"
@@ -73,7 +76,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     session_key: sectionKey(env, sessionId, "session"),
     positions_key: sectionKey(env, sessionId, "positions"),
     metrics_key: sectionKey(env, sessionId, "metrics"),
-    risk_guard_key: sectionKey(env, sessionId, "riskGuard")
+    risk_guard_key: sectionKey(env, sessionId, "riskGuard"),
+    custom_key: sectionKey(env, sessionId, "custom")
   })
 
   /** A fenced script's refusal as the store's typed failure. */
@@ -125,22 +129,22 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     const keys = keysOf(sessionId)
     const reply = yield* LiveTierScripts.load.run(redis, keys, [String(maxSectionBytes)])
     if (reply[0] === "wrongtype") {
-      const section = sectionNames[reply[1] - 1]!
+      const section = liveParts[reply[1] - 1]!
       return yield* StoreError.unreadable("redis", sectionKey(env, sessionId, section), `${section} key holds a Redis ${reply[2]}, not a string`)
     }
     if (reply[0] === "oversized") {
-      const section = sectionNames[reply[1] - 1]!
+      const section = liveParts[reply[1] - 1]!
       return yield* StoreError.unreadable("redis", sectionKey(env, sessionId, section), oversizedMessage(section, reply[2], maxSectionBytes))
     }
     const [, ...values] = reply
-    const stored: Array<StoredSection> = values.slice(0, 4).map((value) =>
+    const stored: Array<StoredSection> = values.slice(0, liveParts.length).map((value) =>
       typeof value === "string"
         ? value
         : Array.isArray(value) && value[0] === "hash"
         ? { json: positionsFromHash(value.slice(1)) }
         : null
     )
-    const fencingToken = tokenOfMark(reply[5])
+    const fencingToken = tokenOfMark(reply[6])
     const state = yield* decodeLiveState("redis", env, sessionId, stored)
     return Option.map(state, (decoded) => ({ state: decoded, fencingToken }))
   })

@@ -1,27 +1,26 @@
 /**
  * StateKeys: where a session's live state lives in Redis.
  *
- * `arbitrage:state:{env}:{session_id}:<section>`, with the session id wrapped
+ * `arbitrage:state:{env}:{session_id}:<section>` (`session`, `positions`,
+ * `metrics`, `risk_guard`, and `custom` for the runner's own sections), with the session id wrapped
  * in braces as a Redis Cluster hash tag: all keys of one session hash to one
  * slot, so a MULTI/EXEC over them works on a cluster as on a single server.
  * Env and session id are validated ids (no `:`, braces or spaces), so a key
  * can be parsed back without ambiguity.
  */
-import type { SectionName } from "../domain/EngineState.ts"
+import { sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 
-/** The Redis key of one section of a session's live state. */
-export const sectionKey = (env: Env, sessionId: SessionId, section: SectionName): string =>
+/** What the live tier keeps of a session: the four built-in sections, then the runner's own (`custom`, when it has any). */
+export const liveParts = [...sectionNames, "custom"] as const
+export type LivePart = typeof liveParts[number]
+
+/** The Redis key of one part of a session's live state. */
+export const sectionKey = (env: Env, sessionId: SessionId, section: LivePart): string =>
   `arbitrage:state:${env}:{${sessionId}}:${redisSectionName[section]}`
 
-/** The four keys of a session, in the order of `sectionNames`. */
-export const sessionKeys = (env: Env, sessionId: SessionId) =>
-  [
-    sectionKey(env, sessionId, "session"),
-    sectionKey(env, sessionId, "positions"),
-    sectionKey(env, sessionId, "metrics"),
-    sectionKey(env, sessionId, "riskGuard")
-  ] as const
+/** The keys of a session's state, in the order of `liveParts`. */
+export const sessionKeys = (env: Env, sessionId: SessionId) => liveParts.map((part) => sectionKey(env, sessionId, part))
 
 /** The key holding the highest fencing token that wrote the session (same hash slot as its sections). */
 export const fenceKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:fence`
@@ -40,9 +39,10 @@ export const sessionIdOfKey = (env: Env, key: string): string | undefined => {
 }
 
 /** Section names as the original system spelled them in keys. */
-const redisSectionName: Record<SectionName, string> = {
+const redisSectionName: Record<LivePart, string> = {
   session: "session",
   positions: "positions",
   metrics: "metrics",
-  riskGuard: "risk_guard"
+  riskGuard: "risk_guard",
+  custom: "custom"
 }

@@ -5,6 +5,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Result, Schema } from "effect"
 import { isDeepStrictEqual } from "node:util"
 import { sectionNames } from "../../src/domain/EngineState.ts"
+import * as CustomSection from "../../src/domain/CustomSection.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { sectionCodecs } from "../../src/domain/StateCodec.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
@@ -16,6 +17,7 @@ import { type LiveBacking, RawLive } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { engineStateArbitrary } from "../support/StateArbitrary.ts"
+import { cooldown, stateWithSectionsArbitrary } from "../support/CustomSections.ts"
 import { ofSession, sampleStates } from "../support/States.ts"
 
 const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
@@ -70,6 +72,41 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
         }),
       { arbitrary: { runs: options.propertyRuns } }
     )
+
+    it.effect.prop(
+      "a runner's own sections: saved with the state and loaded back; each later save leaves exactly its own (none when it has none)",
+      { first: stateWithSectionsArbitrary({ maxOpenTrades: 2 }), second: stateWithSectionsArbitrary({ maxOpenTrades: 2 }) },
+      ({ first, second }) =>
+        Effect.gen(function*() {
+          const store = yield* LiveStateStore
+          const sessionId = first.state.session.sessionId
+          const later = ofSession(second.state, sessionId)
+          const load = () => Effect.map(store.load(sessionId), (found) => Option.getOrThrow(found).state)
+          yield* store.save(first.state)
+          assert.deepStrictEqual(yield* load(), withoutNegativeZero(first.state))
+          // The same store again: an incremental save where it can make one.
+          yield* store.save(later)
+          assert.deepStrictEqual(yield* load(), withoutNegativeZero(later))
+          const { custom: _, ...without } = later
+          yield* store.save(without)
+          assert.deepStrictEqual(yield* load(), withoutNegativeZero(without))
+        }),
+      { arbitrary: { runs: options.propertyRuns } }
+    )
+
+    it.effect("a runner's own sections that are not valid JSON, or not versioned, are Unreadable, naming the key", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const raw = yield* RawLive
+        const [state] = yield* sampleStates(session("custombad"), { count: 1, seed: 9 })
+        yield* store.save(Result.getOrThrow(CustomSection.set(state!, cooldown, { until: 1, symbols: ["ETH-USDT"] })))
+        for (const text of ["{\"cooldown\":", "{\"cooldown\":{\"until\":1}}"]) {
+          yield* raw.set(sectionKey(env, session("custombad"), "custom"), text)
+          const error = yield* Effect.flip(store.load(session("custombad")))
+          assert.strictEqual(error.reason._tag, "Unreadable")
+          assert.include(error.message, "custom")
+        }
+      }))
 
     it.effect("a state with 200 open trades round-trips", () =>
       Effect.gen(function*() {

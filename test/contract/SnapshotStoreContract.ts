@@ -9,6 +9,7 @@ import { sectionCodecs } from "../../src/domain/StateCodec.ts"
 import { SessionEvents } from "../../src/store/SessionEvents.ts"
 import { SnapshotStore, type SnapshotToSave } from "../../src/store/SnapshotStore.ts"
 import { RawSnapshots, type SnapshotBacking } from "../support/Backings.ts"
+import { stateWithSectionsArbitrary } from "../support/CustomSections.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { engineStateArbitrary } from "../support/StateArbitrary.ts"
@@ -62,6 +63,28 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         assert.strictEqual(summary.openTrades, Object.keys(state.positions.activeTrades).length)
         assert.strictEqual(summary.loopCount, state.session.loopCount)
       }), { arbitrary: { runs: options.propertyRuns } })
+
+    it.effect.prop(
+      "a runner's own sections are stored with the snapshot and read back verified; a changed byte there fails its checksum",
+      { sample: stateWithSectionsArbitrary({ maxOpenTrades: 2 }) },
+      ({ sample: { state } }) =>
+        Effect.gen(function*() {
+          const store = yield* SnapshotStore
+          const metadata = metadataFor(state, ++propertySequence, "periodic")
+          const summary = yield* store.save(metadata, state)
+          const [read] = yield* store.loadRecent(state.session.sessionId, { limit: 1 })
+          assert.strictEqual(read!.snapshotId, summary.snapshotId)
+          assert.deepStrictEqual(Result.getOrThrow(read!.result).state, withoutNegativeZero(state))
+          if (state.custom !== undefined) {
+            const [name] = Object.keys(state.custom)
+            yield* (yield* RawSnapshots).setCustom(summary.snapshotId, { ...state.custom, [name!]: { ...state.custom[name!], version: 99 } })
+            const [damaged] = yield* store.loadRecent(state.session.sessionId, { limit: 1 })
+            assert.isTrue(Result.isFailure(damaged!.result))
+            assert.include(Result.isFailure(damaged!.result) ? damaged!.result.failure.message : "", "fails its checksum")
+          }
+        }),
+      { arbitrary: { runs: options.propertyRuns } }
+    )
 
     it.effect("a snapshot with 300 open trades round-trips", () =>
       Effect.gen(function*() {

@@ -30,7 +30,7 @@ const runExample = (name: string, dataDir: string) => npmExample([name], dataDir
 
 describe("examples", () => {
   it("each example's header gives the command that runs it: npm run example -- <name>", () => {
-    assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "resume-session"])
+    assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "own-runner", "resume-session"])
     for (const name of exampleNames) {
       assert.include(readFileSync(join(examplesDir, `${name}.ts`), "utf8"), ` *   npm run example -- ${name}`, name)
     }
@@ -85,11 +85,30 @@ describe("examples", () => {
     }
   }, 120_000)
 
-  it("custom-section reads its old version upgraded and refuses a future one", () => {
-    const run = runExample("custom-section", mkdtempSync(join(tmpdir(), "arbitrage-state-examples-")))
-    assert.strictEqual(run.status, 0, run.stderr)
-    assert.include(run.stdout, "stored v1: {\"venue\":\"A\",\"makerBps\":4,\"takerBps\":4}")
-    assert.match(run.stdout, /from the future: refused \(state has version 3/)
-    assert.match(run.stdout, /damaged: refused/)
-  })
+  it("own-runner trades its own venues with a section of its own, and a resume gives back exactly what it persisted", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
+    try {
+      const run = runExample("own-runner", dataDir)
+      assert.strictEqual(run.status, 0, run.stderr)
+      assert.match(run.stdout, /loop 12, [1-9]\d* trade\(s\) open: buy on binance, sell on upbit, BTC\/KRW/)
+      assert.match(run.stdout, /restored loop 12 from the \w+ tier, cooldown until loop \d+/)
+      assert.include(run.stdout, "the same state as persisted: yes")
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
+
+  it("custom-section stores its own section with the session, resumes it upgraded from v1, and refuses a future or damaged one", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
+    try {
+      const run = runExample("custom-section", dataDir)
+      assert.strictEqual(run.status, 0, run.stderr)
+      assert.include(run.stdout, "stored v1, resumed: {\"venue\":\"upbit\",\"makerBps\":4,\"takerBps\":4}")
+      assert.include(run.stdout, "written now: {\"version\":2,\"venue\":\"upbit\",\"makerBps\":2,\"takerBps\":5}")
+      assert.match(run.stdout, /from the future: refused \(custom\.fees has version 3/)
+      assert.match(run.stdout, /damaged: refused \(.*custom\.fees\.makerBps/)
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 120_000)
 })

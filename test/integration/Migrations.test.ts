@@ -5,14 +5,17 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
 import { migrations } from "../../migrations/index.ts"
 import { randomBytes } from "node:crypto"
+import { Env, SessionId } from "../../src/domain/Ids.ts"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
 import { migrate, migrationsTable } from "../../src/store/Migrations.ts"
 import { fromSqlError } from "../../src/store/internal/SqlErrors.ts"
 import { postgresLayer } from "../../src/store/Persistence.ts"
+import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
+import { fixtureJson } from "../support/Fixtures.ts"
 import { testDatabaseUrl } from "../support/Services.ts"
 
 const adminUrl = Redacted.make(Redacted.value(testDatabaseUrl).replace(/\/[^/?]*(\?.*)?$/, "/postgres$1"))
@@ -42,7 +45,8 @@ const schemaChecks = Effect.gen(function*() {
     [2, "session_leases"],
     [3, "compressed_positions"],
     [4, "session_events"],
-    [5, "retention_plan"]
+    [5, "retention_plan"],
+    [6, "custom_sections"]
   ])
   assert.deepStrictEqual(yield* migrate, [])
 
@@ -89,7 +93,7 @@ describe("migrations", () => {
   it.live("0005 on a database at 0004 holding snapshots: the plan names what cleanup_old_snapshots then removes, as 0001 did, and the cut is recorded", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const { "0005_retention_plan": _, ...before } = migrations
+      const { "0005_retention_plan": _, "0006_custom_sections": _6, ...before } = migrations
       const earlier = yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: migrationsTable })
       assert.deepStrictEqual(earlier.map(([id]) => id), [1, 2, 3, 4])
       for (const sequence of [1, 2, 3, 4, 5]) yield* insertSnapshot("e", "sess_old", sequence, 10)
@@ -97,7 +101,7 @@ describe("migrations", () => {
       yield* insertSnapshot("other", "sess_old", 1, 10)
       yield* insertSnapshot("other", "sess_old", 2, 10)
 
-      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [5])
+      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [5, 6])
       const plan = yield* sql<{ session_id: string; removed: unknown; oldest_sequence: unknown; newest_sequence: unknown; newest_loop_count: unknown }>`
         SELECT * FROM retention_plan(7, 1, 'e', '{}')`
       assert.deepStrictEqual(
@@ -118,6 +122,32 @@ describe("migrations", () => {
     }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 
 
+  it.live("0006 on a database at 0005 holding a sealed snapshot of the stored form before it: it still verifies and decodes, with no custom sections", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const { "0006_custom_sections": _, ...before } = migrations
+      yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: migrationsTable })
+      const stored = fixtureJson("v2/snapshot-trade.json")
+      const [head] = yield* sql<{ snapshot_id: string }>`
+        INSERT INTO session_snapshots (env, session_id, sequence, snapshot_type, envelope_version, fencing_token,
+                                       created_at_ms, checksum, loop_count, session_status, session)
+        VALUES ('old', ${stored.sessionId}, ${stored.sequence}, ${stored.snapshotType}, ${stored.envelopeVersion}, ${stored.fencingToken},
+                ${stored.createdAt}, ${stored.checksum}, ${stored.payload.session.loopCount}, ${stored.payload.session.status},
+                ${sql.json(stored.payload.session)})
+        RETURNING snapshot_id`
+      const id = head!.snapshot_id
+      yield* sql`INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions) VALUES (${id}, 1, ${sql.json(stored.payload.positions)})`
+      yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${id}, ${sql.json(stored.payload.metrics)})`
+      yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${id}, ${sql.json(stored.payload.riskGuard)})`
+
+      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [6])
+      const store = yield* PgSnapshotStore.make(Env.make("old"))
+      const latest = Option.getOrThrow(yield* store.loadLatest(SessionId.make(stored.sessionId)))
+      assert.strictEqual(latest.snapshot.checksum, stored.checksum)
+      assert.notProperty(latest.snapshot.state, "custom")
+      assert.strictEqual(latest.snapshot.state.session.loopCount, stored.payload.session.loopCount)
+    }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
+
   it.live("on an empty PostgreSQL database: the schema appears, and a second run is a no-op", () =>
     schemaChecks.pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 
@@ -127,6 +157,6 @@ describe("migrations", () => {
   it.live("two migrations started at once both succeed and apply each migration once", () =>
     Effect.gen(function*() {
       const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
-      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4, 5])
+      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4, 5, 6])
     }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 })

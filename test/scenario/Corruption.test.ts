@@ -1,5 +1,5 @@
 /**
- * Corruption, all of it: 28 kinds of damage written straight into Redis or
+ * Corruption, all of it: 35 kinds of damage written straight into Redis or
  * PostgreSQL as a real fault (or a buggy writer) would leave it. For each,
  * the restore does not fail, does not restore the damaged data, falls back
  * to the newest good state, and its report names the reason.
@@ -7,7 +7,8 @@
  * Every session starts the same way: snapshots #1-#3 (loops 100-300) and a
  * live state ahead of them (loop 400). A live-tier case damages the live
  * state (expect snapshot #3); a durable-tier case removes the live state and
- * damages snapshot #3 (expect snapshot #2).
+ * damages snapshot #3 (expect snapshot #2). Every state also holds a
+ * runner's own sections, which the restore is told of and verifies.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -15,7 +16,6 @@ import { Effect, Layer, Result } from "effect"
 import { randomBytes } from "node:crypto"
 import { gzipSync } from "node:zlib"
 import type { EngineState } from "../../src/domain/EngineState.ts"
-import { sectionNames } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
@@ -27,8 +27,9 @@ import { migrated } from "../../src/store/Persistence.ts"
 import { RedisClient } from "../../src/store/RedisClient.ts"
 import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
-import { sectionKey } from "../../src/store/StateKeys.ts"
+import { type LivePart, sectionKey } from "../../src/store/StateKeys.ts"
 import { redisClient, testPostgres } from "../support/Backings.ts"
+import { declared, withValues } from "../support/CustomSections.ts"
 import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { sampleStates } from "../support/States.ts"
@@ -70,17 +71,18 @@ const onRedis = (command: string, f: (client: RedisClient["Service"]["client"]) 
     yield* (yield* RedisClient).use(command, f)
   })
 
-const setRaw = (d: Damage, section: (typeof sectionNames)[number], text: string | Buffer) =>
+const setRaw = (d: Damage, section: LivePart, text: string | Buffer) =>
   onRedis("SET", (c) => c.set(sectionKey(env, d.sessionId, section), text))
 
 
-const setLiveJson = (d: Damage, section: (typeof sectionNames)[number], change: (json: Record<string, any>) => void) => {
+const setLiveJson = (d: Damage, section: LivePart, change: (json: Record<string, any>) => void) => {
   const json = structuredClone(d.liveJson[section])
   change(json)
   return setRaw(d, section, JSON.stringify(json)).pipe(Effect.asVoid)
 }
 
 const sectionColumn = {
+  custom: ["session_snapshots", "custom"],
   session: ["session_snapshots", "session"],
   positions: ["position_snapshots", "positions"],
   metrics: ["metrics_snapshots", "metrics"],
@@ -88,7 +90,7 @@ const sectionColumn = {
 } as const
 
 /** Runs `change` on the stored JSON of one section of snapshot #3 and writes it back. */
-const setSnapshotJson = (d: Damage, section: (typeof sectionNames)[number], change: (json: any) => any, reseal = false) =>
+const setSnapshotJson = (d: Damage, section: LivePart, change: (json: any) => any, reseal = false) =>
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const [table, column] = sectionColumn[section]
@@ -116,7 +118,13 @@ const resealSnapshot = (id: number) =>
       sequence: Number(row.sequence),
       fencingToken: Number(row.fencing_token),
       createdAt: Number(row.created_at_ms)
-    }, { session: row.session, positions: row.positions, metrics: row.metrics, riskGuard: row.risk_guard })
+    }, {
+      session: row.session,
+      positions: row.positions,
+      metrics: row.metrics,
+      riskGuard: row.risk_guard,
+      ...(row.custom === null ? {} : { custom: row.custom })
+    })
     yield* sql`UPDATE session_snapshots SET checksum = ${checksum} WHERE snapshot_id = ${id}`
   })
 
@@ -244,6 +252,18 @@ const cases: ReadonlyArray<Case> = [
       sql`UPDATE position_snapshots SET positions = NULL, positions_gzip = ${randomBytes(64)} WHERE snapshot_id = ${d.snapshotIds[2]!}`),
     reason: "not valid gzip data"
   },
+  // A runner's own sections, in either tier.
+  { name: "a custom section that is not valid JSON", tier: "live", damage: (d) => setRaw(d, "custom", "{\"cooldown\""), reason: "custom is not valid JSON" },
+  { name: "a custom section its Schema refuses", tier: "live", damage: (d) => setLiveJson(d, "custom", (j) => (j.cooldown.until = -1)), reason: "custom.cooldown.until" },
+  { name: "a custom section of a future version", tier: "live", damage: (d) => setLiveJson(d, "custom", (j) => (j.indicators.version = 9)), reason: "custom.indicators has version 9" },
+  { name: "a changed custom section (checksum mismatch)", tier: "durable", damage: (d) => setSnapshotJson(d, "custom", (j) => ({ ...j, cooldown: { ...j.cooldown, until: j.cooldown.until + 1 } })), reason: "fails its checksum" },
+  {
+    name: "a custom section its Schema refuses with a recomputed checksum (a buggy writer)",
+    tier: "durable",
+    damage: (d) => setSnapshotJson(d, "custom", (j) => ({ ...j, book_cursor: { ...j.book_cursor, sequence: -3 } }), true),
+    reason: "custom.book_cursor.sequence"
+  },
+  { name: "an oversized custom section", tier: "durable", damage: (d) => setSnapshotJson(d, "custom", (j) => ({ ...j, padding: { version: 1, x: "x".repeat(maxSectionBytes) } })), reason: "over the limit" },
   // Both tiers at once.
   {
     name: "the live state and the latest snapshot both damaged",
@@ -266,7 +286,13 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
         const snapshots = yield* SnapshotStore
         const sessionId = SessionId.make(`sess_corrupt${index}x${randomBytes(2).toString("hex")}`)
         const sampled = yield* sampleStates(sessionId, { count: 4, seed: 100 + index, minOpenTrades: 1, maxOpenTrades: 4 })
-        const states = sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: 100 * (i + 1) } }))
+        const states = sampled.map((state, i) =>
+          withValues({ ...state, session: { ...state.session, loopCount: 100 * (i + 1) } }, {
+            indicators: { emaFast: i, emaSlow: i / 2, window: [i, i + 1] },
+            cooldown: { until: 1_000 * i, symbols: ["BTC/KRW"] },
+            bookCursor: { venue: "upbit", sequence: 10 * i, stale: false, note: null }
+          })
+        )
         const snapshotIds: Array<number> = []
         for (const [i, state] of states.slice(0, 3).entries()) {
           const saved = yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 1, createdAt: i }, state)
@@ -278,7 +304,7 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
         const liveJson = Result.getOrThrow(encodeEngineState(states[3]!)) as Record<string, any>
         yield* testCase.damage({ sessionId, states, liveJson, snapshotIds })
 
-        const report = expectRestored(yield* Restore.run(sessionId))
+        const report = expectRestored(yield* Restore.run(sessionId, { sections: declared }))
         const expected = testCase.expectSequence ?? (testCase.tier === "live" ? 3 : 2)
         assert.strictEqual(report.outcome, "restored")
         assert.strictEqual(report.source, "snapshot")

@@ -34,6 +34,8 @@ export class RawSnapshots extends Context.Service<RawSnapshots, {
   readonly setSection: (snapshotId: number, section: SectionName, value: unknown) => Effect.Effect<void>
   /** Deletes the row of one section of a snapshot (a snapshot missing one of its four tables). */
   readonly dropSection: (snapshotId: number, section: Exclude<SectionName, "session">) => Effect.Effect<void>
+  /** Replaces the runner's own sections of a snapshot with `value` (anything; `null`: none). */
+  readonly setCustom: (snapshotId: number, value: unknown) => Effect.Effect<void>
   /** Rewrites the sequence of a snapshot (a damaged row: `sequence` may be beyond the safe integers). */
   readonly setSequence: (snapshotId: number, sequence: bigint) => Effect.Effect<void>
 }>()("test/RawSnapshots") {}
@@ -128,6 +130,11 @@ const pgRawAndCleanup = (env: Env) =>
                  WHERE snapshot_id = ${snapshotId}`).pipe(Effect.asVoid, Effect.orDie),
       dropSection: (snapshotId, section) =>
         sql`DELETE FROM ${sql(sectionTable[section][0])} WHERE snapshot_id = ${snapshotId}`.pipe(Effect.asVoid, Effect.orDie),
+      setCustom: (snapshotId, value) =>
+        sql`UPDATE session_snapshots SET custom = ${value === null ? null : sql.json(value)}::jsonb WHERE snapshot_id = ${snapshotId}`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ),
       setSequence: (snapshotId, sequence) =>
         sql`UPDATE session_snapshots SET sequence = ${sequence.toString()}::bigint WHERE snapshot_id = ${snapshotId}`.pipe(
           Effect.asVoid,
@@ -171,6 +178,7 @@ export const memorySnapshots: SnapshotBacking = {
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
         dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null })),
+        setCustom: (snapshotId, value) => update(snapshotId, (row) => ({ ...row, custom: value })),
         setSequence: (snapshotId, sequence) => update(snapshotId, (row) => ({ ...row, sequence: Number(sequence) }))
       })
     )

@@ -3,6 +3,7 @@
  */
 import { Console, Effect, Result } from "effect"
 import { Command, Flag } from "effect/cli"
+import type { EngineState } from "../../domain/EngineState.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { LiveStateStore } from "../../store/LiveStateStore.ts"
@@ -67,6 +68,23 @@ export const snapshots = Command.make(
   })
 ).pipe(Command.withDescription("List a session's snapshots, newest first, each checked"))
 
+/**
+ * The runner's own sections, one line each: name, version, stored size, and the start of its JSON.
+ * (Their Schemas are the runner's: this tool shows them as stored; `--json` gives them whole.)
+ */
+const customSectionLines = (custom: EngineState["custom"]): ReadonlyArray<string> => {
+  if (custom === undefined) return []
+  const entries = Object.entries(custom)
+  return [
+    `own sections ${entries.length}`,
+    ...entries.map(([name, stored]) => {
+      const { version, ...fields } = stored
+      const text = JSON.stringify(fields)
+      return `  ${name.padEnd(16)} v${String(version)}  ${Buffer.byteLength(text)} bytes  ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`
+    })
+  ]
+}
+
 /** `inspect --session ID`: the freshest valid state, without writing anything. */
 export const inspect = Command.make(
   "inspect",
@@ -89,7 +107,8 @@ export const inspect = Command.make(
         `capital ${r.capitalUsedUsd.toFixed(2)}  positions ${r.positionCount}`
       ),
       `open trades ${trades.length}`,
-      ...trades.map((t) => `  ${describeTrade(t)}`)
+      ...trades.map((t) => `  ${describeTrade(t)}`),
+      ...customSectionLines(state.custom)
     ].join("\n"))
   })
 ).pipe(Command.withDescription("Show the freshest valid state of a session"))

@@ -20,7 +20,7 @@ import { type EngineState, engineStateIssues } from "../../domain/EngineState.ts
 import { compileExactShape } from "../../domain/internal/ExactShape.ts"
 import type { TradeId } from "../../domain/Ids.ts"
 import { positionsIssues } from "../../domain/PositionsState.ts"
-import { parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
+import { decodeCustomSections, parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
 import { MalformedJson, StateCodecError } from "../../domain/StateCodecError.ts"
 
 /** The string sections, each under its own key. */
@@ -28,9 +28,10 @@ export const stringSections = ["session", "metrics", "riskGuard"] as const
 /** One of the sections stored as a JSON string. */
 export type StringSection = typeof stringSections[number]
 
-/** One write of a save. */
+/** One write of a save (`custom`: the runner's own sections, one key; `unset` removes it when the state has none). */
 export type LiveWrite =
-  | { readonly op: "set"; readonly section: StringSection; readonly text: string }
+  | { readonly op: "set"; readonly section: StringSection | "custom"; readonly text: string }
+  | { readonly op: "unset"; readonly section: "custom" }
   | { readonly op: "hset"; readonly field: string; readonly text: string }
   | { readonly op: "hdel"; readonly field: string }
   | { readonly op: "reset" }
@@ -40,6 +41,7 @@ export interface LiveCache {
   readonly session: EngineState["session"]
   readonly metrics: EngineState["metrics"]
   readonly riskGuard: EngineState["riskGuard"]
+  readonly custom: EngineState["custom"]
   readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>
 }
 
@@ -89,6 +91,21 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
     bytes += text.length
     writes.push({ op: "set", section, text })
   }
+  if (previous === undefined || previous.custom !== state.custom) {
+    if (state.custom === undefined) {
+      // A whole write removes whatever another writer left there.
+      if (previous === undefined || previous.custom !== undefined) writes.push({ op: "unset", section: "custom" })
+    } else {
+      const custom = decodeCustomSections(state.custom)
+      if (Result.isFailure(custom)) return Result.fail(custom.failure)
+      if (custom.success === undefined) writes.push({ op: "unset", section: "custom" })
+      else {
+        const text = JSON.stringify(custom.success)
+        bytes += text.length
+        writes.push({ op: "set", section: "custom", text })
+      }
+    }
+  }
   const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>()
   for (const [id, trade] of Object.entries(state.positions.activeTrades)) {
     const openedAt = state.positions.positionOpenTimes[id as TradeId]!
@@ -108,7 +125,7 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
     writes,
     full: previous === undefined,
     bytes,
-    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, trades }
+    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, trades }
   })
 }
 

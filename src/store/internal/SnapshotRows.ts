@@ -32,6 +32,8 @@ export interface SnapshotRow {
   readonly positions: unknown | null
   readonly metrics: unknown | null
   readonly riskGuard: unknown | null
+  /** The runner's own sections; `null` when it had none. */
+  readonly custom: unknown | null
   /** Why the sections were not read, when one of them is over the size limit. */
   readonly oversized?: string | undefined
   /** Bytes of the stored sections, as the store measured them (else their JSON's length). */
@@ -56,7 +58,8 @@ export const rowOfSnapshot = (metadata: SnapshotToSave, state: EngineState): Res
     session: sealed.payload.session,
     positions: sealed.payload.positions,
     metrics: sealed.payload.metrics,
-    riskGuard: sealed.payload.riskGuard
+    riskGuard: sealed.payload.riskGuard,
+    custom: sealed.payload.custom ?? null
   }))
 
 /** Verifies and decodes a stored row; a missing section row shows up as a missing section. */
@@ -71,7 +74,14 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
       `snapshot #${row.sequence} of ${row.sessionId} is missing its ${missing.join(", ")} section at snapshot.payload`
     ))
   }
-  const payload = { session: row.session, positions: row.positions, metrics: row.metrics, riskGuard: row.riskGuard }
+  // The payload as it was sealed: the runner's own sections only when it had any.
+  const payload = {
+    session: row.session,
+    positions: row.positions,
+    metrics: row.metrics,
+    riskGuard: row.riskGuard,
+    ...(row.custom === null || row.custom === undefined ? {} : { custom: row.custom })
+  }
   return decodeSnapshot({
     envelopeVersion: row.envelopeVersion,
     sessionId: row.sessionId,
@@ -84,10 +94,11 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
   })
 }
 
-/** The JSON bytes of a row's four sections. */
-export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard">): number =>
+/** The JSON bytes of a row's sections (the runner's own included). */
+export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard" | "custom">): number =>
   JSON.stringify(row.session).length + JSON.stringify(row.positions).length +
-  JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length
+  JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length +
+  (row.custom === null || row.custom === undefined ? 0 : JSON.stringify(row.custom).length)
 
 const isSessionId = Schema.is(SessionIdSchema)
 const isSnapshotType = Schema.is(SnapshotTypeSchema)

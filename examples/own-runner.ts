@@ -1,0 +1,123 @@
+/**
+ * A runner of your own on the core: your venues, your symbols, a section of
+ * your own, no bundled paper runner.
+ *
+ * It starts from `EngineState.empty`, trades the Korean premium between
+ * `upbit` (BTC/KRW) and `binance`, and keeps a cooldown of its own (a custom
+ * section) that the session stores with the state. Each step hands its state
+ * to `session.persist`; a step that opens a trade says so (`opensTrades`),
+ * and if it cannot be made durable (`StepRefused`) the step is not taken.
+ * Then the process "dies", and a resume gives back exactly what was
+ * persisted, cooldown included.
+ *
+ *   npm run example -- own-runner
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Exit, Option, Result, Schema, Scope } from "effect"
+import { isDeepStrictEqual } from "node:util"
+import { CustomSection, EngineState, Ids, Persistence, Restore, Session } from "../src/index.ts"
+
+const upbit = Ids.Venue.make("upbit")
+const binance = Ids.Venue.make("binance")
+const symbol = Ids.MarketSymbol.make("BTC/KRW")
+const startTime = Date.UTC(2026, 10, 27)
+
+/** After a trade, no new one for this many loops. */
+const cooldown = CustomSection.make({
+  name: "cooldown",
+  schema: Schema.Struct({ untilLoop: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)) }),
+  currentVersion: 1
+})
+
+const options = (mode: Session.SessionMode, sessionId?: Ids.SessionId): Session.SessionOptions => ({
+  mode,
+  ...(sessionId === undefined ? {} : { sessionId }),
+  newState: (id) =>
+    EngineState.empty({ sessionId: id, startTime, campaignId: Ids.CampaignId.make("kimchi"), initialCapitalUsd: 100_000, symbols: [symbol] }),
+  policy: { snapshotInterval: "5 minutes" },
+  sections: [cooldown]
+})
+
+/** A premium quote that moves with the loop (your feed goes here). */
+const premiumBps = (loop: number) => 150 + 60 * Math.sin(loop / 3)
+
+/** One step of this runner: open a trade when the premium is wide and the cooldown is over. */
+const step = (state: EngineState.EngineState): { readonly state: EngineState.EngineState; readonly opensTrades: boolean } => {
+  const loop = state.session.loopCount + 1
+  const next = { ...state, session: { ...state.session, loopCount: loop } }
+  const until = Option.getOrUndefined(Result.getOrThrow(CustomSection.get(state, cooldown)))?.untilLoop ?? 0
+  if (premiumBps(loop) < 190 || loop < until || Object.keys(state.positions.activeTrades).length > 0) return { state: next, opensTrades: false }
+  const now = startTime + loop * 1_000
+  const tradeId = Ids.TradeId.make(`trd_k${loop}`)
+  const price = 130_000_000
+  const leg = (side: "buy" | "sell", venue: Ids.Venue, at: number) => ({
+    orderId: Ids.OrderId.make(`ord_k${loop}${side}`),
+    venue,
+    symbol,
+    side,
+    price: at,
+    quantity: 0.1,
+    filledQuantity: 0.1,
+    status: "filled" as const,
+    createdAt: now,
+    updatedAt: now
+  })
+  const notionalUsd = 20_000
+  const risk = state.riskGuard.perSymbol[symbol]!
+  const opened: EngineState.EngineState = {
+    ...next,
+    positions: {
+      activeTrades: { [tradeId]: {
+        tradeId,
+        symbol,
+        buyLeg: leg("buy", binance, price),
+        sellLeg: leg("sell", upbit, price * (1 + premiumBps(loop) / 10_000)),
+        entrySpreadBps: premiumBps(loop),
+        quantity: 0.1,
+        notionalUsd,
+        openedAt: now,
+        takeProfitBps: 40,
+        stopLossBps: -60
+      } },
+      positionOpenTimes: { [tradeId]: now }
+    },
+    metrics: { ...next.metrics, tradesOpened: next.metrics.tradesOpened + 1 },
+    riskGuard: {
+      ...next.riskGuard,
+      perSymbol: { [symbol]: { ...risk, tradesAllowed: risk.tradesAllowed + 1, capitalUsedUsd: notionalUsd, positionCount: 1 } }
+    }
+  }
+  return { state: Result.getOrThrow(CustomSection.set(opened, cooldown, { untilLoop: loop + 10 })), opensTrades: true }
+}
+
+const program = Effect.gen(function*() {
+  const scope = yield* Scope.make()
+  const session = yield* Session.initialize(options("CLEAN_RESET")).pipe(Scope.provide(scope))
+  let state = session.initialState
+  for (let i = 0; i < 12; i++) {
+    const next = step(state)
+    state = yield* session.persist(next.state, { tradesChanged: next.opensTrades, opensTrades: next.opensTrades }).pipe(
+      Effect.as(next.state),
+      // Not durable, so not taken: the loop goes on without the trade.
+      Effect.catchTag("StepRefused", () => {
+        const skipped = { ...state, session: { ...state.session, loopCount: state.session.loopCount + 1 } }
+        return Effect.as(session.persist(skipped, { tradesChanged: false }), skipped)
+      })
+    )
+  }
+  const [trade] = Object.values(state.positions.activeTrades)
+  yield* Console.log(
+    `${session.sessionId}: loop ${state.session.loopCount}, ${state.metrics.tradesOpened} trade(s) open` +
+      (trade === undefined ? "" : `: buy on ${trade.buyLeg.venue}, sell on ${trade.sellLeg.venue}, ${trade.symbol}`)
+  )
+  // The process dies here: no shutdown snapshot.
+  yield* Scope.close(scope, Exit.fail("killed"))
+
+  const report = yield* Restore.run(session.sessionId, { sections: [cooldown] })
+  if (report.outcome !== "restored") return yield* Console.log(`nothing restored (${report.outcome})`)
+  const restoredCooldown = Option.getOrUndefined(Result.getOrThrow(CustomSection.get(report.state, cooldown)))
+  yield* Console.log(`restored loop ${report.loopCount} from the ${report.source} tier, cooldown until loop ${restoredCooldown?.untilLoop ?? "-"}`)
+  yield* Console.log(`the same state as persisted: ${isDeepStrictEqual(report.state, state) ? "yes" : "NO"}`)
+}).pipe(Effect.scoped, Effect.provide(Persistence.layer))
+
+program.pipe(NodeRuntime.runMain)

@@ -1,0 +1,161 @@
+/**
+ * CustomSection: a section of a runner's own (a strategy's indicators, a
+ * cooldown, an order book cursor), persisted with the built-in four.
+ *
+ * A runner declares each section once, with the Schema of every version it
+ * ever stored and how each older one upgrades, as the built-in sections are
+ * declared (`VersionedSection`). The state holds each in its stored form
+ * (`{ "version": N, ...fields }`, under `EngineState.custom[name]`), so the
+ * stores carry it without knowing it: in both tiers, inside the snapshot's
+ * checksum, within the size limits. The runner reads it typed (`get`,
+ * upgraded to the current version) and writes it typed (`set`, checked by
+ * its Schema). A restore given the runner's sections (`Restore.run`'s and
+ * `Session.initialize`'s `sections`) verifies each one it finds in a
+ * candidate and upgrades it: a candidate whose section its Schema refuses is
+ * passed over like any invalid state. Sections the runner does not declare
+ * are kept as they are.
+ */
+import { Option, Result, Schema } from "effect"
+import type { EngineState } from "./EngineState.ts"
+import { StateCodecError } from "./StateCodecError.ts"
+import { makeVersionedSection, type OlderVersion, type VersionedSection } from "./VersionedSection.ts"
+
+/** The name of a runner's own section: a lower-case letter, then letters, digits or `_`, 32 at most. */
+export const CustomSectionName = Schema.String.check(Schema.isPattern(/^[a-z][a-zA-Z0-9_]{0,31}$/)).annotate({
+  identifier: "CustomSectionName"
+})
+
+/** Whether a JSON value holds a NUL character (U+0000) in a string or a key: PostgreSQL's jsonb cannot store one. */
+const holdsNul = (value: unknown): boolean => {
+  if (typeof value === "string") return value.includes("\u0000")
+  if (Array.isArray(value)) return value.some(holdsNul)
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).some(([key, field]) => key.includes("\u0000") || holdsNul(field))
+  }
+  return false
+}
+
+/**
+ * A runner's own section in its stored form: a JSON object with its version (a positive integer),
+ * and no NUL character in any string (every store must be able to hold it).
+ */
+export const StoredCustomSection = Schema.JsonObject.check(
+  Schema.makeFilter((section) =>
+    typeof section["version"] === "number" && Number.isInteger(section["version"]) && section["version"] >= 1
+      ? undefined
+      : { path: ["version"], issue: "a custom section carries its version, a positive integer" }
+  ),
+  Schema.makeFilter((section) =>
+    holdsNul(section) ? "a custom section's strings cannot hold a NUL character (U+0000): PostgreSQL cannot store one" : undefined
+  )
+).annotate({ identifier: "StoredCustomSection" })
+
+/** The runner's own sections of a state, by name, each in its stored form. */
+export const CustomSections = Schema.Record(CustomSectionName, StoredCustomSection).annotate({ identifier: "CustomSections" })
+export type CustomSections = typeof CustomSections.Type
+
+/** A section a runner declared: its name, its current Schema and its versioned codec. */
+export interface CustomSection<A> {
+  readonly name: string
+  readonly schema: Schema.Codec<A, any>
+  readonly codec: VersionedSection<A>
+}
+
+const isName = Schema.is(CustomSectionName)
+
+/**
+ * Declares a section of the runner's own: its current Schema at `currentVersion`, and every older
+ * version with its upgrade (`olderVersion(n, SchemaN, upgrade)`, as for the built-in sections).
+ * The Schema must describe JSON (what a store can hold): plain objects, arrays, strings, finite
+ * numbers, booleans, null.
+ */
+export const make = <S extends Schema.Codec<any, any>>(options: {
+  readonly name: string
+  readonly schema: S
+  readonly currentVersion: number
+  readonly olderVersions?: ReadonlyArray<OlderVersion<S["Type"]>>
+}): CustomSection<S["Type"]> => {
+  if (!isName(options.name)) {
+    throw new TypeError(`a custom section's name is a lower-case letter, then letters, digits or _ (32 at most): ${JSON.stringify(options.name)}`)
+  }
+  return {
+    name: options.name,
+    schema: options.schema,
+    codec: makeVersionedSection({ ...options, part: `custom.${options.name}` })
+  }
+}
+
+/** The section's value in `state`, upgraded to its current version; `None` when the state does not hold it. */
+export const get = <A>(state: EngineState, section: CustomSection<A>): Result.Result<Option.Option<A>, StateCodecError> => {
+  const stored = state.custom?.[section.name]
+  return stored === undefined ? Result.succeed(Option.none()) : Result.map(section.codec.decode(stored), Option.some)
+}
+
+const checkStored = Schema.decodeUnknownResult(StoredCustomSection)
+
+/**
+ * `state` holding `value` as the section (encoded at its current version); fails when `value`
+ * breaks its Schema or is nothing a store can hold (a NUL character in a string).
+ */
+export const set = <A>(state: EngineState, section: CustomSection<A>, value: A): Result.Result<EngineState, StateCodecError> =>
+  Result.flatMap(section.codec.encode(value), (encoded) =>
+    Result.mapBoth(checkStored(encoded, { errors: "all" }), {
+      onFailure: (error) => StateCodecError.fromIssue(`custom.${section.name}`, error.issue),
+      onSuccess: (stored) => ({ ...state, custom: { ...state.custom, [section.name]: stored } })
+    }))
+
+/** `state` without the section. */
+export const remove = (state: EngineState, section: CustomSection<any>): EngineState => {
+  if (state.custom === undefined || !(section.name in state.custom)) return state
+  const { [section.name]: _, ...rest } = state.custom
+  return withCustom(state, rest)
+}
+
+/** `state` with `custom` as its own sections; an empty record is no custom section at all. */
+export const withCustom = (state: EngineState, custom: CustomSections): EngineState => {
+  if (Object.keys(custom).length > 0) return { ...state, custom }
+  const { custom: _, ...rest } = state
+  return rest
+}
+
+/**
+ * Verifies every declared section `state` holds by its Schema, upgrading older versions to the
+ * current one (stored form); undeclared sections are kept as they are. Fails on the first section
+ * its Schema refuses, naming it.
+ */
+export const verify = (
+  state: EngineState,
+  sections: ReadonlyArray<CustomSection<any>>
+): Result.Result<EngineState, StateCodecError> => {
+  if (state.custom === undefined || sections.length === 0) return Result.succeed(state)
+  let custom: Record<string, unknown> | undefined
+  for (const section of sections) {
+    const stored = state.custom[section.name]
+    if (stored === undefined) continue
+    const decoded = section.codec.decode(stored)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    if (stored["version"] === section.codec.currentVersion) continue
+    const encoded = section.codec.encode(decoded.success)
+    if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
+    custom = { ...(custom ?? state.custom), [section.name]: encoded.success }
+  }
+  return Result.succeed(custom === undefined ? state : { ...state, custom: custom as CustomSections })
+}
+
+/** The names of two declarations that clash (the same name twice), if any. */
+export const duplicateNames = (sections: ReadonlyArray<CustomSection<any>>): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  return sections.flatMap((section) => {
+    if (seen.has(section.name)) return [section.name]
+    seen.add(section.name)
+    return []
+  })
+}
+
+/** Fails with a typed error naming each declaration that clashes. */
+export const checkDeclarations = (sections: ReadonlyArray<CustomSection<any>>): Result.Result<void, StateCodecError> => {
+  const clashes = duplicateNames(sections)
+  return clashes.length === 0
+    ? Result.void
+    : Result.fail(StateCodecError.invalid("custom", `custom section ${clashes.join(", ")} is declared more than once`))
+}
