@@ -23,10 +23,14 @@ const symbolIssues = (symbol: string, legs: ReadonlyArray<readonly [string, Orde
 const exitIssues = (trade: { readonly takeProfitBps: number; readonly stopLossBps: number }): Issues =>
   trade.takeProfitBps > trade.stopLossBps ? [] : [{ path: ["takeProfitBps"], issue: "take profit must lie above stop loss" }]
 
-/** What every version of a trade holds besides its legs. */
-const tradeFields = {
+/** What identifies a trade, in every version: it comes before the legs. */
+const tradeIdentity = {
   tradeId: TradeId,
-  symbol: MarketSymbol,
+  symbol: MarketSymbol
+}
+
+/** The terms of a trade, in every version: they come after the legs. */
+const tradeTerms = {
   /** Spread between the venues when the trade was opened. */
   entrySpreadBps: BasisPoints,
   /** Base-asset quantity traded on each leg. */
@@ -45,18 +49,12 @@ const tradeFields = {
  * symbol, and take profit above stop loss.
  */
 export const ArbitrageTrade = Schema.Struct({
-  tradeId: tradeFields.tradeId,
-  symbol: tradeFields.symbol,
+  ...tradeIdentity,
   /** The order that buys the base asset, on the venue where it was cheaper. */
   buyLeg: Order,
   /** The order that sells it, on the other venue. */
   sellLeg: Order,
-  entrySpreadBps: tradeFields.entrySpreadBps,
-  quantity: tradeFields.quantity,
-  notionalUsd: tradeFields.notionalUsd,
-  openedAt: tradeFields.openedAt,
-  takeProfitBps: tradeFields.takeProfitBps,
-  stopLossBps: tradeFields.stopLossBps
+  ...tradeTerms
 }).check(
   Schema.makeFilter((trade) => [
     ...(trade.buyLeg.side === "buy" ? [] : [{ path: ["buyLeg", "side"], issue: "the buy leg must buy" }]),
@@ -76,17 +74,11 @@ export type TradeDirectionV1 = typeof TradeDirectionV1.Type
 
 /** Version 1 of a trade: `orderA` on venue `A`, `orderB` on venue `B`, sides as `direction` says. */
 export const ArbitrageTradeV1 = Schema.Struct({
-  tradeId: tradeFields.tradeId,
-  symbol: tradeFields.symbol,
+  ...tradeIdentity,
   direction: TradeDirectionV1,
   orderA: Order,
   orderB: Order,
-  entrySpreadBps: tradeFields.entrySpreadBps,
-  quantity: tradeFields.quantity,
-  notionalUsd: tradeFields.notionalUsd,
-  openedAt: tradeFields.openedAt,
-  takeProfitBps: tradeFields.takeProfitBps,
-  stopLossBps: tradeFields.stopLossBps
+  ...tradeTerms
 }).check(
   Schema.makeFilter((trade) => {
     const [sideA, sideB] = trade.direction === "buy_a_sell_b" ? ["buy", "sell"] : ["sell", "buy"]
@@ -103,19 +95,8 @@ export const ArbitrageTradeV1 = Schema.Struct({
 export type ArbitrageTradeV1 = typeof ArbitrageTradeV1.Type
 
 /** Upgrades a version 1 trade: the leg its direction bought is the buy leg. */
-export const migrateTradeV1 = (v1: ArbitrageTradeV1): ArbitrageTrade => {
-  const { direction, orderA, orderB, ...rest } = v1
+export const migrateTradeV1 = ({ direction, orderA, orderB, symbol, tradeId, ...terms }: ArbitrageTradeV1): ArbitrageTrade => {
   const [buyLeg, sellLeg] = direction === "buy_a_sell_b" ? [orderA, orderB] : [orderB, orderA]
-  return {
-    tradeId: rest.tradeId,
-    symbol: rest.symbol,
-    buyLeg,
-    sellLeg,
-    entrySpreadBps: rest.entrySpreadBps,
-    quantity: rest.quantity,
-    notionalUsd: rest.notionalUsd,
-    openedAt: rest.openedAt,
-    takeProfitBps: rest.takeProfitBps,
-    stopLossBps: rest.stopLossBps
-  }
+  // In the current version's field order: identity, legs, terms.
+  return { tradeId, symbol, buyLeg, sellLeg, ...terms }
 }

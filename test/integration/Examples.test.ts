@@ -28,6 +28,16 @@ const npmExample = (args: ReadonlyArray<string>, dataDir?: string) => {
 
 const runExample = (name: string, dataDir: string) => npmExample([name], dataDir)
 
+/** `name` run on an embedded database of its own, removed afterwards. */
+const runOnOwnDatabase = (name: string) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
+  try {
+    return runExample(name, dataDir)
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
 describe("examples", () => {
   it("each example's header gives the command that runs it: npm run example -- <name>", () => {
     assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "own-runner", "resume-session"])
@@ -86,29 +96,19 @@ describe("examples", () => {
   }, 120_000)
 
   it("own-runner trades its own venues with a section of its own, and a resume gives back exactly what it persisted", () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
-    try {
-      const run = runExample("own-runner", dataDir)
-      assert.strictEqual(run.status, 0, run.stderr)
-      assert.match(run.stdout, /loop 12, [1-9]\d* trade\(s\) open: buy on binance, sell on upbit, BTC\/KRW/)
-      assert.match(run.stdout, /restored loop 12 from the \w+ tier, cooldown until loop \d+/)
-      assert.include(run.stdout, "the same state as persisted: yes")
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    const run = runOnOwnDatabase("own-runner")
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.match(run.stdout, /loop 12, [1-9]\d* trade\(s\) open: buy on binance, sell on upbit, BTC\/KRW/)
+    assert.match(run.stdout, /restored loop 12 from the \w+ tier, cooldown until loop \d+/)
+    assert.include(run.stdout, "the same state as persisted: yes")
   }, 120_000)
 
   it("custom-section stores its own section with the session, resumes it upgraded from v1, and refuses a future or damaged one", () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-examples-"))
-    try {
-      const run = runExample("custom-section", dataDir)
-      assert.strictEqual(run.status, 0, run.stderr)
-      assert.include(run.stdout, "stored v1, resumed: {\"venue\":\"upbit\",\"makerBps\":4,\"takerBps\":4}")
-      assert.include(run.stdout, "written now: {\"version\":2,\"venue\":\"upbit\",\"makerBps\":2,\"takerBps\":5}")
-      assert.match(run.stdout, /from the future: refused \(custom\.fees has version 3/)
-      assert.match(run.stdout, /damaged: refused \(.*custom\.fees\.makerBps/)
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    const run = runOnOwnDatabase("custom-section")
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.include(run.stdout, "stored v1, resumed: {\"venue\":\"upbit\",\"makerBps\":4,\"takerBps\":4}")
+    assert.include(run.stdout, "written now: {\"version\":2,\"venue\":\"upbit\",\"makerBps\":2,\"takerBps\":5}")
+    assert.match(run.stdout, /from the future: refused \(custom\.fees has version 3/)
+    assert.match(run.stdout, /damaged: refused \(.*custom\.fees\.makerBps/)
   }, 120_000)
 })

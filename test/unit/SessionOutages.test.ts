@@ -55,6 +55,16 @@ const switchable = Effect.gen(function*() {
   return { liveDown, durableDown, saves, layer }
 })
 
+/** A new session in `scope`, its interval and lease long enough not to matter. */
+const startOn = (scope: Scope.Scope) =>
+  Session.initialize({
+    mode: "CLEAN_RESET",
+    sessionId,
+    newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
+    policy: { snapshotInterval: "1 hour" },
+    lease: { ttl: "1 day" }
+  }).pipe(Scope.provide(scope))
+
 /** The state at `loop` (only the loop moves: enough for the policy to see a new step). */
 const at = (state: EngineState, loop: number): EngineState => ({ ...state, session: { ...state.session, loopCount: loop } })
 
@@ -64,13 +74,7 @@ describe("session outages on switchable memory stores", () => {
       const stores = yield* switchable
       yield* Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const session = yield* Session.initialize({
-          mode: "CLEAN_RESET",
-          sessionId,
-          newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-          policy: { snapshotInterval: "1 hour" },
-          lease: { ttl: "1 day" }
-        }).pipe(Scope.provide(scope))
+        const session = yield* startOn(scope)
         const state = session.initialState
         yield* Ref.set(stores.durableDown, true)
 
@@ -114,13 +118,7 @@ describe("session outages on switchable memory stores", () => {
       const stores = yield* switchable
       yield* Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const session = yield* Session.initialize({
-          mode: "CLEAN_RESET",
-          sessionId,
-          newState: (id) => newSessionState({ sessionId: id, campaign, startTime: simulatedStart }),
-          policy: { snapshotInterval: "1 hour" },
-          lease: { ttl: "1 day" }
-        }).pipe(Scope.provide(scope))
+        const session = yield* startOn(scope)
         const state = session.initialState
         yield* Ref.set(stores.liveDown, true)
         for (let loop = 1; loop <= 5; loop++) yield* session.persist(at(state, loop), { tradesChanged: false })

@@ -103,30 +103,12 @@ export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | 
 const isSessionId = Schema.is(SessionIdSchema)
 const isSnapshotType = Schema.is(SnapshotTypeSchema)
 
-/**
- * The listing entry of a row; `undefined` for a row no writer of this code could have made (its
- * session id or type is not one), which listings leave out (a restore still reads and names it).
- */
-export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
-  !isSessionId(row.sessionId) || !isSnapshotType(row.snapshotType) ? undefined : {
+/** The summary of `row`, with its session id and type as `named` (checked, or the writer's own). */
+const summaryAs = (row: SnapshotRow, named: Pick<SnapshotSummary, "sessionId" | "snapshotType">): SnapshotSummary => ({
   snapshotId: row.snapshotId,
-  sessionId: row.sessionId,
+  sessionId: named.sessionId,
   sequence: row.sequence,
-  snapshotType: row.snapshotType,
-  fencingToken: row.fencingToken,
-  createdAt: row.createdAt,
-  recordedAt: row.recordedAt,
-  loopCount: row.loopCount,
-  status: row.status,
-  openTrades: openTradesOf(row.positions)
-}
-
-/** The summary of a snapshot just written (or found written) under `metadata`: its id and type are the writer's. */
-export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): SnapshotSummary => ({
-  snapshotId: row.snapshotId,
-  sessionId: metadata.sessionId,
-  sequence: row.sequence,
-  snapshotType: metadata.snapshotType,
+  snapshotType: named.snapshotType,
   fencingToken: row.fencingToken,
   createdAt: row.createdAt,
   recordedAt: row.recordedAt,
@@ -134,6 +116,18 @@ export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): Snap
   status: row.status,
   openTrades: openTradesOf(row.positions)
 })
+
+/**
+ * The listing entry of a row; `undefined` for a row no writer of this code could have made (its
+ * session id or type is not one), which listings leave out (a restore still reads and names it).
+ */
+export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
+  isSessionId(row.sessionId) && isSnapshotType(row.snapshotType)
+    ? summaryAs(row, { sessionId: row.sessionId, snapshotType: row.snapshotType })
+    : undefined
+
+/** The summary of a snapshot just written (or found written) under `metadata`: its id and type are the writer's. */
+export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): SnapshotSummary => summaryAs(row, metadata)
 
 /** The listing entries of rows, those no writer of this code could have made left out. */
 export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSummary> =>
