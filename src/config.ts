@@ -7,6 +7,8 @@
  *
  * A value out of bounds is a `ConfigError` naming the variable; its message never holds the
  * value, which may be a secret.
+ *
+ * @module
  */
 import { Config, Duration, Option, Redacted, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"

@@ -7,6 +7,8 @@
  * positions section's version 1) named the legs by the paper runner's two
  * venues instead: `orderA` on venue `A`, `orderB` on venue `B`, and a
  * `direction` saying which was bought; it upgrades by that direction.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { MarketSymbol, TradeId } from "./Ids.ts"

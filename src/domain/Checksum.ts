@@ -4,6 +4,8 @@
  * PostgreSQL's JSONB reorders object keys, so the digest is taken over a
  * canonical JSON text (keys sorted at every depth); the same value hashes the
  * same whichever store it came back from.
+ *
+ * @module
  */
 import { createHash } from "node:crypto"
 

@@ -14,6 +14,8 @@
  * candidate and upgrades it: a candidate whose section its Schema refuses is
  * passed over like any invalid state. Sections the runner does not declare
  * are kept as they are.
+ *
+ * @module
  */
 import { Option, Result, Schema } from "effect"
 import type { EngineState } from "./EngineState.ts"

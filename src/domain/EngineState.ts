@@ -5,6 +5,8 @@
  * Each section checks itself; this module checks what only the whole can
  * tell: every open trade is counted once in the metrics and once in its
  * symbol's risk counters, with its capital, and none predates its session.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { CustomSections } from "./CustomSection.ts"
@@ -83,6 +85,7 @@ export type EngineState = typeof EngineState.Type
 
 /** The names of the four built-in sections, in storage order (a runner's own sections are `custom`). */
 export const sectionNames = ["session", "positions", "metrics", "riskGuard"] as const
+/** One of the four built-in sections. */
 export type SectionName = typeof sectionNames[number]
 
 /** What a runner says of a session that has not run a loop yet. */

@@ -4,6 +4,8 @@
  * Every id is restricted to a small character set so that it is safe inside
  * a Redis key (no `:`, `{`, `}` or whitespace) and needs no escaping in SQL
  * or in a file name.
+ *
+ * @module
  */
 import { Schema } from "effect"
 

@@ -5,6 +5,8 @@
  * capital a session started with had to be guessed. Version 2 adds
  * `initialCapitalUsd`, which makes "equity = initial capital + realized PnL"
  * checkable. A v1 value migrates by deriving it: equity minus total PnL.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { Count, PositiveUsd, Usd } from "./Units.ts"

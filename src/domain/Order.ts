@@ -4,6 +4,8 @@
  * The original system could not serialize its order objects, so open
  * positions were lost on restart. Here an order is plain data with a Schema,
  * and it round-trips exactly.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { MarketSymbol, OrderId, Venue } from "./Ids.ts"

@@ -6,6 +6,8 @@
  * of trades. Version 2 holds trades by their buy and sell legs on any
  * venues; version 1 held the paper runner's A/B trades and upgrades trade by
  * trade.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { ArbitrageTrade, ArbitrageTradeV1, migrateTradeV1 } from "./ArbitrageTrade.ts"

@@ -3,6 +3,8 @@
  *
  * Restored exactly, so that a resumed session cannot trade past its daily
  * loss limit or its per-symbol limits because a restart forgot them.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { MarketSymbol } from "./Ids.ts"

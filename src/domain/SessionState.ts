@@ -4,6 +4,8 @@
  * `status` is `running` from start until a clean shutdown sets `stopped`; a
  * session found `running` without a live runner has crashed, which is how an
  * automatic resume finds it.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { CampaignId, SessionId } from "./Ids.ts"

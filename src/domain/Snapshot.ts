@@ -6,6 +6,8 @@
  * that took it, and a checksum over all of that. A snapshot whose checksum
  * does not match, or whose state belongs to another session, is never read as
  * valid.
+ *
+ * @module
  */
 import { Result, Schema } from "effect"
 import { checksumOf } from "./Checksum.ts"

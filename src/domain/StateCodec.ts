@@ -7,6 +7,8 @@
  *
  * Decoding never throws: any input gives the current-version state or a
  * `StateCodecError` naming the part, the path and the problem.
+ *
+ * @module
  */
 import { Result, Schema } from "effect"
 import { CustomSections } from "./CustomSection.ts"

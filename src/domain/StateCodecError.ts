@@ -4,6 +4,8 @@
  * One error with a `reason`, so that callers can react to the family as a
  * whole (skip this candidate) or to one reason (a future version means the
  * code is older than the data, which an operator must hear about).
+ *
+ * @module
  */
 import { Schema, SchemaIssue } from "effect"
 

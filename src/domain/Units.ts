@@ -5,6 +5,8 @@
  * a state holding one cannot be trusted), and counters are non-negative
  * integers. Money is in US dollars, time in epoch milliseconds, spreads in
  * basis points.
+ *
+ * @module
  */
 import { Schema } from "effect"
 

@@ -6,6 +6,8 @@
  * upgraded to the current shape, which is then checked by the current
  * Schema. A version the code does not know (newer, missing, not an integer)
  * is a typed `UnsupportedVersion`, never a guess.
+ *
+ * @module
  */
 import { Result, Schema } from "effect"
 import { compileExactShape } from "./internal/ExactShape.ts"
@@ -17,6 +19,7 @@ export type VersionedJson = { readonly version: number } & Record<string, unknow
 /** A past version: its Schema, and how a value of it becomes a value of the current version (encoded form). */
 export interface OlderVersion<Current> {
   readonly version: number
+  /** Decodes the fields (the stored form without `version`) by the old Schema and upgrades them. */
   readonly decodeAndUpgrade: (fields: unknown) => Result.Result<Current, Schema.SchemaError>
 }
 

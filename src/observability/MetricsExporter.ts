@@ -5,6 +5,8 @@
  * that port (loopback unless METRICS_PROMETHEUS_HOST says otherwise) answers
  * `GET /metrics` with `effect/observability`'s Prometheus formatting of every
  * metric of the program; it stops when the program ends.
+ *
+ * @module
  */
 import { Config, Effect, Layer, Option, Schema } from "effect"
 import { PrometheusMetrics } from "effect/observability"

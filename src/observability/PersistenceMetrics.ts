@@ -5,6 +5,8 @@
  * between the tiers) and by the restore pipeline (outcomes, skipped
  * candidates). Exported by `MetricsExporter` when configured; readable with
  * `Metric.value` in tests and programs.
+ *
+ * @module
  */
 import { Duration, Metric } from "effect"
 

@@ -22,6 +22,8 @@
  * error, never "no state". A live tier that cannot be reached is reported
  * and the durable tier decides alone, unless nothing durable exists, in
  * which case the restore cannot tell "fresh" from "unreadable" and fails.
+ *
+ * @module
  */
 import { Effect, Option, Result, Schema } from "effect"
 import * as CustomSection from "../domain/CustomSection.ts"

@@ -1,6 +1,8 @@
 /**
  * RestoreReport: what a restore found, what it chose, and why it passed over
  * everything else.
+ *
+ * @module
  */
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"

@@ -5,6 +5,8 @@
  * Everything the next loop needs is in the state (the loop index gives the
  * time and the quotes), so a run resumed from any persisted state continues
  * exactly as the uninterrupted run would have.
+ *
+ * @module
  */
 import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
 import { empty, type EngineState } from "../domain/EngineState.ts"

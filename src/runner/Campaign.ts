@@ -1,5 +1,7 @@
 /**
  * Campaign: a named preset of the strategy and its risk limits.
+ *
+ * @module
  */
 import { Schema } from "effect"
 import { CampaignId, MarketSymbol } from "../domain/Ids.ts"

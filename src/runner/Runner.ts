@@ -7,6 +7,8 @@
  * does, including nothing at all, and the results are the same either way.
  * A step refused because its trades could not be made durable
  * (`StepRefused`) is done again without opening trades.
+ *
+ * @module
  */
 import { Duration, Effect } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
@@ -15,7 +17,10 @@ import { type LoopEvents, type MarketSettings, runLoop, tradesChanged } from "./
 import type { Campaign } from "./Campaign.ts"
 
 /** A session that persists nothing: the runner on its own. */
-export const withoutPersistence = { persist: (_state: EngineState, _change: StepChange) => Effect.void }
+export const withoutPersistence = {
+  /** Takes the state and does nothing with it. */
+  persist: (_state: EngineState, _change: StepChange) => Effect.void
+}
 
 /** How a run goes. */
 export interface RunOptions {

@@ -26,6 +26,8 @@
  * raised again only after the lease confirms this runner still holds the
  * session. The live tier is a cache of the durable one: any other failure to
  * write it degrades it, and never ends the session.
+ *
+ * @module
  */
 import { Clock, Duration, Effect, Option, Ref, Result, type Scope } from "effect"
 import * as CustomSection from "../domain/CustomSection.ts"

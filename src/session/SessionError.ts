@@ -1,5 +1,7 @@
 /**
  * SessionError: why a session could not start.
+ *
+ * @module
  */
 import { Schema } from "effect"
 

@@ -14,6 +14,8 @@
  * lease and raised the fence again: a missing fence is never read as "token
  * 0 holds it". Writes without a token (0: no lease in use) are taken only by
  * a session that has never had a fence.
+ *
+ * @module
  */
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { type EngineState, sectionNames } from "../domain/EngineState.ts"

@@ -13,6 +13,8 @@
  * the session events and the leases (`durableOn`). Every command builds its
  * stack here (`layerLive`, `layerDurable`, `layerFrom`), so the choice is
  * made once; `layerMemory` is both tiers in memory.
+ *
+ * @module
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, type Redacted } from "effect"

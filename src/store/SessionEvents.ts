@@ -7,6 +7,8 @@
  *
  * Backings: PostgreSQL (`PgSessionEvents`) and memory (`layerMemory`, whose
  * map a memory snapshot store shares, to record its cuts in it).
+ *
+ * @module
  */
 import { Clock, Context, Effect, Layer } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"

@@ -8,6 +8,8 @@
  * transaction, and by a Redis script), so a runner that lost its lease
  * (paused past expiry, partitioned) cannot write even before it notices.
  * A dead runner's lease expires, and the session can then be resumed.
+ *
+ * @module
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"

@@ -7,6 +7,8 @@
  * seals a snapshot into a row, verifies and decodes every row it reads
  * (checksum, Schemas), lists, and protects each session's newest valid
  * snapshot from retention.
+ *
+ * @module
  */
 import { Clock, Context, Effect, Layer, Option, Result } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"

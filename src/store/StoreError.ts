@@ -9,6 +9,8 @@
  * wrote first), a write from a runner that no longer holds its session
  * (fenced: stop trading), and a live tier that lost the session's fence
  * (re-establish it from the lease before writing again).
+ *
+ * @module
  */
 import { Schema } from "effect"
 

@@ -12,6 +12,8 @@
  * not restarted, and neither is a failure a restart cannot mend: bad
  * arguments (2), invalid state (3), a session held by another live runner
  * (5).
+ *
+ * @module
  */
 import { Duration, Effect, Schema } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
