@@ -13,7 +13,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { ArbitrageStrategy, Campaign, Persistence, Session } from "../src/index.ts"
+import { ArbitrageStrategy, Campaign, Persistence, Session } from "arbitrage-state"
 
 const campaign = Campaign.campaigns.balanced!
 const market = { seed: 1, tickMs: 1000 }

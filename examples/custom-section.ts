@@ -14,7 +14,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Option, Result, Schema, Scope } from "effect"
-import { CustomSection, EngineState, Ids, Persistence, Session, VersionedSection } from "../src/index.ts"
+import { CustomSection, EngineState, Ids, Persistence, Session, VersionedSection } from "arbitrage-state"
 
 const Bps = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const FeeScheduleV1 = Schema.Struct({ venue: Schema.String, feeBps: Bps })

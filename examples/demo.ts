@@ -18,11 +18,14 @@ import { Result } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import { randomBytes, randomInt } from "node:crypto"
 import { mkdirSync, rmSync } from "node:fs"
+import { dirname, extname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createInterface } from "node:readline"
-import { ArbitrageStrategy, Campaign, Checksum, Ids, StateCodec } from "../src/index.ts"
+import { ArbitrageStrategy, Campaign, Checksum, Ids, StateCodec } from "arbitrage-state"
 
-const cli = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))
+// The package's command line, beside its entry point: its sources in this checkout, its build when installed.
+const entry = fileURLToPath(import.meta.resolve("arbitrage-state"))
+const cli = join(dirname(entry), "cli", `main${extname(entry)}`)
 const dataDir = fileURLToPath(new URL(`../.data/demo-${Date.now()}`, import.meta.url))
 const sessionId = Ids.SessionId.make(`sess_demo${randomBytes(3).toString("hex")}`)
 const loops = 1_500

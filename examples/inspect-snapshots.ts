@@ -7,7 +7,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Result } from "effect"
-import { Persistence, SnapshotStore } from "../src/index.ts"
+import { Persistence, SnapshotStore } from "arbitrage-state"
 
 const program = Effect.gen(function*() {
   const store = yield* SnapshotStore.SnapshotStore

@@ -15,7 +15,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Option, Result, Schema, Scope } from "effect"
 import { isDeepStrictEqual } from "node:util"
-import { CustomSection, EngineState, Ids, Persistence, Restore, Session } from "../src/index.ts"
+import { CustomSection, EngineState, Ids, Persistence, Restore, Session } from "arbitrage-state"
 
 const upbit = Ids.Venue.make("upbit")
 const binance = Ids.Venue.make("binance")

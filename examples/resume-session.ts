@@ -9,7 +9,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Scope } from "effect"
-import { ArbitrageStrategy, Campaign, type Ids, Persistence, RestoreReport, Runner, Session } from "../src/index.ts"
+import { ArbitrageStrategy, Campaign, type Ids, Persistence, RestoreReport, Runner, Session } from "arbitrage-state"
 
 const campaign = Campaign.campaigns.aggressive!
 const market = { seed: 2, tickMs: 1000 }

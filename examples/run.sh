@@ -17,4 +17,6 @@ if [ ! -f "$dir/$name.ts" ]; then
   exit 2
 fi
 shift
-exec node "$dir/$name.ts" "$@"
+# The examples import the package by its name; in this checkout that name is its sources
+# (package.json's exports, condition arbitrage-state-source), installed it is the built package.
+exec node --conditions=arbitrage-state-source "$dir/$name.ts" "$@"

@@ -39,8 +39,11 @@ export const meanings: ReadonlyArray<readonly [number, string]> = [
   [143, "stopped by SIGTERM, after the shutdown snapshot"]
 ]
 
-/** How an operator runs the CLI: what a hint says to type. */
-export const invocation = "npm run cli --"
+/**
+ * How an operator runs the CLI, what a hint says to type: `npm run cli --` in a checkout (the
+ * sources run), `arbitrage-state` where the package is installed (its build runs, the `bin`).
+ */
+export const invocation = import.meta.url.endsWith(".ts") ? "npm run cli --" : "arbitrage-state"
 
 /**
  * A usage error (an unknown flag or subcommand, a bad or missing value) on one line, with the

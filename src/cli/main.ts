@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The operator command line: `npm run cli -- <command>`.
  *

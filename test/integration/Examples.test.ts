@@ -46,12 +46,12 @@ describe("examples", () => {
     }
   })
 
-  it("each example uses the public API only (the package's entry point), as a user's program would", () => {
+  it("each example imports the package by its name, as a user's program would, and nothing of the checkout", () => {
     for (const name of exampleNames) {
       const text = readFileSync(join(examplesDir, `${name}.ts`), "utf8")
-      const project = [...text.matchAll(/from "(\.\.\/[^"]+)"/g)].map((m) => m[1])
-      // The demo runs the CLI as a program, which is not an import.
-      assert.deepStrictEqual(project.filter((path) => path !== "../src/index.ts"), [], `${name} imports below the public API`)
+      assert.include(text, `from "arbitrage-state"`, name)
+      const relative = [...text.matchAll(/(?:from|import\() ?"(\.[^"]*)"/g)].map((m) => m[1])
+      assert.deepStrictEqual(relative, [], `${name} imports files of the checkout`)
     }
   })
 

@@ -1,7 +1,7 @@
 /**
  * The README's smallest complete program runs as written: the `ts` block of
- * its "Using the library" section, with the package's name pointed at this
- * checkout's entry point, on the embedded default. Run twice, the second run
+ * its "Using the library" section, importing the package by its name, on the
+ * embedded default. Run twice, the second run
  * resumes (AUTO) nothing, since the first stopped cleanly, and starts anew.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -26,14 +26,15 @@ describe("the README's program", () => {
   it("runs as written on the embedded default and persists 100 loops", () => {
     const program = readmeProgram()
     assert.include(program, `from "arbitrage-state"`)
-    // In the checkout, not installed: the package's name is this checkout's entry point.
+    // Inside the checkout the package's name resolves to its sources (the arbitrage-state-source
+    // condition of package.json's exports, as npm run example uses it).
     const file = join(root, "test", `.readme-program-${process.pid}.ts`)
     const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-readme-"))
-    writeFileSync(file, program.replace(`from "arbitrage-state"`, `from "../src/index.ts"`))
+    writeFileSync(file, program)
     try {
       const { DATABASE_URL: _d, REDIS_URL: _r, ...inherited } = process.env
       const run = () =>
-        spawnSync(process.execPath, [file], { env: { ...inherited, PGLITE_DATA_DIR: dataDir, STATE_ENV: "readme" }, encoding: "utf8", timeout: 90_000 })
+        spawnSync(process.execPath, ["--conditions=arbitrage-state-source", file], { env: { ...inherited, PGLITE_DATA_DIR: dataDir, STATE_ENV: "readme" }, encoding: "utf8", timeout: 90_000 })
       // What the program prints (the stack's own log lines aside).
       const said = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("sess_"))
       const first = run()
