@@ -267,8 +267,8 @@ ${figure("Snapshots", String(data.snapshots.length), `${invalid.length} invalid`
 const clockNote = ({ clock }: ReportFacts) =>
   `<p class="note" id="clocks">Two clocks: loops, trade times and the charts' time axis are on the session's simulated clock${
     clock.tickMs === null ? " (its tick was not recorded)" : `: ${simulatedClock(clock.startMs)} plus loop × ${clock.tickMs / 1000} s`
-  }; times marked "database wall clock" are when PostgreSQL wrote the row (snapshots, resumes).
-Live tier: Redis; durable tier: the snapshots in PostgreSQL.</p>`
+  }; times marked "database wall clock" are when the database wrote the row (snapshots, resumes).
+Live tier: the state written every loop (Redis, or memory); durable tier: the snapshots (PostgreSQL, or the embedded PGlite).</p>`
 
 const legend = `<div class="legend">
 <span><svg width="26" height="10"><line class="resume-line after-crash" x1="0" x2="26" y1="5" y2="5"/></svg>resumed after a crash</span>

@@ -151,10 +151,17 @@ describe("cli", () => {
     assert.strictEqual(ok.ok, true, ok.error)
     assert.strictEqual(ok.state.session.loopCount, 300)
     assert.notInclude(resumed.stderr + resumed.stdout, "    at ")
+
+    // An env with nothing interrupted: it says so, and prints no result (one JSON line per session).
+    const again = runCli(["resume-all", "--loops", "300", "--json"], { ...env, STATE_ENV: uniqueEnv("cliresumenone") })
+    assert.strictEqual(again.status, 0, again.stderr)
+    assert.strictEqual(again.stdout, "")
+    assert.include(again.stderr.split("\n"), "no interrupted session to resume")
   }, 60_000)
 
   const exitCases: ReadonlyArray<{ name: string; args: ReadonlyArray<string>; env?: Record<string, string>; code: number; says: string }> = [
     { name: "an unknown flag", args: ["run", "--bogus"], code: 2, says: "" },
+    { name: "resume without the session to resume", args: ["run", "--mode", "resume", "--loops", "5"], code: 2, says: "--mode resume needs --session ID" },
     { name: "a malformed session id", args: ["restore", "--session", "not-a-session", "--dry-run"], code: 2, says: "" },
     { name: "resuming a session that does not exist", args: ["run", "--mode", "resume", "--session", "sess_nobody99", "--loops", "5", "--seed", "1"], code: 2, says: "has no state to resume" },
     { name: "an unknown campaign", args: ["run", "--mode", "clean", "--loops", "5", "--seed", "1", "--campaign", "yolo"], code: 2, says: "unknown campaign yolo" },

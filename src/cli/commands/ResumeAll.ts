@@ -88,7 +88,9 @@ export const resumeAll = Command.make(
 
     const results = yield* Effect.gen(function*() {
       const sessions = yield* Session.interruptedSessions
-      yield* Console.error(`resuming ${sessions.length} interrupted session(s): ${sessions.join(", ")}`)
+      yield* Console.error(
+        sessions.length === 0 ? "no interrupted session to resume" : `resuming ${sessions.length} interrupted session(s): ${sessions.join(", ")}`
+      )
       return yield* Effect.forEach(sessions, (sessionId) =>
         resumeOne(sessionId).pipe(
           Effect.scoped,

@@ -75,6 +75,9 @@ export const run = Command.make(
     const marketForNew = { seed: seedArg ?? Option.getOrElse(args.seedIfNew, chooseSeed), tickMs: tickArg ?? 1000 }
     // The tick the flags give (a new session's); a resumed session's own is read with its state.
     yield* checkLoopsAndTick(args.loops, tickArg ?? marketArg?.tickMs)
+    if (args.mode === "resume" && Option.isNone(args.session)) {
+      return yield* ExitCode.fail(ExitCode.badArguments, "--mode resume needs --session ID: the session to resume (auto, the default, finds an interrupted one)")
+    }
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)
