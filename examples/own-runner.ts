@@ -7,8 +7,8 @@
  * section) that the session stores with the state. Each step hands its state
  * to `session.persist`; a step that opens a trade says so (`opensTrades`),
  * and if it cannot be made durable (`StepRefused`) the step is not taken.
- * Then the process "dies", and a resume gives back exactly what was
- * persisted, cooldown included.
+ * Then the process "dies", and a restore gives back exactly what was
+ * persisted, cooldown included; it is resumed and stopped cleanly.
  *
  *   npm run example -- own-runner
  */
@@ -118,6 +118,9 @@ const program = Effect.gen(function*() {
   const restoredCooldown = Option.getOrUndefined(Result.getOrThrow(CustomSection.get(report.state, cooldown)))
   yield* Console.log(`restored loop ${report.loopCount} from the ${report.source} tier, cooldown until loop ${restoredCooldown?.untilLoop ?? "-"}`)
   yield* Console.log(`the same state as persisted: ${isDeepStrictEqual(report.state, state) ? "yes" : "NO"}`)
+  // Resumed, and stopped cleanly this time: the session is not left for an automatic resume to find.
+  const resumed = yield* Session.initialize(options("RESUME_FROM_STATE", session.sessionId))
+  yield* Console.log(`resumed at loop ${resumed.initialState.session.loopCount}, then stopped`)
 }).pipe(Effect.scoped, Effect.provide(Persistence.layer))
 
 program.pipe(NodeRuntime.runMain)

@@ -61,7 +61,8 @@ export const ArbitrageTrade = Schema.Struct({
   Schema.makeFilter((trade) => [
     ...(trade.buyLeg.side === "buy" ? [] : [{ path: ["buyLeg", "side"], issue: "the buy leg must buy" }]),
     ...(trade.sellLeg.side === "sell" ? [] : [{ path: ["sellLeg", "side"], issue: "the sell leg must sell" }]),
-    ...(trade.buyLeg.venue !== trade.sellLeg.venue
+    // Venue names are compared without case: `Upbit` and `upbit` are one venue.
+    ...(trade.buyLeg.venue.toLowerCase() !== trade.sellLeg.venue.toLowerCase()
       ? []
       : [{ path: ["sellLeg", "venue"], issue: `both legs are on venue ${trade.sellLeg.venue}: an arbitrage trades between two` }]),
     ...symbolIssues(trade.symbol, [["buyLeg", trade.buyLeg], ["sellLeg", trade.sellLeg]]),

@@ -17,8 +17,9 @@
  *
  * @module
  */
-import { Option, Result, Schema } from "effect"
+import { Option, Result, Schema, SchemaAST } from "effect"
 import type { EngineState } from "./EngineState.ts"
+import { maxCustomSectionDepth, storableIssue } from "./internal/JsonLimits.ts"
 import { StateCodecError } from "./StateCodecError.ts"
 import { makeVersionedSection, type OlderVersion, type VersionedSection } from "./VersionedSection.ts"
 
@@ -27,30 +28,21 @@ export const CustomSectionName = Schema.String.check(Schema.isPattern(/^[a-z][a-
   identifier: "CustomSectionName"
 })
 
-/** Whether a JSON value holds a NUL character (U+0000) in a string or a key: PostgreSQL's jsonb cannot store one. */
-const holdsNul = (value: unknown): boolean => {
-  if (typeof value === "string") return value.includes("\u0000")
-  if (Array.isArray(value)) return value.some(holdsNul)
-  if (value !== null && typeof value === "object") {
-    return Object.entries(value).some(([key, field]) => key.includes("\u0000") || holdsNul(field))
-  }
-  return false
-}
-
 /**
- * A runner's own section in its stored form: a JSON object with its version (a positive integer),
- * and no NUL character in any string (every store must be able to hold it).
+ * A runner's own section in its stored form: a JSON object with its version (a positive integer).
+ * What every store can hold of it (its depth, its characters: `JsonLimits`) is checked before
+ * this Schema runs, by `decodeCustomSections` and `set`.
  */
 export const StoredCustomSection = Schema.JsonObject.check(
   Schema.makeFilter((section) =>
     typeof section["version"] === "number" && Number.isInteger(section["version"]) && section["version"] >= 1
       ? undefined
       : { path: ["version"], issue: "a custom section carries its version, a positive integer" }
-  ),
-  Schema.makeFilter((section) =>
-    holdsNul(section) ? "a custom section's strings cannot hold a NUL character (U+0000): PostgreSQL cannot store one" : undefined
   )
 ).annotate({ identifier: "StoredCustomSection" })
+
+/** The first reason the runner's own sections cannot be stored (too deep, a character no store holds), if any. */
+export const unstorableCustom = (custom: unknown): string | undefined => storableIssue(custom, "custom", maxCustomSectionDepth + 1)
 
 /** The runner's own sections of a state, by name, each in its stored form. */
 export const CustomSections = Schema.Record(CustomSectionName, StoredCustomSection).annotate({ identifier: "CustomSections" })
@@ -65,11 +57,16 @@ export interface CustomSection<A> {
 
 const isName = Schema.is(CustomSectionName)
 
+/** The section stored under `name`, an own key only (a name like `constructor` is never an inherited property). */
+const ownSection = (custom: CustomSections | undefined, name: string): CustomSections[string] | undefined =>
+  custom !== undefined && Object.hasOwn(custom, name) ? custom[name] : undefined
+
 /**
  * Declares a section of the runner's own: its current Schema at `currentVersion`, and every older
  * version with its upgrade (`olderVersion(n, SchemaN, upgrade)`, as for the built-in sections).
- * The Schema must describe JSON (what a store can hold): plain objects, arrays, strings, finite
- * numbers, booleans, null.
+ * The Schema must be a struct (its fields are stored beside `version`, so none may be called
+ * `version`) of JSON: plain objects, arrays, strings, finite numbers, booleans, null. A declaration
+ * that breaks these rules is a programmer's error: it throws a `TypeError` at once, naming it.
  */
 export const make = <S extends Schema.Codec<any, any>>(options: {
   readonly name: string
@@ -77,8 +74,21 @@ export const make = <S extends Schema.Codec<any, any>>(options: {
   readonly currentVersion: number
   readonly olderVersions?: ReadonlyArray<OlderVersion<S["Type"]>>
 }): CustomSection<S["Type"]> => {
-  if (!isName(options.name)) {
-    throw new TypeError(`a custom section's name is a lower-case letter, then letters, digits or _ (32 at most): ${JSON.stringify(options.name)}`)
+  const refuse = (why: string) => {
+    throw new TypeError(`custom section ${JSON.stringify(options.name)}: ${why}`)
+  }
+  if (!isName(options.name)) refuse("its name is a lower-case letter, then letters, digits or _ (32 at most)")
+  // Its stored form is `{ "version": N, ...fields }`: the fields are a struct's, and none is called version.
+  const encoded = SchemaAST.toEncoded(options.schema.ast)
+  if (encoded._tag !== "Objects" || encoded.indexSignatures.length > 0) {
+    refuse("its Schema must be a struct (named fields), stored as an object beside its version")
+  } else if (encoded.propertySignatures.some((property) => property.name === "version")) {
+    refuse("its Schema has a field called version, which its stored form keeps for the section's version")
+  }
+  const versions = (options.olderVersions ?? []).map((older) => older.version)
+  if (!Number.isInteger(options.currentVersion) || options.currentVersion < 1) refuse("its current version must be a positive integer")
+  if (versions.some((v) => !Number.isInteger(v) || v < 1 || v >= options.currentVersion) || new Set(versions).size !== versions.length) {
+    refuse("its older versions must be distinct positive integers below the current one")
   }
   return {
     name: options.name,
@@ -89,7 +99,7 @@ export const make = <S extends Schema.Codec<any, any>>(options: {
 
 /** The section's value in `state`, upgraded to its current version; `None` when the state does not hold it. */
 export const get = <A>(state: EngineState, section: CustomSection<A>): Result.Result<Option.Option<A>, StateCodecError> => {
-  const stored = state.custom?.[section.name]
+  const stored = ownSection(state.custom, section.name)
   return stored === undefined ? Result.succeed(Option.none()) : Result.map(section.codec.decode(stored), Option.some)
 }
 
@@ -100,15 +110,18 @@ const checkStored = Schema.decodeUnknownResult(StoredCustomSection)
  * breaks its Schema or is nothing a store can hold (a NUL character in a string).
  */
 export const set = <A>(state: EngineState, section: CustomSection<A>, value: A): Result.Result<EngineState, StateCodecError> =>
-  Result.flatMap(section.codec.encode(value), (encoded) =>
-    Result.mapBoth(checkStored(encoded, { errors: "all" }), {
+  Result.flatMap(section.codec.encode(value), (encoded) => {
+    const unstorable = storableIssue(encoded, `custom.${section.name}`, maxCustomSectionDepth)
+    if (unstorable !== undefined) return Result.fail(StateCodecError.invalid(`custom.${section.name}`, unstorable))
+    return Result.mapBoth(checkStored(encoded, { errors: "all" }), {
       onFailure: (error) => StateCodecError.fromIssue(`custom.${section.name}`, error.issue),
       onSuccess: (stored) => ({ ...state, custom: { ...state.custom, [section.name]: stored } })
-    }))
+    })
+  })
 
 /** `state` without the section. */
 export const remove = (state: EngineState, section: CustomSection<any>): EngineState => {
-  if (state.custom === undefined || !(section.name in state.custom)) return state
+  if (state.custom === undefined || ownSection(state.custom, section.name) === undefined) return state
   const { [section.name]: _, ...rest } = state.custom
   return withCustom(state, rest)
 }
@@ -132,7 +145,7 @@ export const verify = (
   if (state.custom === undefined || sections.length === 0) return Result.succeed(state)
   let custom: Record<string, unknown> | undefined
   for (const section of sections) {
-    const stored = state.custom[section.name]
+    const stored = ownSection(state.custom, section.name)
     if (stored === undefined) continue
     const decoded = section.codec.decode(stored)
     if (Result.isFailure(decoded)) return Result.fail(decoded.failure)

@@ -34,7 +34,8 @@ export type MarketSymbol = typeof MarketSymbol.Type
 /**
  * A venue (exchange) by the name the runner's configuration gives it: `upbit`, `binance`,
  * `okx-spot`, `A`; letters, digits, `_`, `-` or `.`, starting with a letter or digit, 32 at most.
- * Any number of them; a trade names the venue of each of its legs.
+ * Any number of them; a trade names the venue of each of its legs. Compared without case (`Upbit`
+ * is `upbit`) where it matters: a trade's two legs are on two venues.
  */
 export const Venue = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/)).pipe(Schema.brand("Venue"))
 export type Venue = typeof Venue.Type

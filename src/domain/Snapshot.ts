@@ -11,6 +11,7 @@
  */
 import { Result, Schema } from "effect"
 import { checksumOf } from "./Checksum.ts"
+import { maxPayloadDepth, storableIssue } from "./internal/JsonLimits.ts"
 import type { EngineState } from "./EngineState.ts"
 import { SessionId } from "./Ids.ts"
 import {
@@ -125,6 +126,10 @@ export const decodeSnapshot = (input: unknown): Result.Result<Snapshot, StateCod
     if (typeof checksum !== "string") {
       return yield* Result.fail(StateCodecError.invalid("snapshot", "checksum is missing at snapshot.checksum"))
     }
+    // The checksum's canonical form walks the payload recursively: a damaged one nested thousands
+    // deep is refused before it is walked.
+    const tooDeep = storableIssue(payload, "snapshot.payload", maxPayloadDepth)
+    if (tooDeep !== undefined) return yield* Result.fail(StateCodecError.invalid("snapshot", tooDeep))
     const actual = snapshotChecksum(metadata, payload)
     if (actual !== checksum) {
       return yield* Result.fail(

@@ -11,7 +11,7 @@
  * @module
  */
 import { Result, Schema } from "effect"
-import { CustomSections } from "./CustomSection.ts"
+import { CustomSections, unstorableCustom } from "./CustomSection.ts"
 import { EngineState, engineStateIssues, type SectionName, sectionNames } from "./EngineState.ts"
 import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
 import { migratePositionsV1, PositionsState, PositionsStateV1 } from "./PositionsState.ts"
@@ -68,6 +68,9 @@ export const decodeCustomSections = (input: unknown): Result.Result<CustomSectio
   if (typeof input !== "object" || Array.isArray(input)) {
     return Result.fail(StateCodecError.invalid("custom", `expected an object of sections by name at custom, got ${Array.isArray(input) ? "an array" : typeof input}`))
   }
+  // Before the Schema, which walks it recursively: a value nested thousands deep is refused here.
+  const unstorable = unstorableCustom(input)
+  if (unstorable !== undefined) return Result.fail(StateCodecError.invalid("custom", unstorable))
   return Result.mapBoth(checkCustom(input, { errors: "all", onExcessProperty: "error" }), {
     onFailure: (error) => StateCodecError.fromIssue("custom", error.issue),
     onSuccess: (custom) => (Object.keys(custom).length === 0 ? undefined : custom)

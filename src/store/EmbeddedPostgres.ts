@@ -15,7 +15,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
-import { defaultMaxSectionBytes } from "./internal/StateLimits.ts"
+import { maxSnapshotBytes } from "./internal/StateLimits.ts"
 import * as DataDirLock from "./internal/DataDirLock.ts"
 import { StoreError } from "./StoreError.ts"
 
@@ -61,7 +61,7 @@ export const layer = (options: EmbeddedPostgresOptions): Layer.Layer<PgClient.Pg
         username: "postgres",
         database: "postgres",
         maxConnections: 1,
-        maxMessageSize: 4 * defaultMaxSectionBytes + 1024 * 1024
+        maxMessageSize: maxSnapshotBytes
       }).pipe(
         Effect.mapError((error) => StoreError.unreachable("postgres", `embedded database: ${error.message}`))
       )

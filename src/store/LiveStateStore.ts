@@ -22,8 +22,8 @@ import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson } from "../domain/StateCodec.ts"
-import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
-import type { StateCodecError } from "../domain/StateCodecError.ts"
+import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
+import { StateCodecError } from "../domain/StateCodecError.ts"
 import { fenceKey, liveParts, sectionKey, sessionIdOfKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
@@ -175,6 +175,11 @@ export const makeMemory = (
     durable: false,
     save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
       const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
+      // What a load would refuse to read is not written.
+      for (const [i, [, text]] of pairs.entries()) {
+        const bytes = text === null ? 0 : Buffer.byteLength(text)
+        if (bytes > maxSectionBytes) return yield* StateCodecError.invalid(liveParts[i]!, unwritableMessage(liveParts[i]!, bytes, maxSectionBytes))
+      }
       yield* passFence(state.session.sessionId, fencingToken)
       for (const [key, text] of pairs) {
         if (text === null) {

@@ -53,7 +53,7 @@ export const postgresLayer = (
       maxConnections: options.maxConnections ?? 10,
       connectTimeout: "5 seconds",
       idleTimeout: "30 seconds",
-      // A snapshot row carries four sections of up to `defaultMaxSectionBytes` each (`maxSnapshotBytes`).
+      // A snapshot row carries five parts of up to `defaultMaxSectionBytes` each (`maxSnapshotBytes`).
       maxMessageSize: maxSnapshotBytes
     })
       .pipe(Effect.mapError(fromSqlError("connect")))

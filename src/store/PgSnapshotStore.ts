@@ -276,7 +276,16 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     )
   }
 
-  return { kind: "postgres", insert, selectRecent, selectNewestOfEach, selectListing, selectHighestSequence, cut } satisfies SnapshotRows
+  return {
+    kind: "postgres",
+    maxSectionBytes,
+    insert,
+    selectRecent,
+    selectNewestOfEach,
+    selectListing,
+    selectHighestSequence,
+    cut
+  } satisfies SnapshotRows
 })
 
 /** The durable tier of `env` on the database of `PgClient` (migrated). */

@@ -23,7 +23,8 @@ import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
-import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
+import { StateCodecError } from "../domain/StateCodecError.ts"
+import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
 import {
   decodeLiveState,
   fencedWrite,
@@ -98,6 +99,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     Effect.gen(function*() {
       const sessionId = state.session.sessionId
       const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
+      // What a load would refuse to read is not written.
+      for (const write of plan.writes) {
+        if (write.op !== "set") continue
+        const bytes = Buffer.byteLength(write.text)
+        if (bytes > maxSectionBytes) return yield* StateCodecError.invalid(write.section, unwritableMessage(write.section, bytes, maxSectionBytes))
+      }
       const mark = writeMark(fencingToken, `${tag}:${++writeCount}`)
       const reply = yield* LiveTierScripts.save.run(
         redis,

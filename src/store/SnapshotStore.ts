@@ -16,6 +16,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import type { Snapshot, SnapshotMetadata, SnapshotType } from "../domain/Snapshot.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
 import {
+  checkReadable,
   historyCutEvent,
   historyCuts,
   type NewSnapshotRow,
@@ -133,6 +134,8 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
  */
 export interface SnapshotRows {
   readonly kind: StoreKind
+  /** The largest section (bytes of JSON) this backing reads back: a save of a larger one is refused. */
+  readonly maxSectionBytes: number
   /**
    * Inserts the row in one atomic step unless the session's lease refuses its token (`refused`,
    * with the lease as the storage saw it) or its sequence is taken (`taken`, with the row there).
@@ -171,6 +174,8 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
 
   const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+    // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
+    yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes))
     const payloadBytes = payloadBytesOf(row)
     const outcome = yield* rows.insert(row, state)
     switch (outcome._tag) {
@@ -286,6 +291,7 @@ export const memoryRows = (
     rows.filter((row) => row.sessionId === sessionId).sort((a, b) => b.sequence - a.sequence)
   return {
     kind: "memory",
+    maxSectionBytes: Number.POSITIVE_INFINITY,
     insert: (row) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, now)) {

@@ -279,6 +279,32 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
     assert.isAtLeast(cases.length, 20)
   })
 
+  it.effect("a section over the limit a restore reads is refused when written, by both tiers, and what was stored stays", () =>
+    Effect.gen(function*() {
+      const liveStore = yield* LiveStateStore
+      const snapshots = yield* SnapshotStore
+      const sessionId = SessionId.make(`sess_toolarge${randomBytes(2).toString("hex")}`)
+      const [first] = yield* sampleStates(sessionId, { count: 1, seed: 99 })
+      yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: 1, fencingToken: 0, createdAt: 0 }, first!)
+      yield* liveStore.save(first!)
+      const huge = withValues({ ...first!, session: { ...first!.session, loopCount: first!.session.loopCount + 1 } }, {
+        cooldown: { until: 1, symbols: Array.from({ length: 5 }, () => "x".repeat(20)) },
+        indicators: { emaFast: 1, emaSlow: 1, window: [] }
+      })
+      const oversized = { ...huge, custom: { ...huge.custom, padding: { version: 1, text: "x".repeat(maxSectionBytes) } } }
+      for (const refused of [
+        yield* Effect.flip(liveStore.save(oversized)),
+        yield* Effect.flip(snapshots.save({ sessionId, snapshotType: "trade", sequence: 2, fencingToken: 0, createdAt: 1 }, oversized))
+      ]) {
+        assert.strictEqual(refused._tag, "StateCodecError")
+        assert.include(refused.message, `over the limit of ${maxSectionBytes} a restore reads; not written`)
+      }
+      const report = expectRestored(yield* Restore.run(sessionId, { sections: declared }))
+      assert.deepStrictEqual(report.state, withoutNegativeZero(first!))
+      // Nothing unreadable was left behind in either tier.
+      assert.deepStrictEqual(report.skipped.filter((skipped) => skipped.kind === "invalid"), [])
+    }))
+
   cases.forEach((testCase, index) => {
     it.effect(`${testCase.name}: not restored; falls back to the newest good state and says why`, () =>
       Effect.gen(function*() {

@@ -78,9 +78,11 @@ const leg = (side: "buy" | "sell", venue: Venue, spec: TradeSpec, symbol: Market
   updatedAt: openedAt + spec.updatedAfterOpen
 })
 
-/** A venue other than `venue` (the two legs of a trade are on two venues). */
+/** A venue other than `venue`, names compared without case (the two legs of a trade are on two venues). */
 const otherThan = (venue: Venue, candidate: Venue): Venue =>
-  candidate !== venue ? candidate : Venue.make(`${venue.slice(0, 31)}${venue.endsWith("x") ? "y" : "x"}`)
+  candidate.toLowerCase() !== venue.toLowerCase()
+    ? candidate
+    : Venue.make(`${venue.slice(0, 31)}${venue.toLowerCase().endsWith("x") ? "y" : "x"}`)
 
 const toTrade = (spec: TradeSpec, symbol: MarketSymbol, startTime: number): ArbitrageTrade => {
   const openedAt = startTime + spec.openedAfterStart

@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Result, Schema } from "effect"
 import * as CustomSection from "../../src/domain/CustomSection.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
+import { olderVersion } from "../../src/domain/VersionedSection.ts"
 import { decodeSnapshot, encodeSnapshot } from "../../src/domain/Snapshot.ts"
 import { decodeEngineState, decodeEngineStateJson, encodeEngineState, encodeEngineStateJson } from "../../src/domain/StateCodec.ts"
 import { bookCursor, cooldown, declared, indicators, stateWithSectionsArbitrary, valuesOf } from "../support/CustomSections.ts"
@@ -90,6 +91,44 @@ describe("custom sections", () => {
       assert.strictEqual(expectCodecFailure(encodeEngineState({ ...base!, custom: { cursor: { sequence: 1 } } as any })).reason._tag, "InvalidValue")
     }))
 
+  it.effect("what no store can hold is refused with a typed error, never a stack overflow: deep nesting, lone surrogates", () =>
+    Effect.gen(function*() {
+      const [base] = yield* sampleStates(SessionId.make("sess_custom06"), { count: 1, seed: 6 })
+      let deep: unknown = 1
+      for (let i = 0; i < 5_000; i++) deep = { a: deep }
+      // Stored so (a damaged key, or another writer): the core refuses it when it reads it.
+      const encoded = expectSuccess(encodeEngineState(base!)) as any
+      const read = expectCodecFailure(decodeEngineState({ ...encoded, custom: { deep: { version: 1, v: deep } } }))
+      assert.include(read.message, "nests deeper than")
+      // A snapshot holding it fails as a snapshot, before its checksum walks it.
+      const sealed = JSON.parse(JSON.stringify(expectSuccess(encodeSnapshot(metadata(base!), base!))))
+      sealed.payload.custom = { deep: { version: 1, v: deep } }
+      assert.include(expectCodecFailure(decodeSnapshot(sealed)).message, "nests deeper than")
+      // Written through set: refused before any store sees it.
+      const anything = CustomSection.make({ name: "memo", schema: Schema.Struct({ v: Schema.Unknown }), currentVersion: 1 })
+      assert.include(expectCodecFailure(CustomSection.set(base!, anything, { v: deep })).message, "nests deeper than 64 levels")
+      for (const text of ["\ud800", "a\udc00b"]) {
+        assert.include(expectCodecFailure(CustomSection.set(base!, anything, { v: text })).message, "lone surrogate")
+        assert.include(expectCodecFailure(decodeEngineState({ ...encoded, custom: { memo: { version: 1, v: text } } })).message, "lone surrogate")
+      }
+      // Well-formed text outside the Basic Multilingual Plane is fine.
+      expectSuccess(CustomSection.set(base!, anything, { v: "\ud83d\ude80 BTC/KRW" }))
+    }))
+
+  it.effect("a section named like a property every object inherits (constructor, toString) is read by its own key only", () =>
+    Effect.gen(function*() {
+      const [base] = yield* sampleStates(SessionId.make("sess_custom07"), { count: 1, seed: 7 })
+      for (const name of ["constructor", "toString", "valueOf", "hasOwnProperty"]) {
+        const section = CustomSection.make({ name, schema: Schema.Struct({ seq: Schema.Int }), currentVersion: 1 })
+        assert.isTrue(Option.isNone(expectSuccess(CustomSection.get(base!, section))), name)
+        assert.deepStrictEqual(expectSuccess(CustomSection.verify(base!, [section])), base, name)
+        const state = expectSuccess(CustomSection.set(base!, section, { seq: 3 }))
+        const back = expectSuccess(decodeEngineState(expectSuccess(encodeEngineState(state))))
+        assert.deepStrictEqual(Option.getOrThrow(expectSuccess(CustomSection.get(back, section))), { seq: 3 }, name)
+        assert.notProperty(CustomSection.remove(back, section), "custom")
+      }
+    }))
+
   it.effect("set refuses a value its Schema refuses (nothing changes); remove takes a section out; none at all is no custom", () =>
     Effect.gen(function*() {
       const [base] = yield* sampleStates(SessionId.make("sess_custom05"), { count: 1, seed: 5 })
@@ -108,8 +147,19 @@ describe("custom sections", () => {
       assert.isTrue(Option.isNone(expectSuccess(CustomSection.get(removed, cooldown))))
     }))
 
-  it("a declaration with a name no store could hold is refused at once; two of one name are refused by a session", () => {
-    assert.throws(() => CustomSection.make({ name: "Bad Name", schema: indicators.schema, currentVersion: 1 }), /custom section's name/)
+  it("a declaration that could not be stored as declared is refused at once; two of one name are refused by a session", () => {
+    const struct = Schema.Struct({ seq: Schema.Int })
+    assert.throws(() => CustomSection.make({ name: "Bad Name", schema: struct, currentVersion: 1 }), /its name is a lower-case letter/)
+    assert.throws(() => CustomSection.make({ name: "book", schema: Schema.Struct({ version: Schema.Int }), currentVersion: 1 }), /a field called version/)
+    assert.throws(() => CustomSection.make({ name: "prices", schema: Schema.Array(Schema.Int), currentVersion: 1 }), /must be a struct/)
+    assert.throws(() => CustomSection.make({ name: "limits", schema: Schema.Record(Schema.String, Schema.Int), currentVersion: 1 }), /must be a struct/)
+    for (const currentVersion of [0, 1.5]) {
+      assert.throws(() => CustomSection.make({ name: "book", schema: struct, currentVersion }), /current version must be a positive integer/)
+    }
+    assert.throws(
+      () => CustomSection.make({ name: "book", schema: struct, currentVersion: 2, olderVersions: [olderVersion(2, struct, (v) => v)] }),
+      /older versions must be distinct positive integers below the current one/
+    )
     assert.isTrue(Result.isFailure(CustomSection.checkDeclarations([indicators, cooldown, indicators])))
     assert.include(expectCodecFailure(CustomSection.checkDeclarations([indicators, indicators])).message, "indicators is declared more than once")
   })

@@ -81,6 +81,15 @@ const cases: ReadonlyArray<{
     mentions: ["positions.activeTrades.trd_000017.sellLeg.venue", "both legs are on venue A"]
   },
   {
+    name: "both legs on one venue, its name in another case",
+    mutate: (s) => {
+      s.positions.activeTrades.trd_000017.buyLeg.venue = "Upbit"
+      s.positions.activeTrades.trd_000017.sellLeg.venue = "upbit"
+    },
+    reason: "InvalidValue",
+    mentions: ["positions.activeTrades.trd_000017.sellLeg.venue"]
+  },
+  {
     name: "a venue name that is unsafe in a key",
     mutate: (s) => (s.positions.activeTrades.trd_000017.sellLeg.venue = "up:bit"),
     reason: "InvalidValue",

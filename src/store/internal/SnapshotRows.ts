@@ -12,6 +12,7 @@ import { SessionId as SessionIdSchema } from "../../domain/Ids.ts"
 import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as SnapshotTypeSchema } from "../../domain/Snapshot.ts"
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import type { SessionEvent } from "../SessionEvents.ts"
+import { unwritableMessage } from "./StateLimits.ts"
 import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
 
 /** A snapshot as the stores keep it: metadata columns, checksum, and the four encoded sections. */
@@ -92,6 +93,18 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
     checksum: row.checksum,
     payload
   })
+}
+
+/** Fails when a section of `row` is over `maxSectionBytes` of JSON: a store would write it, and no restore read it. */
+export const checkReadable = (row: NewSnapshotRow, maxSectionBytes: number): Result.Result<void, StateCodecError> => {
+  if (!Number.isFinite(maxSectionBytes)) return Result.void
+  for (const section of ["session", "positions", "metrics", "riskGuard", "custom"] as const) {
+    const value = row[section]
+    if (value === null || value === undefined) continue
+    const bytes = Buffer.byteLength(JSON.stringify(value))
+    if (bytes > maxSectionBytes) return Result.fail(StateCodecError.invalid(section, unwritableMessage(section, bytes, maxSectionBytes)))
+  }
+  return Result.void
 }
 
 /** The JSON bytes of a row's sections (the runner's own included). */

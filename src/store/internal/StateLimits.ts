@@ -13,11 +13,15 @@
 export const defaultMaxSectionBytes = 16 * 1024 * 1024
 
 /**
- * The most bytes a whole snapshot may take as JSON (65 MiB): its four sections of at most
- * `defaultMaxSectionBytes` each, and 1 MiB for the envelope around them.
+ * The most bytes a whole snapshot may take as JSON (81 MiB): its four sections and the runner's own
+ * sections, at most `defaultMaxSectionBytes` each, and 1 MiB for the envelope around them.
  */
-export const maxSnapshotBytes = 4 * defaultMaxSectionBytes + 1024 * 1024
+export const maxSnapshotBytes = 5 * defaultMaxSectionBytes + 1024 * 1024
 
 /** The message of a refused oversized section. */
 export const oversizedMessage = (section: string, bytes: number, limit: number) =>
   `${section} is ${bytes} bytes, over the limit of ${limit}; not read`
+
+/** The message of a refused write: a section a restore would not read. */
+export const unwritableMessage = (section: string, bytes: number, limit: number) =>
+  `${section} is ${bytes} bytes, over the limit of ${limit} a restore reads; not written`
