@@ -5,7 +5,8 @@
  * before anything starts, so that a run never stops halfway on a state it
  * cannot store.
  */
-import { Effect } from "effect"
+import { Effect, Option, Schema } from "effect"
+import { PaperVenues } from "../domain/SessionState.ts"
 import { Flag } from "effect/cli"
 import { randomInt } from "node:crypto"
 import { simulatedStart } from "../runner/ArbitrageStrategy.ts"
@@ -14,7 +15,7 @@ import { checkClock, type PlanRefused } from "../runner/TradingPlan.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 /**
- * `--seed`, `--campaign`, `--tick-ms` and `--pace`: what a new session trades (a resumed session keeps
+ * `--seed`, `--campaign`, `--tick-ms`, `--venues` and `--pace`: what a new session trades (a resumed session keeps
  * what it recorded, and a flag that contradicts it is refused), and whether to run at the tick's pace;
  * `chosenSeed` says what happens without `--seed`.
  */
@@ -40,11 +41,36 @@ export const newSessionFlags = (chosenSeed: string) => ({
     ),
     Flag.optional
   ),
+  venues: Flag.String("venues").pipe(
+    Flag.withMetavar("NAME,NAME"),
+    Flag.withDescription(
+      "Names of the two venues a new session trades between, recorded in it (upbit,binance); a resumed session " +
+        "keeps its own, and different ones are refused (default: A,B)"
+    ),
+    Flag.optional
+  ),
   pace: Flag.Boolean("pace").pipe(
     Flag.withDescription("Also wait the tick in real time between loops (a watchable run; the trades are the same)"),
     Flag.withDefault(false)
   )
 })
+
+const decodeVenues = Schema.decodeUnknownOption(PaperVenues)
+
+/** The two venue names of `--venues NAME,NAME`, or a usage error (exit 2) saying what it takes. */
+export const venuesOfFlag = (flag: Option.Option<string>): Effect.Effect<PaperVenues | undefined, ExitCode.CliFailure> =>
+  Option.match(flag, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (text) =>
+      Option.match(decodeVenues(text.split(",").map((name) => name.trim())), {
+        onNone: () =>
+          ExitCode.fail(
+            ExitCode.badArguments,
+            `--venues takes two different venue names, comma-separated (upbit,binance): letters, digits, _ - . (32 at most); got ${JSON.stringify(text)}`
+          ),
+        onSome: (venues) => Effect.succeed(venues)
+      })
+  })
 
 /**
  * The seed of a new session when none is given: random, and six digits, so that an operator can

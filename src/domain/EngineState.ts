@@ -105,6 +105,13 @@ export interface EmptyStateOptions {
   readonly market?: MarketSettings
 }
 
+/** A copy of `market` with exactly its own fields (an object built elsewhere may carry more). */
+const marketOf = (market: MarketSettings): MarketSettings => ({
+  seed: market.seed,
+  tickMs: market.tickMs,
+  ...(market.venues === undefined ? {} : { venues: [market.venues[0], market.venues[1]] })
+})
+
 /**
  * The state of a session before its first loop: no trades, no PnL, equity at the initial
  * capital, loop 0, running. Any runner starts here (the bundled paper runner does).
@@ -117,7 +124,7 @@ export const empty = (options: EmptyStateOptions): EngineState => ({
     campaignId: options.campaignId,
     loopCount: 0,
     status: "running",
-    ...(options.market === undefined ? {} : { market: { seed: options.market.seed, tickMs: options.market.tickMs } })
+    ...(options.market === undefined ? {} : { market: marketOf(options.market) })
   },
   positions: { activeTrades: {}, positionOpenTimes: {} },
   metrics: initialMetrics(options.initialCapitalUsd),

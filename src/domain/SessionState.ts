@@ -8,7 +8,7 @@
  * @module
  */
 import { Schema } from "effect"
-import { CampaignId, SessionId } from "./Ids.ts"
+import { CampaignId, SessionId, Venue } from "./Ids.ts"
 import { Count, EpochMillis } from "./Units.ts"
 
 /** Paper trading (simulated fills) or live trading. */
@@ -32,10 +32,22 @@ export const SessionStateV1 = Schema.Struct({
 }).annotate({ identifier: "SessionStateV1" })
 export type SessionStateV1 = typeof SessionStateV1.Type
 
-/** The market a paper session trades: the feed's seed and the simulated time between loops. */
+/** The two venues a paper session trades between, by the names its configuration gives them (not one venue twice). */
+export const PaperVenues = Schema.Tuple([Venue, Venue]).check(
+  Schema.makeFilter(([first, second]) =>
+    first.toLowerCase() !== second.toLowerCase() ? undefined : { path: [1], issue: `the two venues are one: ${first}` }
+  )
+).annotate({ identifier: "PaperVenues" })
+export type PaperVenues = typeof PaperVenues.Type
+
+/**
+ * The market a paper session trades: the feed's seed, the simulated time between loops, and the
+ * names of its two venues (absent: `A` and `B`, the feed's own).
+ */
 export const MarketSettings = Schema.Struct({
   seed: Schema.Int,
-  tickMs: Schema.Int.check(Schema.isGreaterThan(0))
+  tickMs: Schema.Int.check(Schema.isGreaterThan(0)),
+  venues: Schema.optionalKey(PaperVenues)
 }).annotate({ identifier: "MarketSettings" })
 export type MarketSettings = typeof MarketSettings.Type
 

@@ -15,7 +15,7 @@ import type { SymbolRiskState } from "../domain/RiskGuardState.ts"
 import type { TradingMode } from "../domain/SessionState.ts"
 import { maxEpochMillis } from "../domain/Units.ts"
 import type { Campaign } from "./Campaign.ts"
-import { type MarketQuote, paperVenues, quoteAt, venueQuote } from "./MarketFeed.ts"
+import { type MarketQuote, quoteAt, venueQuote, venuesOf } from "./MarketFeed.ts"
 import { evaluateEntry, recordRejection, type RejectionReason, symbolRisk } from "./RiskGuard.ts"
 
 /** How the market and the clock behave for a run. */
@@ -23,6 +23,8 @@ export interface MarketSettings {
   readonly seed: number
   /** Simulated time between loops, in milliseconds. */
   readonly tickMs: number
+  /** The names of the two venues (default: `A` and `B`); only the names differ, not the trading. */
+  readonly venues?: readonly [Venue, Venue]
 }
 
 /** Why a trade was closed. */
@@ -79,11 +81,11 @@ const openTradesInOrder = (state: EngineState) =>
   Object.values(state.positions.activeTrades).sort((x, y) => x.openedAt - y.openedAt || (x.tradeId < y.tradeId ? -1 : 1))
 
 /** PnL of closing `trade` at `quote`, after fees on both legs at entry and exit. */
-export const closingPnlUsd = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number): number => {
+export const closingPnlUsd = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number, venues: readonly [Venue, Venue]): number => {
   const q = trade.quantity
   // Closing sells what the buy leg bought, at its venue's bid, and buys back what the sell leg sold, at its venue's ask.
-  const exitSell = venueQuote(quote, trade.buyLeg.venue).bid
-  const exitBuy = venueQuote(quote, trade.sellLeg.venue).ask
+  const exitSell = venueQuote(quote, trade.buyLeg.venue, venues).bid
+  const exitBuy = venueQuote(quote, trade.sellLeg.venue, venues).ask
   const gross = q * (exitSell - trade.buyLeg.price) + q * (trade.sellLeg.price - exitBuy)
   return gross - (feeBps / 10_000) * (trade.notionalUsd + q * (exitSell + exitBuy))
 }
@@ -151,6 +153,7 @@ const openTrade = (state: EngineState, trade: ArbitrageTrade): EngineState => {
 const proposeTrade = (
   campaign: Campaign,
   quote: MarketQuote,
+  venues: readonly [Venue, Venue],
   symbolIndex: number,
   loop: number,
   now: number
@@ -158,15 +161,16 @@ const proposeTrade = (
   const buyASpreadBps = ((quote.b.bid - quote.a.ask) / quote.a.ask) * 10_000
   const buyBSpreadBps = ((quote.a.bid - quote.b.ask) / quote.b.ask) * 10_000
   // Buy where it is cheap, sell where it is dear.
-  const [buyVenue, sellVenue] = buyASpreadBps >= buyBSpreadBps ? [paperVenues.a, paperVenues.b] : [paperVenues.b, paperVenues.a]
+  const [buyVenue, sellVenue] = buyASpreadBps >= buyBSpreadBps ? [venues[0], venues[1]] : [venues[1], venues[0]]
   const entrySpreadBps = Math.max(buyASpreadBps, buyBSpreadBps)
   if (entrySpreadBps < campaign.entryThresholdBps) return undefined
-  const buyPrice = venueQuote(quote, buyVenue).ask
-  const sellPrice = venueQuote(quote, sellVenue).bid
+  const buyPrice = venueQuote(quote, buyVenue, venues).ask
+  const sellPrice = venueQuote(quote, sellVenue, venues).bid
   const quantity = campaign.tradeNotionalUsd / (buyPrice + sellPrice)
   const tag = `l${loop.toString(36)}s${symbolIndex}`
   const leg = (venue: Venue, price: number, side: "buy" | "sell") => ({
-    orderId: OrderId.make(`ord_${tag}${venue.toLowerCase()}`),
+    // The venue in the id as an order id may spell it (lower case, `.` as `-`).
+    orderId: OrderId.make(`ord_${tag}${venue.toLowerCase().replaceAll(".", "-")}`),
     venue,
     symbol: quote.symbol,
     side,
@@ -209,10 +213,11 @@ export const runLoop = (
   if (loop > 0 && Math.floor((now - state.riskGuard.sessionStartTime) / dayMs) !== Math.floor((now - market.tickMs - state.riskGuard.sessionStartTime) / dayMs)) {
     next = { ...next, riskGuard: { ...next.riskGuard, dailyLossUsd: 0 } }
   }
+  const venues = venuesOf(market)
   const closed: Array<LoopEvents["closed"][number]> = []
   for (const trade of openTradesInOrder(next)) {
     const quote = quoteAt(market.seed, trade.symbol, loop)
-    const pnlUsd = closingPnlUsd(trade, quote, campaign.feeBps)
+    const pnlUsd = closingPnlUsd(trade, quote, campaign.feeBps, venues)
     const pnlBps = (pnlUsd / trade.notionalUsd) * 10_000
     const reason: CloseReason | undefined = pnlBps >= campaign.takeProfitBps
       ? "take_profit"
@@ -229,7 +234,7 @@ export const runLoop = (
   const opened: Array<ArbitrageTrade> = []
   const rejected: Array<LoopEvents["rejected"][number]> = []
   campaign.symbols.forEach((symbol, index) => {
-    const trade = proposeTrade(campaign, quoteAt(market.seed, symbol, loop), index, loop, now)
+    const trade = proposeTrade(campaign, quoteAt(market.seed, symbol, loop), venues, index, loop, now)
     if (trade === undefined) return
     const decision = evaluateEntry(next, campaign, symbol, trade.notionalUsd, durable)
     if (decision.allowed) {

@@ -1,5 +1,6 @@
 /**
- * MarketFeed: deterministic quotes of two venues.
+ * MarketFeed: deterministic quotes of two venues (named `A` and `B`, or as a
+ * session's market names them).
  *
  * A quote is a pure function of (seed, symbol, loop index): the same seed
  * gives the same prices on every run, in every process, whatever happened
@@ -8,11 +9,16 @@
  */
 import { type MarketSymbol, Venue } from "../domain/Ids.ts"
 
-/** The two venues the paper feed simulates, as its trades name them. */
-export const paperVenues = { a: Venue.make("A"), b: Venue.make("B") } as const
+/** The names of the feed's two venues unless a session names its own (its market's `venues`). */
+export const defaultPaperVenues: readonly [Venue, Venue] = [Venue.make("A"), Venue.make("B")]
 
-/** The quote of `venue` (one of `paperVenues`) in `quote`. */
-export const venueQuote = (quote: MarketQuote, venue: Venue): VenueQuote => (venue === paperVenues.a ? quote.a : quote.b)
+/** The names a session gives the feed's two venues: the first is quote `a`, the second quote `b`. */
+export const venuesOf = (market: { readonly venues?: readonly [Venue, Venue] }): readonly [Venue, Venue] =>
+  market.venues ?? defaultPaperVenues
+
+/** The quote of `venue` in `quote`, the venues named as `venues` (names compared without case). */
+export const venueQuote = (quote: MarketQuote, venue: Venue, venues: readonly [Venue, Venue]): VenueQuote =>
+  venue.toLowerCase() === venues[0].toLowerCase() ? quote.a : quote.b
 
 /** Best bid and ask of one venue. */
 export interface VenueQuote {

@@ -12,9 +12,11 @@
  */
 import { Effect, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"
+import type { Venue } from "../domain/Ids.ts"
 import { maxEpochMillis } from "../domain/Units.ts"
 import { type MarketSettings, maxLoopsWithin } from "./ArbitrageStrategy.ts"
 import { type Campaign, campaignNamed, campaigns } from "./Campaign.ts"
+import { venuesOf } from "./MarketFeed.ts"
 
 /** What a session trades. */
 export interface TradingPlan {
@@ -35,6 +37,8 @@ export interface PlanRequest {
   /** The seed and tick asked for: a resumed session's recorded ones may not differ. */
   readonly seed?: number | undefined
   readonly tickMs?: number | undefined
+  /** The venue names asked for: a resumed session's recorded ones (default `A`, `B`) may not differ. */
+  readonly venues?: readonly [Venue, Venue] | undefined
   /** The market of a session that is new (none: a new session needs `seed`). */
   readonly marketForNew?: MarketSettings | undefined
   /** The loop the session is to reach. */
@@ -69,6 +73,10 @@ export const checkClock = (
     : Effect.void
 }
 
+/** Whether two pairs of venue names name the same venues in the same roles (names compared without case). */
+const sameVenues = (a: readonly [Venue, Venue], b: readonly [Venue, Venue]): boolean =>
+  a[0].toLowerCase() === b[0].toLowerCase() && a[1].toLowerCase() === b[1].toLowerCase()
+
 /** What `state` (new when `isNew`) trades under `request`, or why it cannot be traded so. */
 export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest): Effect.Effect<TradingPlan, PlanRefused> =>
   Effect.gen(function*() {
@@ -85,7 +93,12 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
     ) {
       return yield* refuse(`${sessionId} trades seed ${stored.seed} with a ${stored.tickMs} ms tick; --seed/--tick-ms say otherwise`)
     }
-    const given = request.seed === undefined ? undefined : { seed: request.seed, tickMs: request.tickMs ?? 1000 }
+    if (stored !== undefined && request.venues !== undefined && !sameVenues(venuesOf(stored), request.venues)) {
+      return yield* refuse(`${sessionId} trades between ${venuesOf(stored).join(" and ")}; --venues says otherwise`)
+    }
+    const given = request.seed === undefined
+      ? undefined
+      : { seed: request.seed, tickMs: request.tickMs ?? 1000, ...(request.venues === undefined ? {} : { venues: request.venues }) }
     const market = stored ?? (isNew ? request.marketForNew ?? given : given)
     if (market === undefined) return yield* refuse(`${sessionId} did not record its market: give --seed (and --tick-ms)`)
     yield* checkClock(

@@ -75,6 +75,29 @@ describe("a new session without --seed", () => {
     assert.deepStrictEqual(final.session.market, { seed: 3, tickMs: 20 })
   })
 
+  it("--venues names a new session's two venues, recorded and kept; a resume that names others, or a malformed list, is refused", () => {
+    const sessionId = `sess_venues${randomInt(1e9).toString(36)}`
+    const run = runCli(["run", "--mode", "clean", "--session", sessionId, "--loops", "400", "--seed", "11", "--venues", "upbit,okx.spot"], env)
+    assert.strictEqual(run.status, 0, run.stderr)
+    const restored = runCli(["restore", "--session", sessionId, "--dry-run", "--json"], env)
+    const state = lastJson(restored.stdout).state
+    assert.deepStrictEqual(state.session.market, { seed: 11, tickMs: 1000, venues: ["upbit", "okx.spot"] })
+    assert.isAbove(state.metrics.tradesOpened, 0)
+
+    const refused = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "450", "--venues", "A,B"], env)
+    assert.strictEqual(refused.status, 2, refused.stderr)
+    assert.include(refused.stderr, "trades between upbit and okx.spot; --venues says otherwise")
+    const kept = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "450", "--json"], env)
+    assert.strictEqual(kept.status, 0, kept.stderr)
+    assert.deepStrictEqual(lastJson(kept.stdout).session.market.venues, ["upbit", "okx.spot"])
+
+    for (const venues of ["upbit", "upbit,Upbit", "up:bit,binance", "a,b,c"]) {
+      const bad = runCli(["run", "--mode", "clean", "--loops", "5", "--seed", "1", "--venues", venues], env)
+      assert.strictEqual(bad.status, 2, `${venues}: ${bad.stderr}`)
+      assert.deepStrictEqual(bad.stderr.trim().split("\n").filter((line) => line.startsWith("--venues")).length, 1, bad.stderr)
+    }
+  }, 60_000)
+
   it.live("a resumed session that never recorded its market (written before markets were) is refused without --seed, never given a chosen one", () =>
     Effect.gen(function*() {
       const sessionId = SessionId.make(`sess_legacy${randomInt(1e9).toString(36)}`)

@@ -13,7 +13,7 @@ import { CampaignId, MarketSymbol, OrderId, SessionId, TradeId, Venue } from "..
 import type { Order } from "../../src/domain/Order.ts"
 import { OrderStatus } from "../../src/domain/Order.ts"
 import type { SymbolRiskState } from "../../src/domain/RiskGuardState.ts"
-import { SessionStatus, TradingMode } from "../../src/domain/SessionState.ts"
+import { PaperVenues, SessionStatus, TradingMode } from "../../src/domain/SessionState.ts"
 
 const between = (minimum: number, maximum: number) =>
   Schema.Finite.check(Schema.isGreaterThanOrEqualTo(minimum), Schema.isLessThanOrEqualTo(maximum))
@@ -61,7 +61,7 @@ const StateSpec = Schema.Struct({
   totalPnlUsd: between(-1e6, 1e6),
   initialCapitalUsd: between(1, 1e9),
   dailyLossUsd: between(0, 1e6),
-  market: Schema.NullOr(Schema.Struct({ seed: intBetween(-1e6, 1e6), tickMs: intBetween(1, 86_400_000) }))
+  market: Schema.NullOr(Schema.Struct({ seed: intBetween(-1e6, 1e6), tickMs: intBetween(1, 86_400_000), venues: Schema.optionalKey(PaperVenues) }))
 })
 type TradeSpec = typeof TradeSpec.Type
 

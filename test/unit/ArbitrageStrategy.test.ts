@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import type { EngineState } from "../../src/domain/EngineState.ts"
-import { SessionId } from "../../src/domain/Ids.ts"
+import { SessionId, Venue } from "../../src/domain/Ids.ts"
 import { decodeEngineStateJson, encodeEngineState, encodeEngineStateJson } from "../../src/domain/StateCodec.ts"
 import { maxEpochMillis } from "../../src/domain/Units.ts"
 import { maxLoopsWithin, newSessionState, runLoop } from "../../src/runner/ArbitrageStrategy.ts"
@@ -94,6 +94,26 @@ describe("arbitrage strategy", () => {
     assert.isTrue(states.some((s) => Object.keys(s.positions.activeTrades).length > 0))
     const rejected = Object.values(last.riskGuard.perSymbol).reduce((n, s) => n + s.tradesRejected, 0)
     assert.isAbove(rejected, 0)
+  })
+
+  it("venues named by the session trade exactly as A and B do: the same trades, PnL and guard, only the names differ", () => {
+    const c = campaigns.aggressive!
+    const named = { seed: 11, tickMs: 1000, venues: [Venue.make("upbit"), Venue.make("okx.spot")] as const }
+    let plain = fresh(c)
+    let renamed = newSessionState({ sessionId, campaign: c, startTime: start, market: named })
+    const venuesSeen = new Set<string>()
+    for (let i = 0; i < 1500; i++) {
+      plain = runLoop(plain, c, { seed: 11, tickMs: 1000 }).state
+      renamed = runLoop(renamed, c, named).state
+      for (const trade of Object.values(renamed.positions.activeTrades)) venuesSeen.add(trade.buyLeg.venue).add(trade.sellLeg.venue)
+    }
+    assert.deepStrictEqual(renamed.metrics, plain.metrics)
+    assert.deepStrictEqual(renamed.riskGuard, plain.riskGuard)
+    assert.isAbove(renamed.metrics.tradesClosed, 10)
+    assert.deepStrictEqual([...venuesSeen].sort(), ["okx.spot", "upbit"])
+    assert.deepStrictEqual(renamed.session.market, named)
+    // The state with its own venue names is a valid stored state (the order ids spell the venue as ids may).
+    assert.deepStrictEqual(Result.getOrThrow(decodeEngineStateJson(Result.getOrThrow(encodeEngineStateJson(renamed)))), JSON.parse(JSON.stringify(renamed)))
   })
 
   it("equity is always initial capital plus realized PnL", () => {

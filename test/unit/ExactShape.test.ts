@@ -31,8 +31,11 @@ const sameJson = (actual: unknown, expected: unknown, message: string) =>
   assert.strictEqual(JSON.stringify(actual), JSON.stringify(expected), message)
 
 /** `value` with the keys of every object reversed: the same value, built in another order. */
+/** `value` with every object's keys in reverse order (an array keeps its order: it is its meaning). */
 const reordered = (value: unknown): unknown =>
-  value !== null && typeof value === "object"
+  Array.isArray(value)
+    ? value.map(reordered)
+    : value !== null && typeof value === "object"
     ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reordered(v)]))
     : value
 

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { SessionId } from "../../src/domain/Ids.ts"
+import { SessionId, Venue } from "../../src/domain/Ids.ts"
 import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import { planFor } from "../../src/runner/TradingPlan.ts"
@@ -24,6 +24,21 @@ describe("TradingPlan.planFor", () => {
       assert.include(yield* refusal(planFor(recorded, false, { seed: 8, targetLoops: 100 })), "trades seed 7 with a 500 ms tick")
       assert.include(yield* refusal(planFor(recorded, false, { tickMs: 1000, targetLoops: 100 })), "trades seed 7")
       assert.include(yield* refusal(planFor(recorded, false, { campaign: "cautious", targetLoops: 100 })), "trades campaign aggressive, not cautious")
+    }))
+
+  it.effect("venues: a resumed session trades between the venues it recorded (A and B when none); others asked for are refused", () =>
+    Effect.gen(function*() {
+      const venues = [Venue.make("upbit"), Venue.make("binance")] as const
+      const named = newSessionState({ sessionId, campaign: campaigns.aggressive!, startTime: simulatedStart, market: { seed: 7, tickMs: 500, venues } })
+      assert.deepStrictEqual((yield* planFor(named, false, { venues, targetLoops: 100 })).market.venues, venues)
+      assert.include(
+        yield* refusal(planFor(named, false, { venues: [Venue.make("binance"), Venue.make("upbit")], targetLoops: 100 })),
+        "trades between upbit and binance; --venues says otherwise"
+      )
+      assert.include(yield* refusal(planFor(recorded, false, { venues, targetLoops: 100 })), "trades between A and B")
+      // A new session trades the venues it is given.
+      const fresh = yield* planFor(unrecorded, true, { marketForNew: { seed: 1, tickMs: 1000, venues }, venues, targetLoops: 100 })
+      assert.deepStrictEqual(fresh.market, { seed: 1, tickMs: 1000, venues })
     }))
 
   it.effect("a new session trades the market asked for it; one that never recorded a market needs --seed, never a chosen one", () =>

@@ -18,7 +18,7 @@ import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
-import { checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags, venuesOfFlag } from "../RunFlags.ts"
 import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
@@ -69,10 +69,15 @@ export const run = Command.make(
   Effect.fn(function*(args) {
     const seedArg = Option.getOrUndefined(args.seed)
     const tickArg = Option.getOrUndefined(args.tickMs)
+    const venuesArg = yield* venuesOfFlag(args.venues)
     const marketArg = seedArg === undefined ? undefined : { seed: seedArg, tickMs: tickArg ?? 1000 }
     // A new session trades the seed given, or the supervisor's, or one chosen here (said when it starts).
     const seedChosen = seedArg === undefined && Option.isNone(args.seedIfNew)
-    const marketForNew = { seed: seedArg ?? Option.getOrElse(args.seedIfNew, chooseSeed), tickMs: tickArg ?? 1000 }
+    const marketForNew = {
+      seed: seedArg ?? Option.getOrElse(args.seedIfNew, chooseSeed),
+      tickMs: tickArg ?? 1000,
+      ...(venuesArg === undefined ? {} : { venues: venuesArg })
+    }
     // The tick the flags give (a new session's); a resumed session's own is read with its state.
     yield* checkLoopsAndTick(args.loops, tickArg ?? marketArg?.tickMs)
     if (args.mode === "resume" && Option.isNone(args.session)) {
@@ -90,6 +95,7 @@ export const run = Command.make(
         campaign: requested,
         seed: seedArg,
         tickMs: tickArg,
+        venues: venuesArg,
         marketForNew,
         targetLoops: args.loops
       })

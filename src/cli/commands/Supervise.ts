@@ -9,7 +9,7 @@ import * as Supervisor from "../../supervisor/Supervisor.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
-import { checkLoopsAndTick, chooseSeed, newSessionFlags } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags, venuesOfFlag } from "../RunFlags.ts"
 
 /** `supervise`: `run` in a child process, resumed after every crash; exit 1 when it gives up. */
 export const supervise = Command.make(
@@ -30,6 +30,7 @@ export const supervise = Command.make(
     if (args.maxRestarts < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--max-restarts must be at least 0")
     yield* checkLoopsAndTick(args.loops, Option.getOrElse(args.tickMs, () => 1000))
     yield* scanBudgetOf(args.scanBudgetMb)
+    yield* venuesOfFlag(args.venues)
     const sessionId = Option.getOrElse(args.session, () => newSessionId(Date.now()))
     // Chosen once, here: every runner started gets the same, so that a session that dies before it
     // records its market starts again on the same one. `--seed-if-new`, because the session may
@@ -44,6 +45,7 @@ export const supervise = Command.make(
       ...Option.match(args.tickMs, { onNone: () => [], onSome: (tick) => ["--tick-ms", String(tick)] }),
       ...(args.pace ? ["--pace"] : []),
       ...Option.match(args.campaign, { onNone: () => [], onSome: (c) => ["--campaign", c] }),
+      ...Option.match(args.venues, { onNone: () => [], onSome: (v) => ["--venues", v] }),
       ...Option.match(args.scanBudgetMb, { onNone: () => [], onSome: (mb) => ["--scan-budget-mb", String(mb)] }),
       ...(args.json ? ["--json"] : [])
     ]

@@ -255,6 +255,37 @@ const compileRecord = (signature: SchemaAST.IndexSignature): NodeCopy | undefine
   }
 }
 
+/**
+ * A tuple (its elements, none optional) followed by at most one rest element (`Schema.Array` is a
+ * rest alone): the value itself when every item is already exact, else a copy of the items.
+ */
+const compileArray = (ast: SchemaAST.Arrays): NodeCopy | undefined => {
+  if (ast.elements.some((element) => element.context !== undefined) || ast.rest.length > 1) return undefined
+  const elements: Array<NodeCopy> = []
+  for (const element of ast.elements) {
+    const copy = compileNode(element)
+    if (copy === undefined) return undefined
+    elements.push(copy)
+  }
+  const restCopy = ast.rest.length === 1 ? compileNode(ast.rest[0]!) : undefined
+  if (ast.rest.length === 1 && restCopy === undefined) return undefined
+  const fixed = elements.length
+  return (value) => {
+    if (!Array.isArray(value)) return notExact
+    if (restCopy === undefined ? value.length !== fixed : value.length < fixed) return notExact
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return notExact // a hole: no JSON array has one
+      const item: unknown = value[i]
+      const copied = (i < fixed ? elements[i]! : restCopy!)(item)
+      if (copied === notExact) return notExact
+      if (out === undefined && copied !== item) out = value.slice(0, i)
+      if (out !== undefined) out.push(copied)
+    }
+    return out ?? value
+  }
+}
+
 const compileNode = (ast: SchemaAST.AST, optionalKey = false): NodeCopy | undefined => {
   // A transformation, or a mutable property or one with a default: not a plain shape (an optional
   // key is, when its struct compiles it so).
@@ -289,6 +320,10 @@ const compileNode = (ast: SchemaAST.AST, optionalKey = false): NodeCopy | undefi
         }
         return notExact
       })
+    }
+    case "Arrays": {
+      const array = compileArray(ast)
+      return array === undefined ? undefined : withFilters(ast, array)
     }
     case "Objects": {
       const { indexSignatures, propertySignatures } = ast
