@@ -16,7 +16,10 @@ const sortKeys = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(sortKeys)
   if (value !== null && typeof value === "object") {
     const sorted: Record<string, unknown> = {}
-    for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key])
+    // Defined, not assigned: a key called `__proto__` is a key like any other, and is hashed.
+    for (const key of Object.keys(value).sort()) {
+      Object.defineProperty(sorted, key, { value: sortKeys((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true })
+    }
     return sorted
   }
   return value

@@ -169,8 +169,9 @@ const proposeTrade = (
   const quantity = campaign.tradeNotionalUsd / (buyPrice + sellPrice)
   const tag = `l${loop.toString(36)}s${symbolIndex}`
   const leg = (venue: Venue, price: number, side: "buy" | "sell") => ({
-    // The venue in the id as an order id may spell it (lower case, `.` as `-`).
-    orderId: OrderId.make(`ord_${tag}${venue.toLowerCase().replaceAll(".", "-")}`),
+    // The side's letter (the legs' ids differ whatever their venues are called), then the venue as
+    // an order id may spell it (lower case, `.` as `-`).
+    orderId: OrderId.make(`ord_${tag}${side[0]}${venue.toLowerCase().replaceAll(".", "-")}`),
     venue,
     symbol: quote.symbol,
     side,

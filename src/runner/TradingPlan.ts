@@ -101,6 +101,14 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
       : { seed: request.seed, tickMs: request.tickMs ?? 1000, ...(request.venues === undefined ? {} : { venues: request.venues }) }
     const market = stored ?? (isNew ? request.marketForNew ?? given : given)
     if (market === undefined) return yield* refuse(`${sessionId} did not record its market: give --seed (and --tick-ms)`)
+    // Open trades are priced by their legs' venues: they must be the market's.
+    const venues = venuesOf(market)
+    const known = new Set(venues.map((venue) => venue.toLowerCase()))
+    const strangers = [...new Set(Object.values(state.positions.activeTrades).flatMap((trade) => [trade.buyLeg.venue, trade.sellLeg.venue]))]
+      .filter((venue) => !known.has(venue.toLowerCase()))
+    if (strangers.length > 0) {
+      return yield* refuse(`${sessionId} has open trades on ${strangers.join(", ")}, not on ${venues.join(" or ")}: give the venues it trades (--venues)`)
+    }
     yield* checkClock(
       sessionId,
       request.targetLoops,
@@ -110,3 +118,10 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
     )
     return { campaign, market }
   })
+
+/**
+ * The state to run from under `plan`: a session that never recorded its market records the one it
+ * is now traded on (with its first step), so that every later resume trades the same.
+ */
+export const withRecordedMarket = (state: EngineState, plan: TradingPlan): EngineState =>
+  state.session.market !== undefined ? state : { ...state, session: { ...state.session, market: plan.market } }

@@ -100,6 +100,9 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       const sessionId = state.session.sessionId
       const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
       // What a load would refuse to read is not written.
+      if (plan.positionsBytes > maxSectionBytes) {
+        return yield* StateCodecError.invalid("positions", unwritableMessage("positions", plan.positionsBytes, maxSectionBytes))
+      }
       for (const write of plan.writes) {
         if (write.op !== "set") continue
         const bytes = Buffer.byteLength(write.text)

@@ -112,5 +112,9 @@ describe("a new session without --seed", () => {
       const given = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "10", "--seed", "5", "--json"], env)
       assert.strictEqual(given.status, 0, given.stderr)
       assert.strictEqual(lastJson(given.stdout).session.loopCount, 10)
+      // It now records the market it was given: a later resume trades the same, and another seed is refused.
+      assert.deepStrictEqual(recordedMarket(sessionId), { seed: 5, tickMs: 1000 })
+      const other = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "20", "--seed", "6"], env)
+      assert.strictEqual(other.status, 2, other.stderr)
     }), { timeout: 60_000 })
 })

@@ -299,6 +299,17 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
         assert.strictEqual(refused._tag, "StateCodecError")
         assert.include(refused.message, `over the limit of ${maxSectionBytes} a restore reads; not written`)
       }
+      // Positions too: a hash of many trades (its fields summed, as a load sums them) over the limit.
+      const [crowded] = yield* sampleStates(sessionId, { count: 1, seed: 98, minOpenTrades: 500, maxOpenTrades: 500 })
+      const many = { ...crowded!, session: { ...crowded!.session, loopCount: first!.session.loopCount + 2 } }
+      for (const refused of [
+        yield* Effect.flip(liveStore.save(many)),
+        yield* Effect.flip(snapshots.save({ sessionId, snapshotType: "trade", sequence: 2, fencingToken: 0, createdAt: 2 }, many))
+      ]) {
+        assert.strictEqual(refused._tag, "StateCodecError")
+        assert.include(refused.message, "positions is")
+        assert.include(refused.message, "a restore reads; not written")
+      }
       const report = expectRestored(yield* Restore.run(sessionId, { sections: declared }))
       assert.deepStrictEqual(report.state, withoutNegativeZero(first!))
       // Nothing unreadable was left behind in either tier.

@@ -115,6 +115,18 @@ describe("custom sections", () => {
       expectSuccess(CustomSection.set(base!, anything, { v: "\ud83d\ude80 BTC/KRW" }))
     }))
 
+  it.effect("a key called __proto__ inside a section is stored and hashed like any other key: changing it fails the checksum", () =>
+    Effect.gen(function*() {
+      const [base] = yield* sampleStates(SessionId.make("sess_custom08"), { count: 1, seed: 8 })
+      const anything = CustomSection.make({ name: "limits", schema: Schema.Struct({ d: Schema.Unknown }), currentVersion: 1 })
+      const state = expectSuccess(CustomSection.set(base!, anything, { d: JSON.parse("{\"__proto__\":{\"limit\":5},\"ok\":1}") }))
+      const sealed = JSON.parse(JSON.stringify(expectSuccess(encodeSnapshot(metadata(state), state))))
+      assert.deepStrictEqual(Object.keys(sealed.payload.custom.limits.d), ["__proto__", "ok"])
+      expectSuccess(decodeSnapshot(JSON.parse(JSON.stringify(sealed))))
+      const tampered = JSON.parse(JSON.stringify(sealed).replace("\"limit\":5", "\"limit\":500000"))
+      assert.strictEqual(expectCodecFailure(decodeSnapshot(tampered)).reason._tag, "ChecksumMismatch")
+    }))
+
   it.effect("a section named like a property every object inherits (constructor, toString) is read by its own key only", () =>
     Effect.gen(function*() {
       const [base] = yield* sampleStates(SessionId.make("sess_custom07"), { count: 1, seed: 7 })

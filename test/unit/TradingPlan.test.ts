@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { SessionId, Venue } from "../../src/domain/Ids.ts"
-import { newSessionState, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
+import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import { planFor } from "../../src/runner/TradingPlan.ts"
 
@@ -15,6 +15,13 @@ const sessionId = SessionId.make("sess_plan00001")
 const recorded = newSessionState({ sessionId, campaign: campaigns.aggressive!, startTime: simulatedStart, market: { seed: 7, tickMs: 500 } })
 const unrecorded = newSessionState({ sessionId, campaign: campaigns.aggressive!, startTime: simulatedStart })
 const refusal = (effect: ReturnType<typeof planFor>) => Effect.map(Effect.flip(effect), (error) => error.message)
+
+/** `state` run (on its recorded market) until it holds an open trade. */
+const runUntilOpen = (state: typeof recorded) => {
+  let current = state
+  while (Object.keys(current.positions.activeTrades).length === 0) current = runLoop(current, campaigns.aggressive!, current.session.market!).state
+  return current
+}
 
 describe("TradingPlan.planFor", () => {
   it.effect("a resumed session trades what it recorded; a request that contradicts it is refused", () =>
@@ -36,6 +43,11 @@ describe("TradingPlan.planFor", () => {
         "trades between upbit and binance; --venues says otherwise"
       )
       assert.include(yield* refusal(planFor(recorded, false, { venues, targetLoops: 100 })), "trades between A and B")
+      // Open trades on venues the market does not name cannot be priced: refused, never guessed.
+      const [trade] = Object.values(runUntilOpen(recorded).positions.activeTrades)
+      assert.isDefined(trade)
+      const onA = runUntilOpen(recorded)
+      assert.include(yield* refusal(planFor({ ...onA, session: { ...onA.session, market: { seed: 7, tickMs: 500, venues } } }, false, { targetLoops: 100_000 })), "has open trades on")
       // A new session trades the venues it is given.
       const fresh = yield* planFor(unrecorded, true, { marketForNew: { seed: 1, tickMs: 1000, venues }, venues, targetLoops: 100 })
       assert.deepStrictEqual(fresh.market, { seed: 1, tickMs: 1000, venues })

@@ -15,7 +15,7 @@ import type { SessionId } from "../../domain/Ids.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../runner/Campaign.ts"
-import { planFor } from "../../runner/TradingPlan.ts"
+import { planFor, withRecordedMarket } from "../../runner/TradingPlan.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
@@ -83,7 +83,12 @@ export const resumeAll = Command.make(
         onShutdown: (outcome) => Effect.andThen(reportStop(outcome), Effect.sync(() => void stoppedAt.set(sessionId, outcome.state)))
       })
       const { campaign, market } = yield* plan(session.initialState)
-      return yield* Runner.run(session, session.initialState, { campaign, market, targetLoops: args.loops, pace: args.pace })
+      return yield* Runner.run(session, withRecordedMarket(session.initialState, { campaign, market }), {
+        campaign,
+        market,
+        targetLoops: args.loops,
+        pace: args.pace
+      })
     })
 
     const results = yield* Effect.gen(function*() {

@@ -10,7 +10,7 @@ import type { EngineState } from "../../domain/EngineState.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
 import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
-import { campaignOf, planFor } from "../../runner/TradingPlan.ts"
+import { campaignOf, planFor, withRecordedMarket } from "../../runner/TradingPlan.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
@@ -178,7 +178,7 @@ export const run = Command.make(
             )
           }
         })
-      return yield* Runner.run(session, session.initialState, {
+      return yield* Runner.run(session, withRecordedMarket(session.initialState, { campaign, market }), {
         campaign,
         market,
         targetLoops: args.loops,

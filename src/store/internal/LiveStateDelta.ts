@@ -42,14 +42,16 @@ export interface LiveCache {
   readonly metrics: EngineState["metrics"]
   readonly riskGuard: EngineState["riskGuard"]
   readonly custom: EngineState["custom"]
-  readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>
+  /** Each open trade as written, and the bytes its two hash fields hold. */
+  readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>
 }
 
-/** A planned save: the writes, whether they replace everything, and the payload bytes they carry. */
+/** A planned save: the writes, whether they replace everything, the payload bytes they carry, and the positions hash's size after it. */
 export interface LivePlan {
   readonly writes: ReadonlyArray<LiveWrite>
   readonly full: boolean
   readonly bytes: number
+  readonly positionsBytes: number
   readonly cache: LiveCache
 }
 
@@ -106,15 +108,23 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
       }
     }
   }
-  const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number }>()
+  const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>()
+  // What the positions hash will hold, as a load counts it (every field's name and value).
+  let positionsBytes = versionField.length + String(sectionCodecs.positions.currentVersion).length
   for (const [id, trade] of Object.entries(state.positions.activeTrades)) {
     const openedAt = state.positions.positionOpenTimes[id as TradeId]!
-    trades.set(id, { trade, openedAt })
     const before = previous?.trades.get(id)
-    if (before !== undefined && before.trade === trade && before.openedAt === openedAt) continue
+    if (before !== undefined && before.trade === trade && before.openedAt === openedAt) {
+      trades.set(id, before)
+      positionsBytes += before.hashBytes
+      continue
+    }
     const encoded = encodeTrade(trade)
     if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
     const text = JSON.stringify(encoded.success)
+    const hashBytes = tradeField(id).length + Buffer.byteLength(text) + openTimeField(id).length + String(openedAt).length
+    trades.set(id, { trade, openedAt, hashBytes })
+    positionsBytes += hashBytes
     bytes += text.length + String(openedAt).length
     writes.push({ op: "hset", field: tradeField(id), text }, { op: "hset", field: openTimeField(id), text: String(openedAt) })
   }
@@ -125,6 +135,7 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
     writes,
     full: previous === undefined,
     bytes,
+    positionsBytes,
     cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, trades }
   })
 }
