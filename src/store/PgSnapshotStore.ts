@@ -16,6 +16,7 @@ import type { Statement } from "effect/sql"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { parseJson } from "../domain/StateCodec.ts"
+import { jsonbTextBytes } from "./internal/JsonbText.ts"
 import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
 import type { NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
 import { fromSqlError } from "./internal/SqlErrors.ts"
@@ -279,6 +280,9 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   return {
     kind: "postgres",
     maxSectionBytes,
+    // A read measures `octet_length(section::text)`: PostgreSQL's text form, which is never shorter
+    // than the JSON written (spaces after `:` and `,`, numbers in plain decimal).
+    sectionBytes: jsonbTextBytes,
     insert,
     selectRecent,
     selectNewestOfEach,

@@ -134,8 +134,10 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
  */
 export interface SnapshotRows {
   readonly kind: StoreKind
-  /** The largest section (bytes of JSON) this backing reads back: a save of a larger one is refused. */
+  /** The largest section this backing reads back, as `sectionBytes` measures it: a save of a larger one is refused. */
   readonly maxSectionBytes: number
+  /** A section's size as this backing measures it against `maxSectionBytes` when it reads. */
+  readonly sectionBytes: (section: unknown) => number
   /**
    * Inserts the row in one atomic step unless the session's lease refuses its token (`refused`,
    * with the lease as the storage saw it) or its sequence is taken (`taken`, with the row there).
@@ -175,7 +177,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
   const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
     // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
-    yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes))
+    yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
     const payloadBytes = payloadBytesOf(row)
     const outcome = yield* rows.insert(row, state)
     switch (outcome._tag) {
@@ -292,6 +294,7 @@ export const memoryRows = (
   return {
     kind: "memory",
     maxSectionBytes: Number.POSITIVE_INFINITY,
+    sectionBytes: (section) => Buffer.byteLength(JSON.stringify(section)),
     insert: (row) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, now)) {

@@ -299,6 +299,14 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
         assert.strictEqual(refused._tag, "StateCodecError")
         assert.include(refused.message, `over the limit of ${maxSectionBytes} a restore reads; not written`)
       }
+      // Measured as each tier measures it when it reads: 1,000 numbers of 1e300 are 7 KB of JSON, which
+      // Redis keeps as is, and 300 KB in PostgreSQL's text form (301 digits each), which is over its limit.
+      const dense = { ...huge, custom: { ...huge.custom, dense: { version: 1, xs: Array.from({ length: 1_000 }, () => 1e300) } } }
+      yield* liveStore.save(dense)
+      const denseRefused = yield* Effect.flip(snapshots.save({ sessionId, snapshotType: "trade", sequence: 2, fencingToken: 0, createdAt: 1 }, dense))
+      assert.include(denseRefused.message, "custom is")
+      assert.include(denseRefused.message, "a restore reads; not written")
+      yield* liveStore.save(first!)
       // Positions too: a hash of many trades (its fields summed, as a load sums them) over the limit.
       const [crowded] = yield* sampleStates(sessionId, { count: 1, seed: 98, minOpenTrades: 500, maxOpenTrades: 500 })
       const many = { ...crowded!, session: { ...crowded!.session, loopCount: first!.session.loopCount + 2 } }

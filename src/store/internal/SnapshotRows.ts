@@ -95,13 +95,20 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
   })
 }
 
-/** Fails when a section of `row` is over `maxSectionBytes` of JSON: a store would write it, and no restore read it. */
-export const checkReadable = (row: NewSnapshotRow, maxSectionBytes: number): Result.Result<void, StateCodecError> => {
+/**
+ * Fails when a section of `row` is over `maxSectionBytes` as the backing measures it when it reads
+ * (`sectionBytes`): a store would write it, and no restore read it.
+ */
+export const checkReadable = (
+  row: NewSnapshotRow,
+  maxSectionBytes: number,
+  sectionBytes: (section: unknown) => number
+): Result.Result<void, StateCodecError> => {
   if (!Number.isFinite(maxSectionBytes)) return Result.void
   for (const section of ["session", "positions", "metrics", "riskGuard", "custom"] as const) {
     const value = row[section]
     if (value === null || value === undefined) continue
-    const bytes = Buffer.byteLength(JSON.stringify(value))
+    const bytes = sectionBytes(value)
     if (bytes > maxSectionBytes) return Result.fail(StateCodecError.invalid(section, unwritableMessage(section, bytes, maxSectionBytes)))
   }
   return Result.void
