@@ -48,10 +48,19 @@ export const unstorableCustom = (custom: unknown): string | undefined => storabl
 export const CustomSections = Schema.Record(CustomSectionName, StoredCustomSection).annotate({ identifier: "CustomSections" })
 export type CustomSections = typeof CustomSections.Type
 
-/** A section a runner declared: its name, its current Schema and its versioned codec. */
-export interface CustomSection<A> {
+/**
+ * What a restore, a session and `remove` need of a declared section, whatever its value's type: its
+ * name, and how a stored copy is checked by its Schema and brought to its current version.
+ */
+export interface DeclaredSection {
   readonly name: string
-  readonly schema: Schema.Codec<A, any>
+  /** The stored copy at the current version (the same object when it is one), or why its Schema refuses it. */
+  readonly upgrade: (stored: CustomSections[string]) => Result.Result<CustomSections[string], StateCodecError>
+}
+
+/** A section a runner declared: its name, its current Schema and its versioned codec. */
+export interface CustomSection<A> extends DeclaredSection {
+  readonly schema: Schema.Codec<A, unknown>
   readonly codec: VersionedSection<A>
 }
 
@@ -90,10 +99,16 @@ export const make = <S extends Schema.Codec<any, any>>(options: {
   if (versions.some((v) => !Number.isInteger(v) || v < 1 || v >= options.currentVersion) || new Set(versions).size !== versions.length) {
     refuse("its older versions must be distinct positive integers below the current one")
   }
+  const codec = makeVersionedSection({ ...options, part: `custom.${options.name}` })
   return {
     name: options.name,
     schema: options.schema,
-    codec: makeVersionedSection({ ...options, part: `custom.${options.name}` })
+    codec,
+    upgrade: (stored) =>
+      Result.flatMap(codec.decode(stored), (value) =>
+        stored["version"] === codec.currentVersion
+          ? Result.succeed(stored)
+          : Result.flatMap(codec.encode(value), (encoded) => checkStoredAs(options.name, encoded)))
   }
 }
 
@@ -105,6 +120,10 @@ export const get = <A>(state: EngineState, section: CustomSection<A>): Result.Re
 
 const checkStored = Schema.decodeUnknownResult(StoredCustomSection)
 
+/** `encoded` as the stored form of section `name`, checked as every store needs it (a version, JSON). */
+const checkStoredAs = (name: string, encoded: unknown): Result.Result<CustomSections[string], StateCodecError> =>
+  Result.mapError(checkStored(encoded, { errors: "all" }), (error) => StateCodecError.fromIssue(`custom.${name}`, error.issue))
+
 /**
  * `state` holding `value` as the section (encoded at its current version); fails when `value`
  * breaks its Schema or is nothing a store can hold (a NUL character in a string).
@@ -113,14 +132,11 @@ export const set = <A>(state: EngineState, section: CustomSection<A>, value: A):
   Result.flatMap(section.codec.encode(value), (encoded) => {
     const unstorable = storableIssue(encoded, `custom.${section.name}`, maxCustomSectionDepth)
     if (unstorable !== undefined) return Result.fail(StateCodecError.invalid(`custom.${section.name}`, unstorable))
-    return Result.mapBoth(checkStored(encoded, { errors: "all" }), {
-      onFailure: (error) => StateCodecError.fromIssue(`custom.${section.name}`, error.issue),
-      onSuccess: (stored) => ({ ...state, custom: { ...state.custom, [section.name]: stored } })
-    })
+    return Result.map(checkStoredAs(section.name, encoded), (stored) => ({ ...state, custom: { ...state.custom, [section.name]: stored } }))
   })
 
 /** `state` without the section. */
-export const remove = (state: EngineState, section: CustomSection<any>): EngineState => {
+export const remove = (state: EngineState, section: DeclaredSection): EngineState => {
   if (state.custom === undefined || ownSection(state.custom, section.name) === undefined) return state
   const { [section.name]: _, ...rest } = state.custom
   return withCustom(state, rest)
@@ -140,25 +156,22 @@ export const withCustom = (state: EngineState, custom: CustomSections): EngineSt
  */
 export const verify = (
   state: EngineState,
-  sections: ReadonlyArray<CustomSection<any>>
+  sections: ReadonlyArray<DeclaredSection>
 ): Result.Result<EngineState, StateCodecError> => {
   if (state.custom === undefined || sections.length === 0) return Result.succeed(state)
-  let custom: Record<string, unknown> | undefined
+  let custom: CustomSections | undefined
   for (const section of sections) {
     const stored = ownSection(state.custom, section.name)
     if (stored === undefined) continue
-    const decoded = section.codec.decode(stored)
-    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
-    if (stored["version"] === section.codec.currentVersion) continue
-    const encoded = section.codec.encode(decoded.success)
-    if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
-    custom = { ...(custom ?? state.custom), [section.name]: encoded.success }
+    const upgraded = section.upgrade(stored)
+    if (Result.isFailure(upgraded)) return Result.fail(upgraded.failure)
+    if (upgraded.success !== stored) custom = { ...(custom ?? state.custom), [section.name]: upgraded.success }
   }
-  return Result.succeed(custom === undefined ? state : { ...state, custom: custom as CustomSections })
+  return Result.succeed(custom === undefined ? state : { ...state, custom })
 }
 
 /** The names of two declarations that clash (the same name twice), if any. */
-export const duplicateNames = (sections: ReadonlyArray<CustomSection<any>>): ReadonlyArray<string> => {
+export const duplicateNames = (sections: ReadonlyArray<DeclaredSection>): ReadonlyArray<string> => {
   const seen = new Set<string>()
   return sections.flatMap((section) => {
     if (seen.has(section.name)) return [section.name]
@@ -168,7 +181,7 @@ export const duplicateNames = (sections: ReadonlyArray<CustomSection<any>>): Rea
 }
 
 /** Fails with a typed error naming each declaration that clashes. */
-export const checkDeclarations = (sections: ReadonlyArray<CustomSection<any>>): Result.Result<void, StateCodecError> => {
+export const checkDeclarations = (sections: ReadonlyArray<DeclaredSection>): Result.Result<void, StateCodecError> => {
   const clashes = duplicateNames(sections)
   return clashes.length === 0
     ? Result.void

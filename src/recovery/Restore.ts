@@ -53,7 +53,7 @@ export interface RestoreOptions {
    * The runner's own sections: each one a candidate holds is verified by its Schema and upgraded to
    * its current version; a candidate whose section is refused is passed over as invalid.
    */
-  readonly sections?: ReadonlyArray<CustomSection.CustomSection<any>>
+  readonly sections?: ReadonlyArray<CustomSection.DeclaredSection>
 }
 
 /** The read budget of a restore unless told otherwise: 1 GiB of stored sections. */

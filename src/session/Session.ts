@@ -87,7 +87,7 @@ export interface SessionOptions<E = never> {
    * The runner's own sections (`CustomSection.make`): a resume verifies each one it finds by its
    * Schema and upgrades it, passing over a state whose section is refused. Declared once each.
    */
-  readonly sections?: ReadonlyArray<CustomSection.CustomSection<any>>
+  readonly sections?: ReadonlyArray<CustomSection.DeclaredSection>
   /**
    * Checks the state the session would start from (new or restored), before anything is written:
    * a runner refuses here a session it cannot run (another campaign, a market it does not know, a

@@ -19,7 +19,7 @@ import { cooldown, declared, indicators } from "../support/CustomSections.ts"
 import { expectRestored } from "../support/Results.ts"
 
 const env = Env.make("customrestore")
-const options = (mode: Session.SessionMode, sessionId: SessionId, sections?: ReadonlyArray<CustomSection.CustomSection<any>>): Session.SessionOptions => ({
+const options = (mode: Session.SessionMode, sessionId: SessionId, sections?: ReadonlyArray<CustomSection.DeclaredSection>): Session.SessionOptions => ({
   mode,
   sessionId,
   newState: (id) => newSessionState({ sessionId: id, campaign: campaigns.balanced!, startTime: simulatedStart }),
