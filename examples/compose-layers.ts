@@ -7,7 +7,9 @@
  * your loop hands each new state to `session.persist`. A step that opens
  * trades is made durable first: when it cannot be (the database is away), it
  * fails with `StepRefused` and the loop is done again without opening any.
- * Closing the scope takes the shutdown snapshot.
+ * Each step also hands over the trades it closed (`closed`), which the
+ * session appends to the durable trade ledger with the snapshot that counts
+ * them. Closing the scope takes the shutdown snapshot.
  *
  *   npm run example -- compose-layers
  */
@@ -29,13 +31,18 @@ const program = Effect.gen(function*() {
     const step = ArbitrageStrategy.runLoop(state, campaign, market, yield* session.canTrade)
     state = yield* session.persist(step.state, {
       tradesChanged: ArbitrageStrategy.tradesChanged(step.events),
-      opensTrades: step.events.opened.length > 0
+      opensTrades: step.events.opened.length > 0,
+      // Every trade the step closed, for the trade ledger (the session checks them against the metrics).
+      closed: step.events.closed
     }).pipe(
       Effect.as(step.state),
       // The new trades could not be made durable: this loop again, opening none.
       Effect.catchTag("StepRefused", () => {
         const redo = ArbitrageStrategy.runLoop(state, campaign, market, false)
-        return Effect.as(session.persist(redo.state, { tradesChanged: ArbitrageStrategy.tradesChanged(redo.events) }), redo.state)
+        return Effect.as(
+          session.persist(redo.state, { tradesChanged: ArbitrageStrategy.tradesChanged(redo.events), closed: redo.events.closed }),
+          redo.state
+        )
       })
     )
   }

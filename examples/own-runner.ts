@@ -6,7 +6,8 @@
  * `upbit` (BTC/KRW) and `binance`, and keeps a cooldown of its own (a custom
  * section) that the session stores with the state. Each step hands its state
  * to `session.persist`; a step that opens a trade says so (`opensTrades`),
- * and if it cannot be made durable (`StepRefused`) the step is not taken.
+ * and if it cannot be made durable (`StepRefused`) the step is not taken; a
+ * step that closes one hands it over (`closed`) for the trade ledger.
  * Then the process "dies", and a restore gives back exactly what was
  * persisted, cooldown included; it is resumed and stopped cleanly.
  *
@@ -15,7 +16,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Exit, Option, Result, Schema, Scope } from "effect"
 import { isDeepStrictEqual } from "node:util"
-import { CustomSection, EngineState, Ids, Persistence, Restore, Session } from "arbitrage-state"
+import { ClosedTrade, CustomSection, EngineState, Ids, Persistence, Restore, Session, TradeLedger } from "arbitrage-state"
 
 const upbit = Ids.Venue.make("upbit")
 const binance = Ids.Venue.make("binance")
@@ -41,15 +42,62 @@ const options = (mode: Session.SessionMode, sessionId?: Ids.SessionId): Session.
 /** A premium quote that moves with the loop (your feed goes here). */
 const premiumBps = (loop: number) => 150 + 60 * Math.sin(loop / 3)
 
-/** One step of this runner: open a trade when the premium is wide and the cooldown is over. */
-const step = (state: EngineState.EngineState): { readonly state: EngineState.EngineState; readonly opensTrades: boolean } => {
+/** What one step did: its state, whether it opened a trade, and the trades it closed (for the ledger). */
+interface Step {
+  readonly state: EngineState.EngineState
+  readonly opensTrades: boolean
+  readonly closed: ReadonlyArray<ClosedTrade.ClosedTrade>
+}
+
+const feeBps = 2
+const notionalUsd = 20_000
+const price = 130_000_000
+
+/**
+ * One step of this runner: close the open trade once the premium has narrowed (the spread it
+ * captured is its PnL), open one when the premium is wide and the cooldown is over.
+ */
+const step = (state: EngineState.EngineState): Step => {
   const loop = state.session.loopCount + 1
-  const next = { ...state, session: { ...state.session, loopCount: loop } }
-  const until = Option.getOrUndefined(Result.getOrThrow(CustomSection.get(state, cooldown)))?.untilLoop ?? 0
-  if (premiumBps(loop) < 190 || loop < until || Object.keys(state.positions.activeTrades).length > 0) return { state: next, opensTrades: false }
   const now = startTime + loop * 1_000
+  const next = { ...state, session: { ...state.session, loopCount: loop } }
+  const [open] = Object.values(state.positions.activeTrades)
+  if (open !== undefined) {
+    if (premiumBps(loop) > 170) return { state: next, opensTrades: false, closed: [] }
+    // Unwound: sold back on binance at the price bought, bought back on upbit at today's premium.
+    const feesUsd = (feeBps / 10_000) * 2 * open.notionalUsd
+    const realizedPnlUsd = (open.notionalUsd * (open.entrySpreadBps - premiumBps(loop))) / 10_000 - feesUsd
+    const closed = ClosedTrade.closeOf(open, {
+      buyLegExitPrice: open.buyLeg.price,
+      sellLegExitPrice: price * (1 + premiumBps(loop) / 10_000),
+      feesUsd,
+      realizedPnlUsd,
+      reason: "premium_narrowed",
+      closedAt: now,
+      closedLoop: state.session.loopCount
+    })
+    const totalPnlUsd = next.metrics.totalPnlUsd + realizedPnlUsd
+    const risk = next.riskGuard.perSymbol[symbol]!
+    return {
+      state: {
+        ...next,
+        positions: { activeTrades: {}, positionOpenTimes: {} },
+        metrics: {
+          ...next.metrics,
+          tradesClosed: next.metrics.tradesClosed + 1,
+          winningTrades: next.metrics.winningTrades + (realizedPnlUsd > 0 ? 1 : 0),
+          totalPnlUsd,
+          portfolioEquityUsd: next.metrics.initialCapitalUsd + totalPnlUsd
+        },
+        riskGuard: { ...next.riskGuard, perSymbol: { [symbol]: { ...risk, capitalUsedUsd: 0, positionCount: 0 } } }
+      },
+      opensTrades: false,
+      closed: [closed]
+    }
+  }
+  const until = Option.getOrUndefined(Result.getOrThrow(CustomSection.get(state, cooldown)))?.untilLoop ?? 0
+  if (premiumBps(loop) < 190 || loop < until) return { state: next, opensTrades: false, closed: [] }
   const tradeId = Ids.TradeId.make(`trd_k${loop}`)
-  const price = 130_000_000
   const leg = (side: "buy" | "sell", venue: Ids.Venue, at: number) => ({
     orderId: Ids.OrderId.make(`ord_k${loop}${side}`),
     venue,
@@ -62,7 +110,6 @@ const step = (state: EngineState.EngineState): { readonly state: EngineState.Eng
     createdAt: now,
     updatedAt: now
   })
-  const notionalUsd = 20_000
   const risk = state.riskGuard.perSymbol[symbol]!
   const opened: EngineState.EngineState = {
     ...next,
@@ -87,16 +134,17 @@ const step = (state: EngineState.EngineState): { readonly state: EngineState.Eng
       perSymbol: { [symbol]: { ...risk, tradesAllowed: risk.tradesAllowed + 1, capitalUsedUsd: notionalUsd, positionCount: 1 } }
     }
   }
-  return { state: Result.getOrThrow(CustomSection.set(opened, cooldown, { untilLoop: loop + 10 })), opensTrades: true }
+  return { state: Result.getOrThrow(CustomSection.set(opened, cooldown, { untilLoop: loop + 10 })), opensTrades: true, closed: [] }
 }
 
 const program = Effect.gen(function*() {
   const scope = yield* Scope.make()
   const session = yield* Session.initialize(options("CLEAN_RESET")).pipe(Scope.provide(scope))
   let state = session.initialState
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 24; i++) {
     const next = step(state)
-    state = yield* session.persist(next.state, { tradesChanged: next.opensTrades, opensTrades: next.opensTrades }).pipe(
+    const changed = next.opensTrades || next.closed.length > 0
+    state = yield* session.persist(next.state, { tradesChanged: changed, opensTrades: next.opensTrades, closed: next.closed }).pipe(
       Effect.as(next.state),
       // Not durable, so not taken: the loop goes on without the trade.
       Effect.catchTag("StepRefused", () => {
@@ -107,9 +155,12 @@ const program = Effect.gen(function*() {
   }
   const [trade] = Object.values(state.positions.activeTrades)
   yield* Console.log(
-    `${session.sessionId}: loop ${state.session.loopCount}, ${state.metrics.tradesOpened} trade(s) open` +
-      (trade === undefined ? "" : `: buy on ${trade.buyLeg.venue}, sell on ${trade.sellLeg.venue}, ${trade.symbol}`)
+    `${session.sessionId}: loop ${state.session.loopCount}, ${state.metrics.tradesOpened} trade(s) opened, ${state.metrics.tradesClosed} closed` +
+      (trade === undefined ? "" : `, one open: buy on ${trade.buyLeg.venue}, sell on ${trade.sellLeg.venue}, ${trade.symbol}`)
   )
+  // Every close is in the trade ledger, with the PnL the runner gave it.
+  const ledger = yield* (yield* TradeLedger.TradeLedger).summary(session.sessionId)
+  yield* Console.log(`ledger: ${ledger.entries} close(s), PnL ${ledger.realizedPnlUsd.toFixed(2)} USD; metrics: PnL ${state.metrics.totalPnlUsd.toFixed(2)} USD`)
   // The process dies here: no shutdown snapshot.
   yield* Scope.close(scope, Exit.fail("killed"))
 

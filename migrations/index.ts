@@ -8,6 +8,7 @@ import compressedPositions from "./0003_compressed_positions.ts"
 import sessionEvents from "./0004_session_events.ts"
 import retentionPlan from "./0005_retention_plan.ts"
 import customSections from "./0006_custom_sections.ts"
+import tradeLedger from "./0007_trade_ledger.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
@@ -16,5 +17,6 @@ export const migrations = {
   "0003_compressed_positions": compressedPositions,
   "0004_session_events": sessionEvents,
   "0005_retention_plan": retentionPlan,
-  "0006_custom_sections": customSections
+  "0006_custom_sections": customSections,
+  "0007_trade_ledger": tradeLedger
 }

@@ -10,6 +10,7 @@
 // The state: Schemas of every persisted value, their versions and the snapshot envelope.
 export * as ArbitrageTrade from "./domain/ArbitrageTrade.ts"
 export * as Checksum from "./domain/Checksum.ts"
+export * as ClosedTrade from "./domain/ClosedTrade.ts"
 export * as CustomSection from "./domain/CustomSection.ts"
 export * as EngineState from "./domain/EngineState.ts"
 export * as Ids from "./domain/Ids.ts"
@@ -30,8 +31,10 @@ export * as SessionEvents from "./store/SessionEvents.ts"
 export * as SessionLease from "./store/SessionLease.ts"
 export * as SnapshotStore from "./store/SnapshotStore.ts"
 export * as StoreError from "./store/StoreError.ts"
+export * as TradeLedger from "./store/TradeLedger.ts"
 export * as Config from "./config.ts"
 // Recovery and sessions.
+export * as LedgerAudit from "./recovery/LedgerAudit.ts"
 export * as Restore from "./recovery/Restore.ts"
 export * as RestoreReport from "./recovery/RestoreReport.ts"
 export * as Session from "./session/Session.ts"

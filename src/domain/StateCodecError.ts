@@ -9,9 +9,12 @@
  */
 import { Schema, SchemaIssue } from "effect"
 
-/** The part of the persisted state a failure concerns: a built-in section, a runner's own (`custom.<name>`), or the whole. */
+/**
+ * The part of the persisted state a failure concerns: a built-in section, a runner's own
+ * (`custom.<name>`), the whole, a snapshot's envelope, or the trade ledger.
+ */
 export const StatePart = Schema.Union([
-  Schema.Literals(["session", "positions", "metrics", "riskGuard", "custom", "state", "snapshot"]),
+  Schema.Literals(["session", "positions", "metrics", "riskGuard", "custom", "state", "snapshot", "ledger"]),
   Schema.TemplateLiteral(["custom.", Schema.String])
 ])
 export type StatePart = typeof StatePart.Type

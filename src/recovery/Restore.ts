@@ -1,7 +1,9 @@
 /**
  * Restore: finds the freshest valid state of a session.
  *
- * Candidates: the live state (Redis), then the snapshots newest first, down
+ * Candidates: the live state (Redis, with its ledger tail: the closes it
+ * counts that no snapshot has appended to the trade ledger yet), then the
+ * snapshots newest first, down
  * to the first valid one, however deep, within a read budget (1 GiB of
  * stored sections by default; a `depth` can cap the count). Each is verified
  * by the stores' codecs: checksum, Schema decode, version upgrade,
@@ -27,6 +29,7 @@
  */
 import { Effect, Option, Result, Schema } from "effect"
 import * as CustomSection from "../domain/CustomSection.ts"
+import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
@@ -68,6 +71,7 @@ interface Candidate {
   readonly sequence: number | null
   readonly fencingToken: number | null
   readonly state: EngineState
+  readonly ledgerTail: ReadonlyArray<LedgerEntry>
 }
 
 const skippedSnapshot = (read: SnapshotRead, kind: SkippedCandidate["kind"], reason: string): SkippedCandidate => ({
@@ -187,7 +191,14 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
         skipped.push(skippedSnapshot(read, "invalid", verified.failure.message))
         continue
       }
-      snapshotCandidate = { source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, fencingToken, state: verified.success }
+      snapshotCandidate = {
+        source: "snapshot",
+        snapshotId: read.snapshotId,
+        sequence: read.sequence,
+        fencingToken,
+        state: verified.success,
+        ledgerTail: []
+      }
       break
     }
     if (reads.length < limit) break
@@ -201,7 +212,14 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   if (live !== undefined) {
     const stale = staleLiveReason(live, lease, snapshotCandidate)
     if (stale === undefined) {
-      liveCandidate = { source: "live", snapshotId: null, sequence: null, fencingToken: live.fencingToken, state: live.state }
+      liveCandidate = {
+        source: "live",
+        snapshotId: null,
+        sequence: null,
+        fencingToken: live.fencingToken,
+        state: live.state,
+        ledgerTail: live.ledgerTail
+      }
     } else {
       skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "stale", reason: stale })
     }
@@ -244,7 +262,8 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     liveTierDegraded,
     skipped,
     scanned,
-    state: chosen.state
+    state: chosen.state,
+    ledgerTail: chosen.ledgerTail
   }
   return restored
 })

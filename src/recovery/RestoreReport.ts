@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { encodeLedgerTail, type LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import { encodeEngineState } from "../domain/StateCodec.ts"
@@ -66,6 +67,11 @@ export interface Restored extends ReportBase {
   /** Loop count of the restored state. */
   readonly loopCount: number
   readonly state: EngineState
+  /**
+   * The state's newest closes that are not yet in the durable trade ledger (only a state from the
+   * live tier can have any): the session appends them with its next snapshot.
+   */
+  readonly ledgerTail: ReadonlyArray<LedgerEntry>
 }
 
 /** No state in any tier. */
@@ -117,9 +123,14 @@ export const describeReport = (report: RestoreReport): string => {
 
 /**
  * The report as plain JSON: the same fields for every outcome (`source`, `snapshotId`, `sequence`,
- * `loopCount` and `state` are `null` when nothing was restored), the state in its stored, versioned form.
+ * `loopCount`, `state` and `ledgerTail` are `null` when nothing was restored), the state and the
+ * ledger tail in their stored, versioned forms (the tail `null` when it is empty).
  */
 export const reportToJson = (report: RestoreReport) =>
   report.outcome === "restored"
-    ? { ...report, state: Result.getOrNull(encodeEngineState(report.state)) }
-    : { ...report, source: null, snapshotId: null, sequence: null, loopCount: null, state: null }
+    ? {
+      ...report,
+      state: Result.getOrNull(encodeEngineState(report.state)),
+      ledgerTail: Result.getOrNull(encodeLedgerTail(report.ledgerTail)) ?? null
+    }
+    : { ...report, source: null, snapshotId: null, sequence: null, loopCount: null, state: null, ledgerTail: null }

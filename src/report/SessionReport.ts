@@ -5,7 +5,8 @@
  * equity curve across the session (one point per valid snapshot) with a mark
  * at every resume that tells a resume after a crash from one after a clean
  * stop and names the tier it restored from, the drawdown from the running
- * peak, the resumes, the trades (as the snapshots saw them open and close),
+ * peak, the resumes, the closed trades (from the trade ledger, each with its
+ * own PnL) and the ones still open,
  * the risk-guard counters and the snapshot timeline with each snapshot's
  * verdict; the long tables are folded under a line that counts them.
  *
@@ -17,23 +18,27 @@
  */
 import { Effect, Result } from "effect"
 import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { Snapshot } from "../domain/Snapshot.ts"
+import { readLedger } from "../recovery/LedgerAudit.ts"
 import { type RecordedEvent, SessionEvents } from "../store/SessionEvents.ts"
+import type { LedgerRead } from "../store/TradeLedger.ts"
 import { type SnapshotRead, SnapshotStore } from "../store/SnapshotStore.ts"
 import { type Drawdown, drawdownOf, type EquityPoint } from "./Drawdown.ts"
 import { escape, signedPercent, signedUsd, simulatedClock, usd, wallClock } from "./internal/Format.ts"
 import { afterText, drawdownChart, equityChart, labelFontPx, type ResumeMark, type SessionClock, tickFontPx, tierName } from "./SessionChart.ts"
 
-/** What a report is drawn from: every snapshot of the session (oldest first) and its events. */
+/** What a report is drawn from: every snapshot of the session (oldest first), its trade ledger (in close order) and its events. */
 export interface ReportData {
   readonly sessionId: SessionId
   readonly snapshots: ReadonlyArray<SnapshotRead>
+  readonly ledger: ReadonlyArray<LedgerRead>
   readonly events: ReadonlyArray<RecordedEvent>
 }
 
-/** Reads every snapshot of the session, each verified, and its events. */
+/** Reads every snapshot of the session, each verified, its trade ledger and its events. */
 export const gather = Effect.fn("SessionReport.gather")(function*(sessionId: SessionId) {
   const store = yield* SnapshotStore
   const reads: Array<SnapshotRead> = []
@@ -44,33 +49,18 @@ export const gather = Effect.fn("SessionReport.gather")(function*(sessionId: Ses
     if (page.length < 200) break
     beforeSequence = page[page.length - 1]!.sequence
   }
-  return { sessionId, snapshots: reads.reverse(), events: yield* (yield* SessionEvents).list(sessionId) } satisfies ReportData
+  return {
+    sessionId,
+    snapshots: reads.reverse(),
+    ledger: yield* readLedger(sessionId),
+    events: yield* (yield* SessionEvents).list(sessionId)
+  } satisfies ReportData
 })
 
-/** A trade as the snapshots saw it: when it opened, when it closed, and its PnL when one close explains it. */
-export interface TradeRow {
-  readonly trade: ArbitrageTrade
-  readonly closedAtLoop: number | null
-  readonly pnlUsd: number | null
-}
-
-/** The trades of a session, from the differences between consecutive valid snapshots. */
-export const tradesOf = (states: ReadonlyArray<EngineState>): ReadonlyArray<TradeRow> => {
-  const rows = new Map<string, { trade: ArbitrageTrade; closedAtLoop: number | null; pnlUsd: number | null }>()
-  states.forEach((state, i) => {
-    for (const trade of Object.values(state.positions.activeTrades)) {
-      if (!rows.has(trade.tradeId)) rows.set(trade.tradeId, { trade, closedAtLoop: null, pnlUsd: null })
-    }
-    const previous = states[i - 1]
-    if (previous === undefined) return
-    const closed = Object.keys(previous.positions.activeTrades).filter((id) => !(id in state.positions.activeTrades))
-    for (const id of closed) {
-      const row = rows.get(id)!
-      row.closedAtLoop = state.session.loopCount
-      if (closed.length === 1) row.pnlUsd = state.metrics.totalPnlUsd - previous.metrics.totalPnlUsd
-    }
-  })
-  return [...rows.values()]
+/** The closed trades of the trade ledger, in close order, and how many of its entries were invalid. */
+export const closedTradesOf = (ledger: ReadonlyArray<LedgerRead>): { readonly closed: ReadonlyArray<LedgerEntry>; readonly invalid: number } => {
+  const closed = ledger.flatMap((read) => (Result.isSuccess(read.result) ? [read.result.success] : []))
+  return { closed, invalid: ledger.length - closed.length }
 }
 
 const resumesOf = (events: ReadonlyArray<RecordedEvent>) => events.filter((e) => e.kind === "resumed")
@@ -133,10 +123,16 @@ interface Column {
   readonly numeric?: boolean
   /** Long text that may wrap in a narrow window (ids, symbols and numbers never do). */
   readonly wraps?: boolean
+  /** Left out in a narrow window (the note above the table says so). */
+  readonly secondary?: boolean
 }
 
 const cellClass = (column: Column | undefined) => {
-  const classes = [...(column?.numeric === true ? ["num"] : []), ...(column?.wraps === true ? ["wraps"] : [])]
+  const classes = [
+    ...(column?.numeric === true ? ["num"] : []),
+    ...(column?.wraps === true ? ["wraps"] : []),
+    ...(column?.secondary === true ? ["secondary"] : [])
+  ]
   return classes.length === 0 ? "" : ` class="${classes.join(" ")}"`
 }
 
@@ -191,6 +187,7 @@ const styles = `
     td, th { padding: 3px 6px; } th, td.wraps { white-space: normal; }
   }
   .invalid { color: #c0392b; }
+  @media (max-width: 760px) { .secondary { display: none; } }
 `
 
 
@@ -322,36 +319,71 @@ const resumesSection = ({ resumes }: ReportFacts) => {
   return `<h2>Resumes</h2>\n${resumes.length > 10 ? folded("resume-list", `${plural(resumes.length, "resume")}: ${resumeCounts(resumes)}`, rows) : rows}`
 }
 
-const tradeColumns: ReadonlyArray<Column> = [
+const openColumns: ReadonlyArray<Column> = [
   { title: "trade" },
   { title: "symbol" },
   { title: "legs", wraps: true },
   { title: "opened (simulated clock)", wraps: true },
-  { title: "loops open → closed", wraps: true },
-  { title: "notional USD", numeric: true },
-  { title: "PnL USD", numeric: true }
+  { title: "open since loop", numeric: true },
+  { title: "notional USD", numeric: true }
 ]
 
-const tradesSection = ({ clock, last, valid }: ReportFacts) => {
+const closedColumns: ReadonlyArray<Column> = [
+  { title: "close", numeric: true },
+  { title: "trade", secondary: true },
+  { title: "symbol" },
+  { title: "buy leg", wraps: true },
+  { title: "sell leg", wraps: true },
+  { title: "loops" },
+  { title: "notional USD", numeric: true, secondary: true },
+  { title: "fees USD", numeric: true },
+  { title: "PnL USD", numeric: true },
+  { title: "reason", wraps: true }
+]
+
+const tradesSection = ({ clock, data, last }: ReportFacts) => {
   const loopOf = (ms: number) => (clock.tickMs === null ? "?" : String(Math.round((ms - clock.startMs) / clock.tickMs)))
-  const row = ({ closedAtLoop, pnlUsd, trade }: TradeRow) => [
+  const openRow = (trade: ArbitrageTrade) => [
     trade.tradeId,
     trade.symbol,
-    `buy ${trade.buyLeg.venue}, sell ${trade.sellLeg.venue}`,
+    `buy ${trade.buyLeg.venue} ${trade.buyLeg.price.toFixed(2)}, sell ${trade.sellLeg.venue} ${trade.sellLeg.price.toFixed(2)}`,
     simulatedClock(trade.openedAt),
-    `${loopOf(trade.openedAt)} → ${closedAtLoop ?? "open"}`,
-    usd(trade.notionalUsd),
-    pnlUsd === null ? (closedAtLoop === null ? "" : "shared") : signedUsd(pnlUsd)
+    loopOf(trade.openedAt),
+    usd(trade.notionalUsd)
   ]
-  const trades = tradesOf(valid.map((snapshot) => snapshot.state))
+  const closedRow = ({ closeNumber, trade }: LedgerEntry) => [
+    `#${closeNumber}`,
+    trade.tradeId,
+    trade.symbol,
+    `${trade.buyLeg.venue} ${trade.buyLeg.price.toFixed(2)} → ${trade.buyLegExitPrice.toFixed(2)}`,
+    `${trade.sellLeg.venue} ${trade.sellLeg.price.toFixed(2)} → ${trade.sellLegExitPrice.toFixed(2)}`,
+    `${loopOf(trade.openedAt)} → ${trade.closedLoop}`,
+    usd(trade.notionalUsd),
+    usd(trade.feesUsd),
+    signedUsd(trade.realizedPnlUsd),
+    trade.reason.replaceAll("_", " ")
+  ]
+  const { closed, invalid } = closedTradesOf(data.ledger)
   const open = last === undefined ? [] : Object.values(last.positions.activeTrades)
-  const closed = trades.filter((t) => t.closedAtLoop !== null).length
+  const pnl = closed.reduce((sum, entry) => sum + entry.trade.realizedPnlUsd, 0)
+  const counted = last?.metrics.tradesClosed ?? closed.length
+  const gap = counted - closed.length
+  const coverage = gap <= 0
+    ? ""
+    : ` The last snapshot counts ${counted} closed: ${plural(gap, "close is", "closes are")} not in the ledger (closed before the session had one, or removed by the ledger's own retention).`
   return `<h2>Trades</h2>
-<p class="note">Opened times are on the session's simulated clock; a trade's PnL is "shared" when it closed in the same loop as another
-(that loop's PnL is not split).</p>
+<p class="note">Closed trades come from the session's trade ledger, each with its own fees and PnL as the runner recorded them (snapshot
+retention never removes them); each leg shows its venue, its entry price and the price it was unwound at; loops (opened → closed) are on the session's
+simulated clock (see the note on clocks above). In a narrow window the trade id and the notional are left out.${coverage}${invalid === 0 ? "" : ` ${plural(invalid, "ledger entry", "ledger entries")} failed verification and ${invalid === 1 ? "is" : "are"} not shown.`}</p>
 ${open.length === 0 ? "" : `<p>Open at the last snapshot: ${plural(open.length, "position")}.</p>
-${table("open-trades", tradeColumns, open.map((trade) => row({ trade, closedAtLoop: null, pnlUsd: null })))}`}
-${folded("trade-list", `All ${plural(trades.length, "trade")} the snapshots saw: ${closed} closed, ${trades.length - closed} open`, table("trades", tradeColumns, trades.map(row)))}`
+${table("open-trades", openColumns, open.map(openRow))}`}
+${
+    folded(
+      "trade-list",
+      `${plural(closed.length, "closed trade")} in the ledger, PnL ${signedUsd(pnl)} USD, ${closed.filter((e) => e.trade.realizedPnlUsd > 0).length} won`,
+      table("trades", closedColumns, closed.map(closedRow))
+    )
+  }`
 }
 
 const riskGuardSection = ({ last }: ReportFacts) =>

@@ -9,6 +9,7 @@
  * @module
  */
 import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import { type ClosedTrade, closeOf } from "../domain/ClosedTrade.ts"
 import { empty, type EngineState } from "../domain/EngineState.ts"
 import { type MarketSymbol, OrderId, type SessionId, TradeId, type Venue } from "../domain/Ids.ts"
 import type { SymbolRiskState } from "../domain/RiskGuardState.ts"
@@ -30,10 +31,10 @@ export interface MarketSettings {
 /** Why a trade was closed. */
 export type CloseReason = "take_profit" | "stop_loss" | "timeout"
 
-/** What one loop did. */
+/** What one loop did: the trades it opened, those it closed (for the trade ledger, in the order it closed them), the entries refused. */
 export interface LoopEvents {
   readonly opened: ReadonlyArray<ArbitrageTrade>
-  readonly closed: ReadonlyArray<{ readonly trade: ArbitrageTrade; readonly pnlUsd: number; readonly reason: CloseReason }>
+  readonly closed: ReadonlyArray<ClosedTrade>
   readonly rejected: ReadonlyArray<{ readonly symbol: MarketSymbol; readonly reason: RejectionReason }>
 }
 
@@ -80,14 +81,15 @@ export const newSessionState = (options: {
 const openTradesInOrder = (state: EngineState) =>
   Object.values(state.positions.activeTrades).sort((x, y) => x.openedAt - y.openedAt || (x.tradeId < y.tradeId ? -1 : 1))
 
-/** PnL of closing `trade` at `quote`, after fees on both legs at entry and exit. */
-export const closingPnlUsd = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number, venues: readonly [Venue, Venue]): number => {
+/** What closing `trade` at `quote` comes to: the price each leg unwinds at, the fees on both legs at entry and exit, the PnL after them. */
+export const closingOf = (trade: ArbitrageTrade, quote: MarketQuote, feeBps: number, venues: readonly [Venue, Venue]) => {
   const q = trade.quantity
   // Closing sells what the buy leg bought, at its venue's bid, and buys back what the sell leg sold, at its venue's ask.
-  const exitSell = venueQuote(quote, trade.buyLeg.venue, venues).bid
-  const exitBuy = venueQuote(quote, trade.sellLeg.venue, venues).ask
-  const gross = q * (exitSell - trade.buyLeg.price) + q * (trade.sellLeg.price - exitBuy)
-  return gross - (feeBps / 10_000) * (trade.notionalUsd + q * (exitSell + exitBuy))
+  const buyLegExitPrice = venueQuote(quote, trade.buyLeg.venue, venues).bid
+  const sellLegExitPrice = venueQuote(quote, trade.sellLeg.venue, venues).ask
+  const gross = q * (buyLegExitPrice - trade.buyLeg.price) + q * (trade.sellLeg.price - sellLegExitPrice)
+  const feesUsd = (feeBps / 10_000) * (trade.notionalUsd + q * (buyLegExitPrice + sellLegExitPrice))
+  return { buyLegExitPrice, sellLegExitPrice, feesUsd, realizedPnlUsd: gross - feesUsd }
 }
 
 /** The symbol's counters with capital and positions recounted from the open trades. */
@@ -215,10 +217,11 @@ export const runLoop = (
     next = { ...next, riskGuard: { ...next.riskGuard, dailyLossUsd: 0 } }
   }
   const venues = venuesOf(market)
-  const closed: Array<LoopEvents["closed"][number]> = []
+  const closed: Array<ClosedTrade> = []
   for (const trade of openTradesInOrder(next)) {
     const quote = quoteAt(market.seed, trade.symbol, loop)
-    const pnlUsd = closingPnlUsd(trade, quote, campaign.feeBps, venues)
+    const closing = closingOf(trade, quote, campaign.feeBps, venues)
+    const pnlUsd = closing.realizedPnlUsd
     const pnlBps = (pnlUsd / trade.notionalUsd) * 10_000
     const reason: CloseReason | undefined = pnlBps >= campaign.takeProfitBps
       ? "take_profit"
@@ -229,7 +232,7 @@ export const runLoop = (
       : undefined
     if (reason !== undefined) {
       next = closeTrade(next, trade, pnlUsd)
-      closed.push({ trade, pnlUsd, reason })
+      closed.push(closeOf(trade, { ...closing, reason, closedAt: now, closedLoop: loop }))
     }
   }
   const opened: Array<ArbitrageTrade> = []

@@ -50,12 +50,13 @@ export const run = Effect.fn("Runner.run")(function*<E, R>(
     let step = runLoop(current, options.campaign, options.market, durable)
     const accepted = yield* session.persist(step.state, {
       tradesChanged: tradesChanged(step.events),
-      opensTrades: step.events.opened.length > 0
+      opensTrades: step.events.opened.length > 0,
+      closed: step.events.closed
     }).pipe(Effect.as(true), Effect.catchTag("StepRefused", () => Effect.succeed(false)))
     if (!accepted) {
       // The new trades could not be made durable: this loop is done again without opening them.
       step = runLoop(current, options.campaign, options.market, false)
-      yield* session.persist(step.state, { tradesChanged: tradesChanged(step.events) })
+      yield* session.persist(step.state, { tradesChanged: tradesChanged(step.events), closed: step.events.closed })
     }
     current = step.state
     if (options.onLoop !== undefined) yield* options.onLoop(current, step.events)

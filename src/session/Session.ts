@@ -14,6 +14,13 @@
  * its reply was lost, `persist` waits, writing the same snapshot again, until
  * the outcome is known (the trade then stands).
  *
+ * The trade ledger: a step reports the trades it closed (`closed`), which
+ * must be exactly what its state counts (`ClosedTrade.numberCloses`). They
+ * are numbered and kept in the ledger tail, written to the live tier with
+ * the state on every loop, until a snapshot appends them to the durable
+ * ledger in the same write; so a close the state counts is never lost,
+ * whichever tier a crash leaves ahead.
+ *
  * A session whose scope closes normally or by interruption (SIGINT/SIGTERM)
  * takes the shutdown snapshot with status `stopped`: a trade snapshot still
  * in doubt is settled first, the lease confirmed, the write retried for a few
@@ -30,6 +37,7 @@
  * @module
  */
 import { Clock, Duration, Effect, Option, Ref, Result, type Scope } from "effect"
+import { type ClosedTrade, type LedgerEntry, numberCloses } from "../domain/ClosedTrade.ts"
 import * as CustomSection from "../domain/CustomSection.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
@@ -98,10 +106,16 @@ export interface SessionOptions<E = never> {
   readonly onShutdown?: (outcome: ShutdownOutcome) => Effect.Effect<void>
 }
 
-/** What a step changed: trades opened or closed (a durable snapshot before the next step), trades opened (durable first). */
+/**
+ * What a step changed: trades opened or closed (a durable snapshot before the next step), trades
+ * opened (durable first), and the trades it closed, in the order it closed them, for the trade
+ * ledger: exactly as many as its metrics count closed, their PnL what its metrics' PnL grew by
+ * (else `persist` refuses the step with a `StateCodecError` of part `ledger`).
+ */
 export interface StepChange {
   readonly tradesChanged: boolean
   readonly opensTrades?: boolean
+  readonly closed?: ReadonlyArray<ClosedTrade>
 }
 
 /** A running session: its starting state, and how the runner persists each step. */
@@ -181,18 +195,29 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   const health = yield* TierHealth.make
   const writer = yield* SnapshotWriter.make(sessionId, token, keeper)
   const lastState = yield* Ref.make(state)
+  /** The closes the state counts that the durable ledger does not hold yet (see the module header). */
+  const ledgerTail = yield* Ref.make<ReadonlyArray<LedgerEntry>>(started.origin.kind === "resumed" ? started.origin.report.ledgerTail : [])
+  /** The tail once `written` (what a snapshot appended) is durable. */
+  const appended = (written: ReadonlyArray<LedgerEntry>) => {
+    const upTo = written.reduce((max, entry) => Math.max(max, entry.closeNumber), 0)
+    return Ref.update(ledgerTail, (tail) => tail.filter((entry) => entry.closeNumber > upTo))
+  }
+  /** Commits a snapshot with the ledger tail it carries; what it appended leaves the tail. */
+  const commitWithLedger = (metadata: SnapshotWriter.Unsettled["metadata"], current: EngineState, ledger: ReadonlyArray<LedgerEntry>) =>
+    Effect.tap(writer.commit(metadata, current, ledger), () => appended(ledger))
   const interval = Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
 
   /** Writes the live tier; a lost fence is raised again once the lease confirms it; any other store failure degrades the tier. */
   const writeLive = Effect.fnUntraced(function*(current: EngineState) {
     const bytesBefore = yield* liveStore.bytesWritten
-    let [took, saved] = yield* Effect.timed(Effect.result(liveStore.save(current, token)))
+    const tail = yield* Ref.get(ledgerTail)
+    let [took, saved] = yield* Effect.timed(Effect.result(liveStore.save(current, token, tail)))
     if (saved._tag === "Failure" && saved.failure._tag === "StoreError" && saved.failure.reason._tag === "FenceLost") {
       const standing = yield* keeper.confirm
       if (standing === "lost") return yield* keeper.lose("found while raising the live tier's fence again")
       if (standing === "confirmed") {
         yield* Effect.logWarning(`${sessionId}: the live tier had lost its fence (${saved.failure.message}); raised again to token ${token}`)
-        ;[took, saved] = yield* Effect.timed(Effect.result(liveStore.raiseFence(sessionId, token).pipe(Effect.andThen(liveStore.save(current, token)))))
+        ;[took, saved] = yield* Effect.timed(Effect.result(liveStore.raiseFence(sessionId, token).pipe(Effect.andThen(liveStore.save(current, token, tail)))))
       }
     }
     if (saved._tag === "Success") {
@@ -241,7 +266,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
       if (standing === "lost") return yield* keeper.lose("lost while the database was away")
       if (standing === "unconfirmed") return yield* durableAway(pending, "the lease could not be confirmed")
     }
-    const written = yield* Effect.result(writer.commit(yield* writer.next(pending), current))
+    const written = yield* Effect.result(commitWithLedger(yield* writer.next(pending), current, yield* Ref.get(ledgerTail)))
     if (written._tag === "Success") return yield* durableBack(current, pending)
     if (!SnapshotWriter.isStoreAway(written.failure)) return yield* written.failure
     yield* durableAway(pending, written.failure.message)
@@ -251,15 +276,17 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
    * A step that opens trades: durable first. Refused (nothing written) when the durable tier is
    * away or does not answer; when its reply is lost, the outcome is learned before anything else.
    */
-  const persistOpening = Effect.fnUntraced(function*(current: EngineState) {
+  const persistOpening = Effect.fnUntraced(function*(current: EngineState, closes: ReadonlyArray<LedgerEntry>) {
     const before = yield* health.current
     const refused = (why: string) => new StepRefused({ sessionId, loopCount: current.session.loopCount, message: `${sessionId}: ${why}` })
     if (before.durableTier === "degraded") return yield* refused("the durable tier is away: no trade opens until it is back")
     const metadata = yield* writer.next("trade")
+    // The step's closes count only once it is taken: a refused step is redone, and closes them again.
+    const ledger = [...(yield* Ref.get(ledgerTail)), ...closes]
     // In doubt from the moment it is sent until its outcome is known: an interruption meanwhile
     // (SIGTERM) leaves it to the shutdown to settle.
-    yield* Ref.set(writer.unsettled, Option.some({ metadata, state: current }))
-    const written = yield* Effect.result(writer.commit(metadata, current))
+    yield* Ref.set(writer.unsettled, Option.some({ metadata, state: current, ledger }))
+    const written = yield* Effect.result(writer.commit(metadata, current, ledger))
     if (written._tag === "Failure") {
       const failure = written.failure
       if (SnapshotWriter.isOutcomeUnknown(failure)) {
@@ -268,7 +295,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
           `${sessionId}: snapshot #${metadata.sequence} (loop ${current.session.loopCount}, opening a trade) was sent but not acknowledged; ` +
             `the runner waits until the database says whether it was committed`
         )
-        yield* writer.commitPatiently(metadata, current)
+        yield* writer.commitPatiently(metadata, current, ledger)
         yield* Effect.logInfo(`${sessionId}: snapshot #${metadata.sequence} is committed; its trade stands`)
       } else {
         yield* Ref.set(writer.unsettled, Option.none())
@@ -278,6 +305,8 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
       }
     }
     yield* Ref.set(lastState, current)
+    yield* Ref.set(ledgerTail, ledger)
+    yield* appended(ledger)
     yield* Ref.set(writer.unsettled, Option.none())
     yield* durableBack(current, "trade")
     yield* writeLive(current)
@@ -286,8 +315,10 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
 
   const persist = Effect.fnUntraced(function*(current: EngineState, change: StepChange) {
     yield* keeper.held
-    if (change.opensTrades === true) return yield* persistOpening(current)
+    const closes = yield* Effect.fromResult(numberCloses(yield* Ref.get(lastState), current, change.closed ?? []))
+    if (change.opensTrades === true) return yield* persistOpening(current, closes)
     yield* Ref.set(lastState, current)
+    if (closes.length > 0) yield* Ref.update(ledgerTail, (tail) => [...tail, ...closes])
     yield* writeLive(current)
     const now = yield* Clock.currentTimeMillis
     const wanted: SnapshotType | null = change.tradesChanged
@@ -322,17 +353,21 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     if (yield* keeper.lost) return { kind: "left_running", reason: "fenced", state: yield* Ref.get(lastState) }
     const unsettled = yield* Ref.get(writer.unsettled)
     if (Option.isSome(unsettled)) {
-      const settled = yield* Effect.result(writer.commitPatiently(unsettled.value.metadata, unsettled.value.state, shutdownBudgetMs))
+      const { ledger, metadata, state: inDoubt } = unsettled.value
+      const settled = yield* Effect.result(writer.commitPatiently(metadata, inDoubt, ledger, shutdownBudgetMs))
       if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure, state: yield* Ref.get(lastState) }
-      yield* Ref.set(lastState, unsettled.value.state)
+      yield* Ref.set(lastState, inDoubt)
+      yield* Ref.set(ledgerTail, ledger)
+      yield* appended(ledger)
     }
     const current = yield* Ref.get(lastState)
     const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-    yield* liveStore.save(stopped, token).pipe(
+    const tail = yield* Ref.get(ledgerTail)
+    yield* liveStore.save(stopped, token, tail).pipe(
       Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
     )
     const metadata = yield* writer.next("shutdown")
-    const written = yield* Effect.result(writer.commitPatiently(metadata, stopped, shutdownBudgetMs))
+    const written = yield* Effect.result(writer.commitPatiently(metadata, stopped, tail, shutdownBudgetMs))
     return Result.isSuccess(written)
       ? { kind: "recorded", sequence: metadata.sequence, state: stopped }
       : { kind: "not_recorded", error: written.failure, state: current }
@@ -354,7 +389,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   // A clean session is made durable at once; a resumed one is written back to the live tier, and
   // the resume is recorded (where it came from), for the operators' history of the session.
   yield* writeLive(state)
-  if (started.origin.kind === "clean") yield* writer.commit(yield* writer.next("periodic"), state)
+  if (started.origin.kind === "clean") yield* commitWithLedger(yield* writer.next("periodic"), state, [])
   else {
     const { report } = started.origin
     const passedOver = report.skipped.filter((s) => s.kind !== "superseded")

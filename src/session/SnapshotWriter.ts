@@ -7,9 +7,12 @@
  * trade is "in doubt" from the moment it is sent until its outcome is known;
  * writing the same snapshot again (the store's save is idempotent) tells
  * which, once the durable tier answers: either it was committed, or the
- * retry commits it.
+ * retry commits it. Each snapshot carries the ledger entries its state counts
+ * and the ledger does not hold yet (the session's ledger tail), appended by
+ * the same write.
  */
 import { Clock, Duration, Effect, Option, Ref, Result } from "effect"
+import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { SnapshotType } from "../domain/Snapshot.ts"
@@ -20,10 +23,11 @@ import { SnapshotStore, type SnapshotSummary, type SnapshotToSave } from "../sto
 import { StoreError } from "../store/StoreError.ts"
 import type { LeaseKeeper } from "./LeaseKeeper.ts"
 
-/** A snapshot that opened a trade, sent, whose outcome is not known yet. */
+/** A snapshot that opened a trade, sent, whose outcome is not known yet (with the ledger entries it carried). */
 export interface Unsettled {
   readonly metadata: SnapshotToSave
   readonly state: EngineState
+  readonly ledger: ReadonlyArray<LedgerEntry>
 }
 
 /** A write that may have been committed, its reply lost. */
@@ -41,8 +45,12 @@ export const failureReason = (error: StoreError | StateCodecError): string => er
 export interface SnapshotWriter {
   /** The metadata of the next snapshot: one above every sequence written or possibly written. */
   readonly next: (snapshotType: SnapshotType) => Effect.Effect<SnapshotToSave>
-  /** Writes one snapshot (or the same one again). */
-  readonly commit: (metadata: SnapshotToSave, state: EngineState) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
+  /** Writes one snapshot (or the same one again), appending `ledger` to the trade ledger with it. */
+  readonly commit: (
+    metadata: SnapshotToSave,
+    state: EngineState,
+    ledger: ReadonlyArray<LedgerEntry>
+  ) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
   /**
    * Writes one snapshot until the durable tier answers, confirming the lease before each attempt,
    * for at most `budgetMs` (forever when `undefined`).
@@ -50,6 +58,7 @@ export interface SnapshotWriter {
   readonly commitPatiently: (
     metadata: SnapshotToSave,
     state: EngineState,
+    ledger: ReadonlyArray<LedgerEntry>,
     budgetMs?: number
   ) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError | LeaseError>
   /** The most recent snapshot this session wrote (or found at its start). */
@@ -81,9 +90,9 @@ export const make = Effect.fnUntraced(function*(sessionId: SessionId, token: num
       } satisfies SnapshotToSave
     })
 
-  const commit = Effect.fnUntraced(function*(metadata: SnapshotToSave, state: EngineState) {
+  const commit = Effect.fnUntraced(function*(metadata: SnapshotToSave, state: EngineState, ledger: ReadonlyArray<LedgerEntry>) {
     yield* Ref.update(sequence, (n) => Math.max(n, metadata.sequence))
-    const [took, written] = yield* Effect.timed(Effect.result(snapshots.save(metadata, state)))
+    const [took, written] = yield* Effect.timed(Effect.result(snapshots.save(metadata, state, ledger)))
     if (written._tag === "Failure") {
       yield* Metrics.recordFailure("durable", failureReason(written.failure))
       return yield* written.failure
@@ -96,14 +105,19 @@ export const make = Effect.fnUntraced(function*(sessionId: SessionId, token: num
     return summary
   })
 
-  const commitPatiently = Effect.fnUntraced(function*(metadata: SnapshotToSave, state: EngineState, budgetMs?: number) {
+  const commitPatiently = Effect.fnUntraced(function*(
+    metadata: SnapshotToSave,
+    state: EngineState,
+    ledger: ReadonlyArray<LedgerEntry>,
+    budgetMs?: number
+  ) {
     const deadline = budgetMs === undefined ? Number.POSITIVE_INFINITY : (yield* Clock.currentTimeMillis) + budgetMs
     let backoffMs = 100
     while (true) {
       const standing = yield* keeper.confirm
       if (standing === "lost") return yield* keeper.lose(`lost before snapshot #${metadata.sequence} was known to be written`)
       const written = standing === "confirmed"
-        ? yield* Effect.result(commit(metadata, state))
+        ? yield* Effect.result(commit(metadata, state, ledger))
         : Result.fail(StoreError.unreachable(snapshots.kind, `the lease of ${sessionId} could not be confirmed`))
       if (Result.isSuccess(written)) return written.success
       if (!isStoreAway(written.failure)) return yield* written.failure

@@ -5,7 +5,9 @@
  * and memory (`layerMemory`) as the embedded default and for tests. Every
  * backing stores the same thing: one JSON text per section under the keys of
  * `StateKeys`, each encoded by its Schema, written all at once, with the
- * fencing token of the writer beside it.
+ * fencing token of the writer beside it; and, with the state, its ledger
+ * tail: the trades it counts closed that no snapshot has appended to the
+ * durable trade ledger yet, so that a crash between the two loses none.
  *
  * Fences: a session written under a lease has a fence, the highest token
  * that wrote or raised it; a lower token is refused (`Fenced`). A store that
@@ -18,6 +20,7 @@
  * @module
  */
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
+import { decodeLedgerTail, encodeLedgerTail, type LedgerEntry, ledgerTailIssue } from "../domain/ClosedTrade.ts"
 import { type EngineState, sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { SessionId as SessionIdSchema } from "../domain/Ids.ts"
@@ -27,9 +30,11 @@ import { StateCodecError } from "../domain/StateCodecError.ts"
 import { fenceKey, liveParts, sectionKey, sessionIdOfKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
-/** A session's live state as read, and the fencing token of the write that left it. */
+/** A session's live state as read, its ledger tail, and the fencing token of the write that left it. */
 export interface LiveState {
   readonly state: EngineState
+  /** The state's newest closes not yet in the durable trade ledger (empty when there are none). */
+  readonly ledgerTail: ReadonlyArray<LedgerEntry>
   /** The writer's token (0: written without a lease); `null` when it is not recorded (written by an older version). */
   readonly fencingToken: number | null
 }
@@ -42,12 +47,20 @@ export class LiveStateStore extends Context.Service<LiveStateStore, {
   /** Whether the state survives a restart of this process (false for memory). */
   readonly durable: boolean
   /**
-   * Writes all four sections of the state at once; a failed write leaves the previous state whole.
-   * Refused (`Fenced`) when `fencingToken` is below the session's fence, and (`FenceLost`) when the
-   * session has no usable fence and a token is given; a higher token raises the fence.
+   * Writes all four sections of the state and its ledger tail (default none; refused unless they are
+   * the state's newest closes) at once; a failed write leaves the previous state whole. Refused
+   * (`Fenced`) when `fencingToken` is below the session's fence, and (`FenceLost`) when the session
+   * has no usable fence and a token is given; a higher token raises the fence.
    */
-  readonly save: (state: EngineState, fencingToken?: number) => Effect.Effect<void, StoreError | StateCodecError>
-  /** The session's state and its writer's token, `None` when it has none; `Unreadable` when what is stored is not a valid state. */
+  readonly save: (
+    state: EngineState,
+    fencingToken?: number,
+    ledgerTail?: ReadonlyArray<LedgerEntry>
+  ) => Effect.Effect<void, StoreError | StateCodecError>
+  /**
+   * The session's state, its ledger tail and its writer's token, `None` when it has none;
+   * `Unreadable` when what is stored is not a valid state (or its tail not the state's).
+   */
   readonly load: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveState>, StoreError>
   /** Removes the session's live state (all four sections at once); fenced like `save`. */
   readonly delete: (sessionId: SessionId, fencingToken?: number) => Effect.Effect<void, StoreError>
@@ -63,37 +76,50 @@ export class LiveStateStore extends Context.Service<LiveStateStore, {
   readonly bytesWritten: Effect.Effect<number>
 }>()("arbitrage-state/store/LiveStateStore") {}
 
+/** The stored form of `tail` as the ledger tail of `state`; refused unless it holds the state's newest closes. */
+export const encodeLiveLedgerTail = (state: EngineState, tail: ReadonlyArray<LedgerEntry>) => {
+  const issue = ledgerTailIssue(state, tail)
+  return issue === undefined ? encodeLedgerTail(tail) : Result.fail(StateCodecError.invalid("ledger", issue))
+}
+
 /**
- * The key/value pairs that hold a state: one encoded section per key, the runner's own sections
- * under one more (`null`: the key is removed, the state has none); fails if the state breaks an
- * invariant.
+ * The key/value pairs that hold a state, in `liveParts` order: one encoded section per key, the
+ * runner's own sections under one more and the ledger tail under another (`null`: the key is
+ * removed, the state has none); fails if the state breaks an invariant or the tail is not its own.
  */
 export const encodeLiveState = (
   env: Env,
-  state: EngineState
+  state: EngineState,
+  ledgerTail: ReadonlyArray<LedgerEntry> = []
 ): Result.Result<ReadonlyArray<readonly [key: string, text: string | null]>, StateCodecError> =>
-  Result.map(encodeEngineState(state), (encoded) => [
-    ...sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const),
-    [sectionKey(env, state.session.sessionId, "custom"), encoded.custom === undefined ? null : JSON.stringify(encoded.custom)] as const
-  ])
+  Result.flatMap(encodeEngineState(state), (encoded) =>
+    Result.map(encodeLiveLedgerTail(state, ledgerTail), (tail) => [
+      ...sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const),
+      [sectionKey(env, state.session.sessionId, "custom"), encoded.custom === undefined ? null : JSON.stringify(encoded.custom)] as const,
+      [sectionKey(env, state.session.sessionId, "ledger"), tail === undefined ? null : JSON.stringify(tail)] as const
+    ]))
 
 /** A stored section as read: its JSON text, its already parsed JSON value, or `null` when absent. */
 export type StoredSection = string | { readonly json: Result.Result<unknown, StateCodecError> } | null
 
+/** Parts of a live state that may be absent: the state has none of them. */
+const optionalParts: ReadonlySet<string> = new Set(["custom", "ledger"])
+
 /**
- * Reads a state back from its stored parts, in `liveParts` order (the four sections, then the
- * runner's own): `None` when all are absent, `Unreadable` when a section is or any fails to decode
- * (the runner's own part may be absent: it has none).
+ * Reads a state and its ledger tail back from their stored parts, in `liveParts` order (the four
+ * sections, the runner's own, the tail): `None` when all are absent, `Unreadable` when a section is
+ * or any fails to decode, or the tail is not the state's newest closes (the runner's own part and
+ * the tail may be absent: it has none).
  */
 export const decodeLiveState = (
   store: StoreKind,
   env: Env,
   sessionId: SessionId,
   texts: ReadonlyArray<StoredSection>
-): Effect.Effect<Option.Option<EngineState>, StoreError> => {
+): Effect.Effect<Option.Option<{ readonly state: EngineState; readonly ledgerTail: ReadonlyArray<LedgerEntry> }>, StoreError> => {
   if (texts.every((text) => text === null)) return Effect.succeedNone
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
-  const missing = liveParts.filter((part, i) => texts[i] === null && part !== "custom")
+  const missing = liveParts.filter((part, i) => texts[i] === null && !optionalParts.has(part))
   if (missing.length > 0) {
     return Effect.fail(StoreError.unreadable(store, location, `live state lacks section ${missing.join(", ")}`))
   }
@@ -105,7 +131,8 @@ export const decodeLiveState = (
     if (Result.isFailure(parsed)) return Effect.fail(StoreError.unreadable(store, location, parsed.failure.message))
     sections[name] = parsed.success
   }
-  const decoded = decodeEngineState(sections)
+  const { ledger, ...stateSections } = sections
+  const decoded = decodeEngineState(stateSections)
   if (Result.isFailure(decoded)) return Effect.fail(StoreError.unreadable(store, location, decoded.failure.message))
   if (decoded.success.session.sessionId !== sessionId) {
     return Effect.fail(StoreError.unreadable(
@@ -114,7 +141,11 @@ export const decodeLiveState = (
       `live state of ${sessionId} holds the session section of ${decoded.success.session.sessionId}`
     ))
   }
-  return Effect.succeedSome(decoded.success)
+  const tail = decodeLedgerTail(ledger)
+  if (Result.isFailure(tail)) return Effect.fail(StoreError.unreadable(store, location, tail.failure.message))
+  const issue = ledgerTailIssue(decoded.success, tail.success)
+  if (issue !== undefined) return Effect.fail(StoreError.unreadable(store, location, issue))
+  return Effect.succeedSome({ state: decoded.success, ledgerTail: tail.success })
 }
 
 const isSessionId = Schema.is(SessionIdSchema)
@@ -173,8 +204,8 @@ export const makeMemory = (
     env,
     kind: "memory",
     durable: false,
-    save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0) {
-      const pairs = yield* Effect.fromResult(encodeLiveState(env, state))
+    save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0, ledgerTail: ReadonlyArray<LedgerEntry> = []) {
+      const pairs = yield* Effect.fromResult(encodeLiveState(env, state, ledgerTail))
       // What a load would refuse to read is not written.
       for (const [i, [, text]] of pairs.entries()) {
         const bytes = text === null ? 0 : Buffer.byteLength(text)
@@ -202,7 +233,7 @@ export const makeMemory = (
         }
         const fencingToken = tokenOfMark(entries.get(writeMarkKey(env, sessionId)))
         return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null)).pipe(
-          Effect.map(Option.map((state) => ({ state, fencingToken })))
+          Effect.map(Option.map((read) => ({ ...read, fencingToken })))
         )
       }),
     delete: (sessionId, fencingToken = 0) =>

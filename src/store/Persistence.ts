@@ -9,8 +9,9 @@
  *   falls back to the durable snapshots, which do).
  * - Migrations are applied on start unless MIGRATE_ON_START=false.
  *
- * The durable tier is three services on one database client: the snapshots,
- * the session events and the leases (`durableOn`). Every command builds its
+ * The durable tier is four services on one database client: the snapshots,
+ * the trade ledger they append to, the session events and the leases
+ * (`durableOn`). Every command builds its
  * stack here (`layerLive`, `layerDurable`, `layerFrom`), so the choice is
  * made once; `layerMemory` is both tiers in memory.
  *
@@ -29,18 +30,20 @@ import { fromSqlError } from "./internal/SqlErrors.ts"
 import * as PgSessionEvents from "./PgSessionEvents.ts"
 import * as PgSessionLease from "./PgSessionLease.ts"
 import * as PgSnapshotStore from "./PgSnapshotStore.ts"
+import * as PgTradeLedger from "./PgTradeLedger.ts"
 import * as RedisClient from "./RedisClient.ts"
 import * as RedisLiveStateStore from "./RedisLiveStateStore.ts"
 import * as SessionEvents from "./SessionEvents.ts"
 import * as SessionLease from "./SessionLease.ts"
 import * as SnapshotStore from "./SnapshotStore.ts"
 import type { StoreError } from "./StoreError.ts"
+import * as TradeLedger from "./TradeLedger.ts"
 
 /** The services the stack provides. */
 export type Stores = LiveStateStore.LiveStateStore | DurableStores
 
-/** The services of the durable tier: snapshots, session events, leases. */
-export type DurableStores = SnapshotStore.SnapshotStore | SessionEvents.SessionEvents | SessionLease.SessionLease
+/** The services of the durable tier: snapshots, the trade ledger, session events, leases. */
+export type DurableStores = SnapshotStore.SnapshotStore | TradeLedger.TradeLedger | SessionEvents.SessionEvents | SessionLease.SessionLease
 
 /** A pooled client of the PostgreSQL at `url`; an unreachable server is a typed `Unreachable`. */
 export const postgresLayer = (
@@ -73,13 +76,13 @@ export const snapshotsOn = <E, R>(
 ): Layer.Layer<SnapshotStore.SnapshotStore, E | StoreError, R> =>
   PgSnapshotStore.layer(env).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
 
-/** The durable tier (snapshots, session events, leases) of `env` on one database client (migrated first when asked). */
+/** The durable tier (snapshots, the trade ledger, session events, leases) of `env` on one database client (migrated first when asked). */
 export const durableOn = <E, R>(
   env: Env,
   sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
   options: { readonly migrate: boolean } = { migrate: true }
 ): Layer.Layer<DurableStores, E | StoreError, R> =>
-  Layer.mergeAll(PgSnapshotStore.layer(env), PgSessionEvents.layer(env), PgSessionLease.layer(env)).pipe(
+  Layer.mergeAll(PgSnapshotStore.layer(env), PgTradeLedger.layer(env), PgSessionEvents.layer(env), PgSessionLease.layer(env)).pipe(
     Layer.provide(options.migrate ? migrated(sql) : sql)
   )
 
@@ -143,15 +146,17 @@ export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
 }))
 
 /**
- * The durable tier in memory: the snapshot store checks the leases' tokens and records its
- * retention cuts among the session events, as PostgreSQL does.
+ * The durable tier in memory: the snapshot store checks the leases' tokens, appends to the
+ * ledger and records its retention cuts among the session events, as PostgreSQL does.
  */
 export const durableMemory = (env: Env): Layer.Layer<DurableStores> =>
   Layer.unwrap(Effect.sync(() => {
     const leases: SessionLease.MemoryLeases = new Map()
     const events: SessionEvents.MemoryEvents = new Map()
+    const ledger: TradeLedger.MemoryLedger = []
     return Layer.mergeAll(
-      SnapshotStore.layerMemory(env, leases, events),
+      SnapshotStore.layerMemory(env, leases, events, ledger),
+      TradeLedger.layerMemory(env, ledger, events),
       SessionEvents.layerMemory(env, events),
       SessionLease.layerMemory(env, leases)
     )

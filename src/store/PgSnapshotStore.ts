@@ -4,8 +4,9 @@
  * The backing's rows (`SnapshotRows`) over the four tables of migration 0001;
  * everything else a snapshot store does is `SnapshotStore.fromRows`'s. An
  * insert is one statement (so one transaction and one round trip), the lease
- * check included; a read joins the four tables back, each section measured by
- * the server and sent only within the size limit. Retention's choice is one
+ * check and the trade ledger's entries (migration 0007) included; a read
+ * joins the four tables back, each section measured by the server and sent
+ * only within the size limit. Retention's choice is one
  * SQL function (`snapshots_past_retention`, migration 0005), which the plan
  * (a dry run) and the cut both read. Driver failures are mapped at the
  * boundary (`fromSqlError`).
@@ -18,7 +19,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { parseJson } from "../domain/StateCodec.ts"
 import { jsonbTextBytes } from "./internal/JsonbText.ts"
 import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
-import type { NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
+import type { LedgerAppend, NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
 import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import { fromRows, type HistoryCut, SnapshotStore, type SnapshotRows } from "./SnapshotStore.ts"
@@ -149,7 +150,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
        ORDER BY s.sequence DESC
        LIMIT ${limit}`.pipe(Effect.map((rows) => rows.map((raw) => toRow(raw, maxSectionBytes))))
 
-  const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState) {
+  const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState, ledger: LedgerAppend) {
     const openTrades = Object.keys(state.positions.activeTrades).length
     const positionsText = JSON.stringify(row.positions)
     const compressed = positionsText.length > compressionThreshold
@@ -159,7 +160,11 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     // held to the end of the statement) keeps a takeover from slipping in before the commit. When
     // the check fails nothing is inserted, and the lease's row says why. A sequence that is already
     // stored inserts nothing either (ON CONFLICT); the store over these rows tells a retry of the
-    // same snapshot (after a lost reply) from a conflict.
+    // same snapshot (after a lost reply) from a conflict. The ledger entries go with the snapshot
+    // row (from `head`, so only when it is inserted): entries above `standingUpTo` the state does
+    // not count are superseded, and an entry stored already (the same number and checksum) stands
+    // again rather than being stored twice. The two touch different rows (one only those that
+    // differ from every new entry, the other only those equal to one), as a statement must.
     const [result] = yield* sql<{
       snapshot_id: bigint | number | null
       recorded_at: Date | string | null
@@ -189,6 +194,23 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
         INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT snapshot_id, ${sql.json(row.metrics)}::jsonb FROM head
       ), risk_guard AS (
         INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) SELECT snapshot_id, ${sql.json(row.riskGuard)}::jsonb FROM head
+      ), ledger_in AS (
+        SELECT * FROM jsonb_to_recordset(${sql.json(ledger.rows)}::jsonb) AS n(
+          "closeNumber" bigint, "tradeId" text, symbol text, "closedLoop" bigint, "closedAt" bigint,
+          "realizedPnlUsd" double precision, entry jsonb, checksum text)
+      ), ledger_superseded AS (
+        UPDATE trade_ledger l SET superseded_at = now()
+         WHERE l.env = ${env} AND l.session_id = ${row.sessionId} AND l.superseded_at IS NULL
+           AND l.close_number > ${ledger.standingUpTo}::bigint AND EXISTS (SELECT 1 FROM head)
+           AND NOT EXISTS (SELECT 1 FROM ledger_in n WHERE n."closeNumber" = l.close_number AND n.checksum = l.checksum)
+      ), ledger AS (
+        INSERT INTO trade_ledger
+          (env, session_id, close_number, trade_id, symbol, closed_loop, closed_at_ms, realized_pnl_usd, entry,
+           checksum, snapshot_sequence, fencing_token)
+        SELECT ${env}::text, ${row.sessionId}::text, n."closeNumber", n."tradeId", n.symbol, n."closedLoop", n."closedAt",
+               n."realizedPnlUsd", n.entry, n.checksum, ${row.sequence}::bigint, ${row.fencingToken}::bigint
+          FROM ledger_in n, head
+        ON CONFLICT (env, session_id, close_number, checksum) DO UPDATE SET superseded_at = NULL
       )
       SELECT head.snapshot_id, head.recorded_at, lease.fencing_token AS lease_token, lease.live AS lease_live,
              EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live) AS lease_refuses

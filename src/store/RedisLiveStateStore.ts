@@ -3,7 +3,9 @@
  *
  * Layout of a session (all keys share the session's hash slot):
  * `...:session`, `...:metrics`, `...:risk_guard` hold their section's JSON,
- * `...:custom` the runner's own sections (absent when it has none);
+ * `...:custom` the runner's own sections (absent when it has none),
+ * `...:ledger_tail` the closes not yet in the durable ledger (absent when
+ * there are none);
  * `...:positions` is a hash with one field per open trade (see
  * `LiveStateDelta`); `...:fence` holds the highest fencing token that wrote;
  * `...:mark` the id of the last write, which begins with its writer's token.
@@ -21,6 +23,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
+import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
@@ -42,7 +45,13 @@ import { fenceKey, liveParts, sectionKey, sessionKeyPattern, writeMarkKey } from
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 
-const sectionKeyName = { session: "session_key", metrics: "metrics_key", riskGuard: "risk_guard_key", custom: "custom_key" } as const
+const sectionKeyName = {
+  session: "session_key",
+  metrics: "metrics_key",
+  riskGuard: "risk_guard_key",
+  custom: "custom_key",
+  ledger: "ledger_key"
+} as const
 
 /** The save script's arguments for `writes`. */
 const writeArgs = (writes: ReadonlyArray<LiveWrite>): Array<string> =>
@@ -78,7 +87,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     positions_key: sectionKey(env, sessionId, "positions"),
     metrics_key: sectionKey(env, sessionId, "metrics"),
     risk_guard_key: sectionKey(env, sessionId, "riskGuard"),
-    custom_key: sectionKey(env, sessionId, "custom")
+    custom_key: sectionKey(env, sessionId, "custom"),
+    ledger_key: sectionKey(env, sessionId, "ledger")
   })
 
   /** A fenced script's refusal as the store's typed failure. */
@@ -94,11 +104,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
   const attempt = (
     state: EngineState,
     fencingToken: number,
+    ledgerTail: ReadonlyArray<LedgerEntry>,
     previous: { readonly mark: string; readonly cache: LiveCache; readonly deltas: number } | undefined
   ) =>
     Effect.gen(function*() {
       const sessionId = state.session.sessionId
-      const plan = yield* Effect.fromResult(planLiveWrite(state, previous?.cache))
+      const plan = yield* Effect.fromResult(planLiveWrite(state, ledgerTail, previous?.cache))
       // What a load would refuse to read is not written.
       if (plan.positionsBytes > maxSectionBytes) {
         return yield* StateCodecError.invalid("positions", unwritableMessage("positions", plan.positionsBytes, maxSectionBytes))
@@ -120,7 +131,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
     })
 
-  const save = storeOperation("LiveStateStore.save")(function*(state: EngineState, fencingToken = 0) {
+  const save = storeOperation("LiveStateStore.save")(function*(state: EngineState, fencingToken = 0, ledgerTail: ReadonlyArray<LedgerEntry> = []) {
     const sessionId = state.session.sessionId
     const cached = caches.get(sessionId)
     // Every `fullEvery` writes the whole state is written again, so that damage done below the store
@@ -128,8 +139,8 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     const previous = cached !== undefined && cached.deltas < fullEvery ? cached : undefined
     // Until the write is known to have landed, nothing is assumed about what the session holds.
     caches.delete(sessionId)
-    yield* attempt(state, fencingToken, previous).pipe(
-      Effect.catchTag("Resync", () => attempt(state, fencingToken, undefined)),
+    yield* attempt(state, fencingToken, ledgerTail, previous).pipe(
+      Effect.catchTag("Resync", () => attempt(state, fencingToken, ledgerTail, undefined)),
       // A whole write never asks for a resync; if Redis still answered one, it is a failure of the store.
       Effect.catchTag("Resync", () => Effect.fail(StoreError.failure("redis", `live state of ${sessionId}: a whole write was refused as a delta`)))
     )
@@ -154,9 +165,9 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
         ? { json: positionsFromHash(value.slice(1)) }
         : null
     )
-    const fencingToken = tokenOfMark(reply[6])
-    const state = yield* decodeLiveState("redis", env, sessionId, stored)
-    return Option.map(state, (decoded) => ({ state: decoded, fencingToken }))
+    const fencingToken = tokenOfMark(reply[7])
+    const read = yield* decodeLiveState("redis", env, sessionId, stored)
+    return Option.map(read, (decoded) => ({ ...decoded, fencingToken }))
   })
 
   const remove = storeOperation("LiveStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {

@@ -14,16 +14,17 @@ import { Clock, Context, Effect, Layer } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import type { StoreError, StoreKind } from "./StoreError.ts"
 
-/** Something that happened to a session: a resume (and from where), or retention cutting its history. */
+/** Something that happened to a session: a resume (and from where), or retention cutting its history or its ledger. */
 export interface SessionEvent {
-  readonly kind: "resumed" | "history_cut"
+  readonly kind: "resumed" | "history_cut" | "ledger_cut"
   readonly fencingToken: number
   readonly loopCount: number
   /**
    * Free-form detail: for a resume, its source, snapshot id and sequence, what the session had come
    * to (`after`: `stop` or `crash`), and what it skipped; for a cut (fencing token 0, loop count of
    * the newest snapshot removed), `removed`, `oldestSequence`, `newestSequence`, and the
-   * `olderThanDays` and `keepLatest` it ran with.
+   * `olderThanDays` and `keepLatest` it ran with; for a cut of the trade ledger (token and loop 0),
+   * `removed`, `oldestClose`, `newestClose` and `olderThanDays`.
    */
   readonly detail: Record<string, unknown>
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { Clock, Context, Effect, Layer, Option, Result } from "effect"
+import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import type { Snapshot, SnapshotMetadata, SnapshotType } from "../domain/Snapshot.ts"
@@ -19,6 +20,8 @@ import {
   checkReadable,
   historyCutEvent,
   historyCuts,
+  type LedgerAppend,
+  ledgerAppendOf,
   type NewSnapshotRow,
   payloadBytesOf,
   rowOfSnapshot,
@@ -30,6 +33,7 @@ import {
 import { storeOperation } from "./internal/StoreSpan.ts"
 import { appendMemoryEvent, type MemoryEvents } from "./SessionEvents.ts"
 import { type MemoryLeases, memoryWriteAllowed } from "./SessionLease.ts"
+import { appendMemoryLedger, type MemoryLedger } from "./TradeLedger.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** What a listing says of one snapshot, without decoding its state. */
@@ -96,11 +100,18 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
   readonly env: Env
   readonly kind: StoreKind
   /**
-   * Seals and writes a snapshot atomically (all four sections or nothing). Idempotent: the same
-   * snapshot written again (after a lost reply) succeeds and is stored once; a sequence reused for
-   * other contents is a `WriteConflict`.
+   * Seals and writes a snapshot atomically (all four sections or nothing), with the trade ledger
+   * entries of `ledger` (see `TradeLedger`): the state's newest closes that are not durable yet,
+   * numbered up to its `tradesClosed` (refused otherwise). Entries the ledger holds above them that
+   * this state does not count (a history a resume fell back from) are marked superseded by the same
+   * write. Idempotent: the same snapshot written again (after a lost reply) succeeds and is stored
+   * once; a sequence reused for other contents is a `WriteConflict`.
    */
-  readonly save: (metadata: SnapshotToSave, state: EngineState) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
+  readonly save: (
+    metadata: SnapshotToSave,
+    state: EngineState,
+    ledger?: ReadonlyArray<LedgerEntry>
+  ) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
   /** The newest snapshot of the session, verified; `Unreadable` when the newest one is not valid. */
   readonly loadLatest: (sessionId: SessionId) => Effect.Effect<Option.Option<StoredSnapshot>, StoreError>
   /** Up to `limit` snapshots, newest first (below `beforeSequence` if given), each with its own verdict. */
@@ -139,12 +150,14 @@ export interface SnapshotRows {
   /** A section's size as this backing measures it against `maxSectionBytes` when it reads. */
   readonly sectionBytes: (section: unknown) => number
   /**
-   * Inserts the row in one atomic step unless the session's lease refuses its token (`refused`,
-   * with the lease as the storage saw it) or its sequence is taken (`taken`, with the row there).
+   * Inserts the row and appends `ledger` in one atomic step, unless the session's lease refuses its
+   * token (`refused`, with the lease as the storage saw it) or its sequence is taken (`taken`, with
+   * the row there); either way neither is written.
    */
   readonly insert: (
     row: NewSnapshotRow,
-    state: EngineState
+    state: EngineState,
+    ledger: LedgerAppend
   ) => Effect.Effect<
     | { readonly _tag: "inserted"; readonly snapshotId: number; readonly recordedAt: number }
     | { readonly _tag: "taken"; readonly existing: { readonly snapshotId: number; readonly recordedAt: number; readonly checksum: string } | undefined }
@@ -174,12 +187,13 @@ export interface SnapshotRows {
 export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"] => {
   const store = rows.kind
 
-  const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState) {
+  const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState, ledger: ReadonlyArray<LedgerEntry> = []) {
     const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+    const append = yield* Effect.fromResult(ledgerAppendOf(state, ledger))
     // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
     yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
     const payloadBytes = payloadBytesOf(row)
-    const outcome = yield* rows.insert(row, state)
+    const outcome = yield* rows.insert(row, state, append)
     switch (outcome._tag) {
       case "inserted":
         return { ...writtenSummary({ ...row, snapshotId: outcome.snapshotId, recordedAt: outcome.recordedAt }, metadata), payloadBytes }
@@ -282,11 +296,15 @@ const dayMs = 86_400_000
 
 const jsonRoundTrip = <A>(value: A): A => JSON.parse(JSON.stringify(value))
 
-/** The rows of a durable tier kept in memory: the same rows and checks as PostgreSQL, gone when the process ends. */
+/**
+ * The rows of a durable tier kept in memory: the same rows and checks as PostgreSQL, gone when the
+ * process ends; the ledger entries it appends go to `ledger` (which a memory `TradeLedger` reads).
+ */
 export const memoryRows = (
   rows: Array<SnapshotRow> = [],
   leases: MemoryLeases = new Map(),
-  events: MemoryEvents = new Map()
+  events: MemoryEvents = new Map(),
+  ledger: MemoryLedger = []
 ): SnapshotRows => {
   let nextId = rows.reduce((max, row) => Math.max(max, row.snapshotId), 0) + 1
   const ofSession = (sessionId: string) =>
@@ -295,7 +313,7 @@ export const memoryRows = (
     kind: "memory",
     maxSectionBytes: Number.POSITIVE_INFINITY,
     sectionBytes: (section) => Buffer.byteLength(JSON.stringify(section)),
-    insert: (row) =>
+    insert: (row, _state, append) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, now)) {
           const lease = leases.get(row.sessionId)
@@ -306,6 +324,7 @@ export const memoryRows = (
         // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
         const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: now }
         rows.push(stored)
+        appendMemoryLedger(ledger, row.sessionId, append, { snapshotSequence: row.sequence, fencingToken: row.fencingToken, recordedAt: now })
         return { _tag: "inserted", snapshotId: stored.snapshotId, recordedAt: now } as const
       }),
     selectRecent: (sessionId, options) =>
@@ -346,14 +365,15 @@ export const memoryRows = (
   }
 }
 
-/** A durable tier kept in memory (checking the fencing tokens of `leases`; its cuts recorded in `events`). */
+/** A durable tier kept in memory (checking the fencing tokens of `leases`; its cuts recorded in `events`; its ledger in `ledger`). */
 export const makeMemory = (
   env: Env,
   rows: Array<SnapshotRow> = [],
   leases: MemoryLeases = new Map(),
-  events: MemoryEvents = new Map()
-): SnapshotStore["Service"] => fromRows(env, memoryRows(rows, leases, events))
+  events: MemoryEvents = new Map(),
+  ledger: MemoryLedger = []
+): SnapshotStore["Service"] => fromRows(env, memoryRows(rows, leases, events, ledger))
 
-/** The memory backing for `env` (checking the fencing tokens of `leases`, when given). */
-export const layerMemory = (env: Env, leases?: MemoryLeases, events?: MemoryEvents): Layer.Layer<SnapshotStore> =>
-  Layer.sync(SnapshotStore, () => makeMemory(env, [], leases, events))
+/** The memory backing for `env` (checking the fencing tokens of `leases`, when given; appending to `ledger`). */
+export const layerMemory = (env: Env, leases?: MemoryLeases, events?: MemoryEvents, ledger?: MemoryLedger): Layer.Layer<SnapshotStore> =>
+  Layer.sync(SnapshotStore, () => makeMemory(env, [], leases, events, ledger))

@@ -2,7 +2,8 @@
  * StateKeys: where a session's live state lives in Redis.
  *
  * `arbitrage:state:{env}:{session_id}:<section>` (`session`, `positions`,
- * `metrics`, `risk_guard`, and `custom` for the runner's own sections), with the session id wrapped
+ * `metrics`, `risk_guard`, `custom` for the runner's own sections, and
+ * `ledger_tail` for the closed trades not yet in the durable ledger), with the session id wrapped
  * in braces as a Redis Cluster hash tag: all keys of one session hash to one
  * slot, so a MULTI/EXEC over them works on a cluster as on a single server.
  * Env and session id are validated ids (no `:`, braces or spaces), so a key
@@ -11,8 +12,12 @@
 import { sectionNames } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 
-/** What the live tier keeps of a session: the four built-in sections, then the runner's own (`custom`, when it has any). */
-export const liveParts = [...sectionNames, "custom"] as const
+/**
+ * What the live tier keeps of a session: the four built-in sections, then the runner's own
+ * (`custom`, when it has any), then the ledger tail (`ledger`: closes a snapshot has not yet
+ * appended to the trade ledger, when there are any).
+ */
+export const liveParts = [...sectionNames, "custom", "ledger"] as const
 export type LivePart = typeof liveParts[number]
 
 /** The Redis key of one part of a session's live state. */
@@ -44,5 +49,6 @@ const redisSectionName: Record<LivePart, string> = {
   positions: "positions",
   metrics: "metrics",
   riskGuard: "risk_guard",
-  custom: "custom"
+  custom: "custom",
+  ledger: "ledger_tail"
 }

@@ -9,8 +9,10 @@
  * state must be exactly the uninterrupted run's state at its loop count (so
  * no committed trade is lost or counted twice, and equity is initial capital
  * plus realized PnL), never behind a committed trade snapshot, and its loop
- * count never goes backwards. At the end, the final state must equal the
- * uninterrupted run's.
+ * count never goes backwards; and its trade ledger (with the live tier's
+ * tail) must be exactly the uninterrupted run's closes up to that loop, their
+ * PnL summing to the metrics'. At the end, the final state must equal the
+ * uninterrupted run's, and the durable ledger hold every close.
  *
  * `npm test` runs a short version (CHAOS_KILLS, default 5); `npm run
  * test:chaos` runs 50 kills.
@@ -19,8 +21,10 @@ import { expectRestored } from "../support/Results.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { randomInt } from "node:crypto"
+import type { ClosedTrade, LedgerEntry } from "../../src/domain/ClosedTrade.ts"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
+import { audit, describeAudit } from "../../src/recovery/LedgerAudit.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
@@ -39,15 +43,34 @@ const campaign = campaigns.aggressive!
 // Paced at 2 ms a loop, so that a run lasts long enough to be killed many times.
 const tickMs = 2
 
+/** A value as JSON gives it back (what a store holds of it). */
+const jsonOf = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
+
 describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
   it.live("every restore is exact and never goes back; the final state equals the uninterrupted run", () =>
     Effect.gen(function*() {
       const env = uniqueEnv("chaos")
       const sessionId = SessionId.make(`sess_chaos${randomInt(1e9).toString(36)}`)
 
-      // The uninterrupted run, loop by loop.
+      // The uninterrupted run, loop by loop, and every trade it closes, in order.
       const reference: Array<EngineState> = [newSessionState({ sessionId, campaign, startTime: simulatedStart, market: { seed, tickMs } })]
-      while (reference.length <= loops) reference.push(runLoop(reference.at(-1)!, campaign, { seed, tickMs }).state)
+      const referenceCloses: Array<ClosedTrade> = []
+      while (reference.length <= loops) {
+        const step = runLoop(reference.at(-1)!, campaign, { seed, tickMs })
+        reference.push(step.state)
+        referenceCloses.push(...step.events.closed)
+      }
+      /** The trade ledger (with the live tier's tail) must be exactly the uninterrupted run's closes, summing to the metrics' PnL. */
+      const assertLedger = (state: EngineState, tail: ReadonlyArray<LedgerEntry>, where: string) =>
+        Effect.gen(function*() {
+          const found = yield* audit(state, tail)
+          assert.isTrue(found.agrees, `${where}: ${describeAudit(found)}`)
+          assert.deepStrictEqual(
+            found.entries.map(({ entry }) => jsonOf(entry.trade)),
+            referenceCloses.slice(0, state.metrics.tradesClosed).map(jsonOf),
+            `${where}: the ledger differs from the uninterrupted run's closes`
+          )
+        })
 
       let remaining = kills
       let current: { pid: number; killed: boolean } | undefined
@@ -108,6 +131,7 @@ describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
               }`
             )
             assert.closeTo(state.metrics.portfolioEquityUsd, state.metrics.initialCapitalUsd + state.metrics.totalPnlUsd, 1e-6)
+            yield* assertLedger(state, restored.ledgerTail, `restored at loop ${loop} from ${restored.source}`)
             const [latestSnapshot] = yield* (yield* SnapshotStore).listSnapshots(sessionId, 1)
             if (latestSnapshot !== undefined) assert.isAtLeast(loop, latestSnapshot.loopCount, "a committed snapshot was lost")
           }).pipe(Effect.provide(stores))
@@ -119,5 +143,7 @@ describe(`chaos: ${kills} SIGKILLs of a supervised session`, () => {
       const final = JSON.parse(report.lastLine!)
       const expected = reference[loops]!
       assert.deepStrictEqual(final, storedForm({ ...expected, session: { ...expected.session, status: "stopped" } }))
+      // Stopped: every close is in the durable ledger (the stop appended the tail), summing to the final PnL.
+      yield* assertLedger(expected, [], "at the end").pipe(Effect.provide(stores))
     }), { timeout: 600_000 })
 })

@@ -9,7 +9,8 @@
  * durable snapshot holds exactly a state its runner took at that loop (no
  * trade the runner redid without, no sequence written twice), and with the
  * live tier gone the durable tier alone restores exactly the state the
- * runner stopped with, recorded as stopped.
+ * runner stopped with, recorded as stopped, its trade ledger holding every
+ * close once, their PnL summing to the metrics'.
  *
  * `npm test` runs a short version (CHAOS_CUTS, default 5); `npm run
  * test:chaos` runs 50 cuts.
@@ -18,6 +19,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
 import { randomInt } from "node:crypto"
 import { SessionId } from "../../src/domain/Ids.ts"
+import { audit, describeAudit } from "../../src/recovery/LedgerAudit.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as LiveStateStore from "../../src/store/LiveStateStore.ts"
@@ -142,5 +144,10 @@ describe(`chaos: PostgreSQL connections cut ${cuts} times during trading`, () =>
       assert.strictEqual(restored.state.session.loopCount, loops)
       const latest = Option.getOrThrow(yield* SnapshotStore.pipe(Effect.flatMap((s) => s.loadLatest(sessionId)), Effect.provide(durable)))
       assert.strictEqual(latest.snapshot.snapshotType, "shutdown")
+      // Replies lost mid-append wrote no close twice and lost none: the durable ledger is every close, summing to the PnL.
+      const found = yield* audit(restored.state, []).pipe(Effect.provide(durable))
+      assert.isTrue(found.agrees, describeAudit(found))
+      assert.strictEqual(found.entries.length, restored.state.metrics.tradesClosed)
+      assert.isAbove(found.entries.length, 0)
     }), { timeout: 600_000 })
 })

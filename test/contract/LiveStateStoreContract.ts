@@ -19,6 +19,8 @@ import { uniqueEnv } from "../support/Services.ts"
 import { engineStateArbitrary } from "../support/StateArbitrary.ts"
 import { cooldown, stateWithSectionsArbitrary } from "../support/CustomSections.ts"
 import { ofSession, sampleStates } from "../support/States.ts"
+import { closingRun, entriesOfRun } from "../support/Ledger.ts"
+import { encodeLedgerTail, type LedgerEntry, numberCloses } from "../../src/domain/ClosedTrade.ts"
 
 const session = (suffix: string) => SessionId.make(`sess_${suffix}`)
 const sessionVersion = sectionCodecs.session.currentVersion
@@ -105,6 +107,70 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
           const error = yield* Effect.flip(store.load(session("custombad")))
           assert.strictEqual(error.reason._tag, "Unreadable")
           assert.include(error.message, "custom")
+        }
+      }))
+
+    it.effect("the ledger tail is saved and loaded with its state, incrementally, and goes when it is empty", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const id = session("tail0001")
+        const { initial, steps } = closingRun(id, 3)
+        let previous = initial
+        let tail: Array<LedgerEntry> = []
+        for (const step of steps) {
+          tail = [...tail, ...Result.getOrThrow(numberCloses(previous, step.state, step.closed))]
+          previous = step.state
+          yield* store.save(step.state, 0, tail)
+          const loaded = Option.getOrThrow(yield* store.load(id))
+          assert.deepStrictEqual(loaded.ledgerTail, tail)
+          assert.deepStrictEqual(loaded.state, step.state)
+        }
+        assert.isAtLeast(tail.length, 3)
+        // Appended by a snapshot: the tail is empty again, and nothing of it is stored.
+        yield* store.save(previous, 0, [])
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.load(id)).ledgerTail, [])
+        yield* store.delete(id)
+        assert.isTrue(Option.isNone(yield* store.load(id)))
+      }))
+
+    it.effect("a ledger tail that is not the state's newest closes is refused before anything is written", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const id = session("tail0002")
+        const { initial, steps } = closingRun(id, 2)
+        const last = steps.at(-1)!.state
+        const tail = entriesOfRun(initial, steps)
+        yield* store.save(last, 0, tail)
+        for (const wrong of [tail.map((e) => ({ ...e, closeNumber: e.closeNumber + 1 })), [...tail, { ...tail[0]!, closeNumber: tail.length + 1 }]]) {
+          const refused = yield* Effect.flip(store.save(last, 0, wrong))
+          assert.strictEqual(refused._tag, "StateCodecError")
+        }
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.load(id)).ledgerTail, tail)
+      }))
+
+    it.effect("a damaged ledger tail (not JSON, a changed entry, another state's closes) is Unreadable, naming the key", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const raw = yield* RawLive
+        const id = session("tail0003")
+        const { initial, steps } = closingRun(id, 2)
+        const last = steps.at(-1)!.state
+        const tail = entriesOfRun(initial, steps)
+        const stored = Result.getOrThrow(encodeLedgerTail(tail))!
+        const key = sectionKey(env, id, "ledger")
+        const damages = [
+          "{not json",
+          JSON.stringify({ ...stored, entries: stored.entries.map((e, i) => (i === 0 ? { ...e, trade: { ...e.trade, realizedPnlUsd: 1 } } : e)) }),
+          // Sealed entry by entry, but one close more than the state counts.
+          JSON.stringify(Result.getOrThrow(encodeLedgerTail([...tail, { ...tail.at(-1)!, closeNumber: tail.at(-1)!.closeNumber + 1 }]))),
+          JSON.stringify({ ...stored, version: 2 })
+        ]
+        for (const damage of damages) {
+          yield* store.save(last, 0, tail)
+          yield* raw.set(key, damage)
+          const failure = yield* Effect.flip(store.load(id))
+          assert.strictEqual(failure.reason._tag, "Unreadable", damage)
+          assert.include(failure.message, id)
         }
       }))
 

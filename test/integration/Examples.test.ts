@@ -98,8 +98,11 @@ describe("examples", () => {
   it("own-runner trades its own venues with a section of its own, and a resume gives back exactly what it persisted", () => {
     const run = runOnOwnDatabase("own-runner")
     assert.strictEqual(run.status, 0, run.stderr)
-    assert.match(run.stdout, /loop 12, [1-9]\d* trade\(s\) open: buy on binance, sell on upbit, BTC\/KRW/)
-    assert.match(run.stdout, /restored loop 12 from the \w+ tier, cooldown until loop \d+/)
+    assert.match(run.stdout, /loop 24, 2 trade\(s\) opened, 1 closed, one open: buy on binance, sell on upbit, BTC\/KRW/)
+    const ledger = /ledger: 1 close\(s\), PnL (-?\d+\.\d\d) USD; metrics: PnL (-?\d+\.\d\d) USD/.exec(run.stdout)
+    assert.isNotNull(ledger, run.stdout)
+    assert.strictEqual(ledger![1], ledger![2], "the ledger's PnL is the metrics'")
+    assert.match(run.stdout, /restored loop 24 from the \w+ tier, cooldown until loop \d+/)
     assert.include(run.stdout, "the same state as persisted: yes")
   }, 120_000)
 

@@ -46,7 +46,8 @@ const schemaChecks = Effect.gen(function*() {
     [3, "compressed_positions"],
     [4, "session_events"],
     [5, "retention_plan"],
-    [6, "custom_sections"]
+    [6, "custom_sections"],
+    [7, "trade_ledger"]
   ])
   assert.deepStrictEqual(yield* migrate, [])
 
@@ -60,6 +61,7 @@ const schemaChecks = Effect.gen(function*() {
     "session_events",
     "session_leases",
     "session_snapshots",
+    "trade_ledger",
     migrationsTable
   ])
   const columns = yield* sql<{ column_name: string }>`
@@ -78,6 +80,12 @@ const schemaChecks = Effect.gen(function*() {
   assert.isTrue(indexes.some((i) => /\(env, session_id, sequence\)/.test(i.indexdef)), "an index serves the latest-snapshot query")
 })
 
+/** The migrations numbered below `n`: a database as it was before migration `n` was released. */
+const migrationsBefore = (n: number) => Object.fromEntries(Object.entries(migrations).filter(([name]) => Number(name.slice(0, 4)) < n))
+
+/** Applies the migrations numbered below `n`. */
+const migrateBefore = (n: number) => Migrator.make({})({ loader: Migrator.fromRecord(migrationsBefore(n)), table: migrationsTable })
+
 /** A snapshot row as 0001 defines it, recorded `daysAgo` days ago (what the retention functions read). */
 const insertSnapshot = (env: string, sessionId: string, sequence: number, daysAgo: number) =>
   Effect.gen(function*() {
@@ -93,15 +101,14 @@ describe("migrations", () => {
   it.live("0005 on a database at 0004 holding snapshots: the plan names what cleanup_old_snapshots then removes, as 0001 did, and the cut is recorded", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const { "0005_retention_plan": _, "0006_custom_sections": _6, ...before } = migrations
-      const earlier = yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: migrationsTable })
+      const earlier = yield* migrateBefore(5)
       assert.deepStrictEqual(earlier.map(([id]) => id), [1, 2, 3, 4])
       for (const sequence of [1, 2, 3, 4, 5]) yield* insertSnapshot("e", "sess_old", sequence, 10)
       for (const sequence of [1, 2]) yield* insertSnapshot("e", "sess_new", sequence, 0)
       yield* insertSnapshot("other", "sess_old", 1, 10)
       yield* insertSnapshot("other", "sess_old", 2, 10)
 
-      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [5, 6])
+      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [5, 6, 7])
       const plan = yield* sql<{ session_id: string; removed: unknown; oldest_sequence: unknown; newest_sequence: unknown; newest_loop_count: unknown }>`
         SELECT * FROM retention_plan(7, 1, 'e', '{}')`
       assert.deepStrictEqual(
@@ -125,8 +132,7 @@ describe("migrations", () => {
   it.live("0006 on a database at 0005 holding a sealed snapshot of the stored form before it: it still verifies and decodes, with no custom sections", () =>
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const { "0006_custom_sections": _, ...before } = migrations
-      yield* Migrator.make({})({ loader: Migrator.fromRecord(before), table: migrationsTable })
+      yield* migrateBefore(6)
       const stored = fixtureJson("v2/snapshot-trade.json")
       const [head] = yield* sql<{ snapshot_id: string }>`
         INSERT INTO session_snapshots (env, session_id, sequence, snapshot_type, envelope_version, fencing_token,
@@ -140,7 +146,7 @@ describe("migrations", () => {
       yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) VALUES (${id}, ${sql.json(stored.payload.metrics)})`
       yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) VALUES (${id}, ${sql.json(stored.payload.riskGuard)})`
 
-      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [6])
+      assert.deepStrictEqual((yield* migrate).map(([id]) => id), [6, 7])
       const store = yield* PgSnapshotStore.make(Env.make("old"))
       const latest = Option.getOrThrow(yield* store.loadLatest(SessionId.make(stored.sessionId)))
       assert.strictEqual(latest.snapshot.checksum, stored.checksum)
@@ -157,6 +163,6 @@ describe("migrations", () => {
   it.live("two migrations started at once both succeed and apply each migration once", () =>
     Effect.gen(function*() {
       const results = yield* Effect.all([migrate, migrate], { concurrency: 2 })
-      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4, 5, 6])
+      assert.deepStrictEqual(results.flat().map(([id]) => id).sort(), [1, 2, 3, 4, 5, 6, 7])
     }).pipe(Effect.provide(freshDatabase)), { timeout: 60_000 })
 })

@@ -146,6 +146,8 @@ describe("session report", () => {
       ])
       const states = data.snapshots.flatMap((read) => Result.isSuccess(read.result) ? [read.result.success.state] : [])
       assert.strictEqual(states.length, data.snapshots.length, "every snapshot is valid")
+      const ledgerPnl = data.ledger.reduce((sum, read) => sum + Result.getOrThrow(read.result).trade.realizedPnlUsd, 0)
+      assert.closeTo(ledgerPnl, states.at(-1)!.metrics.totalPnlUsd, 1e-6, "the ledger's PnL is the metrics'")
       const fall = deepestFallUsd(states.map((s) => s.metrics.portfolioEquityUsd))
       assert.isBelow(fall, 0, "this session's equity fell below a peak")
 
@@ -221,7 +223,12 @@ describe("session report", () => {
         }
         assert.match(yield* Effect.promise(() => page.locator("#snapshot-timeline > summary").innerText()), new RegExp(`^${data.snapshots.length} snapshots, #1 to #`))
         assert.strictEqual(yield* Effect.promise(() => page.locator("#snapshots tbody tr").count()), data.snapshots.length)
-        assert.isAbove(yield* Effect.promise(() => page.locator("#trades tbody tr").count()), 100)
+        // Every close is a row of its own, from the trade ledger, with its own PnL: none is "shared".
+        const closedRows = yield* Effect.promise(() => page.locator("#trades tbody tr").count())
+        assert.isAbove(closedRows, 100)
+        assert.strictEqual(closedRows, states.at(-1)!.metrics.tradesClosed)
+        assert.notInclude(text, "shared")
+        assert.match(yield* Effect.promise(() => page.locator("#trade-list > summary").innerText()), new RegExp(`^${closedRows} closed trades in the ledger, PnL `))
         assert.strictEqual(yield* Effect.promise(() => page.locator("#resumes tbody tr").count()), 4)
 
         assert.isAbove(yield* screenshot(page, dir, `report-${width}`), 0)

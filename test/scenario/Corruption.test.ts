@@ -90,7 +90,7 @@ const sectionColumn = {
 } as const
 
 /** Runs `change` on the stored JSON of one section of snapshot #3 and writes it back. */
-const setSnapshotJson = (d: Damage, section: LivePart, change: (json: any) => any, reseal = false) =>
+const setSnapshotJson = (d: Damage, section: keyof typeof sectionColumn, change: (json: any) => any, reseal = false) =>
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const [table, column] = sectionColumn[section]

@@ -20,6 +20,7 @@ import * as SessionEvents from "../../src/store/SessionEvents.ts"
 import * as SessionLease from "../../src/store/SessionLease.ts"
 import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
+import * as TradeLedger from "../../src/store/TradeLedger.ts"
 import { testDatabaseUrl, testRedisUrl } from "./Services.ts"
 
 /** Raw access to the live tier's keys, below the store's codecs. */
@@ -38,6 +39,8 @@ export class RawSnapshots extends Context.Service<RawSnapshots, {
   readonly setCustom: (snapshotId: number, value: unknown) => Effect.Effect<void>
   /** Rewrites the sequence of a snapshot (a damaged row: `sequence` may be beyond the safe integers). */
   readonly setSequence: (snapshotId: number, sequence: bigint) => Effect.Effect<void>
+  /** Replaces the stored entry (its JSON, anything) of a session's standing trade ledger row `closeNumber`. */
+  readonly setLedgerEntry: (sessionId: string, closeNumber: number, entry: unknown) => Effect.Effect<void>
 }>()("test/RawSnapshots") {}
 
 /** A backing of the live tier: the store of an env, and raw access to it. */
@@ -116,6 +119,7 @@ const pgRawAndCleanup = (env: Env) =>
     yield* Effect.addFinalizer(() =>
       Effect.all([
         sql`DELETE FROM session_snapshots WHERE env = ${env}`,
+        sql`DELETE FROM trade_ledger WHERE env = ${env}`,
         sql`DELETE FROM session_events WHERE env = ${env}`,
         sql`DELETE FROM session_leases WHERE env = ${env}`
       ]).pipe(Effect.ignore)
@@ -135,6 +139,12 @@ const pgRawAndCleanup = (env: Env) =>
           Effect.asVoid,
           Effect.orDie
         ),
+      setLedgerEntry: (sessionId, closeNumber, entry) =>
+        sql`UPDATE trade_ledger SET entry = ${sql.json(entry)}
+             WHERE env = ${env} AND session_id = ${sessionId} AND close_number = ${closeNumber} AND superseded_at IS NULL`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ),
       setSequence: (snapshotId, sequence) =>
         sql`UPDATE session_snapshots SET sequence = ${sequence.toString()}::bigint WHERE snapshot_id = ${snapshotId}`.pipe(
           Effect.asVoid,
@@ -149,16 +159,19 @@ const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, St
 
 /**
  * The durable tier in memory over `rows` (which a test may then damage or inspect directly), its
- * snapshot store checking the leases' tokens and recording its cuts among the events.
+ * snapshot store checking the leases' tokens, appending to the ledger and recording its cuts among
+ * the events.
  */
 export const memoryDurableOver = (
   env: Env,
   rows: Array<SnapshotRow> = [],
-  leases: SessionLease.MemoryLeases = new Map()
+  leases: SessionLease.MemoryLeases = new Map(),
+  ledger: TradeLedger.MemoryLedger = []
 ): Layer.Layer<DurableStores> => {
   const events: SessionEvents.MemoryEvents = new Map()
   return Layer.mergeAll(
-    Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases, events)),
+    Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases, events, ledger)),
+    Layer.succeed(TradeLedger.TradeLedger, TradeLedger.makeMemory(env, ledger, events)),
     Layer.succeed(SessionEvents.SessionEvents, SessionEvents.makeMemory(env, events)),
     Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases))
   )
@@ -168,18 +181,24 @@ export const memorySnapshots: SnapshotBacking = {
   name: "memory",
   layer: (env) => {
     const rows: Array<SnapshotRow> = []
+    const ledger: TradeLedger.MemoryLedger = []
     const update = (snapshotId: number, change: (row: SnapshotRow) => SnapshotRow) =>
       Effect.sync(() => {
         const index = rows.findIndex((row) => row.snapshotId === snapshotId)
         if (index >= 0) rows[index] = change(rows[index]!)
       })
     return Layer.mergeAll(
-      memoryDurableOver(env, rows),
+      memoryDurableOver(env, rows, new Map(), ledger),
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
         dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null })),
         setCustom: (snapshotId, value) => update(snapshotId, (row) => ({ ...row, custom: value })),
-        setSequence: (snapshotId, sequence) => update(snapshotId, (row) => ({ ...row, sequence: Number(sequence) }))
+        setSequence: (snapshotId, sequence) => update(snapshotId, (row) => ({ ...row, sequence: Number(sequence) })),
+        setLedgerEntry: (sessionId, closeNumber, entry) =>
+          Effect.sync(() => {
+            const index = ledger.findIndex((row) => row.sessionId === sessionId && row.closeNumber === closeNumber && row.supersededAt === null)
+            if (index >= 0) ledger[index] = { ...ledger[index]!, entry: entry as TradeLedger.LedgerRow["entry"] }
+          })
       })
     )
   }

@@ -21,6 +21,7 @@ import * as SessionLeaseModule from "../../src/store/SessionLease.ts"
 import * as SnapshotStoreModule from "../../src/store/SnapshotStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { StoreError } from "../../src/store/StoreError.ts"
+import * as TradeLedger from "../../src/store/TradeLedger.ts"
 
 const env = Env.make("outages")
 const sessionId = SessionId.make("sess_outage0001")
@@ -32,25 +33,27 @@ const switchable = Effect.gen(function*() {
   const durableDown = yield* Ref.make(false)
   const saves = yield* Ref.make(0)
   const leases: SessionLeaseModule.MemoryLeases = new Map()
+  const ledger: TradeLedger.MemoryLedger = []
   const live = LiveStateStoreModule.makeMemory(env)
-  const snapshots = SnapshotStoreModule.makeMemory(env, [], leases)
+  const snapshots = SnapshotStoreModule.makeMemory(env, [], leases, new Map(), ledger)
   const away = (store: "redis" | "postgres") => Effect.fail(StoreError.unreachable(store, "connect ECONNREFUSED"))
   const layer = Layer.mergeAll(
     Layer.succeed(LiveStateStore, {
       ...live,
-      save: (state, token) => Effect.flatMap(Ref.get(liveDown), (down) => (down ? away("redis") : live.save(state, token)))
+      save: (state, token, tail) => Effect.flatMap(Ref.get(liveDown), (down) => (down ? away("redis") : live.save(state, token, tail)))
     }),
     Layer.succeed(SnapshotStore, {
       ...snapshots,
-      save: (metadata, state) =>
+      save: (metadata, state, entries) =>
         Ref.update(saves, (n) => n + 1).pipe(
           Effect.andThen(Ref.get(durableDown)),
-          Effect.flatMap((down) => (down ? away("postgres") : snapshots.save(metadata, state)))
+          Effect.flatMap((down) => (down ? away("postgres") : snapshots.save(metadata, state, entries)))
         )
     }),
     // The lease and the events are not what is tested here: they answer as long as the session lives.
     SessionLeaseModule.layerMemory(env, leases),
-    SessionEvents.layerMemory(env)
+    SessionEvents.layerMemory(env),
+    TradeLedger.layerMemory(env, ledger)
   )
   return { liveDown, durableDown, saves, layer }
 })

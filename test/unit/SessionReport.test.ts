@@ -85,17 +85,17 @@ describe("historyCut", () => {
   })
 
   it("is none while the first snapshot is stored and every snapshot a resume names is", () => {
-    assert.isNull(historyCut({ sessionId, snapshots: [read(1), read(2), read(3)], events: [resumedFrom(2)] }))
+    assert.isNull(historyCut({ sessionId, ledger: [], snapshots: [read(1), read(2), read(3)], events: [resumedFrom(2)] }))
   })
 
   it("is the oldest stored snapshot when it is not the first", () => {
-    const cut = historyCut({ sessionId, snapshots: [read(7), read(8)], events: [] })
+    const cut = historyCut({ sessionId, ledger: [], snapshots: [read(7), read(8)], events: [] })
     assert.deepStrictEqual(cut, { oldestSequence: 7, oldestRecordedAt: 7_000, completeFromLoop: null, removedReferences: [] })
   })
 
   it("names the snapshots a resume restored or passed over that are no longer stored", () => {
     const passedOver = { ...resumedFrom(5), detail: { ...resumedFrom(5).detail, skipped: [{ source: "snapshot", sequence: 4, reason: "checksum" }] } }
-    const cut = historyCut({ sessionId, snapshots: [read(1), read(6)], events: [passedOver] })
+    const cut = historyCut({ sessionId, ledger: [], snapshots: [read(1), read(6)], events: [passedOver] })
     assert.deepStrictEqual(cut?.removedReferences, [4, 5])
   })
 })

@@ -1,14 +1,16 @@
 /**
  * `sessions`, `snapshots`, `inspect`, `cleanup`: what operators look at.
  */
-import { Console, Effect, Result } from "effect"
+import { Console, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { EngineState } from "../../domain/EngineState.ts"
+import { audit, describeAudit } from "../../recovery/LedgerAudit.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { LiveStateStore } from "../../store/LiveStateStore.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { type HistoryCut, SnapshotStore, type SnapshotSummary } from "../../store/SnapshotStore.ts"
+import { type LedgerCut, TradeLedger } from "../../store/TradeLedger.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { describeTrade, jsonFlag, sessionFlag, table } from "../Output.ts"
@@ -85,15 +87,21 @@ const customSectionLines = (custom: EngineState["custom"]): ReadonlyArray<string
   ]
 }
 
-/** `inspect --session ID`: the freshest valid state, without writing anything. */
+/** `inspect --session ID`: the freshest valid state and its trade ledger held against it, without writing anything. */
 export const inspect = Command.make(
   "inspect",
   { session: sessionFlag("The session to inspect (sess_...)"), json: jsonFlag },
   Effect.fn(function*({ json, session }) {
-    const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
-    if (json) return yield* Console.log(JSON.stringify(reportToJson(report)))
+    const { found, report } = yield* Effect.gen(function*() {
+      const report = yield* Restore.run(session)
+      return { report, found: report.outcome === "restored" ? yield* audit(report.state, report.ledgerTail) : undefined }
+    }).pipe(Effect.provide(Persistence.layerReadOnly))
+    if (json) {
+      const { entries: _entries, ...ledger } = found ?? { entries: [] }
+      return yield* Console.log(JSON.stringify({ ...reportToJson(report), ledger: found === undefined ? null : ledger }))
+    }
     yield* Console.log(describeReport(report))
-    if (report.outcome !== "restored") return
+    if (report.outcome !== "restored" || found === undefined) return
     const state = report.state
     const trades = Object.values(state.positions.activeTrades)
     yield* Console.log([
@@ -106,6 +114,7 @@ export const inspect = Command.make(
         `  ${symbol.padEnd(10)} loss ${r.lossUsd.toFixed(2)}  allowed ${r.tradesAllowed}  rejected ${r.tradesRejected}  ` +
         `capital ${r.capitalUsedUsd.toFixed(2)}  positions ${r.positionCount}`
       ),
+      describeAudit(found),
       `open trades ${trades.length}`,
       ...trades.map((t) => `  ${describeTrade(t)}`),
       ...customSectionLines(state.custom)
@@ -129,10 +138,30 @@ const describeCuts = (cuts: ReadonlyArray<HistoryCut>, outcome: "removed" | "pla
   ].join("\n")
 }
 
-const cutsJson = (cuts: ReadonlyArray<HistoryCut>, dryRun: boolean) => JSON.stringify({ dryRun, removed: snapshotsIn(cuts), sessions: cuts })
+/** How many ledger entries the cuts take. */
+const entriesIn = (cuts: ReadonlyArray<LedgerCut>): number => cuts.reduce((sum, cut) => sum + cut.removed, 0)
+
+/** The plan or the result of the ledger's retention, per session. */
+const describeLedgerCuts = (cuts: ReadonlyArray<LedgerCut>, outcome: "removed" | "planned" | "dry run"): string => {
+  if (cuts.length === 0) return "trade ledger: nothing to remove"
+  const total = `${entriesIn(cuts)} trade ledger entries of ${cuts.length} session(s)`
+  return [
+    table(["session", "entries", "oldest close", "newest close"], cuts.map((cut) => [cut.sessionId, String(cut.removed), `#${cut.oldestClose}`, `#${cut.newestClose}`])),
+    outcome === "removed" ? `removed ${total}` : `would remove ${total}${outcome === "dry run" ? " (dry run: nothing was removed)" : ""}`
+  ].join("\n")
+}
+
+const cutsJson = (cuts: ReadonlyArray<HistoryCut>, ledgerCuts: ReadonlyArray<LedgerCut> | null, dryRun: boolean) =>
+  JSON.stringify({
+    dryRun,
+    removed: snapshotsIn(cuts),
+    sessions: cuts,
+    ledger: ledgerCuts === null ? null : { removed: entriesIn(ledgerCuts), sessions: ledgerCuts }
+  })
 
 /**
- * `cleanup --days N`: retention that never removes a session's newest valid snapshot. Every snapshot
+ * `cleanup --days N [--ledger-days M]`: retention that never removes a session's newest valid
+ * snapshot, and never the trade ledger unless `--ledger-days` asks for the ledger's own. Every snapshot
  * removed cuts the start of its session's history (the report's equity curve and resume marks
  * begin at the oldest snapshot left), so a cleanup that would remove any is refused (exit 2, what
  * it would remove printed) unless `--yes` says it is meant; `--dry-run` shows the same choice and
@@ -155,26 +184,46 @@ export const cleanup = Command.make(
       ),
       Flag.withDefault(false)
     ),
+    ledgerDays: Flag.Int("ledger-days").pipe(
+      Flag.withDescription(
+        "Also remove trade ledger entries recorded more than this many days ago: the ledger's own retention " +
+          "(snapshot retention never touches the ledger; without this flag nothing of it is removed)"
+      ),
+      Flag.optional
+    ),
     json: jsonFlag
   },
-  Effect.fn(function*({ days, dryRun, json, keep, yes }) {
+  Effect.fn(function*({ days, dryRun, json, keep, ledgerDays, yes }) {
     if (days < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--days must be at least 0")
     if (keep < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--keep must be at least 1")
+    if (Option.isSome(ledgerDays) && ledgerDays.value < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--ledger-days must be at least 0")
     const removing = yes && !dryRun
-    const cuts = yield* SnapshotStore.pipe(
-      Effect.flatMap((store) => store.cleanup({ olderThanDays: days, keepLatest: keep, dryRun: !removing })),
+    const { cuts, ledgerCuts } = yield* Effect.gen(function*() {
+      const cuts = yield* (yield* SnapshotStore).cleanup({ olderThanDays: days, keepLatest: keep, dryRun: !removing })
+      const ledgerCuts = Option.isNone(ledgerDays)
+        ? null
+        : yield* (yield* TradeLedger).cleanup({ olderThanDays: ledgerDays.value, dryRun: !removing })
+      return { cuts, ledgerCuts }
+    }).pipe(
       // Not read-only even for a look: the plan is a function of the schema's latest migration.
       Effect.provide(Persistence.layer)
     )
-    yield* Console.log(json ? cutsJson(cuts, !removing) : describeCuts(cuts, removing ? "removed" : dryRun ? "dry run" : "planned"))
-    if (!removing && !dryRun && cuts.length > 0) {
+    const outcome = removing ? "removed" : dryRun ? "dry run" : "planned"
+    yield* Console.log(
+      json
+        ? cutsJson(cuts, ledgerCuts, !removing)
+        : [describeCuts(cuts, outcome), ...(ledgerCuts === null ? [] : [describeLedgerCuts(ledgerCuts, outcome)])].join("\n")
+    )
+    const ledgerRemoving = ledgerCuts === null ? 0 : entriesIn(ledgerCuts)
+    if (!removing && !dryRun && (cuts.length > 0 || ledgerRemoving > 0)) {
       return yield* ExitCode.fail(
         ExitCode.badArguments,
-        `refused: this would remove ${snapshotsIn(cuts)} snapshots of ${cuts.length} session(s), ` +
-          `cutting the start of their history; nothing was removed (give --yes to remove them)`
+        `refused: this would remove ${snapshotsIn(cuts)} snapshots of ${cuts.length} session(s), cutting the start of their history` +
+          (ledgerRemoving > 0 ? `, and ${ledgerRemoving} trade ledger entries` : "") +
+          `; nothing was removed (give --yes to remove them)`
       )
     }
   })
 ).pipe(Command.withDescription(
-  "Remove old snapshots, never a session's newest valid one; shows what would go and needs --yes to remove it (--dry-run to only look)"
+  "Remove old snapshots, never a session's newest valid one (and old trade ledger entries only with --ledger-days); shows what would go and needs --yes to remove it (--dry-run to only look)"
 ))

@@ -16,22 +16,27 @@
  */
 import { Result, Schema } from "effect"
 import { ArbitrageTrade } from "../../domain/ArbitrageTrade.ts"
+import { type LedgerEntry, ledgerTailIssue } from "../../domain/ClosedTrade.ts"
 import { type EngineState, engineStateIssues } from "../../domain/EngineState.ts"
 import { compileExactShape } from "../../domain/internal/ExactShape.ts"
 import type { TradeId } from "../../domain/Ids.ts"
 import { positionsIssues } from "../../domain/PositionsState.ts"
 import { decodeCustomSections, parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
 import { MalformedJson, StateCodecError } from "../../domain/StateCodecError.ts"
+import { encodeLiveLedgerTail } from "../LiveStateStore.ts"
 
 /** The string sections, each under its own key. */
 export const stringSections = ["session", "metrics", "riskGuard"] as const
 /** One of the sections stored as a JSON string. */
 export type StringSection = typeof stringSections[number]
 
-/** One write of a save (`custom`: the runner's own sections, one key; `unset` removes it when the state has none). */
+/**
+ * One write of a save (`custom`: the runner's own sections, one key; `ledger`: the ledger tail, one
+ * key; `unset` removes either when the state has none).
+ */
 export type LiveWrite =
-  | { readonly op: "set"; readonly section: StringSection | "custom"; readonly text: string }
-  | { readonly op: "unset"; readonly section: "custom" }
+  | { readonly op: "set"; readonly section: StringSection | "custom" | "ledger"; readonly text: string }
+  | { readonly op: "unset"; readonly section: "custom" | "ledger" }
   | { readonly op: "hset"; readonly field: string; readonly text: string }
   | { readonly op: "hdel"; readonly field: string }
   | { readonly op: "reset" }
@@ -42,6 +47,7 @@ export interface LiveCache {
   readonly metrics: EngineState["metrics"]
   readonly riskGuard: EngineState["riskGuard"]
   readonly custom: EngineState["custom"]
+  readonly ledgerTail: ReadonlyArray<LedgerEntry>
   /** Each open trade as written, and the bytes its two hash fields hold. */
   readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>
 }
@@ -73,8 +79,12 @@ export const versionField = "v"
 const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>
   StateCodecError.invalid("state", issues.map((i) => `${i.issue} at ${prefix}${i.path.join(".")}`).join("; "))
 
-/** Plans the save of `state` after the save `previous` (everything, when there is none). */
-export const planLiveWrite = (state: EngineState, previous: LiveCache | undefined): Result.Result<LivePlan, StateCodecError> => {
+/** Plans the save of `state` and its ledger tail after the save `previous` (everything, when there is none). */
+export const planLiveWrite = (
+  state: EngineState,
+  ledgerTail: ReadonlyArray<LedgerEntry>,
+  previous: LiveCache | undefined
+): Result.Result<LivePlan, StateCodecError> => {
   const crossIssues = engineStateIssues(state)
   if (crossIssues.length > 0) return Result.fail(invariantFailure(crossIssues, "state."))
   const positionIssues = positionsIssues(state.positions)
@@ -108,6 +118,21 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
       }
     }
   }
+  if (previous === undefined || previous.ledgerTail !== ledgerTail) {
+    // Checked against the state whenever it is written; an unchanged tail was checked when it was.
+    const tail = encodeLiveLedgerTail(state, ledgerTail)
+    if (Result.isFailure(tail)) return Result.fail(tail.failure)
+    if (tail.success === undefined) {
+      if (previous === undefined || previous.ledgerTail.length > 0) writes.push({ op: "unset", section: "ledger" })
+    } else {
+      const text = JSON.stringify(tail.success)
+      bytes += text.length
+      writes.push({ op: "set", section: "ledger", text })
+    }
+  } else if (ledgerTail.length > 0) {
+    const issue = ledgerTailIssue(state, ledgerTail)
+    if (issue !== undefined) return Result.fail(StateCodecError.invalid("ledger", issue))
+  }
   const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>()
   // What the positions hash will hold, as a load counts it (every field's name and value).
   let positionsBytes = versionField.length + String(sectionCodecs.positions.currentVersion).length
@@ -136,7 +161,7 @@ export const planLiveWrite = (state: EngineState, previous: LiveCache | undefine
     full: previous === undefined,
     bytes,
     positionsBytes,
-    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, trades }
+    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, ledgerTail, trades }
   })
 }
 

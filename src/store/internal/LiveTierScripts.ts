@@ -14,7 +14,7 @@ import { Schema } from "effect"
 import * as RedisScript from "./RedisScript.ts"
 
 /** The keys of a session the fenced scripts take, in order. */
-const sessionKeyNames = ["fence", "mark", "session", "positions", "metrics", "risk_guard", "custom"] as const
+const sessionKeyNames = ["fence", "mark", "session", "positions", "metrics", "risk_guard", "custom", "ledger"] as const
 
 /** The fence check (ARGV[1] the token): leaves `token` and `fence` for the rest of the script. */
 const fenceCheck = `
@@ -87,8 +87,11 @@ return fence or -1`,
   reply: Schema.Number
 })
 
-/** The keys the guarded read takes: the state's parts in `liveParts` order (four sections, the runner's own), then the mark. */
-export const loadKeyNames = ["session_key", "positions_key", "metrics_key", "risk_guard_key", "custom_key", "mark_key"] as const
+/**
+ * The keys the guarded read takes: the state's parts in `liveParts` order (four sections, the
+ * runner's own, the ledger tail), then the mark.
+ */
+export const loadKeyNames = ["session_key", "positions_key", "metrics_key", "risk_guard_key", "custom_key", "ledger_key", "mark_key"] as const
 
 /** A section as the guarded read returns it: absent (null), a string, or a hash's fields after `'hash'`. */
 const StoredValue = Schema.Union([Schema.Null, Schema.String, Schema.Array(Schema.String)])
@@ -97,7 +100,7 @@ const StoredValue = Schema.Union([Schema.Null, Schema.String, Schema.Array(Schem
  * The guarded read. ARGV[1]: the size limit. Each section key must be absent, or a string (the
  * positions also a hash) of at most the limit in bytes, checked before a byte is sent (a hash by
  * its sampled size in memory first, so that millions of tiny fields are refused before they are
- * gathered). Answers `{'ok', session, positions, metrics, risk_guard, custom, mark}` (false where absent;
+ * gathered). Answers `{'ok', session, positions, metrics, risk_guard, custom, ledger, mark}` (false where absent;
  * a hash as `{'hash', field, value, ...}`; the mark only when it is a short string), or the first
  * refusal: `{'oversized', key-index, size}`, `{'wrongtype', key-index, type}`. It reads only, so it
  * runs when Redis is out of memory too.
@@ -109,7 +112,7 @@ export const load = RedisScript.make({
   body: `
 local limit = tonumber(ARGV[1])
 local out = {'ok'}
-for i = 1, 5 do
+for i = 1, 6 do
   local kind = redis.call('TYPE', KEYS[i])['ok']
   if kind == 'none' then
     out[i + 1] = false
@@ -130,11 +133,20 @@ for i = 1, 5 do
     return {'wrongtype', i, kind}
   end
 end
-out[7] = false
-if redis.call('TYPE', mark_key)['ok'] == 'string' and redis.call('STRLEN', mark_key) <= 256 then out[7] = redis.call('GET', mark_key) end
+out[8] = false
+if redis.call('TYPE', mark_key)['ok'] == 'string' and redis.call('STRLEN', mark_key) <= 256 then out[8] = redis.call('GET', mark_key) end
 return out`,
   reply: Schema.Union([
-    Schema.Tuple([Schema.Literal("ok"), StoredValue, StoredValue, StoredValue, StoredValue, StoredValue, Schema.NullOr(Schema.String)]),
+    Schema.Tuple([
+      Schema.Literal("ok"),
+      StoredValue,
+      StoredValue,
+      StoredValue,
+      StoredValue,
+      StoredValue,
+      StoredValue,
+      Schema.NullOr(Schema.String)
+    ]),
     Schema.Tuple([Schema.Literal("oversized"), Schema.Number, Schema.Number]),
     Schema.Tuple([Schema.Literal("wrongtype"), Schema.Number, Schema.String])
   ])

@@ -3,10 +3,13 @@
  * envelope's metadata, the checksum, the four encoded sections) and what is
  * made of rows the same way whatever the backing: the row of a sealed
  * snapshot, a row verified and decoded (`readSnapshotRow`), a listing entry,
- * byte counts, the history a retention cut removes. Internal: the stores'
- * adapter (`SnapshotStore.fromRows`) and its backings use it.
+ * byte counts, the history a retention cut removes; and the ledger rows a
+ * snapshot appends. Internal: the stores' adapter (`SnapshotStore.fromRows`)
+ * and its backings use it.
  */
 import { Result, Schema } from "effect"
+import { encodeLedgerEntry, type LedgerEntry, ledgerTailIssue } from "../../domain/ClosedTrade.ts"
+import type { VersionedJson } from "../../domain/VersionedSection.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
 import { SessionId as SessionIdSchema } from "../../domain/Ids.ts"
 import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as SnapshotTypeSchema } from "../../domain/Snapshot.ts"
@@ -43,6 +46,50 @@ export interface SnapshotRow {
 
 /** A row to insert: before the store assigns its id and records its time. */
 export type NewSnapshotRow = Omit<SnapshotRow, "snapshotId" | "recordedAt">
+
+/** A trade ledger entry to append with a snapshot: the columns a backing keeps, and the sealed entry. */
+export interface NewLedgerRow {
+  readonly closeNumber: number
+  readonly tradeId: string
+  readonly symbol: string
+  readonly closedLoop: number
+  readonly closedAt: number
+  readonly realizedPnlUsd: number
+  readonly entry: VersionedJson
+  readonly checksum: string
+}
+
+/**
+ * What a snapshot appends to the ledger: the closes its state counts that are not yet durable
+ * (`rows`), and how far the ledger already holds this state's closes (`standingUpTo`): every entry
+ * numbered above it that is not one of `rows` belongs to a history this state abandoned, and is
+ * marked superseded by the same write.
+ */
+export interface LedgerAppend {
+  readonly rows: ReadonlyArray<NewLedgerRow>
+  readonly standingUpTo: number
+}
+
+/** The ledger append of a snapshot of `state` carrying the closes `entries`; refused when they are not the state's newest closes. */
+export const ledgerAppendOf = (state: EngineState, entries: ReadonlyArray<LedgerEntry>): Result.Result<LedgerAppend, StateCodecError> => {
+  const issue = ledgerTailIssue(state, entries)
+  if (issue !== undefined) return Result.fail(StateCodecError.invalid("ledger", issue))
+  return Result.map(
+    Result.all(entries.map((entry) =>
+      Result.map(encodeLedgerEntry(entry), (sealed): NewLedgerRow => ({
+        closeNumber: entry.closeNumber,
+        tradeId: entry.trade.tradeId,
+        symbol: entry.trade.symbol,
+        closedLoop: entry.trade.closedLoop,
+        closedAt: entry.trade.closedAt,
+        realizedPnlUsd: entry.trade.realizedPnlUsd,
+        entry: sealed.trade,
+        checksum: sealed.checksum
+      }))
+    )),
+    (rows) => ({ rows, standingUpTo: state.metrics.tradesClosed - entries.length })
+  )
+}
 
 /** The row of a sealed snapshot. */
 export const rowOfSnapshot = (metadata: SnapshotToSave, state: EngineState): Result.Result<NewSnapshotRow, StateCodecError> =>

@@ -1,0 +1,180 @@
+/**
+ * LedgerAudit: a session's trade ledger held against the state that counts
+ * its closes.
+ *
+ * The state's metrics count `tradesClosed` closes and their realized PnL; the
+ * ledger holds one entry per close, numbered 1 to `tradesClosed` (the newest
+ * ones may still be in the live tier's ledger tail, not yet appended). The
+ * audit lists the entries in close order, names every close number it does
+ * not find and why (closed before the session had a ledger, removed by the
+ * ledger's own retention, or not found), and says whether ledger and metrics
+ * agree: every close there, their PnL summing to the metrics'.
+ *
+ * @module
+ */
+import { Effect, Result } from "effect"
+import { type LedgerEntry, pnlTolerance } from "../domain/ClosedTrade.ts"
+import type { EngineState } from "../domain/EngineState.ts"
+import type { SessionId } from "../domain/Ids.ts"
+import { type RecordedEvent, SessionEvents } from "../store/SessionEvents.ts"
+import { type LedgerRead, TradeLedger } from "../store/TradeLedger.ts"
+
+/** One close found: in the durable ledger (when and with which snapshot it was written), or only in the live tier's tail. */
+export interface AuditedEntry {
+  readonly entry: LedgerEntry
+  readonly durable: boolean
+  readonly recordedAt: number | null
+  readonly snapshotSequence: number | null
+}
+
+/** A run of close numbers the ledger does not hold, and why. */
+export interface MissingCloses {
+  readonly from: number
+  readonly to: number
+  /**
+   * `before_ledger`: closed before the session had a ledger (a session older than it); `retention`:
+   * removed by the ledger's own retention (a `ledger_cut` event says so); `not_found`: neither.
+   */
+  readonly why: "before_ledger" | "retention" | "not_found"
+}
+
+/** What the audit found. */
+export interface LedgerAudit {
+  readonly sessionId: SessionId
+  /** Every close found, numbered 1 to the state's count at most, in close order. */
+  readonly entries: ReadonlyArray<AuditedEntry>
+  /** Entries that failed their checksum or Schema. */
+  readonly invalid: ReadonlyArray<{ readonly closeNumber: number; readonly reason: string }>
+  /** What the state counts: closes and their realized PnL. */
+  readonly counted: { readonly tradesClosed: number; readonly totalPnlUsd: number; readonly winningTrades: number }
+  /** What the entries found sum to, in close order. */
+  readonly ledger: { readonly realizedPnlUsd: number; readonly feesUsd: number; readonly winning: number }
+  readonly missing: ReadonlyArray<MissingCloses>
+  /** Durable entries numbered above what the state counts (closes of a history a resume abandons). */
+  readonly beyond: number
+  /** Every close the state counts is found, valid, and their PnL sums to the metrics'. */
+  readonly agrees: boolean
+}
+
+/** Runs of consecutive numbers. */
+const runsOf = (numbers: ReadonlyArray<number>): Array<{ from: number; to: number }> => {
+  const runs: Array<{ from: number; to: number }> = []
+  for (const n of numbers) {
+    const last = runs.at(-1)
+    if (last !== undefined && last.to === n - 1) last.to = n
+    else runs.push({ from: n, to: n })
+  }
+  return runs
+}
+
+/** The close numbers the session's `ledger_cut` events say retention removed. */
+const cutByRetention = (events: ReadonlyArray<RecordedEvent>) => {
+  const ranges = events.flatMap((event) => {
+    const { newestClose, oldestClose } = event.detail
+    return event.kind === "ledger_cut" && typeof oldestClose === "number" && typeof newestClose === "number" ? [{ oldestClose, newestClose }] : []
+  })
+  return (n: number) => ranges.some((range) => n >= range.oldestClose && n <= range.newestClose)
+}
+
+/** The audit of `reads` (the durable ledger, in close order) and `tail` against `state`, whose ledger they are. */
+export const auditOf = (
+  state: EngineState,
+  tail: ReadonlyArray<LedgerEntry>,
+  reads: ReadonlyArray<LedgerRead>,
+  events: ReadonlyArray<RecordedEvent>
+): LedgerAudit => {
+  const counted = state.metrics.tradesClosed
+  const found = new Map<number, AuditedEntry>()
+  const invalid: Array<{ closeNumber: number; reason: string }> = []
+  let beyond = 0
+  for (const read of reads) {
+    if (Result.isFailure(read.result)) {
+      invalid.push({ closeNumber: read.closeNumber, reason: read.result.failure.message })
+      continue
+    }
+    if (read.closeNumber > counted) {
+      beyond++
+      continue
+    }
+    found.set(read.closeNumber, { entry: read.result.success, durable: true, recordedAt: read.recordedAt, snapshotSequence: read.snapshotSequence })
+  }
+  for (const entry of tail) {
+    if (!found.has(entry.closeNumber)) found.set(entry.closeNumber, { entry, durable: false, recordedAt: null, snapshotSequence: null })
+  }
+  const entries = [...found.values()].sort((a, b) => a.entry.closeNumber - b.entry.closeNumber)
+  const absent: Array<number> = []
+  for (let n = 1; n <= counted; n++) if (!found.has(n)) absent.push(n)
+  const retention = cutByRetention(events)
+  const firstFound = entries[0]?.entry.closeNumber ?? counted + 1
+  const missing = runsOf(absent).flatMap(({ from, to }): Array<MissingCloses> => {
+    // A run is explained whole or split where the explanation changes.
+    const parts: Array<MissingCloses> = []
+    for (let n = from; n <= to; n++) {
+      const why = retention(n) ? "retention" : n < firstFound ? "before_ledger" : "not_found"
+      const last = parts.at(-1)
+      if (last !== undefined && last.why === why && last.to === n - 1) parts[parts.length - 1] = { ...last, to: n }
+      else parts.push({ from: n, to: n, why })
+    }
+    return parts
+  })
+  let realizedPnlUsd = 0
+  let feesUsd = 0
+  let winning = 0
+  for (const { entry } of entries) {
+    realizedPnlUsd += entry.trade.realizedPnlUsd
+    feesUsd += entry.trade.feesUsd
+    if (entry.trade.realizedPnlUsd > 0) winning++
+  }
+  const pnlAgrees = Math.abs(realizedPnlUsd - state.metrics.totalPnlUsd) <= pnlTolerance(Math.max(Math.abs(realizedPnlUsd), Math.abs(state.metrics.totalPnlUsd)))
+  return {
+    sessionId: state.session.sessionId,
+    entries,
+    invalid,
+    counted: { tradesClosed: counted, totalPnlUsd: state.metrics.totalPnlUsd, winningTrades: state.metrics.winningTrades },
+    ledger: { realizedPnlUsd, feesUsd, winning },
+    missing,
+    beyond,
+    agrees: missing.length === 0 && invalid.length === 0 && beyond === 0 && pnlAgrees
+  }
+}
+
+/** Every entry of the session's durable ledger, in close order. */
+export const readLedger = Effect.fn("LedgerAudit.readLedger")(function*(sessionId: SessionId) {
+  const ledger = yield* TradeLedger
+  const reads: Array<LedgerRead> = []
+  let after = 0
+  while (true) {
+    const page = yield* ledger.list(sessionId, { afterCloseNumber: after, limit: 1_000 })
+    reads.push(...page)
+    if (page.length < 1_000) break
+    after = page[page.length - 1]!.closeNumber
+  }
+  return reads
+})
+
+/** The audit of the session's ledger against `state` (a restored state, with its ledger tail). */
+export const audit = Effect.fn("LedgerAudit.audit")(function*(state: EngineState, tail: ReadonlyArray<LedgerEntry>) {
+  const reads = yield* readLedger(state.session.sessionId)
+  const events = yield* (yield* SessionEvents).list(state.session.sessionId)
+  return auditOf(state, tail, reads, events)
+})
+
+/** One line on whether ledger and metrics agree, and what is missing and why. */
+export const describeAudit = (audit: LedgerAudit): string => {
+  const { counted, ledger } = audit
+  const head = `ledger    ${audit.entries.length} of ${counted.tradesClosed} closes, PnL ${ledger.realizedPnlUsd.toFixed(2)} (metrics ${
+    counted.totalPnlUsd.toFixed(2)
+  }), fees ${ledger.feesUsd.toFixed(2)}`
+  const pending = audit.entries.filter((e) => !e.durable).length
+  const notes = [
+    ...(pending === 0 ? [] : [`${pending} in the live tier's tail, appended with the next snapshot`]),
+    ...audit.missing.map((m) =>
+      `${m.from === m.to ? `#${m.from}` : `#${m.from}-#${m.to}`} ${
+        m.why === "before_ledger" ? "closed before the session had a ledger" : m.why === "retention" ? "removed by ledger retention" : "not found"
+      }`
+    ),
+    ...(audit.invalid.length === 0 ? [] : [`${audit.invalid.length} invalid (${audit.invalid.slice(0, 3).map((i) => `#${i.closeNumber}`).join(", ")})`]),
+    ...(audit.beyond === 0 ? [] : [`${audit.beyond} recorded beyond this state (a history the next resume supersedes)`])
+  ]
+  return `${head}: ${audit.agrees ? "agrees with the metrics" : "DOES NOT agree with the metrics"}${notes.length === 0 ? "" : `; ${notes.join("; ")}`}`
+}
