@@ -6,6 +6,9 @@ const jsonReport = process.env.VITEST_JSON_REPORT
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Two files at a time on this two-core machine: most of the suite waits on child processes and
+    // servers, so the second worker cuts the run by about a third (538 s to 356 s, measured).
+    maxWorkers: 2,
     globalSetup: ["test/globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
