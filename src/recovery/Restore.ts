@@ -86,7 +86,7 @@ const skippedSnapshot = (read: SnapshotRead, kind: SkippedCandidate["kind"], rea
  * Why the live state cannot be trusted against the lease and the newest valid snapshot, if it
  * cannot: its writer's token must be one the lease granted, and not older than the snapshot's.
  */
-export const staleLiveReason = (
+const staleLiveReason = (
   live: LiveState,
   lease: Option.Option<Lease>,
   snapshot: { readonly sequence: number | null; readonly fencingToken: number | null } | undefined

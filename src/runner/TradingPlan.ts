@@ -9,6 +9,8 @@
  * trades the market it is given, never a chosen one (that would be another
  * run). The session's simulated clock must stay within what a state can hold
  * up to the loop it is asked to reach.
+ *
+ * @module
  */
 import { Effect, Schema } from "effect"
 import type { EngineState } from "../domain/EngineState.ts"

@@ -32,12 +32,12 @@ import {
   decodeLiveState,
   fencedWrite,
   fenceLostWrite,
-  LiveStateStore,
   sessionIdsOfKeys,
   type StoredSection,
   tokenOfMark,
   writeMark
-} from "./LiveStateStore.ts"
+} from "./internal/LiveStateCodec.ts"
+import { LiveStateStore } from "./LiveStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"

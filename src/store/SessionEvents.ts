@@ -12,6 +12,7 @@
  */
 import { Clock, Context, Effect, Layer } from "effect"
 import type { Env, SessionId } from "../domain/Ids.ts"
+import { appendMemoryEvent } from "./internal/MemoryRows.ts"
 import type { StoreError, StoreKind } from "./StoreError.ts"
 
 /** Something that happened to a session: a resume (and from where), or retention cutting its history or its ledger. */
@@ -46,11 +47,6 @@ export class SessionEvents extends Context.Service<SessionEvents, {
 
 /** What the memory backing keeps per session: shared with the memory snapshot store, which records its cuts in it. */
 export type MemoryEvents = Map<string, Array<RecordedEvent>>
-
-/** Appends `event` to the memory events of `sessionId`, kept as JSON would come back from a database. */
-export const appendMemoryEvent = (events: MemoryEvents, sessionId: string, event: RecordedEvent): void => {
-  events.set(sessionId, [...(events.get(sessionId) ?? []), JSON.parse(JSON.stringify(event))])
-}
 
 /** Events kept in this process's memory. */
 export const makeMemory = (env: Env, events: MemoryEvents = new Map()): SessionEvents["Service"] =>

@@ -12,7 +12,8 @@
  * @module
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
-import type { Env, SessionId } from "../domain/Ids.ts"
+import type { Env } from "../domain/Ids.ts"
+import { SessionId } from "../domain/Ids.ts"
 import type { StoreError, StoreKind } from "./StoreError.ts"
 
 /** A held lease: who holds which session, with which token, until when. */
@@ -126,11 +127,7 @@ export const leaseTtlMillis = (ttl: Duration.Input): number => Math.max(1, Math.
 /** What the memory backing keeps per session: shared with the memory snapshot store, which checks it. */
 export type MemoryLeases = Map<string, { holder: string; fencingToken: number; expiresAt: number }>
 
-/** Whether a write carrying `token` may go through the memory leases (the rule PostgreSQL enforces). */
-export const memoryWriteAllowed = (leases: MemoryLeases, sessionId: string, token: number, now: number): boolean => {
-  const lease = leases.get(sessionId)
-  return lease === undefined || (lease.fencingToken === token && lease.expiresAt > now)
-}
+const isSessionId = Schema.is(SessionId)
 
 /** Leases kept in this process's memory. */
 export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionLease["Service"] => {
@@ -169,9 +166,9 @@ export const makeMemory = (env: Env, leases: MemoryLeases = new Map()): SessionL
       Effect.sync(() => Option.map(Option.fromNullishOr(leases.get(sessionId)), (held) => ({ sessionId, ...held }))),
     listLive: () =>
       Effect.map(Clock.currentTimeMillis, (now) =>
-        [...leases.entries()]
-          .filter(([, held]) => held.expiresAt > now)
-          .map(([sessionId, held]) => ({ sessionId: sessionId as SessionId, ...held })))
+        [...leases.entries()].flatMap(([sessionId, held]) =>
+          held.expiresAt > now && isSessionId(sessionId) ? [{ sessionId, ...held }] : []
+        ))
   })
 }
 

@@ -14,6 +14,7 @@ import { Clock, Context, Effect, Layer, Option, Result } from "effect"
 import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
+import type { SessionStatus } from "../domain/SessionState.ts"
 import type { Snapshot, SnapshotMetadata, SnapshotType } from "../domain/Snapshot.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
 import {
@@ -31,9 +32,10 @@ import {
   writtenSummary
 } from "./internal/SnapshotRows.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
-import { appendMemoryEvent, type MemoryEvents } from "./SessionEvents.ts"
-import { type MemoryLeases, memoryWriteAllowed } from "./SessionLease.ts"
-import { appendMemoryLedger, type MemoryLedger } from "./TradeLedger.ts"
+import { appendMemoryEvent, appendMemoryLedger, memoryWriteAllowed } from "./internal/MemoryRows.ts"
+import type { MemoryEvents } from "./SessionEvents.ts"
+import type { MemoryLeases } from "./SessionLease.ts"
+import type { MemoryLedger } from "./TradeLedger.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** What a listing says of one snapshot, without decoding its state. */
@@ -47,7 +49,7 @@ export interface SnapshotSummary {
   /** When the store wrote it (epoch ms of the store's clock). */
   readonly recordedAt: number
   readonly loopCount: number
-  readonly status: string
+  readonly status: SessionStatus
   /** Open trades in it; `null` when its positions row is missing. */
   readonly openTrades: number | null
   /** Payload bytes written, as the save that wrote it counted them (absent from listings). */
@@ -196,7 +198,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     const outcome = yield* rows.insert(row, state, append)
     switch (outcome._tag) {
       case "inserted":
-        return { ...writtenSummary({ ...row, snapshotId: outcome.snapshotId, recordedAt: outcome.recordedAt }, metadata), payloadBytes }
+        return { ...writtenSummary({ ...row, snapshotId: outcome.snapshotId, recordedAt: outcome.recordedAt }, metadata, state), payloadBytes }
       case "refused":
         return yield* StoreError.fenced(
           store,
@@ -214,7 +216,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
             `snapshot #${row.sequence} of ${row.sessionId} already exists${existing === undefined ? "" : " with other contents"}`
           )
         }
-        return { ...writtenSummary({ ...row, snapshotId: existing.snapshotId, recordedAt: existing.recordedAt }, metadata), payloadBytes }
+        return { ...writtenSummary({ ...row, snapshotId: existing.snapshotId, recordedAt: existing.recordedAt }, metadata, state), payloadBytes }
       }
     }
   })

@@ -25,7 +25,8 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import type { NewLedgerRow } from "./internal/SnapshotRows.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
-import { appendMemoryEvent, type MemoryEvents } from "./SessionEvents.ts"
+import { appendMemoryEvent } from "./internal/MemoryRows.ts"
+import type { MemoryEvents } from "./SessionEvents.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** One ledger entry as read back, valid or not. */
@@ -103,7 +104,7 @@ export interface LedgerRows {
 }
 
 /** The read of a row: its entry verified, and its columns held to the entry they index. */
-export const readLedgerRow = (row: LedgerRow): LedgerRead => {
+const readLedgerRow = (row: LedgerRow): LedgerRead => {
   const decoded = decodeLedgerEntry({ sessionId: row.sessionId, closeNumber: row.closeNumber, trade: row.entry, checksum: row.checksum })
   const result = Result.flatMap(decoded, (entry) =>
     entry.trade.tradeId === row.tradeId && entry.trade.realizedPnlUsd === row.realizedPnlUsd && entry.trade.closedLoop === row.closedLoop
@@ -177,33 +178,6 @@ export const fromRows = (env: Env, rows: LedgerRows): TradeLedger["Service"] => 
 export type MemoryLedger = Array<LedgerRow>
 
 const dayMs = 86_400_000
-
-/**
- * Appends what a snapshot of `sessionId` carries to the memory ledger, as PostgreSQL's snapshot
- * statement does: entries above `standingUpTo` that are not among the new rows are superseded; a new
- * row already stored (the same entry) stands again and is not stored twice.
- */
-export const appendMemoryLedger = (
-  ledger: MemoryLedger,
-  sessionId: string,
-  append: { readonly rows: ReadonlyArray<NewLedgerRow>; readonly standingUpTo: number },
-  written: { readonly snapshotSequence: number; readonly fencingToken: number; readonly recordedAt: number }
-): void => {
-  const same = (row: LedgerRow, entry: NewLedgerRow) => row.closeNumber === entry.closeNumber && row.checksum === entry.checksum
-  for (const [i, row] of ledger.entries()) {
-    if (row.sessionId !== sessionId || row.supersededAt !== null || row.closeNumber <= append.standingUpTo) continue
-    if (!append.rows.some((entry) => same(row, entry))) ledger[i] = { ...row, supersededAt: written.recordedAt }
-  }
-  let nextId = ledger.reduce((max, row) => Math.max(max, row.entryId), 0) + 1
-  for (const entry of append.rows) {
-    const stored = ledger.findIndex((row) => row.sessionId === sessionId && same(row, entry))
-    if (stored >= 0) {
-      ledger[stored] = { ...ledger[stored]!, supersededAt: null }
-      continue
-    }
-    ledger.push({ ...JSON.parse(JSON.stringify(entry)), entryId: nextId++, sessionId, ...written, supersededAt: null })
-  }
-}
 
 /** The rows of a ledger kept in memory (its cuts recorded in `events`). */
 export const memoryRows = (ledger: MemoryLedger = [], events: MemoryEvents = new Map()): LedgerRows => ({

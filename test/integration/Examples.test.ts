@@ -86,6 +86,7 @@ describe("examples", () => {
       assert.strictEqual(resumed.status, 0, resumed.stderr)
       assert.match(resumed.stdout, /restored loop 300 from the live tier/)
       assert.include(resumed.stdout, "metrics carried over: yes")
+      assert.include(resumed.stdout, "trades what it recorded: campaign aggressive, seed 2")
       const inspected = runExample("inspect-snapshots", dataDir)
       assert.strictEqual(inspected.status, 0, inspected.stderr)
       assert.match(inspected.stdout, /2 session\(s\) with snapshots/)

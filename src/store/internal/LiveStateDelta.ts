@@ -23,7 +23,7 @@ import type { TradeId } from "../../domain/Ids.ts"
 import { positionsIssues } from "../../domain/PositionsState.ts"
 import { decodeCustomSections, parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
 import { MalformedJson, StateCodecError } from "../../domain/StateCodecError.ts"
-import { encodeLiveLedgerTail } from "../LiveStateStore.ts"
+import { encodeLiveLedgerTail } from "./LiveStateCodec.ts"
 
 /** The string sections, each under its own key. */
 export const stringSections = ["session", "metrics", "riskGuard"] as const

@@ -12,6 +12,7 @@ import { encodeLedgerEntry, type LedgerEntry, ledgerTailIssue } from "../../doma
 import type { VersionedJson } from "../../domain/VersionedSection.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
 import { SessionId as SessionIdSchema } from "../../domain/Ids.ts"
+import { SessionStatus as SessionStatusSchema } from "../../domain/SessionState.ts"
 import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as SnapshotTypeSchema } from "../../domain/Snapshot.ts"
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import type { SessionEvent } from "../SessionEvents.ts"
@@ -169,9 +170,10 @@ export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | 
 
 const isSessionId = Schema.is(SessionIdSchema)
 const isSnapshotType = Schema.is(SnapshotTypeSchema)
+const isSessionStatus = Schema.is(SessionStatusSchema)
 
-/** The summary of `row`, with its session id and type as `named` (checked, or the writer's own). */
-const summaryAs = (row: SnapshotRow, named: Pick<SnapshotSummary, "sessionId" | "snapshotType">): SnapshotSummary => ({
+/** The summary of `row`, with its session id, type and status as `named` (checked, or the writer's own). */
+const summaryAs = (row: SnapshotRow, named: Pick<SnapshotSummary, "sessionId" | "snapshotType" | "status">): SnapshotSummary => ({
   snapshotId: row.snapshotId,
   sessionId: named.sessionId,
   sequence: row.sequence,
@@ -180,21 +182,22 @@ const summaryAs = (row: SnapshotRow, named: Pick<SnapshotSummary, "sessionId" | 
   createdAt: row.createdAt,
   recordedAt: row.recordedAt,
   loopCount: row.loopCount,
-  status: row.status,
+  status: named.status,
   openTrades: openTradesOf(row.positions)
 })
 
 /**
  * The listing entry of a row; `undefined` for a row no writer of this code could have made (its
- * session id or type is not one), which listings leave out (a restore still reads and names it).
+ * session id, type or status is not one), which listings leave out (a restore still reads and names it).
  */
 export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
-  isSessionId(row.sessionId) && isSnapshotType(row.snapshotType)
-    ? summaryAs(row, { sessionId: row.sessionId, snapshotType: row.snapshotType })
+  isSessionId(row.sessionId) && isSnapshotType(row.snapshotType) && isSessionStatus(row.status)
+    ? summaryAs(row, { sessionId: row.sessionId, snapshotType: row.snapshotType, status: row.status })
     : undefined
 
-/** The summary of a snapshot just written (or found written) under `metadata`: its id and type are the writer's. */
-export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave): SnapshotSummary => summaryAs(row, metadata)
+/** The summary of a snapshot of `state` just written (or found written) under `metadata`: its id, type and status are the writer's. */
+export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave, state: EngineState): SnapshotSummary =>
+  summaryAs(row, { ...metadata, status: state.session.status })
 
 /** The listing entries of rows, those no writer of this code could have made left out. */
 export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSummary> =>
