@@ -1,8 +1,9 @@
 /**
  * Session: starting, persisting and stopping one trading session, composed
  * of its parts: the start (`SessionStart`: modes and locking), the lease
- * (`LeaseKeeper`), the tiers' health and backoff (`TierHealth`) and the
- * durable snapshots in sequence (`SnapshotWriter`).
+ * (`LeaseKeeper`), the tiers' health and backoff (`TierHealth`), the durable
+ * snapshots in sequence (`SnapshotWriter`) and what each step and the stop
+ * write (`SessionWrites`).
  *
  * Persistence policy: the live tier on every loop; a durable snapshot on
  * every loop that opened or closed a trade (committed before `persist`
@@ -36,16 +37,13 @@
  *
  * @module
  */
-import { Clock, Duration, Effect, Option, Ref, Result, type Scope } from "effect"
-import { type ClosedTrade, type LedgerEntry, numberCloses } from "../domain/ClosedTrade.ts"
+import { Duration, Effect, type Option, type Scope } from "effect"
+import type { ClosedTrade } from "../domain/ClosedTrade.ts"
 import * as CustomSection from "../domain/CustomSection.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
-import type { SnapshotType } from "../domain/Snapshot.ts"
 import type { StateCodecError } from "../domain/StateCodecError.ts"
-import * as Metrics from "../observability/PersistenceMetrics.ts"
 import type * as Restore from "../recovery/Restore.ts"
-import { LiveStateStore } from "../store/LiveStateStore.ts"
 import type { Lease, LeaseError, SessionHeld } from "../store/SessionLease.ts"
 import { SessionEvents } from "../store/SessionEvents.ts"
 import type { SnapshotSummary } from "../store/SnapshotStore.ts"
@@ -54,8 +52,9 @@ import type { StoreError } from "../store/StoreError.ts"
 import * as LeaseKeeper from "./LeaseKeeper.ts"
 import type { SessionError } from "./SessionError.ts"
 import { defaultHolder, type SessionMode, type SessionOrigin, start } from "./SessionStart.ts"
+import * as SessionWrites from "./SessionWrites.ts"
 import * as SnapshotWriter from "./SnapshotWriter.ts"
-import { StepRefused } from "./StepRefused.ts"
+import type { StepRefused } from "./StepRefused.ts"
 import * as TierHealth from "./TierHealth.ts"
 
 export { defaultHolder, hold, interruptedSessions, newSessionId, type SessionMode, type SessionOrigin } from "./SessionStart.ts"
@@ -157,9 +156,6 @@ export type ShutdownOutcome = (
   | { readonly kind: "left_running"; readonly reason: "failed" | "fenced" }
 ) & { readonly state: EngineState }
 
-/** How long a stop may wait for the durable tier to answer before it is given up as not recorded. */
-const shutdownBudgetMs = 5_000
-
 /** How many passed-over candidates a resume event records (with their count). */
 const recordedSkips = 20
 
@@ -170,7 +166,6 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   Stores | Scope.Scope
 > {
   yield* Effect.fromResult(CustomSection.checkDeclarations(options.sections ?? []))
-  const liveStore = yield* LiveStateStore
   const events = yield* SessionEvents
   const ttl = options.lease?.ttl ?? "15 seconds"
   const started = yield* start({
@@ -194,189 +189,22 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
   const keeper = yield* LeaseKeeper.keep(lease, ttl)
   const health = yield* TierHealth.make
   const writer = yield* SnapshotWriter.make(sessionId, token, keeper)
-  const lastState = yield* Ref.make(state)
-  /** The closes the state counts that the durable ledger does not hold yet (see the module header). */
-  const ledgerTail = yield* Ref.make<ReadonlyArray<LedgerEntry>>(started.origin.kind === "resumed" ? started.origin.report.ledgerTail : [])
-  /** The tail once `written` (what a snapshot appended) is durable. */
-  const appended = (written: ReadonlyArray<LedgerEntry>) => {
-    const upTo = written.reduce((max, entry) => Math.max(max, entry.closeNumber), 0)
-    return Ref.update(ledgerTail, (tail) => tail.filter((entry) => entry.closeNumber > upTo))
-  }
-  /** Commits a snapshot with the ledger tail it carries; what it appended leaves the tail. */
-  const commitWithLedger = (metadata: SnapshotWriter.Unsettled["metadata"], current: EngineState, ledger: ReadonlyArray<LedgerEntry>) =>
-    Effect.tap(writer.commit(metadata, current, ledger), () => appended(ledger))
-  const interval = Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
-
-  /** Writes the live tier; a lost fence is raised again once the lease confirms it; any other store failure degrades the tier. */
-  const writeLive = Effect.fnUntraced(function*(current: EngineState) {
-    const bytesBefore = yield* liveStore.bytesWritten
-    const tail = yield* Ref.get(ledgerTail)
-    let [took, saved] = yield* Effect.timed(Effect.result(liveStore.save(current, token, tail)))
-    if (saved._tag === "Failure" && saved.failure._tag === "StoreError" && saved.failure.reason._tag === "FenceLost") {
-      const standing = yield* keeper.confirm
-      if (standing === "lost") return yield* keeper.lose("found while raising the live tier's fence again")
-      if (standing === "confirmed") {
-        yield* Effect.logWarning(`${sessionId}: the live tier had lost its fence (${saved.failure.message}); raised again to token ${token}`)
-        ;[took, saved] = yield* Effect.timed(Effect.result(liveStore.raiseFence(sessionId, token).pipe(Effect.andThen(liveStore.save(current, token, tail)))))
-      }
-    }
-    if (saved._tag === "Success") {
-      yield* Metrics.recordDuration(Metrics.liveSaveDuration, Duration.toMillis(took))
-      yield* Metrics.count(Metrics.bytesWritten, (yield* liveStore.bytesWritten) - bytesBefore, { tier: "live" })
-      if (yield* health.liveTook) {
-        yield* Effect.logInfo(`${sessionId}: the live tier takes writes again; re-synced at loop ${current.session.loopCount}`)
-      }
-      return
-    }
-    const failure = saved.failure
-    yield* Metrics.recordFailure("live", SnapshotWriter.failureReason(failure))
-    // An invalid state is the runner's bug; a stale token means another runner holds the session.
-    if (failure._tag === "StateCodecError") return yield* failure
-    if (failure.reason._tag === "Fenced") {
-      yield* keeper.lose(failure.message).pipe(Effect.ignore)
-      return yield* failure
-    }
-    if (yield* health.liveRefused) {
-      yield* Effect.logWarning(`${sessionId}: the live tier did not take a write (${failure.message}); snapshotting every loop until it does`)
-    }
+  const writes = yield* SessionWrites.make({
+    sessionId,
+    token,
+    keeper,
+    health,
+    writer,
+    state,
+    ledgerTail: started.origin.kind === "resumed" ? started.origin.report.ledgerTail : [],
+    snapshotIntervalMs: Duration.toMillis(Duration.fromInputUnsafe(options.policy.snapshotInterval))
   })
 
-  /** The durable tier took the newest state: nothing pending, said once when it had been away. */
-  const durableBack = (current: EngineState, written: SnapshotType) =>
-    Effect.flatMap(health.durableBack, (wasAway) =>
-      wasAway
-        ? Effect.logInfo(`${sessionId}: the durable tier answers again; ${written} snapshot written at loop ${current.session.loopCount}`)
-        : Effect.void)
-
-  /** The durable tier did not answer: `pending` waits for the next try, said once when it had been fine. */
-  const durableAway = (pending: SnapshotType | null, why: string) =>
-    Effect.flatMap(health.durableAway(pending), (wasFine) =>
-      wasFine ? Effect.logWarning(`${sessionId}: the durable tier is unreachable (${why}); no new trades until it is back`) : Effect.void)
-
-  /** Takes the snapshot the policy (and any pending one) asks for, unless the durable tier is backing off. */
-  const writeDurable = Effect.fnUntraced(function*(current: EngineState, wanted: SnapshotType | null) {
-    const before = yield* health.current
-    const pending = TierHealth.strongest(before.pendingSnapshot, wanted)
-    if (pending === null) return
-    if (before.durableTier === "degraded") {
-      if (!(yield* health.durableDue)) return yield* health.keepPending(pending)
-      // The lease may have run out while the database was away: extend it first (it fails only if
-      // another runner took the session, which fences this one).
-      const standing = yield* keeper.confirm
-      if (standing === "lost") return yield* keeper.lose("lost while the database was away")
-      if (standing === "unconfirmed") return yield* durableAway(pending, "the lease could not be confirmed")
-    }
-    const written = yield* Effect.result(commitWithLedger(yield* writer.next(pending), current, yield* Ref.get(ledgerTail)))
-    if (written._tag === "Success") return yield* durableBack(current, pending)
-    if (!SnapshotWriter.isStoreAway(written.failure)) return yield* written.failure
-    yield* durableAway(pending, written.failure.message)
-  })
-
-  /**
-   * A step that opens trades: durable first. Refused (nothing written) when the durable tier is
-   * away or does not answer; when its reply is lost, the outcome is learned before anything else.
-   */
-  const persistOpening = Effect.fnUntraced(function*(current: EngineState, closes: ReadonlyArray<LedgerEntry>) {
-    const before = yield* health.current
-    const refused = (why: string) => new StepRefused({ sessionId, loopCount: current.session.loopCount, message: `${sessionId}: ${why}` })
-    if (before.durableTier === "degraded") return yield* refused("the durable tier is away: no trade opens until it is back")
-    const metadata = yield* writer.next("trade")
-    // The step's closes count only once it is taken: a refused step is redone, and closes them again.
-    const ledger = [...(yield* Ref.get(ledgerTail)), ...closes]
-    // In doubt from the moment it is sent until its outcome is known: an interruption meanwhile
-    // (SIGTERM) leaves it to the shutdown to settle.
-    yield* Ref.set(writer.unsettled, Option.some({ metadata, state: current, ledger }))
-    const written = yield* Effect.result(writer.commit(metadata, current, ledger))
-    if (written._tag === "Failure") {
-      const failure = written.failure
-      if (SnapshotWriter.isOutcomeUnknown(failure)) {
-        yield* health.inDoubt({ sequence: metadata.sequence, loopCount: current.session.loopCount })
-        yield* Effect.logWarning(
-          `${sessionId}: snapshot #${metadata.sequence} (loop ${current.session.loopCount}, opening a trade) was sent but not acknowledged; ` +
-            `the runner waits until the database says whether it was committed`
-        )
-        yield* writer.commitPatiently(metadata, current, ledger)
-        yield* Effect.logInfo(`${sessionId}: snapshot #${metadata.sequence} is committed; its trade stands`)
-      } else {
-        yield* Ref.set(writer.unsettled, Option.none())
-        if (!SnapshotWriter.isStoreAway(failure)) return yield* failure
-        yield* durableAway(before.pendingSnapshot, failure.message)
-        return yield* refused(`the durable tier did not take the step (${failure.message}); it is redone without opening trades`)
-      }
-    }
-    yield* Ref.set(lastState, current)
-    yield* Ref.set(ledgerTail, ledger)
-    yield* appended(ledger)
-    yield* Ref.set(writer.unsettled, Option.none())
-    yield* durableBack(current, "trade")
-    yield* writeLive(current)
-    yield* recordTierGauges(current)
-  })
-
-  const persist = Effect.fnUntraced(function*(current: EngineState, change: StepChange) {
-    yield* keeper.held
-    const closes = yield* Effect.fromResult(numberCloses(yield* Ref.get(lastState), current, change.closed ?? []))
-    if (change.opensTrades === true) return yield* persistOpening(current, closes)
-    yield* Ref.set(lastState, current)
-    if (closes.length > 0) yield* Ref.update(ledgerTail, (tail) => [...tail, ...closes])
-    yield* writeLive(current)
-    const now = yield* Clock.currentTimeMillis
-    const wanted: SnapshotType | null = change.tradesChanged
-      ? "trade"
-      : (yield* health.current).liveTier === "degraded" || now - (yield* writer.lastAt) >= interval
-      ? "periodic"
-      : null
-    yield* writeDurable(current, wanted)
-    yield* recordTierGauges(current)
-  })
-
-  /** The age of the newest durable snapshot, and how far the live state is ahead of it. */
-  const recordTierGauges = Effect.fnUntraced(function*(current: EngineState) {
-    const now = yield* Clock.currentTimeMillis
-    yield* Metrics.setForSession(Metrics.durableSnapshotAge, sessionId, (now - (yield* writer.lastAt)) / 1000)
-    const last = yield* writer.last
-    const lag = Option.match(last, { onNone: () => current.session.loopCount, onSome: (s) => current.session.loopCount - s.loopCount })
-    yield* Metrics.setForSession(Metrics.tierLagLoops, sessionId, lag)
-  })
-
-  const canTrade = Effect.gen(function*() {
-    return !(yield* keeper.lost) && (yield* health.current).durableTier === "ok"
-  })
-
-  // Shutdown: on a normal end or an interruption (SIGINT/SIGTERM), mark the session stopped and
-  // make that durable. A trade snapshot still in doubt is settled first (written again: it stands),
-  // so that the stop never records a state older than one the database may hold; if it cannot be,
-  // nothing is written over it. The stop takes a sequence of its own, and both are retried for a
-  // few seconds while the database does not answer. On a failure, or once fenced, the session is
-  // left as it is: `running`, so that AUTO resumes it, and never written by a runner that lost it.
-  const stop = Effect.gen(function*(): Effect.fn.Return<ShutdownOutcome> {
-    if (yield* keeper.lost) return { kind: "left_running", reason: "fenced", state: yield* Ref.get(lastState) }
-    const unsettled = yield* Ref.get(writer.unsettled)
-    if (Option.isSome(unsettled)) {
-      const { ledger, metadata, state: inDoubt } = unsettled.value
-      const settled = yield* Effect.result(writer.commitPatiently(metadata, inDoubt, ledger, shutdownBudgetMs))
-      if (Result.isFailure(settled)) return { kind: "not_recorded", error: settled.failure, state: yield* Ref.get(lastState) }
-      yield* Ref.set(lastState, inDoubt)
-      yield* Ref.set(ledgerTail, ledger)
-      yield* appended(ledger)
-    }
-    const current = yield* Ref.get(lastState)
-    const stopped: EngineState = { ...current, session: { ...current.session, status: "stopped" } }
-    const tail = yield* Ref.get(ledgerTail)
-    yield* liveStore.save(stopped, token, tail).pipe(
-      Effect.catch((error) => Effect.logWarning(`${sessionId}: the live tier missed the shutdown: ${error.message}`))
-    )
-    const metadata = yield* writer.next("shutdown")
-    const written = yield* Effect.result(writer.commitPatiently(metadata, stopped, tail, shutdownBudgetMs))
-    return Result.isSuccess(written)
-      ? { kind: "recorded", sequence: metadata.sequence, state: stopped }
-      : { kind: "not_recorded", error: written.failure, state: current }
-  })
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function*() {
       const outcome: ShutdownOutcome = exit._tag === "Failure" && !exit.cause.reasons.every((reason) => reason._tag === "Interrupt")
-        ? { kind: "left_running", reason: "failed", state: yield* Ref.get(lastState) }
-        : yield* stop
+        ? { kind: "left_running", reason: "failed", state: yield* writes.lastState }
+        : yield* writes.stop
       if (outcome.kind === "not_recorded") {
         yield* Effect.logError(
           `${sessionId}: the stop could not be recorded (${outcome.error.message}); the session stays running, and AUTO and resume-all will take it for interrupted`
@@ -388,8 +216,8 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
 
   // A clean session is made durable at once; a resumed one is written back to the live tier, and
   // the resume is recorded (where it came from), for the operators' history of the session.
-  yield* writeLive(state)
-  if (started.origin.kind === "clean") yield* commitWithLedger(yield* writer.next("periodic"), state, [])
+  yield* writes.writeLive(state)
+  if (started.origin.kind === "clean") yield* writes.commitWithLedger(yield* writer.next("periodic"), state, [])
   else {
     const { report } = started.origin
     const passedOver = report.skipped.filter((s) => s.kind !== "superseded")
@@ -416,10 +244,10 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
     initialState: state,
     origin: started.origin,
     lease,
-    persist,
+    persist: writes.persist,
     lastSnapshot: writer.last,
     fenced: keeper.lost,
     health: health.current,
-    canTrade
+    canTrade: writes.canTrade
   } satisfies ActiveSession
 })
