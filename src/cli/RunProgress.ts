@@ -106,7 +106,13 @@ const listedTrades = 10
  */
 export const summaryLines = (
   outcome: ShutdownOutcome,
-  options: { readonly target: number; readonly lastSnapshot: Option.Option<SnapshotSummary>; readonly env: string }
+  options: {
+    readonly target: number
+    readonly lastSnapshot: Option.Option<SnapshotSummary>
+    readonly env: string
+    /** The variables that name the stores this run used (their values are secrets, never printed). */
+    readonly storeVariables?: ReadonlyArray<string>
+  }
 ): ReadonlyArray<string> => {
   const { state } = outcome
   const sessionId = state.session.sessionId
@@ -125,6 +131,8 @@ export const summaryLines = (
     : reached
     ? [`  go on      ${resumeCommand(sessionId, Math.max(2 * options.target, 1000), options.env)}`]
     : [`  resume     ${resumeCommand(sessionId, options.target, options.env)}`]
+  const stores = options.storeVariables ?? []
+  const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
   return [
     reached ? `${sessionId} reached loop ${loop} (its target)` : `${sessionId} stopped at loop ${loop} of ${options.target}`,
     `  open       ${trades.length === 0 ? "no positions" : `${trades.length} position(s)`}`,
@@ -132,6 +140,7 @@ export const summaryLines = (
     ...(trades.length > listedTrades ? [`    and ${trades.length - listedTrades} more`] : []),
     `  pnl        ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}`,
     `  snapshot   ${snapshot}`,
-    ...next
+    ...next,
+    ...where
   ]
 }

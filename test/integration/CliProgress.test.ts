@@ -69,7 +69,8 @@ describe("run without a terminal", () => {
     assert.include(summary, `  pnl        ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}`)
     assert.strictEqual(snapshots[0]!.snapshotType, "shutdown")
     assert.include(summary, `  snapshot   #${snapshots[0]!.sequence} shutdown: the stop is recorded`)
-    assert.strictEqual(summary.at(-1), `  go on      STATE_ENV=${env.STATE_ENV} npm run cli -- run --mode resume --session ${sessionId} --loops 1000`)
+    assert.strictEqual(summary.at(-2), `  go on      STATE_ENV=${env.STATE_ENV} npm run cli -- run --mode resume --session ${sessionId} --loops 1000`)
+    assert.strictEqual(summary.at(-1), "             with DATABASE_URL and REDIS_URL set as for this run (the session is in those stores)")
   })
 
   it("with --json, each status line carries the last snapshot, the summary goes to stderr, and stdout ends with the final state", () => {
@@ -106,7 +107,7 @@ describe("run without a terminal", () => {
     assert.strictEqual(summary[1], trades.length === 0 ? "  open       no positions" : `  open       ${trades.length} position(s)`)
     for (const trade of trades) assert.isTrue(summary.some((line) => line.startsWith(`    ${trade.tradeId} `)), trade.tradeId)
     assert.include(summary, `  snapshot   #${newest!.sequence} shutdown: the stop is recorded`)
-    assert.strictEqual(summary.at(-1), `  resume     STATE_ENV=${env.STATE_ENV} npm run cli -- run --mode resume --session ${sessionId} --loops 100000`)
+    assert.strictEqual(summary.at(-2), `  resume     STATE_ENV=${env.STATE_ENV} npm run cli -- run --mode resume --session ${sessionId} --loops 100000`)
   }, 60_000)
 })
 

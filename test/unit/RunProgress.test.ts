@@ -86,6 +86,17 @@ describe("summaryLines", () => {
       assert.strictEqual(lines.at(-1), `  go on      npm run cli -- run --mode resume --session ${sessionId} --loops 10000`)
     }))
 
+  it.effect("run on stores named by the environment: the command to go on says they must be set again, naming them only", () =>
+    Effect.gen(function*() {
+      const [state] = yield* sampleStates(sessionId, { count: 1, seed: 5 })
+      const lines = summaryLines(
+        { kind: "recorded", sequence: 3, state: state! },
+        { target: 9_999_999, lastSnapshot: Option.none(), env: "dev", storeVariables: ["DATABASE_URL", "REDIS_URL"] }
+      )
+      assert.match(lines.at(-2)!, /^  (resume|go on)  +npm run cli -- run --mode resume/)
+      assert.strictEqual(lines.at(-1), "             with DATABASE_URL and REDIS_URL set as for this run (the session is in those stores)")
+    }))
+
   it.effect("a stop not recorded names the last durable snapshot and why; one taken over by another runner offers no command", () =>
     Effect.gen(function*() {
       const [sampled] = yield* sampleStates(sessionId, { count: 1, seed: 6 })

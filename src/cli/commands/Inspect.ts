@@ -225,5 +225,5 @@ export const cleanup = Command.make(
     }
   })
 ).pipe(Command.withDescription(
-  "Remove old snapshots, never a session's newest valid one (and old trade ledger entries only with --ledger-days); shows what would go and needs --yes to remove it (--dry-run to only look)"
+  "Remove snapshots older than --days N (required), never a session's newest valid one (and old trade ledger entries only with --ledger-days); shows what would go and needs --yes to remove it (--dry-run to only look)"
 ))

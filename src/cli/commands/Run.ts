@@ -116,7 +116,12 @@ export const run = Command.make(
         stoppedAt = outcome.state
         yield* reportStop(outcome)
         if (statusShown) yield* endStatusLine
-        const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env }).join("\n")
+        const storeVariables = [
+          ...(Option.isSome(config.databaseUrl) ? ["DATABASE_URL"] : []),
+          ...(config.redisClusterNodes.length > 0 ? ["REDIS_CLUSTER_NODES"] : Option.isSome(config.redisUrl) ? ["REDIS_URL"] : [])
+        ]
+        const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env, storeVariables })
+          .join("\n")
         // With --json, stdout is for the final state only.
         yield* args.json ? Console.error(lines) : Console.log(lines)
       })
