@@ -171,36 +171,54 @@ export const closeOf = (
   closedLoop: exit.closedLoop
 })
 
-/** How far a sum of PnLs may drift from the metrics' through floating-point sums in another order. */
+/**
+ * How far a sum of PnLs may drift from the metrics' through floating-point sums in another order:
+ * relative to the magnitudes added up (`magnitude`: the sum of their absolute values), not to the
+ * sum itself, which hedged trades can bring near zero.
+ */
 export const pnlTolerance = (magnitude: number) => 1e-9 * Math.max(1, Math.abs(magnitude))
 
 /**
  * The ledger tail: the entries of closes not yet durable in the ledger, which the live tier keeps
- * beside the state until a snapshot appends them. Stored as `{ "version": 1, "entries": [...] }`.
+ * beside the state until a snapshot appends them. Stored as `{ "version": 1, "durableUpTo": n,
+ * "entries": [...] }`: the closes up to `n` are in the durable ledger, the entries are the rest
+ * (`n` + their count is what the state counts, so a tail cut short or emptied is seen).
  */
 export const ledgerTailVersion = 1
 
-/** The stored form of a ledger tail (`undefined`: it is empty, and nothing is stored). */
-export const encodeLedgerTail = (tail: ReadonlyArray<LedgerEntry>): Result.Result<{ readonly version: number; readonly entries: ReadonlyArray<StoredLedgerEntry> } | undefined, StateCodecError> =>
-  tail.length === 0
-    ? Result.succeed(undefined)
-    : Result.map(Result.all(tail.map(encodeLedgerEntry)), (entries) => ({ version: ledgerTailVersion, entries }))
+/** The stored form of a ledger tail. */
+export interface StoredLedgerTail {
+  readonly version: number
+  readonly durableUpTo: number
+  readonly entries: ReadonlyArray<StoredLedgerEntry>
+}
 
-/** Reads a ledger tail from its stored form (`undefined` or `null`: empty). */
-export const decodeLedgerTail = (stored: unknown): Result.Result<ReadonlyArray<LedgerEntry>, StateCodecError> => {
-  if (stored === undefined || stored === null) return Result.succeed([])
-  if (typeof stored !== "object" || Array.isArray(stored)) return Result.fail(StateCodecError.invalid("ledger", "expected a ledger tail object"))
-  const { entries, version } = stored as Record<string, unknown>
+/** The stored form of `tail`, the newest closes of a state that counts `counted`. */
+export const encodeLedgerTail = (tail: ReadonlyArray<LedgerEntry>, counted: number): Result.Result<StoredLedgerTail, StateCodecError> =>
+  Result.map(Result.all(tail.map(encodeLedgerEntry)), (entries) => ({ version: ledgerTailVersion, durableUpTo: counted - tail.length, entries }))
+
+/** Reads a ledger tail from its stored form: how far the ledger held the state's closes, and the entries after. */
+export const decodeLedgerTail = (
+  stored: unknown
+): Result.Result<{ readonly durableUpTo: number; readonly entries: ReadonlyArray<LedgerEntry> }, StateCodecError> => {
+  if (stored === null || typeof stored !== "object" || Array.isArray(stored)) {
+    return Result.fail(StateCodecError.invalid("ledger", "expected a ledger tail object"))
+  }
+  const { durableUpTo, entries, version } = stored as Record<string, unknown>
   if (version !== ledgerTailVersion) {
     return Result.fail(StateCodecError.invalid("ledger", `ledger tail has version ${JSON.stringify(version) ?? "none"}; this code reads version ${ledgerTailVersion}`))
   }
+  if (typeof durableUpTo !== "number" || !Number.isSafeInteger(durableUpTo) || durableUpTo < 0) {
+    return Result.fail(StateCodecError.invalid("ledger", `ledger tail says no valid durableUpTo (${JSON.stringify(durableUpTo) ?? "none"})`))
+  }
   if (!Array.isArray(entries)) return Result.fail(StateCodecError.invalid("ledger", "ledger tail holds no entries array"))
-  return Result.all(entries.map(decodeLedgerEntry))
+  return Result.map(Result.all(entries.map(decodeLedgerEntry)), (decoded) => ({ durableUpTo, entries: decoded }))
 }
 
 /**
  * Why `tail` cannot be the ledger tail of `state`, if it cannot: it must hold the newest closes the
- * state counts (numbered in order, up to its `tradesClosed`), of its session, none still open.
+ * state counts (numbered in order, up to its `tradesClosed`), of its session. (A trade id closed in
+ * the tail may be open again: the ledger numbers closes, it does not need trade ids unique.)
  */
 export const ledgerTailIssue = (
   state: {
@@ -217,7 +235,6 @@ export const ledgerTailIssue = (
     if (entry.closeNumber !== expected) {
       return `ledger tail entry ${i + 1} of ${tail.length} is close #${entry.closeNumber}; the state counts ${closed} closed, so it must be #${expected}`
     }
-    if (Object.hasOwn(state.positions.activeTrades, entry.trade.tradeId)) return `ledger tail entry #${entry.closeNumber} closes ${entry.trade.tradeId}, which the state holds open`
   }
   return undefined
 }
@@ -233,7 +250,9 @@ interface CountingState {
  * Numbers the trades a step reports closed (`closed`, in the order it closed them) as the ledger
  * entries after `previous`'s; refused unless they are exactly what the step's state counts: as
  * many as its metrics' `tradesClosed` grew by, their PnL summing to what its `totalPnlUsd` grew
- * by, none still open. So a runner's ledger can never miss a close its metrics count.
+ * by, each trade once, none still open, and every trade that left the open ones among them (a
+ * trade opened and closed within the step is reported too; it was never open in either state).
+ * So a runner's ledger can never miss a close its metrics count, nor name one it did not make.
  */
 export const numberCloses = (
   previous: CountingState,
@@ -248,13 +267,21 @@ export const numberCloses = (
       `the step's metrics count ${counted} trades closed (${previous.metrics.tradesClosed} → ${next.metrics.tradesClosed}), but it reported ${closed.length} to the ledger (the step's \`closed\`)`
     )
   }
+  const reported = new Set<string>()
+  for (const trade of closed) {
+    if (reported.has(trade.tradeId)) return refuse(`it reported ${trade.tradeId} closed twice`)
+    reported.add(trade.tradeId)
+    if (Object.hasOwn(next.positions.activeTrades, trade.tradeId)) return refuse(`it reported ${trade.tradeId} closed, but its state holds it open`)
+  }
+  const gone = Object.keys(previous.positions.activeTrades).filter((id) => !Object.hasOwn(next.positions.activeTrades, id) && !reported.has(id))
+  if (gone.length > 0) return refuse(`${gone.join(", ")} left the open trades, but the step did not report ${gone.length === 1 ? "it" : "them"} closed`)
   const pnl = closed.reduce((sum, trade) => sum + trade.realizedPnlUsd, 0)
   const grew = next.metrics.totalPnlUsd - previous.metrics.totalPnlUsd
-  if (Math.abs(pnl - grew) > pnlTolerance(Math.max(Math.abs(next.metrics.totalPnlUsd), Math.abs(previous.metrics.totalPnlUsd), Math.abs(pnl)))) {
+  const magnitude = closed.reduce((sum, trade) => sum + Math.abs(trade.realizedPnlUsd), 0) +
+    Math.abs(next.metrics.totalPnlUsd) + Math.abs(previous.metrics.totalPnlUsd)
+  if (Math.abs(pnl - grew) > pnlTolerance(magnitude)) {
     return refuse(`the trades it reported closed made ${pnl} USD, but its metrics' realized PnL grew by ${grew} USD`)
   }
-  const open = closed.find((trade) => Object.hasOwn(next.positions.activeTrades, trade.tradeId))
-  if (open !== undefined) return refuse(`it reported ${open.tradeId} closed, but its state holds it open`)
   const entries = closed.map((trade, i) => ({ sessionId, closeNumber: previous.metrics.tradesClosed + i + 1, trade }))
   // Checked by their Schema now, before the session counts them, rather than when first written.
   return Result.map(Result.all(entries.map(encodeLedgerEntry)), () => entries)

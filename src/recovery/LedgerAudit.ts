@@ -32,8 +32,9 @@ export interface MissingCloses {
   readonly from: number
   readonly to: number
   /**
-   * `before_ledger`: closed before the session had a ledger (a session older than it); `retention`:
-   * removed by the ledger's own retention (a `ledger_cut` event says so); `not_found`: neither.
+   * `before_ledger`: closed before the session had a ledger (a session older than it, as its
+   * `ledger_began` event says); `retention`: removed by the ledger's own retention (a `ledger_cut`
+   * event says so); `not_found`: neither (removed or damaged by hand).
    */
   readonly why: "before_ledger" | "retention" | "not_found"
 }
@@ -45,14 +46,20 @@ export interface LedgerAudit {
   readonly entries: ReadonlyArray<AuditedEntry>
   /** Entries that failed their checksum or Schema. */
   readonly invalid: ReadonlyArray<{ readonly closeNumber: number; readonly reason: string }>
+  /** Close numbers held by more than one standing entry (only damage makes two). */
+  readonly duplicates: ReadonlyArray<number>
   /** What the state counts: closes and their realized PnL. */
   readonly counted: { readonly tradesClosed: number; readonly totalPnlUsd: number; readonly winningTrades: number }
   /** What the entries found sum to, in close order. */
   readonly ledger: { readonly realizedPnlUsd: number; readonly feesUsd: number; readonly winning: number }
   readonly missing: ReadonlyArray<MissingCloses>
-  /** Durable entries numbered above what the state counts (closes of a history a resume abandons). */
-  readonly beyond: number
-  /** Every close the state counts is found, valid, and their PnL sums to the metrics'. */
+  /**
+   * Durable entries of a history this state does not count: numbered above its count, or at a
+   * number its ledger tail holds with another trade (a resume fell back; its next snapshot marks
+   * them superseded).
+   */
+  readonly abandoned: number
+  /** Every close the state counts is found once, valid, nothing abandoned stands, and their PnL sums to the metrics'. */
   readonly agrees: boolean
 }
 
@@ -76,7 +83,18 @@ const cutByRetention = (events: ReadonlyArray<RecordedEvent>) => {
   return (n: number) => ranges.some((range) => n >= range.oldestClose && n <= range.newestClose)
 }
 
-/** The audit of `reads` (the durable ledger, in close order) and `tail` against `state`, whose ledger they are. */
+/** The closes a `ledger_began` event says the session made before it had a ledger (0: none). */
+const closedBeforeLedger = (events: ReadonlyArray<RecordedEvent>): number =>
+  Math.max(0, ...events.flatMap((event) => (event.kind === "ledger_began" && typeof event.detail.afterClose === "number" ? [event.detail.afterClose] : [])))
+
+const sameTrade = (a: LedgerEntry, b: LedgerEntry) => JSON.stringify(a.trade) === JSON.stringify(b.trade)
+
+/**
+ * The audit of `reads` (the durable ledger, in close order) and `tail` against `state`, whose ledger
+ * they are. The tail holds the state's newest closes: at its numbers it is what the state counts,
+ * and a durable entry there that differs belongs to a history the state abandoned (as does one
+ * numbered above what the state counts).
+ */
 export const auditOf = (
   state: EngineState,
   tail: ReadonlyArray<LedgerEntry>,
@@ -84,18 +102,23 @@ export const auditOf = (
   events: ReadonlyArray<RecordedEvent>
 ): LedgerAudit => {
   const counted = state.metrics.tradesClosed
+  const tailFrom = counted - tail.length + 1
+  const inTail = new Map(tail.map((entry) => [entry.closeNumber, entry]))
   const found = new Map<number, AuditedEntry>()
   const invalid: Array<{ closeNumber: number; reason: string }> = []
-  let beyond = 0
+  const duplicates = new Set<number>()
+  let abandoned = 0
   for (const read of reads) {
     if (Result.isFailure(read.result)) {
       invalid.push({ closeNumber: read.closeNumber, reason: read.result.failure.message })
       continue
     }
-    if (read.closeNumber > counted) {
-      beyond++
+    const pending = inTail.get(read.closeNumber)
+    if (read.closeNumber > counted || (pending !== undefined && !sameTrade(pending, read.result.success))) {
+      abandoned++
       continue
     }
+    if (found.has(read.closeNumber)) duplicates.add(read.closeNumber)
     found.set(read.closeNumber, { entry: read.result.success, durable: true, recordedAt: read.recordedAt, snapshotSequence: read.snapshotSequence })
   }
   for (const entry of tail) {
@@ -105,12 +128,12 @@ export const auditOf = (
   const absent: Array<number> = []
   for (let n = 1; n <= counted; n++) if (!found.has(n)) absent.push(n)
   const retention = cutByRetention(events)
-  const firstFound = entries[0]?.entry.closeNumber ?? counted + 1
+  const beforeLedger = closedBeforeLedger(events)
   const missing = runsOf(absent).flatMap(({ from, to }): Array<MissingCloses> => {
     // A run is explained whole or split where the explanation changes.
     const parts: Array<MissingCloses> = []
     for (let n = from; n <= to; n++) {
-      const why = retention(n) ? "retention" : n < firstFound ? "before_ledger" : "not_found"
+      const why = retention(n) ? "retention" : n <= beforeLedger && n < tailFrom ? "before_ledger" : "not_found"
       const last = parts.at(-1)
       if (last !== undefined && last.why === why && last.to === n - 1) parts[parts.length - 1] = { ...last, to: n }
       else parts.push({ from: n, to: n, why })
@@ -118,23 +141,26 @@ export const auditOf = (
     return parts
   })
   let realizedPnlUsd = 0
+  let magnitude = Math.abs(state.metrics.totalPnlUsd)
   let feesUsd = 0
   let winning = 0
   for (const { entry } of entries) {
     realizedPnlUsd += entry.trade.realizedPnlUsd
+    magnitude += Math.abs(entry.trade.realizedPnlUsd)
     feesUsd += entry.trade.feesUsd
     if (entry.trade.realizedPnlUsd > 0) winning++
   }
-  const pnlAgrees = Math.abs(realizedPnlUsd - state.metrics.totalPnlUsd) <= pnlTolerance(Math.max(Math.abs(realizedPnlUsd), Math.abs(state.metrics.totalPnlUsd)))
+  const pnlAgrees = Math.abs(realizedPnlUsd - state.metrics.totalPnlUsd) <= pnlTolerance(magnitude)
   return {
     sessionId: state.session.sessionId,
     entries,
     invalid,
+    duplicates: [...duplicates].sort((a, b) => a - b),
     counted: { tradesClosed: counted, totalPnlUsd: state.metrics.totalPnlUsd, winningTrades: state.metrics.winningTrades },
     ledger: { realizedPnlUsd, feesUsd, winning },
     missing,
-    beyond,
-    agrees: missing.length === 0 && invalid.length === 0 && beyond === 0 && pnlAgrees
+    abandoned,
+    agrees: missing.length === 0 && invalid.length === 0 && duplicates.size === 0 && abandoned === 0 && pnlAgrees
   }
 }
 
@@ -174,7 +200,8 @@ export const describeAudit = (audit: LedgerAudit): string => {
       }`
     ),
     ...(audit.invalid.length === 0 ? [] : [`${audit.invalid.length} invalid (${audit.invalid.slice(0, 3).map((i) => `#${i.closeNumber}`).join(", ")})`]),
-    ...(audit.beyond === 0 ? [] : [`${audit.beyond} recorded beyond this state (a history the next resume supersedes)`])
+    ...(audit.duplicates.length === 0 ? [] : [`held twice: ${audit.duplicates.slice(0, 5).map((n) => `#${n}`).join(", ")}`]),
+    ...(audit.abandoned === 0 ? [] : [`${audit.abandoned} of a history this state does not count (its next snapshot supersedes them)`])
   ]
   return `${head}: ${audit.agrees ? "agrees with the metrics" : "DOES NOT agree with the metrics"}${notes.length === 0 ? "" : `; ${notes.join("; ")}`}`
 }

@@ -131,6 +131,6 @@ export const reportToJson = (report: RestoreReport) =>
     ? {
       ...report,
       state: Result.getOrNull(encodeEngineState(report.state)),
-      ledgerTail: Result.getOrNull(encodeLedgerTail(report.ledgerTail)) ?? null
+      ledgerTail: report.ledgerTail.length === 0 ? null : Result.getOrNull(encodeLedgerTail(report.ledgerTail, report.state.metrics.tradesClosed))
     }
     : { ...report, source: null, snapshotId: null, sequence: null, loopCount: null, state: null, ledgerTail: null }

@@ -22,7 +22,7 @@ import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import type { Snapshot } from "../domain/Snapshot.ts"
-import { readLedger } from "../recovery/LedgerAudit.ts"
+import { auditOf, readLedger } from "../recovery/LedgerAudit.ts"
 import { type RecordedEvent, SessionEvents } from "../store/SessionEvents.ts"
 import type { LedgerRead } from "../store/TradeLedger.ts"
 import { type SnapshotRead, SnapshotStore } from "../store/SnapshotStore.ts"
@@ -363,18 +363,34 @@ const tradesSection = ({ clock, data, last }: ReportFacts) => {
     signedUsd(trade.realizedPnlUsd),
     trade.reason.replaceAll("_", " ")
   ]
-  const { closed, invalid } = closedTradesOf(data.ledger)
+  // The closes the last valid snapshot counts, held against the ledger as `trades` and `inspect` do.
+  const audit = last === undefined ? undefined : auditOf(last, [], data.ledger, data.events)
+  const closed = audit === undefined ? closedTradesOf(data.ledger).closed : audit.entries.map((found) => found.entry)
   const open = last === undefined ? [] : Object.values(last.positions.activeTrades)
   const pnl = closed.reduce((sum, entry) => sum + entry.trade.realizedPnlUsd, 0)
-  const counted = last?.metrics.tradesClosed ?? closed.length
-  const gap = counted - closed.length
-  const coverage = gap <= 0
+  const verdict = audit === undefined
     ? ""
-    : ` The last snapshot counts ${counted} closed: ${plural(gap, "close is", "closes are")} not in the ledger (closed before the session had one, or removed by the ledger's own retention).`
+    : audit.agrees
+    ? ` The ledger agrees with the last snapshot: ${plural(audit.counted.tradesClosed, "close")}, PnL ${signedUsd(audit.counted.totalPnlUsd)} USD.`
+    : ` The ledger does not agree with the last snapshot, which counts ${plural(audit.counted.tradesClosed, "close")} and PnL ${
+      signedUsd(audit.counted.totalPnlUsd)
+    } USD: ${
+      [
+        ...audit.missing.map((m) =>
+          `${m.from === m.to ? `#${m.from}` : `#${m.from}–#${m.to}`} ${
+            m.why === "before_ledger" ? "closed before the session had a ledger" : m.why === "retention" ? "removed by the ledger's retention" : "not found"
+          }`
+        ),
+        ...(audit.invalid.length === 0 ? [] : [`${plural(audit.invalid.length, "entry", "entries")} failed verification`]),
+        ...(audit.duplicates.length === 0 ? [] : [`${plural(audit.duplicates.length, "close")} held twice`]),
+        ...(audit.abandoned === 0 ? [] : [`${plural(audit.abandoned, "entry", "entries")} of a history it does not count`])
+      ].join("; ") || `their PnL sums to ${signedUsd(audit.ledger.realizedPnlUsd)} USD`
+    }.`
   return `<h2>Trades</h2>
 <p class="note">Closed trades come from the session's trade ledger, each with its own fees and PnL as the runner recorded them (snapshot
 retention never removes them); each leg shows its venue, its entry price and the price it was unwound at; loops (opened → closed) are on the session's
-simulated clock (see the note on clocks above). In a narrow window the trade id and the notional are left out.${coverage}${invalid === 0 ? "" : ` ${plural(invalid, "ledger entry", "ledger entries")} failed verification and ${invalid === 1 ? "is" : "are"} not shown.`}</p>
+simulated clock (see the note on clocks above). In a narrow window the trade id and the notional are left out.</p>
+${audit === undefined ? "" : `<p id="ledger-verdict" class="${audit.agrees ? "note" : "notice"}">${escape(verdict.trim())}</p>`}
 ${open.length === 0 ? "" : `<p>Open at the last snapshot: ${plural(open.length, "position")}.</p>
 ${table("open-trades", openColumns, open.map(openRow))}`}
 ${

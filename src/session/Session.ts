@@ -38,7 +38,7 @@
  * @module
  */
 import { Duration, Effect, type Option, type Scope } from "effect"
-import type { ClosedTrade } from "../domain/ClosedTrade.ts"
+import type { ClosedTrade, LedgerEntry } from "../domain/ClosedTrade.ts"
 import * as CustomSection from "../domain/CustomSection.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
@@ -47,6 +47,7 @@ import type * as Restore from "../recovery/Restore.ts"
 import type { Lease, LeaseError, SessionHeld } from "../store/SessionLease.ts"
 import { SessionEvents } from "../store/SessionEvents.ts"
 import type { SnapshotSummary } from "../store/SnapshotStore.ts"
+import { TradeLedger } from "../store/TradeLedger.ts"
 import type { Stores } from "../store/Persistence.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import * as LeaseKeeper from "./LeaseKeeper.ts"
@@ -159,6 +160,21 @@ export type ShutdownOutcome = (
 /** How many passed-over candidates a resume event records (with their count). */
 const recordedSkips = 20
 
+/**
+ * A session older than the trade ledger, resumed: it counts closes the ledger never held, and says
+ * so once (a `ledger_began` event with how many), so that an audit tells them from lost ones.
+ */
+const recordLedgerStart = (sessionId: SessionId, token: number, state: EngineState, tail: ReadonlyArray<LedgerEntry>) =>
+  Effect.gen(function*() {
+    const before = state.metrics.tradesClosed - tail.length
+    if (before <= 0) return
+    const events = yield* SessionEvents
+    const recorded = yield* events.list(sessionId)
+    if (recorded.some((event) => event.kind === "ledger_began" || event.kind === "ledger_cut")) return
+    if ((yield* (yield* TradeLedger).list(sessionId, { limit: 1 })).length > 0) return
+    yield* events.record(sessionId, { kind: "ledger_began", fencingToken: token, loopCount: state.session.loopCount, detail: { afterClose: before } })
+  }).pipe(Effect.catch((error) => Effect.logWarning(`${sessionId}: the start of its trade ledger could not be recorded: ${error.message}`)))
+
 /** Starts a session as `options.mode` says, under its lease; the shutdown snapshot is taken when the scope closes. */
 export const initialize = Effect.fn("Session.initialize")(function*<E = never>(options: SessionOptions<E>): Effect.fn.Return<
   ActiveSession,
@@ -237,6 +253,7 @@ export const initialize = Effect.fn("Session.initialize")(function*<E = never>(o
         skippedCount: passedOver.length
       }
     }).pipe(Effect.catch((error) => Effect.logWarning(`${sessionId}: the resume could not be recorded: ${error.message}`)))
+    yield* recordLedgerStart(sessionId, token, state, report.ledgerTail)
   }
 
   return {

@@ -134,8 +134,9 @@ export const makeMemory = (
             return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(liveParts[i]!, bytes, maxSectionBytes)))
           }
         }
-        const fencingToken = tokenOfMark(entries.get(writeMarkKey(env, sessionId)))
-        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null)).pipe(
+        const mark = entries.get(writeMarkKey(env, sessionId))
+        const fencingToken = tokenOfMark(mark)
+        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null), mark).pipe(
           Effect.map(Option.map((read) => ({ ...read, fencingToken })))
         )
       }),

@@ -166,7 +166,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
         : null
     )
     const fencingToken = tokenOfMark(reply[7])
-    const read = yield* decodeLiveState("redis", env, sessionId, stored)
+    const read = yield* decodeLiveState("redis", env, sessionId, stored, reply[7])
     return Option.map(read, (decoded) => ({ ...decoded, fencingToken }))
   })
 

@@ -17,7 +17,7 @@ import type { StoreError, StoreKind } from "./StoreError.ts"
 
 /** Something that happened to a session: a resume (and from where), or retention cutting its history or its ledger. */
 export interface SessionEvent {
-  readonly kind: "resumed" | "history_cut" | "ledger_cut"
+  readonly kind: "resumed" | "history_cut" | "ledger_cut" | "ledger_began"
   readonly fencingToken: number
   readonly loopCount: number
   /**
@@ -25,7 +25,8 @@ export interface SessionEvent {
    * to (`after`: `stop` or `crash`), and what it skipped; for a cut (fencing token 0, loop count of
    * the newest snapshot removed), `removed`, `oldestSequence`, `newestSequence`, and the
    * `olderThanDays` and `keepLatest` it ran with; for a cut of the trade ledger (token and loop 0),
-   * `removed`, `oldestClose`, `newestClose` and `olderThanDays`.
+   * `removed`, `oldestClose`, `newestClose` and `olderThanDays`; for the start of the ledger of a
+   * session older than it, `afterClose` (the closes it had made before, which the ledger lacks).
    */
   readonly detail: Record<string, unknown>
 }

@@ -12,7 +12,7 @@ import { encodeEngineState } from "../../src/domain/StateCodec.ts"
 import { newSessionState, runLoop, simulatedStart } from "../../src/runner/ArbitrageStrategy.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
-import { sectionKey } from "../../src/store/StateKeys.ts"
+import { sectionKey, writeMarkKey } from "../../src/store/StateKeys.ts"
 import { type LiveBacking, RawLive } from "../support/Backings.ts"
 import { withoutNegativeZero } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
@@ -126,7 +126,7 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
           assert.deepStrictEqual(loaded.state, step.state)
         }
         assert.isAtLeast(tail.length, 3)
-        // Appended by a snapshot: the tail is empty again, and nothing of it is stored.
+        // Appended by a snapshot: the tail is empty again.
         yield* store.save(previous, 0, [])
         assert.deepStrictEqual(Option.getOrThrow(yield* store.load(id)).ledgerTail, [])
         yield* store.delete(id)
@@ -148,7 +148,7 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
         assert.deepStrictEqual(Option.getOrThrow(yield* store.load(id)).ledgerTail, tail)
       }))
 
-    it.effect("a damaged ledger tail (not JSON, a changed entry, another state's closes) is Unreadable, naming the key", () =>
+    it.effect("a damaged ledger tail (not JSON, a changed entry, more closes than counted, cut short, emptied, removed) is Unreadable, naming the session", () =>
       Effect.gen(function*() {
         const store = yield* LiveStateStore
         const raw = yield* RawLive
@@ -156,22 +156,41 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
         const { initial, steps } = closingRun(id, 2)
         const last = steps.at(-1)!.state
         const tail = entriesOfRun(initial, steps)
-        const stored = Result.getOrThrow(encodeLedgerTail(tail))!
+        const stored = Result.getOrThrow(encodeLedgerTail(tail, last.metrics.tradesClosed))
         const key = sectionKey(env, id, "ledger")
         const damages = [
           "{not json",
           JSON.stringify({ ...stored, entries: stored.entries.map((e, i) => (i === 0 ? { ...e, trade: { ...e.trade, realizedPnlUsd: 1 } } : e)) }),
           // Sealed entry by entry, but one close more than the state counts.
-          JSON.stringify(Result.getOrThrow(encodeLedgerTail([...tail, { ...tail.at(-1)!, closeNumber: tail.at(-1)!.closeNumber + 1 }]))),
-          JSON.stringify({ ...stored, version: 2 })
+          JSON.stringify(Result.getOrThrow(encodeLedgerTail([...tail, { ...tail.at(-1)!, closeNumber: tail.at(-1)!.closeNumber + 1 }], last.metrics.tradesClosed))),
+          JSON.stringify({ ...stored, version: 2 }),
+          // Cut short: the oldest entry gone, or all of them, or the whole key (evicted).
+          JSON.stringify({ ...stored, entries: stored.entries.slice(1) }),
+          JSON.stringify({ ...stored, entries: [] }),
+          null
         ]
         for (const damage of damages) {
           yield* store.save(last, 0, tail)
-          yield* raw.set(key, damage)
+          yield* (damage === null ? raw.remove(key) : raw.set(key, damage))
           const failure = yield* Effect.flip(store.load(id))
-          assert.strictEqual(failure.reason._tag, "Unreadable", damage)
+          assert.strictEqual(failure.reason._tag, "Unreadable", damage ?? "the key removed")
           assert.include(failure.message, id)
         }
+      }))
+
+    it.effect("a live state an older version wrote (no ledger tail, a mark without it) still loads, with an empty tail", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const raw = yield* RawLive
+        const id = session("tail0004")
+        const { steps } = closingRun(id, 2)
+        const last = steps.at(-1)!.state
+        yield* store.save(last, 0, [])
+        yield* raw.remove(sectionKey(env, id, "ledger"))
+        yield* raw.set(writeMarkKey(env, id), "t0/older-version-write")
+        const loaded = Option.getOrThrow(yield* store.load(id))
+        assert.deepStrictEqual(loaded.state, last)
+        assert.deepStrictEqual(loaded.ledgerTail, [])
       }))
 
     it.effect("a state with 200 open trades round-trips", () =>

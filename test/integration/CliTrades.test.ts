@@ -86,5 +86,10 @@ describe("cli trades", () => {
     const limit = runCli(["trades", "--session", sessionId, "--limit", "0"], env)
     assert.strictEqual(limit.status, 2)
     assert.include(limit.stderr, "--limit must be at least 1")
+    for (const flag of [["--days", "3000000"], ["--days", "0", "--ledger-days", "2147483648"]]) {
+      const cleanup = runCli(["cleanup", ...flag, "--dry-run"], env)
+      assert.strictEqual(cleanup.status, 2, cleanup.stderr)
+      assert.match(cleanup.stderr, /--(ledger-)?days must be from 0 to 36500/)
+    }
   })
 })

@@ -228,6 +228,7 @@ describe("session report", () => {
         assert.isAbove(closedRows, 100)
         assert.strictEqual(closedRows, states.at(-1)!.metrics.tradesClosed)
         assert.notInclude(text, "shared")
+        assert.match(yield* Effect.promise(() => page.locator("#ledger-verdict").innerText()), /^The ledger agrees with the last snapshot: \d+ closes, PnL /)
         assert.match(yield* Effect.promise(() => page.locator("#trade-list > summary").innerText()), new RegExp(`^${closedRows} closed trades in the ledger, PnL `))
         assert.strictEqual(yield* Effect.promise(() => page.locator("#resumes tbody tr").count()), 4)
 

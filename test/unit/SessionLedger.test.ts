@@ -147,11 +147,11 @@ describe("the trade ledger through a session", () => {
         const restored = second.session.initialState
         assert.isBelow(restored.metrics.tradesClosed, ran.metrics.tradesClosed, "the state fallen back to counts fewer closes")
         const before = yield* audit(restored, [])
-        assert.isAbove(before.beyond, 0, "the damaged snapshots' closes are still standing until the session writes")
+        assert.isAbove(before.abandoned, 0, "the damaged snapshots' closes are still standing until the session writes")
         const final = yield* runTo(second.session, restored, 200)
         yield* Scope.close(second.scope, Exit.void)
         const after = yield* audit(final, [])
-        assert.strictEqual(after.beyond, 0)
+        assert.strictEqual(after.abandoned, 0)
         assert.isTrue(after.agrees, JSON.stringify({ missing: after.missing, ledger: after.ledger, counted: after.counted }))
       }).pipe(Effect.provide(stores))
     }))

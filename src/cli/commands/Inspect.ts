@@ -122,6 +122,9 @@ export const inspect = Command.make(
   })
 ).pipe(Command.withDescription("Show the freshest valid state of a session"))
 
+/** The longest retention `cleanup` takes, in days (a century). */
+const maxRetentionDays = 36_500
+
 /** How many snapshots the cuts take, all sessions together. */
 const snapshotsIn = (cuts: ReadonlyArray<HistoryCut>): number => cuts.reduce((sum, cut) => sum + cut.removed, 0)
 
@@ -194,9 +197,12 @@ export const cleanup = Command.make(
     json: jsonFlag
   },
   Effect.fn(function*({ days, dryRun, json, keep, ledgerDays, yes }) {
-    if (days < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--days must be at least 0")
+    // A retention longer than a century is a typo, and past what the database's intervals hold.
+    if (days < 0 || days > maxRetentionDays) return yield* ExitCode.fail(ExitCode.badArguments, `--days must be from 0 to ${maxRetentionDays}`)
     if (keep < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--keep must be at least 1")
-    if (Option.isSome(ledgerDays) && ledgerDays.value < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--ledger-days must be at least 0")
+    if (Option.isSome(ledgerDays) && (ledgerDays.value < 0 || ledgerDays.value > maxRetentionDays)) {
+      return yield* ExitCode.fail(ExitCode.badArguments, `--ledger-days must be from 0 to ${maxRetentionDays}`)
+    }
     const removing = yes && !dryRun
     const { cuts, ledgerCuts } = yield* Effect.gen(function*() {
       const cuts = yield* (yield* SnapshotStore).cleanup({ olderThanDays: days, keepLatest: keep, dryRun: !removing })

@@ -64,7 +64,8 @@ export const trades = Command.make(
         agrees: found.agrees,
         missing: found.missing,
         invalid: found.invalid,
-        beyond: found.beyond,
+        abandoned: found.abandoned,
+        duplicates: found.duplicates,
         shown: shown.length,
         entries: shown.map(({ durable, entry, recordedAt, snapshotSequence }) => ({
           closeNumber: entry.closeNumber,

@@ -15,16 +15,20 @@ import { StateCodecError } from "../../domain/StateCodecError.ts"
 import { liveParts, sectionKey, sessionIdOfKey } from "../StateKeys.ts"
 import { StoreError, type StoreKind } from "../StoreError.ts"
 
-/** The stored form of `tail` as the ledger tail of `state`; refused unless it holds the state's newest closes. */
+/**
+ * The stored form of `tail` as the ledger tail of `state` (written with every state, even empty:
+ * it says how far the durable ledger holds the state's closes); refused unless it holds the
+ * state's newest closes.
+ */
 export const encodeLiveLedgerTail = (state: EngineState, tail: ReadonlyArray<LedgerEntry>) => {
   const issue = ledgerTailIssue(state, tail)
-  return issue === undefined ? encodeLedgerTail(tail) : Result.fail(StateCodecError.invalid("ledger", issue))
+  return issue === undefined ? encodeLedgerTail(tail, state.metrics.tradesClosed) : Result.fail(StateCodecError.invalid("ledger", issue))
 }
 
 /**
  * The key/value pairs that hold a state, in `liveParts` order: one encoded section per key, the
- * runner's own sections under one more and the ledger tail under another (`null`: the key is
- * removed, the state has none); fails if the state breaks an invariant or the tail is not its own.
+ * runner's own sections under one more (`null`: the key is removed, the state has none) and the
+ * ledger tail under another; fails if the state breaks an invariant or the tail is not its own.
  */
 export const encodeLiveState = (
   env: Env,
@@ -35,30 +39,30 @@ export const encodeLiveState = (
     Result.map(encodeLiveLedgerTail(state, ledgerTail), (tail) => [
       ...sectionNames.map((name) => [sectionKey(env, state.session.sessionId, name), JSON.stringify(encoded[name])] as const),
       [sectionKey(env, state.session.sessionId, "custom"), encoded.custom === undefined ? null : JSON.stringify(encoded.custom)] as const,
-      [sectionKey(env, state.session.sessionId, "ledger"), tail === undefined ? null : JSON.stringify(tail)] as const
+      [sectionKey(env, state.session.sessionId, "ledger"), JSON.stringify(tail)] as const
     ]))
 
 /** A stored section as read: its JSON text, its already parsed JSON value, or `null` when absent. */
 export type StoredSection = string | { readonly json: Result.Result<unknown, StateCodecError> } | null
 
-/** Parts of a live state that may be absent: the state has none of them. */
-const optionalParts: ReadonlySet<string> = new Set(["custom", "ledger"])
-
 /**
  * Reads a state and its ledger tail back from their stored parts, in `liveParts` order (the four
- * sections, the runner's own, the tail): `None` when all are absent, `Unreadable` when a section is
- * or any fails to decode, or the tail is not the state's newest closes (the runner's own part and
- * the tail may be absent: it has none).
+ * sections, the runner's own, the tail), left by the write `mark` names: `None` when all are
+ * absent, `Unreadable` when a section is or any fails to decode, or the tail is not the state's
+ * newest closes after those it says are durable. The runner's own part may be absent (it has
+ * none); the tail only when an older version wrote the state (its mark says so), which kept none.
  */
 export const decodeLiveState = (
   store: StoreKind,
   env: Env,
   sessionId: SessionId,
-  texts: ReadonlyArray<StoredSection>
+  texts: ReadonlyArray<StoredSection>,
+  mark: string | null | undefined
 ): Effect.Effect<Option.Option<{ readonly state: EngineState; readonly ledgerTail: ReadonlyArray<LedgerEntry> }>, StoreError> => {
   if (texts.every((text) => text === null)) return Effect.succeedNone
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
-  const missing = liveParts.filter((part, i) => texts[i] === null && !optionalParts.has(part))
+  const optional = new Set(["custom", ...(keepsLedgerTail(mark) ? [] : ["ledger"])])
+  const missing = liveParts.filter((part, i) => texts[i] === null && !optional.has(part))
   if (missing.length > 0) {
     return Effect.fail(StoreError.unreadable(store, location, `live state lacks section ${missing.join(", ")}`))
   }
@@ -80,11 +84,16 @@ export const decodeLiveState = (
       `live state of ${sessionId} holds the session section of ${decoded.success.session.sessionId}`
     ))
   }
+  if (ledger === undefined) return Effect.succeedSome({ state: decoded.success, ledgerTail: [] })
   const tail = decodeLedgerTail(ledger)
   if (Result.isFailure(tail)) return Effect.fail(StoreError.unreadable(store, location, tail.failure.message))
-  const issue = ledgerTailIssue(decoded.success, tail.success)
+  const counted = decoded.success.metrics.tradesClosed
+  const { durableUpTo, entries } = tail.success
+  const issue = durableUpTo + entries.length !== counted
+    ? `the ledger tail holds ${entries.length} closes after #${durableUpTo}, but the state counts ${counted} closed: closes were lost from it`
+    : ledgerTailIssue(decoded.success, entries)
   if (issue !== undefined) return Effect.fail(StoreError.unreadable(store, location, issue))
-  return Effect.succeedSome({ state: decoded.success, ledgerTail: tail.success })
+  return Effect.succeedSome({ state: decoded.success, ledgerTail: entries })
 }
 
 const isSessionId = Schema.is(SessionIdSchema)
@@ -110,8 +119,14 @@ export const fenceLostWrite = (store: StoreKind, sessionId: SessionId, token: nu
     `live state of ${sessionId} refused: the store holds no usable fence for token ${token} (its data was lost or damaged); the lease must be confirmed and the fence raised again`
   )
 
-/** The mark of a write: the writer's token, then what makes the write unique. */
-export const writeMark = (token: number, unique: string): string => `t${token}/${unique}`
+/**
+ * The mark of a write: the writer's token, `L` (it wrote the ledger tail with the state, as every
+ * write of this version does), then what makes the write unique.
+ */
+export const writeMark = (token: number, unique: string): string => `t${token}/L/${unique}`
+
+/** Whether the write that left `mark` kept the ledger tail (a mark of an older version did not). */
+export const keepsLedgerTail = (mark: string | null | undefined): boolean => mark !== null && mark !== undefined && /^t\d+\/L\//.test(mark)
 
 /** The writer's token recorded in a mark, or `null` when there is none (a mark of an older version). */
 export const tokenOfMark = (mark: string | null | undefined): number | null => {

@@ -31,12 +31,12 @@ export const stringSections = ["session", "metrics", "riskGuard"] as const
 export type StringSection = typeof stringSections[number]
 
 /**
- * One write of a save (`custom`: the runner's own sections, one key; `ledger`: the ledger tail, one
- * key; `unset` removes either when the state has none).
+ * One write of a save (`custom`: the runner's own sections, one key, which `unset` removes when the
+ * state has none; `ledger`: the ledger tail, one key, always there).
  */
 export type LiveWrite =
   | { readonly op: "set"; readonly section: StringSection | "custom" | "ledger"; readonly text: string }
-  | { readonly op: "unset"; readonly section: "custom" | "ledger" }
+  | { readonly op: "unset"; readonly section: "custom" }
   | { readonly op: "hset"; readonly field: string; readonly text: string }
   | { readonly op: "hdel"; readonly field: string }
   | { readonly op: "reset" }
@@ -118,17 +118,15 @@ export const planLiveWrite = (
       }
     }
   }
-  if (previous === undefined || previous.ledgerTail !== ledgerTail) {
-    // Checked against the state whenever it is written; an unchanged tail was checked when it was.
+  // The tail is written whenever it or the count of closes changed (it says how far the durable
+  // ledger holds them), and is checked against the state either way.
+  const closed = state.metrics.tradesClosed
+  if (previous === undefined || previous.ledgerTail !== ledgerTail || previous.metrics.tradesClosed !== closed) {
     const tail = encodeLiveLedgerTail(state, ledgerTail)
     if (Result.isFailure(tail)) return Result.fail(tail.failure)
-    if (tail.success === undefined) {
-      if (previous === undefined || previous.ledgerTail.length > 0) writes.push({ op: "unset", section: "ledger" })
-    } else {
-      const text = JSON.stringify(tail.success)
-      bytes += text.length
-      writes.push({ op: "set", section: "ledger", text })
-    }
+    const text = JSON.stringify(tail.success)
+    bytes += text.length
+    writes.push({ op: "set", section: "ledger", text })
   } else if (ledgerTail.length > 0) {
     const issue = ledgerTailIssue(state, ledgerTail)
     if (issue !== undefined) return Result.fail(StateCodecError.invalid("ledger", issue))
