@@ -33,6 +33,9 @@ export * as SnapshotStore from "./store/SnapshotStore.ts"
 export * as StoreError from "./store/StoreError.ts"
 export * as TradeLedger from "./store/TradeLedger.ts"
 export * as Config from "./config.ts"
+// Venues: the only way a runner touches an exchange, and the simulator's adapter.
+export * as Venue from "./venue/Venue.ts"
+export * as HttpVenue from "./venue/HttpVenue.ts"
 // Recovery and sessions.
 export * as LedgerAudit from "./recovery/LedgerAudit.ts"
 export * as Restore from "./recovery/Restore.ts"

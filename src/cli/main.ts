@@ -21,6 +21,7 @@ import { resumeAll } from "./commands/ResumeAll.ts"
 import { run } from "./commands/Run.ts"
 import { supervise } from "./commands/Supervise.ts"
 import { trades } from "./commands/Trades.ts"
+import { venue } from "./commands/VenueSim.ts"
 import { verifySnapshot } from "./commands/VerifySnapshot.ts"
 import * as MetricsExporter from "../observability/MetricsExporter.ts"
 import { ExitCode } from "./ExitCode.ts"
@@ -28,7 +29,7 @@ import * as Help from "./Help.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, venue])
 )
 
 // Which signal stopped the program, for its exit code (NodeRuntime interrupts on both alike).

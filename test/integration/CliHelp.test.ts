@@ -47,9 +47,16 @@ describe("cli help", () => {
     assert.sameMembers(codes, [0, 1, 2, 3, 4, 5, 6, 130, 143])
   })
 
-  it("every flag of every command has a description", () => {
-    for (const command of commands) {
-      const help = runCli([command, "--help"])
+  it("every flag of every command (and of every subcommand of a command that has them) has a description", () => {
+    const withSubcommands = commands.flatMap((command) => {
+      const help = runCli([command, "--help"]).stdout
+      if (!help.includes("SUBCOMMANDS")) return [command]
+      const subcommands = sectionOf(help, "SUBCOMMANDS").map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name): name is string => name !== undefined)
+      assert.isNotEmpty(subcommands, command)
+      return subcommands.map((sub) => `${command} ${sub}`)
+    })
+    for (const command of withSubcommands) {
+      const help = runCli([...command.split(" "), "--help"])
       assert.strictEqual(help.status, 0, `${command}: ${help.stderr}`)
       assert.match(help.stdout, new RegExp(`^ {2}npm run cli -- ${command} `, "m"), command)
       for (const { flag, text } of flagRows(sectionOf(help.stdout, "FLAGS"))) {
