@@ -14,7 +14,7 @@ import { Result, Schema } from "effect"
 import { CustomSections, unstorableCustom } from "./CustomSection.ts"
 import { EngineState, engineStateIssues, type SectionName, sectionNames } from "./EngineState.ts"
 import { MetricsState, MetricsStateV1, migrateMetricsV1 } from "./MetricsState.ts"
-import { migratePositionsV1, PositionsState, PositionsStateV1 } from "./PositionsState.ts"
+import { migratePositionsV1, migratePositionsV2, PositionsState, PositionsStateV1, PositionsStateV2 } from "./PositionsState.ts"
 import { RiskGuardState } from "./RiskGuardState.ts"
 import { migrateSessionV1, migrateSessionV2, SessionState, SessionStateV1, SessionStateV2 } from "./SessionState.ts"
 import { MalformedJson, StateCodecError, type StatePart } from "./StateCodecError.ts"
@@ -24,7 +24,8 @@ import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedS
  * The versioned codec of each section, with an upgrade from every version ever stored:
  * - session at version 3: 2 recorded the paper market as required (`null` when unknown), 1 not at
  *   all; 3 keeps it optional, as runner metadata;
- * - positions at version 2: trades by buy and sell legs on any venues; 1 held A/B legs and a direction;
+ * - positions at version 3: open trades, trades in flight at venues (`pendingTrades`) and the venues'
+ *   holdings before the session; 2 had no trade in flight; 1 held A/B legs and a direction;
  * - metrics at version 2: 1 upgrades by deriving the initial capital;
  * - risk guard at version 1.
  */
@@ -38,8 +39,8 @@ export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<Engi
   positions: makeVersionedSection({
     part: "positions",
     schema: PositionsState,
-    currentVersion: 2,
-    olderVersions: [olderVersion(1, PositionsStateV1, migratePositionsV1)]
+    currentVersion: 3,
+    olderVersions: [olderVersion(1, PositionsStateV1, migratePositionsV1), olderVersion(2, PositionsStateV2, migratePositionsV2)]
   }),
   metrics: makeVersionedSection({
     part: "metrics",

@@ -11,7 +11,8 @@ import type { ArbitrageTrade } from "../../src/domain/ArbitrageTrade.ts"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { CampaignId, MarketSymbol, OrderId, SessionId, TradeId, Venue } from "../../src/domain/Ids.ts"
 import type { Order } from "../../src/domain/Order.ts"
-import { OrderStatus } from "../../src/domain/Order.ts"
+import { OrderSide, OrderStatus } from "../../src/domain/Order.ts"
+import { clientOrderIdOf, IntentStatus, LegRole, type OrderIntent, type PendingTrade, VenueBaseline } from "../../src/domain/OrderIntent.ts"
 import type { SymbolRiskState } from "../../src/domain/RiskGuardState.ts"
 import { PaperVenues, SessionStatus, TradingMode } from "../../src/domain/SessionState.ts"
 
@@ -41,6 +42,31 @@ const TradeSpec = Schema.Struct({
   stopLossBps: between(-1e4, -0.01)
 })
 
+const IntentSpec = Schema.Struct({
+  role: LegRole,
+  attempt: intBetween(0, 5),
+  venue: Venue,
+  side: OrderSide,
+  quantity: between(0.0001, 1e3),
+  limitPrice: between(0.0001, 1e6),
+  status: IntentStatus,
+  fill: between(0, 1),
+  feesUsd: between(0, 1e3),
+  revision: intBetween(0, 100),
+  updatedAfter: intBetween(0, 1e6)
+})
+
+const PendingSpec = Schema.Struct({
+  tradeId: TradeId,
+  /** Close one of the open trades instead (its index among them), when there is one. */
+  closes: Schema.NullOr(intBetween(0, 100)),
+  unwinding: Schema.Boolean,
+  intents: Schema.Array(IntentSpec).check(Schema.isMinLength(1), Schema.isMaxLength(4)),
+  entrySpreadBps: between(-1e4, 1e4),
+  decidedAfterStart: intBetween(0, 1e9),
+  deadlineAfter: intBetween(0, 1e7)
+})
+
 const RiskExtra = Schema.Struct({
   lossUsd: between(0, 1e6),
   tradesRejected: intBetween(0, 1e6),
@@ -61,7 +87,8 @@ const StateSpec = Schema.Struct({
   totalPnlUsd: between(-1e6, 1e6),
   initialCapitalUsd: between(1, 1e9),
   dailyLossUsd: between(0, 1e6),
-  market: Schema.NullOr(Schema.Struct({ seed: intBetween(-1e6, 1e6), tickMs: intBetween(1, 86_400_000), venues: Schema.optionalKey(PaperVenues) }))
+  market: Schema.NullOr(Schema.Struct({ seed: intBetween(-1e6, 1e6), tickMs: intBetween(1, 86_400_000), venues: Schema.optionalKey(PaperVenues) })),
+  baseline: Schema.NullOr(VenueBaseline)
 })
 type TradeSpec = typeof TradeSpec.Type
 
@@ -100,15 +127,46 @@ const toTrade = (spec: TradeSpec, symbol: MarketSymbol, startTime: number): Arbi
   }
 }
 
-/** Valid engine states with up to `maxOpenTrades` open trades (several per symbol). */
-export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number; readonly minOpenTrades?: number } = {}) =>
+/** The intents of a pending trade of `symbol`, as the spec says (fills within each quantity). */
+const toIntents = (sessionId: string, tradeId: string, symbol: MarketSymbol, specs: ReadonlyArray<typeof IntentSpec.Type>, at: number): Array<OrderIntent> =>
+  specs.map((spec) => {
+    const filledQuantity = spec.quantity * spec.fill
+    return {
+      clientOrderId: clientOrderIdOf(sessionId, tradeId, spec.role, spec.attempt),
+      role: spec.role,
+      attempt: spec.attempt,
+      venue: spec.venue,
+      symbol,
+      side: spec.side,
+      quantity: spec.quantity,
+      limitPrice: spec.limitPrice,
+      status: spec.status,
+      filledQuantity,
+      averageFillPrice: filledQuantity > 0 ? spec.limitPrice : null,
+      feesUsd: spec.feesUsd,
+      reason: spec.status === "rejected" ? "rejected by the venue" : null,
+      revision: spec.revision,
+      createdAt: at,
+      updatedAt: at + spec.updatedAfter
+    }
+  })
+
+/**
+ * Valid engine states with up to `maxOpenTrades` open trades (several per symbol) and, unless
+ * `withPending` is false, up to `maxPendingTrades` trades in flight (opening, closing an open one,
+ * unwinding) and sometimes the venues' baseline.
+ */
+export const engineStateArbitrary = (
+  options: { readonly maxOpenTrades?: number; readonly minOpenTrades?: number; readonly maxPendingTrades?: number } = {}
+) =>
   Arbitrary.all({
     spec: Arbitrary.schema(StateSpec),
     trades: Arbitrary.array(Arbitrary.schema(TradeSpec), {
       minLength: options.minOpenTrades ?? 0,
       maxLength: options.maxOpenTrades ?? 8
-    })
-  }).pipe(Arbitrary.map(({ spec, trades }): EngineState => {
+    }),
+    pending: Arbitrary.array(Arbitrary.schema(PendingSpec), { minLength: 0, maxLength: options.maxPendingTrades ?? 2 })
+  }).pipe(Arbitrary.map(({ pending, spec, trades }): EngineState => {
     const activeTrades: Record<TradeId, ArbitrageTrade> = {}
     const positionOpenTimes: Record<TradeId, number> = {}
     for (const tradeSpec of trades) {
@@ -119,6 +177,26 @@ export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number;
       positionOpenTimes[trade.tradeId] = trade.openedAt
     }
     const open = Object.values(activeTrades)
+    const pendingTrades: Record<TradeId, PendingTrade> = {}
+    for (const p of pending) {
+      const closing = p.closes === null || open.length === 0 ? undefined : open[p.closes % open.length]!
+      const tradeId = closing?.tradeId ?? p.tradeId
+      if (tradeId in pendingTrades || (closing === undefined && tradeId in activeTrades)) continue
+      const symbol = closing?.symbol ?? spec.symbols[0]!
+      const decidedAt = spec.startTime + p.decidedAfterStart
+      pendingTrades[tradeId] = {
+        tradeId,
+        symbol,
+        phase: closing !== undefined ? "closing" : p.unwinding ? "unwinding" : "opening",
+        intents: toIntents(spec.sessionId, tradeId, symbol, p.intents, decidedAt),
+        entrySpreadBps: p.entrySpreadBps,
+        closeReason: closing === undefined ? null : "take_profit",
+        takeProfitBps: 10,
+        stopLossBps: -10,
+        decidedAt,
+        deadlineAt: decidedAt + p.deadlineAfter
+      }
+    }
     const perSymbol: Record<MarketSymbol, SymbolRiskState> = {}
     spec.symbols.forEach((symbol, index) => {
       const mine = open.filter((trade) => trade.symbol === symbol)
@@ -141,7 +219,12 @@ export const engineStateArbitrary = (options: { readonly maxOpenTrades?: number;
         status: spec.status,
         ...(spec.market === null ? {} : { market: spec.market })
       },
-      positions: { activeTrades, positionOpenTimes },
+      positions: {
+        activeTrades,
+        positionOpenTimes,
+        ...(Object.keys(pendingTrades).length === 0 ? {} : { pendingTrades }),
+        ...(spec.baseline === null ? {} : { venueBaseline: spec.baseline })
+      },
       metrics: {
         tradesOpened: spec.closed + open.length,
         tradesClosed: spec.closed,

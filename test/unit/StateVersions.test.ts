@@ -6,13 +6,15 @@ import { expectCodecFailure, expectSuccess } from "../support/Results.ts"
 
 const v1Fixtures = ["v1/engine-state-open-trade.json", "v1/engine-state-flat.json"]
 const v2Fixtures = ["v2/engine-state-open-trade.json", "v2/engine-state-flat-unrecorded-market.json"]
+const v3Fixtures = ["v3/engine-state-open-trade.json"]
 
-/** A stored v1 trade (A/B legs and a direction) as the current version holds it: by buy and sell leg. */
-const upgradedTrade = ({ direction, orderA, orderB, ...rest }: any) => ({
-  ...rest,
-  buyLeg: direction === "buy_a_sell_b" ? orderA : orderB,
-  sellLeg: direction === "buy_a_sell_b" ? orderB : orderA
-})
+/** A stored v1 trade (A/B legs and a direction) as the current version holds it: by buy and sell leg (a later one is already). */
+const upgradedTrade = ({ direction, orderA, orderB, ...rest }: any) =>
+  "buyLeg" in rest ? rest : {
+    ...rest,
+    buyLeg: direction === "buy_a_sell_b" ? orderA : orderB,
+    sellLeg: direction === "buy_a_sell_b" ? orderB : orderA
+  }
 const upgradedPositions = (stored: any) => ({
   activeTrades: Object.fromEntries(Object.entries(stored.activeTrades).map(([id, trade]) => [id, upgradedTrade(trade)])),
   positionOpenTimes: stored.positionOpenTimes
@@ -51,7 +53,21 @@ describe("stored versions", () => {
     })
   }
 
-  for (const path of [...v1Fixtures, ...v2Fixtures]) {
+  for (const path of v3Fixtures) {
+    it(`${path} (session 3, positions 2, metrics 2) decodes to the current version, keeping every stored field`, () => {
+      const stored = fixtureJson(path)
+      assert.deepStrictEqual([stored.session.version, stored.positions.version, stored.metrics.version], [3, 2, 2])
+      const state = expectSuccess(decodeEngineStateJson(fixtureText(path)))
+      // Version 2 had no trade in flight: the current version leaves pendingTrades out.
+      assert.deepStrictEqual(state.positions, withoutVersion(stored.positions))
+      assert.notProperty(state.positions, "pendingTrades")
+      assert.deepStrictEqual(state.session, withoutVersion(stored.session))
+      assert.deepStrictEqual(state.metrics, withoutVersion(stored.metrics))
+      assert.isAbove(Object.keys(state.positions.activeTrades).length, 1)
+    })
+  }
+
+  for (const path of [...v1Fixtures, ...v2Fixtures, ...v3Fixtures]) {
     it(`${path} re-encodes at the current versions and reads back the same`, () => {
       const state = expectSuccess(decodeEngineStateJson(fixtureText(path)))
       const encoded = expectSuccess(encodeEngineState(state))
@@ -62,7 +78,7 @@ describe("stored versions", () => {
     })
   }
 
-  for (const path of ["v1/snapshot-trade.json", "v2/snapshot-trade.json"]) {
+  for (const path of ["v1/snapshot-trade.json", "v2/snapshot-trade.json", "v3/snapshot-trade.json"]) {
     it(`${path}: the envelope verifies its checksum over the stored payload and decodes upgraded`, () => {
       const stored = fixtureJson(path)
       const snapshot = expectSuccess(decodeSnapshotJson(fixtureText(path)))

@@ -20,7 +20,8 @@ import { type LedgerEntry, ledgerTailIssue } from "../../domain/ClosedTrade.ts"
 import { type EngineState, engineStateIssues } from "../../domain/EngineState.ts"
 import { compileExactShape } from "../../domain/internal/ExactShape.ts"
 import type { TradeId } from "../../domain/Ids.ts"
-import { positionsIssues } from "../../domain/PositionsState.ts"
+import { PendingTrade, VenueBaseline } from "../../domain/OrderIntent.ts"
+import { pendingIssues, positionsIssues } from "../../domain/PositionsState.ts"
 import { decodeCustomSections, parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
 import { MalformedJson, StateCodecError } from "../../domain/StateCodecError.ts"
 import { encodeLiveLedgerTail } from "./LiveStateCodec.ts"
@@ -50,6 +51,10 @@ export interface LiveCache {
   readonly ledgerTail: ReadonlyArray<LedgerEntry>
   /** Each open trade as written, and the bytes its two hash fields hold. */
   readonly trades: ReadonlyMap<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>
+  /** Each trade in flight as written, and the bytes of its hash field. */
+  readonly pending: ReadonlyMap<string, { readonly pending: PendingTrade; readonly hashBytes: number }>
+  /** The venues' holdings before the session, as written (and its field's bytes). */
+  readonly baseline: { readonly value: VenueBaseline | undefined; readonly hashBytes: number }
 }
 
 /** A planned save: the writes, whether they replace everything, the payload bytes they carry, and the positions hash's size after it. */
@@ -75,6 +80,13 @@ export const tradeField = (id: string) => `t:${id}`
 export const openTimeField = (id: string) => `o:${id}`
 /** The hash field of the positions section's version (it also keeps the hash from ever being empty). */
 export const versionField = "v"
+/** The hash field of a trade in flight. */
+export const pendingField = (id: string) => `p:${id}`
+/** The hash field of the venues' holdings before the session. */
+export const baselineField = "b"
+
+const encodePending = Schema.encodeUnknownResult(PendingTrade)
+const encodeBaseline = Schema.encodeUnknownResult(VenueBaseline)
 
 const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>
   StateCodecError.invalid("state", issues.map((i) => `${i.issue} at ${prefix}${i.path.join(".")}`).join("; "))
@@ -87,7 +99,7 @@ export const planLiveWrite = (
 ): Result.Result<LivePlan, StateCodecError> => {
   const crossIssues = engineStateIssues(state)
   if (crossIssues.length > 0) return Result.fail(invariantFailure(crossIssues, "state."))
-  const positionIssues = positionsIssues(state.positions)
+  const positionIssues = [...positionsIssues(state.positions), ...pendingIssues(state.positions)]
   if (positionIssues.length > 0) return Result.fail(invariantFailure(positionIssues, "positions."))
 
   const writes: Array<LiveWrite> = []
@@ -154,12 +166,49 @@ export const planLiveWrite = (
   for (const id of previous?.trades.keys() ?? []) {
     if (!trades.has(id)) writes.push({ op: "hdel", field: tradeField(id) }, { op: "hdel", field: openTimeField(id) })
   }
+  // Trades in flight (a live runner's), one field each, written when they changed.
+  const pending = new Map<string, { readonly pending: PendingTrade; readonly hashBytes: number }>()
+  for (const [id, trade] of Object.entries(state.positions.pendingTrades ?? {})) {
+    const before = previous?.pending.get(id)
+    if (before !== undefined && before.pending === trade) {
+      pending.set(id, before)
+      positionsBytes += before.hashBytes
+      continue
+    }
+    const encoded = encodePending(trade, { errors: "all" })
+    if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
+    const text = JSON.stringify(encoded.success)
+    const hashBytes = pendingField(id).length + Buffer.byteLength(text)
+    pending.set(id, { pending: trade, hashBytes })
+    positionsBytes += hashBytes
+    bytes += text.length
+    writes.push({ op: "hset", field: pendingField(id), text })
+  }
+  for (const id of previous?.pending.keys() ?? []) {
+    if (!pending.has(id)) writes.push({ op: "hdel", field: pendingField(id) })
+  }
+  const baselineValue = state.positions.venueBaseline
+  let baseline = previous?.baseline ?? { value: undefined, hashBytes: 0 }
+  if (previous === undefined || previous.baseline.value !== baselineValue) {
+    if (baselineValue === undefined) {
+      if (previous !== undefined && previous.baseline.value !== undefined) writes.push({ op: "hdel", field: baselineField })
+      baseline = { value: undefined, hashBytes: 0 }
+    } else {
+      const encoded = encodeBaseline(baselineValue, { errors: "all" })
+      if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
+      const text = JSON.stringify(encoded.success)
+      baseline = { value: baselineValue, hashBytes: baselineField.length + Buffer.byteLength(text) }
+      bytes += text.length
+      writes.push({ op: "hset", field: baselineField, text })
+    }
+  }
+  positionsBytes += baseline.hashBytes
   return Result.succeed({
     writes,
     full: previous === undefined,
     bytes,
     positionsBytes,
-    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, ledgerTail, trades }
+    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, ledgerTail, trades, pending, baseline }
   })
 }
 
@@ -172,6 +221,8 @@ export const positionsFromHash = (fields: ReadonlyArray<string>): Result.Result<
   let version: number | undefined
   const activeTrades: Record<string, unknown> = {}
   const positionOpenTimes: Record<string, unknown> = {}
+  let pendingTrades: Record<string, unknown> | undefined
+  let venueBaseline: unknown
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const field = fields[i]!
     const value = fields[i + 1]!
@@ -183,11 +234,25 @@ export const positionsFromHash = (fields: ReadonlyArray<string>): Result.Result<
     } else if (field.startsWith("o:")) {
       const time = Number(value)
       positionOpenTimes[field.slice(2)] = value.trim() !== "" && Number.isFinite(time) ? time : value
+    } else if (field.startsWith("p:")) {
+      const parsed = parseJson("positions", value)
+      if (Result.isFailure(parsed)) return parsed
+      pendingTrades = { ...pendingTrades, [field.slice(2)]: parsed.success }
+    } else if (field === baselineField) {
+      const parsed = parseJson("positions", value)
+      if (Result.isFailure(parsed)) return parsed
+      venueBaseline = parsed.success
     } else {
       return Result.fail(new StateCodecError({
         reason: new MalformedJson({ part: "positions", message: `positions hash has an unknown field ${JSON.stringify(field)}` })
       }))
     }
   }
-  return Result.succeed({ ...(version === undefined ? {} : { version }), activeTrades, positionOpenTimes })
+  return Result.succeed({
+    ...(version === undefined ? {} : { version }),
+    activeTrades,
+    positionOpenTimes,
+    ...(pendingTrades === undefined ? {} : { pendingTrades }),
+    ...(venueBaseline === undefined ? {} : { venueBaseline })
+  })
 }
