@@ -13,7 +13,7 @@
 import { Schema } from "effect"
 import { MarketSymbol, TradeId } from "./Ids.ts"
 import { Order } from "./Order.ts"
-import { BasisPoints, EpochMillis, PositiveUsd, Quantity } from "./Units.ts"
+import { BasisPoints, EpochMillis, NonNegativeUsd, PositiveUsd, Quantity } from "./Units.ts"
 
 type Issues = Array<Schema.FilterIssue>
 
@@ -43,7 +43,9 @@ const tradeTerms = {
   /** Close when the captured spread reaches this many bps. */
   takeProfitBps: BasisPoints,
   /** Close when the trade has lost this many bps (a negative number). */
-  stopLossBps: BasisPoints
+  stopLossBps: BasisPoints,
+  /** What its entry fills cost in fees, when a venue charged them (a live trade's; a paper trade's are in its PnL). */
+  entryFeesUsd: Schema.optionalKey(NonNegativeUsd)
 }
 
 /**

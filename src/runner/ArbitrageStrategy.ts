@@ -101,10 +101,11 @@ const recount = (risk: SymbolRiskState, open: ReadonlyArray<ArbitrageTrade>, sym
 const withoutTrade = (state: EngineState, trade: ArbitrageTrade): EngineState["positions"] => {
   const { [trade.tradeId]: _trade, ...activeTrades } = state.positions.activeTrades
   const { [trade.tradeId]: _time, ...positionOpenTimes } = state.positions.positionOpenTimes
-  return { activeTrades, positionOpenTimes }
+  return { ...state.positions, activeTrades, positionOpenTimes }
 }
 
-const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): EngineState => {
+/** `state` with `trade` closed at a realized `pnlUsd`: out of the positions, into the metrics and the risk counters. */
+export const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): EngineState => {
   const positions = withoutTrade(state, trade)
   const open = Object.values(positions.activeTrades)
   const loss = pnlUsd < 0 ? -pnlUsd : 0
@@ -131,8 +132,10 @@ const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): 
   }
 }
 
-const openTrade = (state: EngineState, trade: ArbitrageTrade): EngineState => {
+/** `state` with `trade` open: in the positions, counted opened, its capital in its symbol's risk counters. */
+export const openTrade = (state: EngineState, trade: ArbitrageTrade): EngineState => {
   const positions = {
+    ...state.positions,
     activeTrades: { ...state.positions.activeTrades, [trade.tradeId]: trade },
     positionOpenTimes: { ...state.positions.positionOpenTimes, [trade.tradeId]: trade.openedAt }
   }
