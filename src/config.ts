@@ -86,8 +86,16 @@ export const settings: ReadonlyArray<Setting> = [
   { variable: "MIGRATE_ON_START", meaning: "apply pending migrations when the stores start", default: "true" },
   { variable: "LEASE_TTL", meaning: "life of a session lease without renewal (a dead runner's session is free after it), 1 second to 1 day", default: "15 seconds" },
   { variable: "METRICS_PROMETHEUS_PORT", meaning: "serve the metrics as Prometheus text at http://HOST:PORT/metrics, 1 to 65535", default: "off" },
-  { variable: "METRICS_PROMETHEUS_HOST", meaning: "the address the metrics are served on", default: "127.0.0.1" }
+  { variable: "METRICS_PROMETHEUS_HOST", meaning: "the address the metrics are served on", default: "127.0.0.1" },
+  {
+    variable: "ARBITRAGE_STATE_CRASH_AT",
+    meaning: "for tests: a live run kills itself with SIGKILL at this stage of an order's life (STAGE or STAGE:N, the Nth time)",
+    default: "never"
+  }
 ]
+
+/** For tests: where a live run kills itself (`STAGE` or `STAGE:N`, the Nth time it reaches STAGE). */
+export const crashPointConfig: Config.Config<Option.Option<string>> = Config.option(Config.String("ARBITRAGE_STATE_CRASH_AT"))
 
 /** Everything the persistence stack reads from the environment. */
 export interface PersistenceConfig {

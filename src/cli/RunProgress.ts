@@ -92,8 +92,10 @@ export const leaseWaitLine = (held: SessionHeld, waitSeconds: number): string =>
   `(a dead runner's lease expires then; giving up after ${waitSeconds} s)`
 
 /** The command that runs `sessionId` on to loop `loops`, in the env it runs in. */
-export const resumeCommand = (sessionId: string, loops: number, env: string): string =>
-  `${env === "dev" ? "" : `STATE_ENV=${env} `}${ExitCode.invocation} run --mode resume --session ${sessionId} --loops ${loops}`
+export const resumeCommand = (sessionId: string, loops: number, env: string, venueUrl?: string): string =>
+  `${env === "dev" ? "" : `STATE_ENV=${env} `}${ExitCode.invocation} run --mode resume --session ${sessionId} --loops ${loops}${
+    venueUrl === undefined ? "" : ` --venue-url ${venueUrl}`
+  }`
 
 /** How many open trades the summary lists before it only counts the rest. */
 const listedTrades = 10
@@ -112,6 +114,8 @@ export const summaryLines = (
     readonly env: string
     /** The variables that name the stores this run used (their values are secrets, never printed). */
     readonly storeVariables?: ReadonlyArray<string>
+    /** The venues a live run traded through (the command to go on names them too). */
+    readonly venueUrl?: string
   }
 ): ReadonlyArray<string> => {
   const { state } = outcome
@@ -129,8 +133,8 @@ export const summaryLines = (
   const next = outcome.kind === "left_running" && outcome.reason === "fenced"
     ? []
     : reached
-    ? [`  go on      ${resumeCommand(sessionId, Math.max(2 * options.target, 1000), options.env)}`]
-    : [`  resume     ${resumeCommand(sessionId, options.target, options.env)}`]
+    ? [`  go on      ${resumeCommand(sessionId, Math.max(2 * options.target, 1000), options.env, options.venueUrl)}`]
+    : [`  resume     ${resumeCommand(sessionId, options.target, options.env, options.venueUrl)}`]
   const stores = options.storeVariables ?? []
   const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
   return [

@@ -15,6 +15,7 @@ import { Command } from "effect/cli"
 import { health } from "./commands/Health.ts"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
+import { reconcile } from "./commands/Reconcile.ts"
 import { report } from "./commands/Report.ts"
 import { restore } from "./commands/Restore.ts"
 import { resumeAll } from "./commands/ResumeAll.ts"
@@ -29,7 +30,7 @@ import * as Help from "./Help.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, venue])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, reconcile, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, venue])
 )
 
 // Which signal stopped the program, for its exit code (NodeRuntime interrupts on both alike).

@@ -71,7 +71,9 @@ export interface LiveRunOptions {
 
 /** What a live session persists with: the session's `persist` and its gate. */
 export interface LiveSession<E, R> {
+  /** Persists a step (`Session.ActiveSession.persist`). */
   readonly persist: (state: EngineState, change: StepChange) => Effect.Effect<void, E | StepRefused, R>
+  /** Whether the durable tier takes snapshots, so that new trades may open. */
   readonly canTrade: Effect.Effect<boolean>
 }
 

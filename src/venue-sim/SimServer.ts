@@ -7,7 +7,10 @@
  * a runner is connected: orders go on filling while a runner is down. One
  * lock orders every change (submits, cancels, matching, hand changes). The
  * fault switches act on the venue endpoints only; the admin endpoints always
- * answer.
+ * answer. A runner's tests can serve it in their own process too (`layer`,
+ * on port 0, and `address`).
+ *
+ * @module
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Duration, Effect, Layer, Ref, Schedule, Semaphore } from "effect"

@@ -40,7 +40,7 @@ const runOnOwnDatabase = (name: string) => {
 
 describe("examples", () => {
   it("each example's header gives the command that runs it: npm run example -- <name>", () => {
-    assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "own-runner", "resume-session"])
+    assert.includeMembers(exampleNames, ["compose-layers", "custom-section", "demo", "inspect-snapshots", "live-venue", "own-runner", "resume-session"])
     for (const name of exampleNames) {
       assert.include(readFileSync(join(examplesDir, `${name}.ts`), "utf8"), ` *   npm run example -- ${name}`, name)
     }
@@ -105,6 +105,14 @@ describe("examples", () => {
     assert.strictEqual(ledger![1], ledger![2], "the ledger's PnL is the metrics'")
     assert.match(run.stdout, /restored loop 24 from the \w+ tier, cooldown until loop \d+/)
     assert.include(run.stdout, "the same state as persisted: yes")
+  }, 120_000)
+
+  it("live-venue trades through the simulator, dies with orders in flight, resumes reconciled, and ends with the venues agreeing", () => {
+    const run = runOnOwnDatabase("live-venue")
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.match(run.stdout, /loop 200, \d+ trades opened, \d+ closed, \d+ order\(s\) in flight at the crash/)
+    assert.match(run.stdout, /resumed at loop 200: \d+ order\(s\) moved while it was down, 0 orphan\(s\), venues agree/)
+    assert.match(run.stdout, /stopped at loop 400: [1-9]\d* trades closed, PnL -?\d+\.\d\d USD; venues agree with the state/)
   }, 120_000)
 
   it("custom-section stores its own section with the session, resumes it upgraded from v1, and refuses a future or damaged one", () => {

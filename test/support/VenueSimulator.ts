@@ -72,7 +72,8 @@ export const startSimulator = (args: ReadonlyArray<string> = []) =>
       dataDir,
       stop,
       start,
-      faults: (change) => Effect.flatMap(client, (c) => c.admin.faults({ payload: change })).pipe(Effect.orDie, Effect.asVoid),
+      // A connection kept alive across a restart of the simulator fails once: asked again on a new one.
+      faults: (change) => Effect.flatMap(client, (c) => c.admin.faults({ payload: change })).pipe(Effect.retry({ times: 3 }), Effect.orDie, Effect.asVoid),
       admin: Effect.map(client, (c) => c.admin)
     } satisfies RunningSimulator
   })

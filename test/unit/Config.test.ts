@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
-import { metricsExporterConfig, persistenceConfig, settings } from "../../src/config.ts"
+import { crashPointConfig, metricsExporterConfig, persistenceConfig, settings } from "../../src/config.ts"
 
 /** The variables `config` asks for, read from an empty environment (every one falls back to its default). */
 const variablesRead = <A>(config: Effect.Effect<A, unknown>) =>
@@ -22,7 +22,11 @@ const variablesRead = <A>(config: Effect.Effect<A, unknown>) =>
 describe("settings", () => {
   it.effect("lists every variable the persistence stack and the metrics exporter read, and nothing else", () =>
     Effect.gen(function*() {
-      const read = new Set([...(yield* variablesRead(persistenceConfig)), ...(yield* variablesRead(metricsExporterConfig))])
+      const read = new Set([
+        ...(yield* variablesRead(persistenceConfig)),
+        ...(yield* variablesRead(metricsExporterConfig)),
+        ...(yield* variablesRead(crashPointConfig))
+      ])
       assert.sameMembers(settings.map((setting) => setting.variable), [...read])
       assert.includeMembers([...read], ["DATABASE_URL", "LEASE_TTL", "METRICS_PROMETHEUS_PORT", "METRICS_PROMETHEUS_HOST"])
     }))

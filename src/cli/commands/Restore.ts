@@ -7,6 +7,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { planAt, describeReconciliation } from "./Reconcile.ts"
 import * as Restore from "../../recovery/Restore.ts"
 import { describeReport, reportToJson } from "../../recovery/RestoreReport.ts"
 import { LiveStateStore } from "../../store/LiveStateStore.ts"
@@ -29,9 +30,14 @@ export const restore = Command.make(
       Flag.optional
     ),
     scanBudgetMb: scanBudgetFlag,
+    venueUrl: Flag.String("venue-url").pipe(
+      Flag.withMetavar("URL"),
+      Flag.withDescription("A live session's venues: the report gains its reconciliation (each pending intent, what the venue says, what will be done)"),
+      Flag.optional
+    ),
     json: jsonFlag
   },
-  Effect.fn(function*({ depth, dryRun, json, scanBudgetMb, session }) {
+  Effect.fn(function*({ depth, dryRun, json, scanBudgetMb, session, venueUrl }) {
     if (Option.isSome(depth) && depth.value < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--depth must be at least 1")
     const options: Restore.RestoreOptions = {
       ...Option.match(depth, { onNone: () => ({}), onSome: (d) => ({ depth: d }) }),
@@ -48,7 +54,14 @@ export const restore = Command.make(
         }
         return report
       })).pipe(Effect.provide(Persistence.layer)))
-    yield* Console.log(json ? JSON.stringify(reportToJson(report)) : describeReport(report))
+    const reconciliation = Option.isNone(venueUrl) || report.outcome !== "restored"
+      ? undefined
+      : yield* planAt(report.state, venueUrl.value)
+    yield* Console.log(
+      json
+        ? JSON.stringify({ ...reportToJson(report), ...(reconciliation === undefined ? {} : { reconciliation }) })
+        : [describeReport(report), ...(reconciliation === undefined ? [] : describeReconciliation(reconciliation))].join("\n")
+    )
     if (report.outcome === "unrecoverable") yield* ExitCode.set(ExitCode.invalidState)
   })
 ).pipe(Command.withDescription("Find the freshest valid state of a session and say where it came from"))

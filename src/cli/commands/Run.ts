@@ -3,14 +3,20 @@
  * reaches `--loops`, persisting as it goes, and says how it went (see
  * `RunProgress.ts`).
  */
-import { Clock, Console, Duration, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { persistenceConfig } from "../../config.ts"
-import type { EngineState } from "../../domain/EngineState.ts"
+import { crashPointConfig, persistenceConfig } from "../../config.ts"
+import * as EngineState from "../../domain/EngineState.ts"
+import type { Venue as VenueName } from "../../domain/Ids.ts"
+import * as Reconcile from "../../orders/Reconcile.ts"
+import { crashAt } from "../../runner/CrashPoint.ts"
+import * as LiveRunner from "../../runner/LiveRunner.ts"
+import * as HttpVenue from "../../venue/HttpVenue.ts"
+import { Venue } from "../../venue/Venue.ts"
 import { encodeEngineState } from "../../domain/StateCodec.ts"
 import { describeReport } from "../../recovery/RestoreReport.ts"
 import { type LoopEvents, newSessionState, simulatedStart } from "../../runner/ArbitrageStrategy.ts"
-import { campaignOf, planFor, withRecordedMarket } from "../../runner/TradingPlan.ts"
+import { campaignOf, PlanRefused, planFor, withRecordedMarket } from "../../runner/TradingPlan.ts"
 import * as Runner from "../../runner/Runner.ts"
 import * as Session from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
@@ -28,7 +34,29 @@ const modes = { clean: "CLEAN_RESET", resume: "RESUME_FROM_STATE", auto: "AUTO" 
 const redrawMs = 100
 
 /** The state as printed: its stored (versioned) JSON form. */
-const stateJson = (state: EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
+const stateJson = (state: EngineState.EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
+
+/** The campaign a live session trades: the one it recorded (a request for another is refused). */
+const liveCampaignOf = (state: EngineState.EngineState, requested: string | undefined) =>
+  Effect.gen(function*() {
+    const campaign = yield* campaignOf(state.session.sessionId, state.session.campaignId)
+    if (requested !== undefined && requested !== campaign.id) {
+      return yield* new PlanRefused({ sessionId: state.session.sessionId, message: `${state.session.sessionId} trades campaign ${campaign.id}, not ${requested}` })
+    }
+    if (state.session.mode !== "live") {
+      return yield* new PlanRefused({ sessionId: state.session.sessionId, message: `${state.session.sessionId} is a paper session: it cannot trade live (--venue-url)` })
+    }
+    return campaign
+  })
+
+/** The two venues a live session trades: those its baseline recorded, else the first two given. */
+const liveVenuesOf = (state: EngineState.EngineState, given: ReadonlyArray<VenueName>, url: string) => {
+  const recorded = Object.keys(state.positions.venueBaseline ?? {}).sort() as Array<VenueName>
+  const venues = recorded.length >= 2 ? recorded : [...given]
+  return venues.length >= 2
+    ? Effect.succeed([venues[0]!, venues[1]!] as const)
+    : ExitCode.fail(ExitCode.badArguments, `${url} offers ${venues.length} venue(s): a live session trades between two`)
+}
 
 /** `run`: the paper runner on a session until its loop count reaches --loops; exit 5 if another runner holds it. */
 export const run = Command.make(
@@ -64,6 +92,15 @@ export const run = Command.make(
     statusEvery: Flag.Int("status-every").pipe(
       withDefaultDescribed("When stdout is not a terminal, print a status line every N loops; 0: none", 0)
     ),
+    venueUrl: Flag.String("venue-url").pipe(
+      Flag.withMetavar("URL"),
+      Flag.withDescription(
+        "Trade live through the venue simulator (or a venue adapter's server) at URL instead of the paper feed: orders by " +
+          "client order id, intents durable before they are sent, reconciled with the venues on resume (a new session is mode live)"
+      ),
+      Flag.optional
+    ),
+    loopMs: Flag.Int("loop-ms").pipe(withDefaultDescribed("With --venue-url: real milliseconds between loops", 100)),
     json: jsonFlag
   },
   Effect.fn(function*(args) {
@@ -90,7 +127,7 @@ export const run = Command.make(
     const config = yield* persistenceConfig
     const scanBudget = yield* scanBudgetOf(args.scanBudgetMb)
     /** What a session trades, as this run's flags allow (see `TradingPlan`). */
-    const plan = (state: EngineState, origin: Session.SessionOrigin) =>
+    const plan = (state: EngineState.EngineState, origin: Session.SessionOrigin) =>
       planFor(state, origin.kind === "clean", {
         campaign: requested,
         seed: seedArg,
@@ -110,7 +147,7 @@ export const run = Command.make(
     let lastSnapshot: Effect.Effect<Option.Option<SnapshotSummary>> = Effect.succeedNone
     /** The summary, told how the stop was recorded: after the shutdown snapshot, on a normal end and on a signal alike. */
     /** The state the session stopped at, as its stop was recorded (stopped), or not (as the runner left it). */
-    let stoppedAt: EngineState | undefined
+    let stoppedAt: EngineState.EngineState | undefined
     const summarize = (outcome: Session.ShutdownOutcome) =>
       Effect.gen(function*() {
         stoppedAt = outcome.state
@@ -120,11 +157,87 @@ export const run = Command.make(
           ...(Option.isSome(config.databaseUrl) ? ["DATABASE_URL"] : []),
           ...(config.redisClusterNodes.length > 0 ? ["REDIS_CLUSTER_NODES"] : Option.isSome(config.redisUrl) ? ["REDIS_URL"] : [])
         ]
-        const lines = summaryLines(outcome, { target: args.loops, lastSnapshot: yield* lastSnapshot, env: config.env, storeVariables })
+        const lines = summaryLines(outcome, {
+          target: args.loops,
+          lastSnapshot: yield* lastSnapshot,
+          env: config.env,
+          storeVariables,
+          ...(Option.isSome(args.venueUrl) ? { venueUrl: args.venueUrl.value } : {})
+        })
           .join("\n")
         // With --json, stdout is for the final state only.
         yield* args.json ? Console.error(lines) : Console.log(lines)
       })
+
+    /** A status line (JSON with --json) every --status-every loops when stdout is not a terminal. */
+    const statusLineOf = (state: EngineState.EngineState, session: Session.ActiveSession) =>
+      Effect.gen(function*() {
+        const last = yield* session.lastSnapshot
+        return args.json
+          ? JSON.stringify({
+            loop: state.session.loopCount,
+            targetLoops: args.loops,
+            openTrades: Object.keys(state.positions.activeTrades).length,
+            tradesOpened: state.metrics.tradesOpened,
+            pnlUsd: state.metrics.totalPnlUsd,
+            fencingToken: session.lease.fencingToken,
+            lastSnapshot: Option.match(last, {
+              onNone: () => null,
+              onSome: (s) => ({ sequence: s.sequence, snapshotType: s.snapshotType, loopCount: s.loopCount })
+            })
+          })
+          : statusText(state, args.loops, snapshotLabel(last))
+      })
+
+    if (Option.isSome(args.venueUrl)) {
+      if (args.loopMs < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--loop-ms must be at least 1")
+      const url = args.venueUrl.value
+      const crash = crashAt(Option.getOrUndefined(yield* crashPointConfig))
+      yield* Effect.gen(function*() {
+        const venue = yield* Venue
+        const session = yield* Session.initialize({
+          mode: modes[args.mode],
+          ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
+          newState: (sessionId) =>
+            EngineState.empty({
+              sessionId,
+              startTime: Date.now(),
+              mode: "live",
+              campaignId: campaignForNew.id,
+              initialCapitalUsd: campaignForNew.initialCapitalUsd,
+              symbols: campaignForNew.symbols
+            }),
+          policy: { snapshotInterval: config.snapshotInterval, ...scanBudget },
+          lease: {
+            ttl: config.leaseTtl,
+            wait: Duration.seconds(args.waitLease),
+            onWait: (held) => Console.error(leaseWaitLine(held, args.waitLease))
+          },
+          admit: (state) => Effect.asVoid(liveCampaignOf(state, requested)),
+          onShutdown: summarize
+        })
+        lastSnapshot = session.lastSnapshot
+        const campaign = yield* liveCampaignOf(session.initialState, requested)
+        const venues = yield* liveVenuesOf(session.initialState, venuesArg ?? venue.venues, url)
+        if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
+        else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, live on ${venues.join(" and ")} at ${url})`)
+        return yield* LiveRunner.run(session, session.initialState, {
+          settings: { campaign, venues, slippageBps: 30, legDeadlineMs: 5_000, loopMs: args.loopMs },
+          targetLoops: args.loops,
+          onStage: (stage) => crash(stage),
+          onLoop: (state, reconciled) =>
+            Effect.gen(function*() {
+              if (!reconciled.agrees && state.session.loopCount % 50 === 0) {
+                yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${Reconcile.describePlan(reconciled).join("; ")}`)
+              }
+              if (args.statusEvery > 0 && state.session.loopCount % args.statusEvery === 0) yield* Console.log(yield* statusLineOf(state, session))
+            })
+        })
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url }))), Effect.catchTag("VenueError", (error) =>
+        ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${url}: ${error.message}`)))
+      if (args.json && stoppedAt !== undefined) yield* Console.log(stateJson(stoppedAt))
+      return
+    }
 
     yield* Effect.gen(function*() {
       const session = yield* Session.initialize({
@@ -148,7 +261,7 @@ export const run = Command.make(
 
       const meter = progressMeter(args.loops)
       let drawnAt = -Infinity
-      const onLoop = (state: EngineState, _events: LoopEvents) =>
+      const onLoop = (state: EngineState.EngineState, _events: LoopEvents) =>
         Effect.gen(function*() {
           const loop = state.session.loopCount
           if (live) {
@@ -164,23 +277,7 @@ export const run = Command.make(
             yield* statusLine(statusText(state, args.loops, snapshotLabel(yield* session.lastSnapshot), progress) + degraded)
             statusShown = true
           } else if (args.statusEvery > 0 && loop % args.statusEvery === 0) {
-            const last = yield* session.lastSnapshot
-            yield* Console.log(
-              args.json
-                ? JSON.stringify({
-                  loop,
-                  targetLoops: args.loops,
-                  openTrades: Object.keys(state.positions.activeTrades).length,
-                  tradesOpened: state.metrics.tradesOpened,
-                  pnlUsd: state.metrics.totalPnlUsd,
-                  fencingToken: session.lease.fencingToken,
-                  lastSnapshot: Option.match(last, {
-                    onNone: () => null,
-                    onSome: (s) => ({ sequence: s.sequence, snapshotType: s.snapshotType, loopCount: s.loopCount })
-                  })
-                })
-                : statusText(state, args.loops, snapshotLabel(last))
-            )
+            yield* Console.log(yield* statusLineOf(state, session))
           }
         })
       return yield* Runner.run(session, withRecordedMarket(session.initialState, { campaign, market }), {
