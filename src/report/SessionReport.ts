@@ -402,6 +402,39 @@ ${
   }`
 }
 
+/** A live session's trades in flight at its last snapshot, leg by leg (an unwinding one is an entry that lost a leg). */
+const inFlightSection = ({ last }: ReportFacts) => {
+  const pending = Object.values(last?.positions.pendingTrades ?? {})
+  if (pending.length === 0) return ""
+  const rows = pending.flatMap((trade) =>
+    trade.intents.map((intent) => [
+      trade.tradeId,
+      trade.phase === "unwinding" ? "unwinding (an entry that lost a leg)" : trade.phase,
+      intent.role.replaceAll("_", " "),
+      `${intent.side} ${intent.venue}`,
+      String(intent.quantity),
+      String(intent.filledQuantity),
+      intent.status,
+      intent.clientOrderId
+    ])
+  )
+  return `<h2>Orders in flight</h2>
+<p class="note">At the last snapshot, ${plural(pending.length, "trade")} had orders at the venues, each under a client order id that cannot make a second
+order; a resume looks each one up at its venue before it trades again.</p>
+${
+    table("in-flight", [
+      { title: "trade" },
+      { title: "phase", wraps: true },
+      { title: "leg" },
+      { title: "side, venue" },
+      { title: "quantity", numeric: true },
+      { title: "filled", numeric: true },
+      { title: "status" },
+      { title: "client order id", secondary: true }
+    ], rows)
+  }`
+}
+
 const riskGuardSection = ({ last }: ReportFacts) =>
   last === undefined ? "" : `<h2>Risk guard</h2>
 <p>Daily loss ${usd(last.riskGuard.dailyLossUsd)} USD.</p>
@@ -482,6 +515,7 @@ ${equitySection(facts)}
 ${drawdownSection(facts)}
 ${resumesSection(facts)}
 ${tradesSection(facts)}
+${inFlightSection(facts)}
 ${riskGuardSection(facts)}
 ${snapshotsSection(facts)}
 </main></body></html>

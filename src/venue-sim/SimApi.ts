@@ -4,7 +4,8 @@
  *
  * The venue endpoints are what the `Venue` service needs; the admin ones are
  * for operators and tests: every order the simulator ever accepted, every
- * venue's positions, a position changed by hand, and the fault switches
+ * venue's positions, a position changed by hand, an order cancelled by the
+ * venue itself, and the fault switches
  * (answers withheld after the work is done, delays, rejections, a rate
  * limit, an outage, matching paused).
  */
@@ -111,6 +112,11 @@ export class AdminGroup extends HttpApiGroup.make("admin")
     HttpApiEndpoint.get("orders", "/admin/orders", { success: Schema.Array(VenueOrder) }),
     HttpApiEndpoint.get("positions", "/admin/positions", { success: Schema.Array(VenueBalances) }),
     HttpApiEndpoint.post("faults", "/admin/faults", { payload: SimFaultsChange, success: SimFaults }),
+    HttpApiEndpoint.post("cancel", "/admin/cancel", {
+      payload: Schema.Struct({ venue: VenueName, clientOrderId: ClientOrderId }),
+      success: VenueOrder,
+      error: OrderNotFound
+    }),
     HttpApiEndpoint.post("adjust", "/admin/adjust", {
       payload: Schema.Struct({ venue: VenueName, symbol: MarketSymbol, quantity: Schema.Finite }),
       success: VenueBalances,

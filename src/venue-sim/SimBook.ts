@@ -46,7 +46,7 @@ export type SimEvent =
   | { readonly type: "accepted"; readonly order: VenueOrder }
   | { readonly type: "rejected"; readonly order: VenueOrder }
   | { readonly type: "fill"; readonly fill: VenueFill }
-  | { readonly type: "cancelled"; readonly venue: VenueName; readonly clientOrderId: ClientOrderId; readonly at: number }
+  | { readonly type: "cancelled"; readonly venue: VenueName; readonly clientOrderId: ClientOrderId; readonly at: number; readonly byVenue?: boolean }
   | { readonly type: "expired"; readonly venue: VenueName; readonly clientOrderId: ClientOrderId; readonly at: number }
   | { readonly type: "adjusted"; readonly venue: VenueName; readonly symbol: MarketSymbol; readonly quantity: number; readonly at: number }
 
@@ -101,7 +101,11 @@ export const apply = (book: SimBook, event: SimEvent): void => {
       book.orders.set(keyOf(order.venue, order.clientOrderId), {
         ...order,
         status: event.type,
-        reason: event.type === "expired" ? "not filled within its time to live" : "cancelled by the client",
+        reason: event.type === "expired"
+          ? "not filled within its time to live"
+          : event.byVenue === true
+          ? "cancelled by the venue"
+          : "cancelled by the client",
         updatedAt: Math.max(order.updatedAt, event.at)
       })
       return

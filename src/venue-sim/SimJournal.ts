@@ -33,7 +33,7 @@ const Event = Schema.Union([
   Schema.Struct({ type: Schema.Literal("accepted"), order: VenueOrder }),
   Schema.Struct({ type: Schema.Literal("rejected"), order: VenueOrder }),
   Schema.Struct({ type: Schema.Literal("fill"), fill: VenueFill }),
-  Schema.Struct({ type: Schema.Literal("cancelled"), venue: VenueName, clientOrderId: ClientOrderId, at: EpochMillis }),
+  Schema.Struct({ type: Schema.Literal("cancelled"), venue: VenueName, clientOrderId: ClientOrderId, at: EpochMillis, byVenue: Schema.optionalKey(Schema.Boolean) }),
   Schema.Struct({ type: Schema.Literal("expired"), venue: VenueName, clientOrderId: ClientOrderId, at: EpochMillis }),
   Schema.Struct({ type: Schema.Literal("adjusted"), venue: VenueName, symbol: MarketSymbol, quantity: Schema.Finite, at: EpochMillis })
 ])

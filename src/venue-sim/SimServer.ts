@@ -153,6 +153,15 @@ const handlers = (journal: SimJournal.SimJournal) =>
         .handle("orders", () => Effect.succeed([...book.orders.values()]))
         .handle("positions", () => Effect.succeed(settings.venues.map((venue) => balancesOf(book, venue))))
         .handle("faults", ({ payload }) => Ref.updateAndGet(faults, (f) => ({ ...f, ...payload })))
+        .handle("cancel", ({ payload }) =>
+          locked(Effect.gen(function*() {
+            const found = orderOf(book, payload.venue, payload.clientOrderId)
+            if (found === undefined) return yield* new OrderNotFound({ message: `no order ${payload.clientOrderId} on ${payload.venue}` })
+            if (isTerminal(found.status)) return found
+            const at = yield* Clock.currentTimeMillis
+            yield* journal.append([{ type: "cancelled", venue: found.venue, clientOrderId: found.clientOrderId, at, byVenue: true }]).pipe(Effect.catch(dataFailure))
+            return orderOf(book, payload.venue, payload.clientOrderId)!
+          })))
         .handle("adjust", ({ payload }) =>
           locked(Effect.gen(function*() {
             const venue = settings.venues.find((v) => v.toLowerCase() === payload.venue.toLowerCase())

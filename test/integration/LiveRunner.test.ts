@@ -19,6 +19,7 @@ import { postgresSnapshots, redisLive } from "../support/Backings.ts"
 import { assertStateMatchesVenues } from "../support/LiveChecks.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { startSimulator } from "../support/VenueSimulator.ts"
+import { eventually } from "../contract/VenueContract.ts"
 
 const upbit = VenueName.make("upbit")
 const binance = VenueName.make("binance")
@@ -76,6 +77,35 @@ describe("live runner", () => {
       )
       assert.include(checked.reasons, "entry_unwound", "an entry lost a leg and was unwound")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveunwind")))), 120_000)
+
+  it.live("while the runner is down, a venue cancels one entry leg and fills the other: the resume applies both and unwinds the filled one", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = SessionId.make(`sess_venuecx${randomInt(1e9).toString(36)}`)
+      // Nothing fills: the first entry's legs rest at the venues when the runner dies.
+      yield* sim.faults({ matching: false })
+      let state = yield* runTo(sessionId, sim.url, 10, "crash", "CLEAN_RESET")
+      const opening = () => Object.values(state.positions.pendingTrades ?? {}).find((p) => p.phase === "opening" && p.intents.every((i) => i.status === "open"))
+      while (opening() === undefined) {
+        assert.isBelow(state.session.loopCount, 400, "an entry was decided")
+        state = yield* runTo(sessionId, sim.url, state.session.loopCount + 5, "crash")
+      }
+      const trade = opening()!
+      const sell = trade.intents.find((i) => i.role === "entry_sell")!
+      const admin = yield* sim.admin
+      const cancelled = yield* admin.cancel({ payload: { venue: sell.venue, clientOrderId: sell.clientOrderId as never } })
+      assert.strictEqual(cancelled.reason, "cancelled by the venue")
+      yield* sim.faults({ matching: true })
+      const buy = trade.intents.find((i) => i.role === "entry_buy")!
+      yield* eventually(admin.orders(), (all) => all.some((o) => o.clientOrderId === buy.clientOrderId && o.status === "filled"))
+      const final = yield* runTo(sessionId, sim.url, state.session.loopCount + 60, "stop", "RESUME_FROM_STATE")
+      const checked = yield* assertStateMatchesVenues(final, yield* admin.orders(), settings.venues, campaign.symbols, "after the venue's cancel").pipe(
+        Effect.provide(HttpVenue.layer({ url: sim.url }))
+      )
+      assert.include(checked.reasons, "entry_unwound")
+      assert.notProperty(final.positions.pendingTrades ?? {}, trade.tradeId, "the unwound trade is no longer in flight")
+      assert.notProperty(final.positions.activeTrades, trade.tradeId, "it never opened")
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livevenuecx")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {

@@ -5,12 +5,14 @@
  * browser by `test/integration/Report.test.ts`.)
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
+import { Arbitrary, Effect, Result } from "effect"
+import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
 import { StateCodecError } from "../../src/domain/StateCodecError.ts"
 import { drawdownOf } from "../../src/report/Drawdown.ts"
 import { layoutResumeLabels, niceTicks, type ResumeMark } from "../../src/report/SessionChart.ts"
-import { historyCut } from "../../src/report/SessionReport.ts"
+import { historyCut, render } from "../../src/report/SessionReport.ts"
+import { engineStateArbitrary } from "../support/StateArbitrary.ts"
 import type { RecordedEvent } from "../../src/store/SessionEvents.ts"
 import type { SnapshotRead } from "../../src/store/SnapshotStore.ts"
 
@@ -98,4 +100,43 @@ describe("historyCut", () => {
     const cut = historyCut({ sessionId, ledger: [], snapshots: [read(1), read(6)], events: [passedOver] })
     assert.deepStrictEqual(cut?.removedReferences, [4, 5])
   })
+})
+
+describe("render: orders in flight", () => {
+  const sessionId = SessionId.make("sess_inflight1")
+  const page = (state: EngineState) =>
+    render({
+      sessionId,
+      snapshots: [{
+        snapshotId: 1,
+        sequence: 1,
+        recordedAt: 0,
+        bytes: 0,
+        result: Result.succeed({ envelopeVersion: 1, sessionId, snapshotType: "trade", sequence: 1, fencingToken: 1, createdAt: 0, checksum: "x", state })
+      }],
+      ledger: [],
+      events: []
+    })
+
+  it.effect("lists a live session's trades in flight at its last snapshot, leg by leg, an unwinding one named for what it is", () =>
+    Effect.gen(function*() {
+      const sampled = yield* Arbitrary.sampleEffect(engineStateArbitrary({ maxOpenTrades: 2, maxPendingTrades: 3 }), { count: 200, seed: 8 })
+      const states = sampled.filter((s) => Object.keys(s.positions.pendingTrades ?? {}).length > 0).map((s) => ({ ...s, session: { ...s.session, sessionId } }))
+      assert.isAbove(states.length, 0, "sampled states with trades in flight")
+      assert.isTrue(states.some((s) => Object.values(s.positions.pendingTrades!).some((p) => p.phase === "unwinding")))
+      for (const state of states.slice(0, 20)) {
+        const html = page(state)
+        assert.include(html, "<h2>Orders in flight</h2>")
+        for (const pending of Object.values(state.positions.pendingTrades!)) {
+          for (const intent of pending.intents) assert.include(html, intent.clientOrderId)
+          if (pending.phase === "unwinding") assert.include(html, "unwinding (an entry that lost a leg)")
+        }
+      }
+    }))
+
+  it.effect("has no such section for a session with nothing in flight", () =>
+    Effect.gen(function*() {
+      const [state] = yield* Arbitrary.sampleEffect(engineStateArbitrary({ maxPendingTrades: 0 }), { count: 1, seed: 9 })
+      assert.notInclude(page({ ...state!, session: { ...state!.session, sessionId } }), "Orders in flight")
+    }))
 })
