@@ -5,7 +5,9 @@
  *
  * Needs the PostgreSQL and Redis of the machine (BENCH_DATABASE_URL,
  * BENCH_REDIS_URL; defaults: the local ones, database `test`). Writes into a
- * namespace of its own and removes it at the end.
+ * namespace of its own and removes it at the end. Benchmarks 6 and 7 (an order
+ * intent made durable before its send, a reconciliation of 100 intents) also
+ * start the venue simulator as a process of its own.
  */
 import { Arbitrary, Effect, Layer, ManagedRuntime, Option, Redacted, Result } from "effect"
 import { Redis } from "ioredis"
@@ -20,12 +22,13 @@ import { campaigns } from "../src/runner/Campaign.ts"
 import * as Runner from "../src/runner/Runner.ts"
 import * as Session from "../src/session/Session.ts"
 import { LiveStateStore } from "../src/store/LiveStateStore.ts"
-import { openTimeField, tradeField, versionField } from "../src/store/internal/LiveStateDelta.ts"
+import { baselineField, openTimeField, pendingField, tradeField, versionField } from "../src/store/internal/LiveStateDelta.ts"
 import { durableOn, postgresLayer, redisLiveLayer, type Stores } from "../src/store/Persistence.ts"
 import { SnapshotStore } from "../src/store/SnapshotStore.ts"
 import { sectionKey, writeMarkKey } from "../src/store/StateKeys.ts"
 import { engineStateArbitrary } from "../test/support/StateArbitrary.ts"
 import { compare, type Comparison, formatTable, percentile, time } from "./Harness.ts"
+import { intentBench, reconcileBench } from "./OrderIntents.ts"
 
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379/0"
@@ -49,19 +52,28 @@ const stateWith = async (sessionId: SessionId, trades: number): Promise<EngineSt
 }
 const encoded = (state: EngineState) => Result.getOrThrow(encodeEngineState(state)) as Record<string, any>
 
-/** The raw writes of a whole live state: what our full save sends, as a plain MULTI. */
+/**
+ * The raw writes of a whole live state: what our full save sends, as a plain MULTI (the string
+ * sections, the runner's own sections' key removed, the ledger tail, the positions hash with every
+ * trade, trade in flight and the venues' baseline, the mark).
+ */
 const rawLiveSave = (state: EngineState, mark: string) => {
   const e = encoded(state)
-  const { activeTrades, positionOpenTimes, version } = e.positions
+  const { activeTrades, pendingTrades, positionOpenTimes, venueBaseline, version } = e.positions
   const fields: Array<string> = [versionField, String(version)]
   for (const id of Object.keys(activeTrades)) fields.push(tradeField(id), JSON.stringify(activeTrades[id]), openTimeField(id), String(positionOpenTimes[id]))
+  for (const id of Object.keys(pendingTrades ?? {})) fields.push(pendingField(id), JSON.stringify(pendingTrades[id]))
+  if (venueBaseline !== undefined) fields.push(baselineField, JSON.stringify(venueBaseline))
   const id = state.session.sessionId
   const texts = [JSON.stringify(e.session), JSON.stringify(e.metrics), JSON.stringify(e.riskGuard)]
+  const tail = JSON.stringify({ version: 1, durableUpTo: state.metrics.tradesClosed, entries: [] })
   return () =>
     redis.multi()
       .set(sectionKey(env, id, "session"), texts[0]!)
       .set(sectionKey(env, id, "metrics"), texts[1]!)
       .set(sectionKey(env, id, "riskGuard"), texts[2]!)
+      .del(sectionKey(env, id, "custom"))
+      .set(sectionKey(env, id, "ledger"), tail)
       .del(sectionKey(env, id, "positions"))
       .hset(sectionKey(env, id, "positions"), ...fields)
       .set(writeMarkKey(env, id), mark)
@@ -183,6 +195,11 @@ try {
     onP99Ms: loopOn.p99 / 1000
   })
 
+  // 6. An order intent made durable before its legs are sent; 7. reconciling 100 intents (bench/OrderIntents.ts).
+  const intentState = await stateWith(SessionId.make("sess_benchintent1"), 10)
+  results.push(await run(intentBench({ env, base: intentState, sql, redis, runs: 1_000 })))
+  results.push(await runtime.runPromise(reconcileBench({ base: await stateWith(SessionId.make("sess_benchrecon1"), 0), runs: 40 })))
+
   // 5a. Scaling: restore time and snapshot size by open trades.
   const scaling: Array<Record<string, unknown>> = []
   for (const trades of [10, 100, 1_000, 10_000]) {
@@ -248,7 +265,7 @@ try {
   }
 } finally {
   await sql.query("DELETE FROM session_snapshots WHERE env = $1", [env]).catch(() => undefined)
-  await sql.query("DELETE FROM session_leases WHERE env = $1", [env]).catch(() => undefined)
+  for (const table of ["session_leases", "session_events", "trade_ledger"]) await sql.query(`DELETE FROM ${table} WHERE env = $1`, [env]).catch(() => undefined)
   const keys = await redis.keys(`arbitrage:state:${env}:*`)
   if (keys.length > 0) await redis.del(...keys)
   await sql.end()

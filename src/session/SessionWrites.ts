@@ -49,7 +49,8 @@ export const make = Effect.fnUntraced(function*(options: WritesOptions) {
   /** The tail once `written` (what a snapshot appended) is durable. */
   const appended = (written: ReadonlyArray<LedgerEntry>) => {
     const upTo = written.reduce((max, entry) => Math.max(max, entry.closeNumber), 0)
-    return Ref.update(ledgerTail, (tail) => tail.filter((entry) => entry.closeNumber > upTo))
+    // The same array when nothing left it: the live tier rewrites the tail only when it changed.
+    return Ref.update(ledgerTail, (tail) => (tail.some((entry) => entry.closeNumber <= upTo) ? tail.filter((entry) => entry.closeNumber > upTo) : tail))
   }
   /** Commits a snapshot with the ledger tail it carries; what it appended leaves the tail. */
   const commitWithLedger = (metadata: SnapshotWriter.Unsettled["metadata"], current: EngineState, ledger: ReadonlyArray<LedgerEntry>) =>
@@ -130,7 +131,8 @@ export const make = Effect.fnUntraced(function*(options: WritesOptions) {
     if (before.durableTier === "degraded") return yield* refused("the durable tier is away: no trade opens until it is back")
     const metadata = yield* writer.next("trade")
     // The step's closes count only once it is taken: a refused step is redone, and closes them again.
-    const ledger = [...(yield* Ref.get(ledgerTail)), ...closes]
+    const standing = yield* Ref.get(ledgerTail)
+    const ledger = closes.length === 0 ? standing : [...standing, ...closes]
     // In doubt from the moment it is sent until its outcome is known: an interruption meanwhile
     // (SIGTERM) leaves it to the shutdown to settle.
     yield* Ref.set(writer.unsettled, Option.some({ metadata, state: current, ledger }))

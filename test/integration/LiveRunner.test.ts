@@ -2,8 +2,9 @@
  * The live runner against the venue simulator (its own process) on the real
  * Redis and PostgreSQL: it opens and closes trades through orders, unwinds an
  * entry a venue rejects, resumes a session whose runner stopped with orders
- * in flight (filled meanwhile), and refuses to open trades while a venue
- * holds a position the state does not account for.
+ * in flight (a leg cancelled by the venue meanwhile, the other filled; a leg
+ * filled in part and then cancelled), and refuses to open trades while a
+ * venue holds a position the state does not account for, naming it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
@@ -12,13 +13,15 @@ import { EngineState } from "../../src/index.ts"
 import { CampaignId, SessionId, Venue as VenueName } from "../../src/domain/Ids.ts"
 import type { LiveSettings } from "../../src/orders/LiveTrades.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
+import * as Reconcile from "../../src/orders/Reconcile.ts"
+import * as Restore from "../../src/recovery/Restore.ts"
 import * as LiveRunner from "../../src/runner/LiveRunner.ts"
 import * as Session from "../../src/session/Session.ts"
 import * as HttpVenue from "../../src/venue/HttpVenue.ts"
 import { postgresSnapshots, redisLive } from "../support/Backings.ts"
 import { assertStateMatchesVenues } from "../support/LiveChecks.ts"
 import { uniqueEnv } from "../support/Services.ts"
-import { startSimulator } from "../support/VenueSimulator.ts"
+import { type RunningSimulator, startSimulator } from "../support/VenueSimulator.ts"
 import { eventually } from "../contract/VenueContract.ts"
 
 const upbit = VenueName.make("upbit")
@@ -38,14 +41,58 @@ const options = (mode: Session.SessionMode, sessionId: SessionId): Session.Sessi
 })
 
 /** Runs a session of its own to `loops` through the simulator at `url`, ended as `end` says; its final state. */
-const runTo = (sessionId: SessionId, url: string, loops: number, end: "stop" | "crash", mode: Session.SessionMode = "AUTO") =>
+const runTo = (
+  sessionId: SessionId,
+  url: string,
+  loops: number,
+  end: "stop" | "crash",
+  mode: Session.SessionMode = "AUTO",
+  onReconciled: (plan: Reconcile.ReconcilePlan) => void = () => undefined
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const session = yield* Session.initialize(options(mode, sessionId)).pipe(Scope.provide(scope))
-    const final = yield* LiveRunner.run(session, session.initialState, { settings, targetLoops: loops, reconcileEvery: 40 })
+    const final = yield* LiveRunner.run(session, session.initialState, {
+      settings,
+      targetLoops: loops,
+      reconcileEvery: 40,
+      onLoop: (_, reconciled) => Effect.sync(() => onReconciled(reconciled))
+    })
     yield* Scope.close(scope, end === "crash" ? Exit.fail("killed") : Exit.void)
     return final
   }).pipe(Effect.provide(HttpVenue.layer({ url, timeout: "2 seconds" })))
+
+/**
+ * Runs a new session (killed every few loops) until an entry rests at the venues with both legs
+ * working, matching paused so that nothing fills; that trade in flight. The simulator's matching
+ * is left paused.
+ */
+const entryResting = (sessionId: SessionId, sim: RunningSimulator) =>
+  Effect.gen(function*() {
+    yield* sim.faults({ matching: false })
+    let state = yield* runTo(sessionId, sim.url, 10, "crash", "CLEAN_RESET")
+    const opening = () => Object.values(state.positions.pendingTrades ?? {}).find((p) => p.phase === "opening" && p.intents.every((i) => i.status === "open"))
+    while (opening() === undefined) {
+      assert.isBelow(state.session.loopCount, 400, "an entry was decided")
+      state = yield* runTo(sessionId, sim.url, state.session.loopCount + 5, "crash")
+    }
+    return opening()!
+  })
+
+/** Resumes the session for 60 loops and checks it against the venues: `tradeId` was unwound, never opened. */
+const resumedUnwound = (sessionId: SessionId, sim: RunningSimulator, tradeId: string, where: string) =>
+  Effect.gen(function*() {
+    const start = yield* Restore.run(sessionId)
+    const loop = start.outcome === "restored" ? start.state.session.loopCount : 0
+    const final = yield* runTo(sessionId, sim.url, loop + 60, "stop", "RESUME_FROM_STATE")
+    const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, where).pipe(
+      Effect.provide(HttpVenue.layer({ url: sim.url }))
+    )
+    assert.include(checked.reasons, "entry_unwound")
+    assert.notProperty(final.positions.pendingTrades ?? {}, tradeId, "the unwound trade is no longer in flight")
+    assert.notProperty(final.positions.activeTrades, tradeId, "it never opened")
+    return final
+  })
 
 describe("live runner", () => {
   it.live("trades through the venues: opens and closes trades by their orders; positions and PnL are the venues'", () =>
@@ -82,15 +129,7 @@ describe("live runner", () => {
     Effect.gen(function*() {
       const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
       const sessionId = SessionId.make(`sess_venuecx${randomInt(1e9).toString(36)}`)
-      // Nothing fills: the first entry's legs rest at the venues when the runner dies.
-      yield* sim.faults({ matching: false })
-      let state = yield* runTo(sessionId, sim.url, 10, "crash", "CLEAN_RESET")
-      const opening = () => Object.values(state.positions.pendingTrades ?? {}).find((p) => p.phase === "opening" && p.intents.every((i) => i.status === "open"))
-      while (opening() === undefined) {
-        assert.isBelow(state.session.loopCount, 400, "an entry was decided")
-        state = yield* runTo(sessionId, sim.url, state.session.loopCount + 5, "crash")
-      }
-      const trade = opening()!
+      const trade = yield* entryResting(sessionId, sim)
       const sell = trade.intents.find((i) => i.role === "entry_sell")!
       const admin = yield* sim.admin
       const cancelled = yield* admin.cancel({ payload: { venue: sell.venue, clientOrderId: sell.clientOrderId as never } })
@@ -98,14 +137,30 @@ describe("live runner", () => {
       yield* sim.faults({ matching: true })
       const buy = trade.intents.find((i) => i.role === "entry_buy")!
       yield* eventually(admin.orders(), (all) => all.some((o) => o.clientOrderId === buy.clientOrderId && o.status === "filled"))
-      const final = yield* runTo(sessionId, sim.url, state.session.loopCount + 60, "stop", "RESUME_FROM_STATE")
-      const checked = yield* assertStateMatchesVenues(final, yield* admin.orders(), settings.venues, campaign.symbols, "after the venue's cancel").pipe(
-        Effect.provide(HttpVenue.layer({ url: sim.url }))
-      )
-      assert.include(checked.reasons, "entry_unwound")
-      assert.notProperty(final.positions.pendingTrades ?? {}, trade.tradeId, "the unwound trade is no longer in flight")
-      assert.notProperty(final.positions.activeTrades, trade.tradeId, "it never opened")
+      yield* resumedUnwound(sessionId, sim, trade.tradeId, "after the venue's cancel")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livevenuecx")))), 120_000)
+
+  it.live("while the runner is down, a leg fills in part and the venue cancels the rest: the resume applies the part filled and unwinds it", () =>
+    Effect.gen(function*() {
+      // Each order fills in 40 parts, one a tick: slow enough to catch one filled in part.
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5", "--fill-slices", "40"])
+      const sessionId = SessionId.make(`sess_venuepx${randomInt(1e9).toString(36)}`)
+      const trade = yield* entryResting(sessionId, sim)
+      const buy = trade.intents.find((i) => i.role === "entry_buy")!
+      const admin = yield* sim.admin
+      yield* sim.faults({ matching: true })
+      yield* eventually(admin.orders(), (all) => all.some((o) => o.clientOrderId === buy.clientOrderId && o.filledQuantity > 0), 30)
+      yield* sim.faults({ matching: false })
+      const cancelled = yield* admin.cancel({ payload: { venue: buy.venue, clientOrderId: buy.clientOrderId as never } })
+      assert.strictEqual(cancelled.status, "cancelled")
+      assert.isAbove(cancelled.filledQuantity, 0, "filled in part before the venue cancelled it")
+      assert.isBelow(cancelled.filledQuantity, cancelled.quantity)
+      yield* sim.faults({ matching: true })
+      const final = yield* resumedUnwound(sessionId, sim, trade.tradeId, "after a part fill and the venue's cancel")
+      const fills = (yield* admin.orders()).filter((o) => o.clientOrderId === buy.clientOrderId)
+      assert.lengthOf(fills, 1, "one venue order for the leg's client order id")
+      assert.isAtLeast(final.metrics.tradesClosed, 1)
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livevenuepx")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {
@@ -114,7 +169,16 @@ describe("live runner", () => {
       const first = yield* runTo(sessionId, sim.url, 120, "stop", "CLEAN_RESET")
       const symbol = campaign.symbols[0]!
       yield* (yield* sim.admin).adjust({ payload: { venue: upbit, symbol, quantity: 1.5 } })
-      const refused = yield* runTo(sessionId, sim.url, first.session.loopCount + 100, "stop", "RESUME_FROM_STATE")
+      const plans: Array<Reconcile.ReconcilePlan> = []
+      const refused = yield* runTo(sessionId, sim.url, first.session.loopCount + 100, "stop", "RESUME_FROM_STATE", (plan) => plans.push(plan))
+      // Every reconciliation of the resumed run names the difference: what the venue holds, and what the state says it should.
+      assert.isNotEmpty(plans)
+      for (const plan of plans) {
+        assert.isFalse(plan.agrees)
+        const difference = plan.differences.find((d) => d.venue === upbit && d.symbol === symbol)
+        assert.isDefined(difference, JSON.stringify(plan.differences))
+        assert.closeTo(difference!.actual - difference!.expected, 1.5, 1e-9)
+      }
       // Only entries already in flight at the stop may still complete; no new one is decided.
       const inFlight = Object.values(first.positions.pendingTrades ?? {}).filter((p) => p.phase === "opening").length
       assert.isAtMost(refused.metrics.tradesOpened, first.metrics.tradesOpened + inFlight, "no trade opened while the venue differs")

@@ -221,14 +221,21 @@ export const run = Command.make(
         const venues = yield* liveVenuesOf(session.initialState, venuesArg ?? venue.venues, url)
         if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
         else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, live on ${venues.join(" and ")} at ${url})`)
+        let lastPlan: Reconcile.ReconcilePlan | undefined
         return yield* LiveRunner.run(session, session.initialState, {
           settings: { campaign, venues, slippageBps: 30, legDeadlineMs: 5_000, loopMs: args.loopMs },
           targetLoops: args.loops,
           onStage: (stage) => crash(stage),
           onLoop: (state, reconciled) =>
             Effect.gen(function*() {
-              if (!reconciled.agrees && state.session.loopCount % 50 === 0) {
-                yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${Reconcile.describePlan(reconciled).join("; ")}`)
+              // Said after each reconciliation that finds the venues differing, and once when they agree again.
+              if (reconciled !== lastPlan) {
+                if (!reconciled.agrees) {
+                  yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${Reconcile.describePlan(reconciled).join("; ")}`)
+                } else if (lastPlan !== undefined && !lastPlan.agrees) {
+                  yield* Console.error(`${session.sessionId}: the venues agree with the state again; new trades allowed`)
+                }
+                lastPlan = reconciled
               }
               if (args.statusEvery > 0 && state.session.loopCount % args.statusEvery === 0) yield* Console.log(yield* statusLineOf(state, session))
             })

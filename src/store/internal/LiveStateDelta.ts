@@ -66,13 +66,18 @@ export interface LivePlan {
   readonly cache: LiveCache
 }
 
-const encodeTradeBySchema = Schema.encodeUnknownResult(ArbitrageTrade)
-const exactTrade = compileExactShape(ArbitrageTrade) ?? (() => undefined)
-/** A trade's encoded form, by its compiled exact shape when that proves it (see `ExactShape`), else by its Schema. */
-const encodeTrade = (trade: ArbitrageTrade): Result.Result<unknown, Schema.SchemaError> => {
-  const copy = exactTrade(trade)
-  return copy !== undefined ? Result.succeed(copy.value) : encodeTradeBySchema(trade, { errors: "all" })
+/** The encoder of a hash field's value: by its compiled exact shape when that proves it (see `ExactShape`), else by its Schema. */
+const fieldEncoder = <S extends Schema.Top & { readonly EncodingServices: never }>(schema: S) => {
+  const bySchema = Schema.encodeUnknownResult(schema)
+  const exact = compileExactShape(schema) ?? (() => undefined)
+  return (value: S["Type"]): Result.Result<unknown, Schema.SchemaError> => {
+    const copy = exact(value)
+    return copy !== undefined ? Result.succeed(copy.value) : bySchema(value, { errors: "all" })
+  }
 }
+const encodeTrade = fieldEncoder(ArbitrageTrade)
+const encodePending = fieldEncoder(PendingTrade)
+const encodeBaseline = fieldEncoder(VenueBaseline)
 
 /** The hash field of a trade. */
 export const tradeField = (id: string) => `t:${id}`
@@ -85,8 +90,6 @@ export const pendingField = (id: string) => `p:${id}`
 /** The hash field of the venues' holdings before the session. */
 export const baselineField = "b"
 
-const encodePending = Schema.encodeUnknownResult(PendingTrade)
-const encodeBaseline = Schema.encodeUnknownResult(VenueBaseline)
 
 const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>
   StateCodecError.invalid("state", issues.map((i) => `${i.issue} at ${prefix}${i.path.join(".")}`).join("; "))
@@ -175,7 +178,7 @@ export const planLiveWrite = (
       positionsBytes += before.hashBytes
       continue
     }
-    const encoded = encodePending(trade, { errors: "all" })
+    const encoded = encodePending(trade)
     if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
     const text = JSON.stringify(encoded.success)
     const hashBytes = pendingField(id).length + Buffer.byteLength(text)
@@ -194,7 +197,7 @@ export const planLiveWrite = (
       if (previous !== undefined && previous.baseline.value !== undefined) writes.push({ op: "hdel", field: baselineField })
       baseline = { value: undefined, hashBytes: 0 }
     } else {
-      const encoded = encodeBaseline(baselineValue, { errors: "all" })
+      const encoded = encodeBaseline(baselineValue)
       if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
       const text = JSON.stringify(encoded.success)
       baseline = { value: baselineValue, hashBytes: baselineField.length + Buffer.byteLength(text) }

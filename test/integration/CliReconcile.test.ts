@@ -1,0 +1,98 @@
+/**
+ * `reconcile` and `restore --dry-run --venue-url`, as an operator runs them:
+ * real processes against the real servers and the venue simulator (its own
+ * process). A live session stopped, then an orphan order of its prefix placed
+ * at a venue and a position changed there by hand: the plan names both
+ * (exit 3) and changes nothing; `restore --dry-run` shows the same plan; once
+ * the position is undone, `--apply` cancels the orphan and the session
+ * agrees with its venues again; a runner resumed while a venue differs says
+ * what differs.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { randomInt } from "node:crypto"
+import { MarketSymbol, Venue as VenueName } from "../../src/domain/Ids.ts"
+import { clientOrderPrefixOf } from "../../src/domain/OrderIntent.ts"
+import * as HttpVenue from "../../src/venue/HttpVenue.ts"
+import { ClientOrderId, Venue } from "../../src/venue/Venue.ts"
+import { runCliUntil } from "../support/Cli.ts"
+import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
+import { startSimulator } from "../support/VenueSimulator.ts"
+
+const env = {
+  DATABASE_URL: Redacted.value(testDatabaseUrl),
+  REDIS_URL: Redacted.value(testRedisUrl),
+  STATE_ENV: uniqueEnv("clirecon")
+}
+/** A CLI run that leaves the event loop free (the test's own clients keep their connections). */
+const cli = (args: ReadonlyArray<string>) =>
+  Effect.map(Effect.promise(() => runCliUntil(args, env, () => false)), (run) => ({ status: run.status, stdout: run.lines.join("\n"), stderr: run.stderr }))
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!)
+const upbit = VenueName.make("upbit")
+const symbol = MarketSymbol.make("BTC-USDT")
+
+describe("cli reconcile", () => {
+  it.live("names an orphan and a position changed by hand (exit 3) without changing anything; restore --dry-run shows the same; --apply cancels the orphan once the venue agrees", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = `sess_clirecon${randomInt(1e9).toString(36)}`
+      const run = yield* cli(["run", "--mode", "clean", "--session", sessionId, "--campaign", "aggressive", "--loops", "40", "--venue-url", sim.url, "--loop-ms", "10", "--json"])
+      assert.strictEqual(run.status, 0, run.stderr)
+      const stopped = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url, "--json"])
+      assert.strictEqual(stopped.status, 0, `a stopped session agrees with its venues: ${stopped.stdout} ${stopped.stderr}`)
+
+      // At the venue: an order of the session's prefix the state never made, far from the market (it rests), and a position changed by hand.
+      const orphanId = ClientOrderId.make(`${clientOrderPrefixOf(sessionId)}-byhand-eb0`)
+      yield* Effect.flatMap(Venue, (venue) => venue.submit({ clientOrderId: orphanId, venue: upbit, symbol, side: "buy", quantity: 0.01, limitPrice: 1 })).pipe(
+        Effect.provide(HttpVenue.layer({ url: sim.url }))
+      )
+      const admin = yield* sim.admin
+      yield* admin.adjust({ payload: { venue: upbit, symbol, quantity: 0.75 } })
+      const before = yield* cli(["inspect", "--session", sessionId, "--json"])
+      assert.strictEqual(before.status, 0, before.stderr)
+
+      const planned = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url, "--json"])
+      assert.strictEqual(planned.status, 3, `the venues differ: ${planned.stdout} ${planned.stderr}`)
+      const plan = lastJson(planned.stdout)
+      assert.isFalse(plan.agrees)
+      assert.isFalse(plan.applied)
+      assert.deepStrictEqual(plan.orphans.map((o: { order: { clientOrderId: string }; action: string }) => [o.order.clientOrderId, o.action]), [[orphanId, "cancel"]])
+      const difference = plan.differences.find((d: { venue: string; symbol: string }) => d.venue === upbit && d.symbol === symbol)
+      assert.isDefined(difference, JSON.stringify(plan.differences))
+      assert.closeTo(difference.actual - difference.expected, 0.75, 1e-9)
+      const text = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url])
+      assert.strictEqual(text.status, 3)
+      assert.include(text.stdout, `orphan ${orphanId} on upbit`)
+      assert.match(text.stdout, new RegExp(`upbit holds ${difference.actual} ${symbol}, the state says ${difference.expected}: new trades refused until an operator acts`))
+
+      // The plan changed nothing: the orphan still works at the venue, the state is as it was.
+      const orphan = (yield* admin.orders()).find((o) => o.clientOrderId === orphanId)
+      assert.strictEqual(orphan?.status, "open")
+      const after = yield* cli(["inspect", "--session", sessionId, "--json"])
+      assert.deepStrictEqual(lastJson(after.stdout), lastJson(before.stdout))
+
+      const dryRun = yield* cli(["restore", "--session", sessionId, "--dry-run", "--venue-url", sim.url, "--json"])
+      assert.strictEqual(dryRun.status, 0, dryRun.stderr)
+      const report = lastJson(dryRun.stdout)
+      assert.strictEqual(report.outcome, "restored")
+      assert.deepStrictEqual(report.reconciliation.orphans, plan.orphans)
+      assert.deepStrictEqual(report.reconciliation.differences, plan.differences)
+
+      // Undone by hand: --apply cancels the orphan, and the session agrees again.
+      yield* admin.adjust({ payload: { venue: upbit, symbol, quantity: -0.75 } })
+      const applied = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url, "--apply", "--json"])
+      assert.strictEqual(applied.status, 0, `${applied.stdout} ${applied.stderr}`)
+      assert.isTrue(lastJson(applied.stdout).applied)
+      assert.strictEqual((yield* admin.orders()).find((o) => o.clientOrderId === orphanId)?.status, "cancelled")
+      const again = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url, "--json"])
+      assert.strictEqual(again.status, 0, again.stdout)
+      assert.isTrue(lastJson(again.stdout).agrees)
+      assert.lengthOf(lastJson(again.stdout).orphans, 0)
+
+      // A runner resumed while a venue differs says what differs, on its error stream, and trades no new entry.
+      yield* admin.adjust({ payload: { venue: upbit, symbol, quantity: 0.5 } })
+      const resumed = yield* cli(["run", "--mode", "resume", "--session", sessionId, "--loops", "60", "--venue-url", sim.url, "--loop-ms", "10", "--json"])
+      assert.strictEqual(resumed.status, 0, resumed.stderr)
+      assert.match(resumed.stderr, new RegExp(`${sessionId}: the venues differ from the state; no new trades: upbit holds [-0-9.e]+ ${symbol}, the state says`))
+    }).pipe(Effect.scoped), 120_000)
+})
