@@ -13,40 +13,17 @@ import { Effect } from "effect"
 import type { Redis } from "ioredis"
 import type pg from "pg"
 import type { EngineState } from "../src/domain/EngineState.ts"
-import { type Env, type MarketSymbol, SessionId, TradeId, Venue as VenueName } from "../src/domain/Ids.ts"
-import type { PendingTrade, VenueBaseline } from "../src/domain/OrderIntent.ts"
+import { type Env, SessionId, TradeId } from "../src/domain/Ids.ts"
 import { clientOrderPrefixOf } from "../src/domain/OrderIntent.ts"
-import { newIntent, withVenueOrder } from "../src/orders/LiveTrades.ts"
 import * as Reconcile from "../src/orders/Reconcile.ts"
 import { campaigns } from "../src/runner/Campaign.ts"
 import * as Session from "../src/session/Session.ts"
 import { pendingField } from "../src/store/internal/LiveStateDelta.ts"
 import { sectionKey, writeMarkKey } from "../src/store/StateKeys.ts"
 import * as HttpVenue from "../src/venue/HttpVenue.ts"
-import { type ClientOrderId, Venue } from "../src/venue/Venue.ts"
+import { binance, entriesAtVenues, openingTrade, upbit } from "../test/support/PendingTrades.ts"
 import { startSimulator } from "../test/support/VenueSimulator.ts"
 import { type Comparison, time } from "./Harness.ts"
-
-const upbit = VenueName.make("upbit")
-const binance = VenueName.make("binance")
-
-/** A trade about to open: both entry legs intended, not sent. */
-const openingTrade = (sessionId: string, tradeId: TradeId, symbol: MarketSymbol, now: number): PendingTrade => {
-  const leg = (role: "entry_buy" | "entry_sell", venue: VenueName, side: "buy" | "sell", limitPrice: number) =>
-    newIntent({ sessionId, tradeId, role, attempt: 0, venue, symbol, side, quantity: 0.02, limitPrice, now })
-  return {
-    tradeId,
-    symbol,
-    phase: "opening",
-    intents: [leg("entry_buy", upbit, "buy", 1_000), leg("entry_sell", binance, "sell", 1_000_000)],
-    entrySpreadBps: 12,
-    closeReason: null,
-    takeProfitBps: 20,
-    stopLossBps: 30,
-    decidedAt: now,
-    deadlineAt: now + 2_000
-  }
-}
 
 /** Alternates `baseline` and `ours` inside one fiber (as a runner calls its session), after a warm-up. */
 const alternate = <E, R>(
@@ -151,39 +128,9 @@ export const reconcileBench = (options: { readonly base: EngineState; readonly r
     // The orders stay working while they are looked up: the plan finds nothing to change each time.
     yield* sim.faults({ matching: false })
     const venueLayer = HttpVenue.layer({ url: sim.url })
-    const sessionId = options.base.session.sessionId
     const symbols = campaigns.aggressive!.symbols
-    const now = Date.now()
-    const pendingTrades: Record<string, PendingTrade> = {}
-    for (let i = 0; i < 50; i++) {
-      const tradeId = TradeId.make(`trd_recon${i}`)
-      pendingTrades[tradeId] = openingTrade(sessionId, tradeId, symbols[i % symbols.length]!, now)
-    }
-    const baseline = Object.fromEntries([upbit, binance].map((v) => [v, Object.fromEntries(symbols.map((s) => [s, 0]))])) as VenueBaseline
-    const intended: EngineState = {
-      ...options.base,
-      positions: { activeTrades: {}, positionOpenTimes: {}, pendingTrades, venueBaseline: baseline },
-    }
-    const state = yield* Effect.gen(function*() {
-      const venue = yield* Venue
-      let sent = intended
-      for (const [tradeId, trade] of Object.entries(intended.positions.pendingTrades!)) {
-        const intents = []
-        for (const intent of trade.intents) {
-          const order = yield* venue.submit({
-            clientOrderId: intent.clientOrderId as ClientOrderId,
-            venue: intent.venue,
-            symbol: intent.symbol,
-            side: intent.side,
-            quantity: intent.quantity,
-            limitPrice: intent.limitPrice
-          })
-          intents.push(withVenueOrder(intent, order, Date.now()))
-        }
-        sent = { ...sent, positions: { ...sent.positions, pendingTrades: { ...sent.positions.pendingTrades, [tradeId]: { ...trade, intents } } } }
-      }
-      return sent
-    }).pipe(Effect.provide(venueLayer))
+    const state = yield* entriesAtVenues(options.base, 50, symbols).pipe(Effect.provide(venueLayer))
+    const sessionId = options.base.session.sessionId
     const venues = [upbit, binance] as const
     const prefix = `${clientOrderPrefixOf(sessionId)}-`
     const get = async (path: string) => {

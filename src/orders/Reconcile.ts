@@ -61,7 +61,12 @@ export interface ReconcilePlan {
   readonly differences: ReadonlyArray<PositionDifference>
   /** No position differs once the intents are updated: the session may open trades. */
   readonly agrees: boolean
+  /** Set when the venues did not let the reconciliation finish (why): nothing is known, nothing agrees. */
+  readonly unfinished?: string
 }
+
+/** A reconciliation the venues did not let finish (`error`): it agrees with nothing, so no trade opens until one finishes. */
+export const unfinished = (error: VenueError): ReconcilePlan => ({ intents: [], orphans: [], differences: [], agrees: false, unfinished: error.message })
 
 /** How close a venue's quantity must be to the state's to agree (floating-point sums of fills). */
 const tolerance = (quantity: number) => 1e-9 * Math.max(1, Math.abs(quantity))
@@ -159,6 +164,7 @@ export const apply = Effect.fn("Reconcile.apply")(function*(state: EngineState, 
 
 /** One line per difference and orphan, for an operator. */
 export const describePlan = (found: ReconcilePlan): ReadonlyArray<string> => [
+  ...(found.unfinished === undefined ? [] : [`the reconciliation did not finish (${found.unfinished}): new trades refused until it does`]),
   ...found.intents.filter((i) => i.action !== "none").map((i) =>
     `${i.clientOrderId} on ${i.venue}: ${i.statusInState} in the state, ${i.atVenue === null ? "unknown to the venue: to be sent" : `${i.atVenue.status} at the venue (${i.atVenue.filledQuantity} filled)`}`
   ),

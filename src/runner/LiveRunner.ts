@@ -17,8 +17,12 @@
  * Before the first loop, and every `reconcileEvery` loops, the state is
  * reconciled with the venues (`Reconcile`): what happened while the runner
  * was down is applied, orphans are cancelled, and while the positions differ
- * from the venues' no trade opens (fail closed). A new session first records
- * what the venues held (its baseline).
+ * from the venues' no trade opens (fail closed). A reconciliation the venues
+ * do not let finish (unreachable, rate limits beyond its patience) is tried
+ * again every loop, and no trade opens until one finishes; the orders in
+ * flight are still followed meanwhile. A new session first records what the
+ * venues held (its baseline): a new session whose venues do not answer
+ * fails with the `VenueError`.
  *
  * `onStage` is told each stage of an order's life as it is reached (for the
  * CLI's JSON lines, and the tests that kill the runner at each of them).
@@ -44,7 +48,7 @@ import {
 } from "../orders/LiveTrades.ts"
 import * as Reconcile from "../orders/Reconcile.ts"
 import type { StepChange, StepRefused } from "../session/Session.ts"
-import { type ClientOrderId, Venue, type VenueError } from "../venue/Venue.ts"
+import { type ClientOrderId, Venue, VenueError } from "../venue/Venue.ts"
 
 /** A stage of an order's life the runner reaches (see `onStage`). */
 export type Stage =
@@ -112,8 +116,15 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
     const applied = yield* Reconcile.apply(state, found, now)
     if (applied !== state && (yield* persist(applied, false))) state = applied
     return found
-  })
-  let reconciled = yield* reconcile
+  }).pipe(Effect.catchIf((error): error is VenueError => error instanceof VenueError, (error) =>
+    Effect.gen(function*() {
+      if (reconciled?.unfinished === undefined) {
+        yield* Effect.logWarning(`${state.session.sessionId}: the reconciliation did not finish (${error.message}); no new trades until it does`)
+      }
+      return Reconcile.unfinished(error)
+    })))
+  let reconciled: Reconcile.ReconcilePlan | undefined
+  reconciled = yield* reconcile
 
   /** What the venues say now of every order in flight (one that may have filled or been acked). */
   const refresh = Effect.gen(function*() {
@@ -173,7 +184,7 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
 
   while (state.session.loopCount < options.targetLoops) {
     const loop = state.session.loopCount
-    if (loop > start.session.loopCount && loop % reconcileEvery === 0) reconciled = yield* reconcile
+    if (reconciled.unfinished !== undefined || (loop > start.session.loopCount && loop % reconcileEvery === 0)) reconciled = yield* reconcile
     const refreshed = yield* refresh
     const pairs = yield* quotes
     const now = yield* Clock.currentTimeMillis

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import type { MarketSymbol, Venue as VenueName } from "../domain/Ids.ts"
@@ -28,6 +28,11 @@ export interface HttpVenueOptions {
   readonly url: string
   /** Default 5 seconds. */
   readonly timeout?: Duration.Input
+  /**
+   * How long to keep asking a simulator that does not answer for its venues when the layer is built
+   * (a runner resumed while its venues are briefly away); default: not at all, it fails at once.
+   */
+  readonly connectWait?: Duration.Input
 }
 
 /** Whether a failure says the request never left (the connection was refused). */
@@ -71,7 +76,14 @@ export const make = Effect.fnUntraced(function*(options: HttpVenueOptions) {
       })
     )
 
-  const venues = options.url === "" ? [] : (yield* call("simulator", "info", false, client.admin.info())).venues
+  const connectWait = Duration.fromInputUnsafe(options.connectWait ?? 0)
+  const info = call("simulator", "info", false, client.admin.info()).pipe(
+    Effect.retry({
+      while: (error) => error.reason._tag === "Unreachable",
+      schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo({ duration: connectWait }))
+    })
+  )
+  const venues = options.url === "" ? [] : (yield* info).venues
 
   const submit = (request: OrderRequest) =>
     Effect.flatMap(call(request.venue, `submit ${request.clientOrderId}`, true, client.venue.submit({ payload: request })), (order) =>

@@ -7,7 +7,7 @@
  * venue holds a position the state does not account for, naming it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Ref, Scope } from "effect"
 import { randomInt } from "node:crypto"
 import { EngineState } from "../../src/index.ts"
 import { CampaignId, SessionId, Venue as VenueName } from "../../src/domain/Ids.ts"
@@ -18,6 +18,7 @@ import * as Restore from "../../src/recovery/Restore.ts"
 import * as LiveRunner from "../../src/runner/LiveRunner.ts"
 import * as Session from "../../src/session/Session.ts"
 import * as HttpVenue from "../../src/venue/HttpVenue.ts"
+import { Venue, VenueError } from "../../src/venue/Venue.ts"
 import { postgresSnapshots, redisLive } from "../support/Backings.ts"
 import { assertStateMatchesVenues } from "../support/LiveChecks.ts"
 import { uniqueEnv } from "../support/Services.ts"
@@ -161,6 +162,48 @@ describe("live runner", () => {
       assert.lengthOf(fills, 1, "one venue order for the leg's client order id")
       assert.isAtLeast(final.metrics.tradesClosed, 1)
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livevenuepx")))), 120_000)
+
+  it.live("a reconciliation the venues do not let finish is tried again every loop, and no entry is decided until one finishes", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = SessionId.make(`sess_unfinished${randomInt(1e9).toString(36)}`)
+      // The venues answer everything but the list of the session's orders, until `blocked` is cleared.
+      const blocked = yield* Ref.make(true)
+      const venueLayer = Layer.effect(
+        Venue,
+        Effect.map(Venue, (venue) =>
+          Venue.of({
+            ...venue,
+            orders: (name, options) =>
+              Effect.flatMap(Ref.get(blocked), (isBlocked) =>
+                isBlocked ? Effect.fail(VenueError.unreachable(name, "orders", "the venue's order list is away")) : venue.orders(name, options))
+          }))
+      ).pipe(Layer.provide(HttpVenue.layer({ url: sim.url })))
+      const seen: Array<{ readonly loop: number; readonly unfinished: boolean; readonly inFlight: number; readonly opened: number }> = []
+      const final = yield* Effect.scoped(Effect.gen(function*() {
+        const session = yield* Session.initialize(options("CLEAN_RESET", sessionId))
+        return yield* LiveRunner.run(session, session.initialState, {
+          settings,
+          targetLoops: 250,
+          reconcileEvery: 40,
+          onLoop: (state, reconciled) =>
+            Effect.gen(function*() {
+              seen.push({
+                loop: state.session.loopCount,
+                unfinished: reconciled.unfinished !== undefined,
+                inFlight: Object.keys(state.positions.pendingTrades ?? {}).length,
+                opened: state.metrics.tradesOpened
+              })
+              if (state.session.loopCount === 30) yield* Ref.set(blocked, false)
+            })
+        })
+      })).pipe(Effect.provide(venueLayer))
+      const whileBlocked = seen.filter((s) => s.loop <= 30)
+      assert.lengthOf(whileBlocked, 30)
+      assert.isTrue(whileBlocked.every((s) => s.unfinished && s.inFlight === 0 && s.opened === 0), "nothing decided while the reconciliation could not finish")
+      assert.isFalse(seen.find((s) => s.loop === 32)!.unfinished, "tried again at the next loop, and finished")
+      assert.isAbove(final.metrics.tradesOpened + Object.keys(final.positions.pendingTrades ?? {}).length, 0, "trading resumed once it finished")
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveunfinished")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {

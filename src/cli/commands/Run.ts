@@ -36,6 +36,9 @@ const redrawMs = 100
 /** The state as printed: its stored (versioned) JSON form. */
 const stateJson = (state: EngineState.EngineState) => JSON.stringify(encodeEngineState(state).pipe((r) => (r._tag === "Success" ? r.success : null)))
 
+/** How long a live run keeps asking venues that do not answer at its start (a restart of theirs) before it gives up. */
+const venueConnectWait = "15 seconds"
+
 /** The campaign a live session trades: the one it recorded (a request for another is refused). */
 const liveCampaignOf = (state: EngineState.EngineState, requested: string | undefined) =>
   Effect.gen(function*() {
@@ -96,7 +99,8 @@ export const run = Command.make(
       Flag.withMetavar("URL"),
       Flag.withDescription(
         "Trade live through the venue simulator (or a venue adapter's server) at URL instead of the paper feed: orders by " +
-          "client order id, intents durable before they are sent, reconciled with the venues on resume (a new session is mode live)"
+          "client order id, intents durable before they are sent, reconciled with the venues on resume (a new session is mode live); " +
+          "venues that do not answer at the start are asked again for 15 s"
       ),
       Flag.optional
     ),
@@ -228,10 +232,14 @@ export const run = Command.make(
           onStage: (stage) => crash(stage),
           onLoop: (state, reconciled) =>
             Effect.gen(function*() {
-              // Said after each reconciliation that finds the venues differing, and once when they agree again.
+              // Said after each reconciliation that finds the venues differing (a retry of one that could not finish
+              // only when its reason changed), and once when they agree again.
               if (reconciled !== lastPlan) {
-                if (!reconciled.agrees) {
-                  yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${Reconcile.describePlan(reconciled).join("; ")}`)
+                const text = Reconcile.describePlan(reconciled).join("; ")
+                if (reconciled.unfinished !== undefined) {
+                  if (lastPlan?.unfinished !== reconciled.unfinished) yield* Console.error(`${session.sessionId}: ${text}`)
+                } else if (!reconciled.agrees) {
+                  yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${text}`)
                 } else if (lastPlan !== undefined && !lastPlan.agrees) {
                   yield* Console.error(`${session.sessionId}: the venues agree with the state again; new trades allowed`)
                 }
@@ -240,7 +248,7 @@ export const run = Command.make(
               if (args.statusEvery > 0 && state.session.loopCount % args.statusEvery === 0) yield* Console.log(yield* statusLineOf(state, session))
             })
         })
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url }))), Effect.catchTag("VenueError", (error) =>
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url, connectWait: venueConnectWait }))), Effect.catchTag("VenueError", (error) =>
         ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${url}: ${error.message}`)))
       if (args.json && stoppedAt !== undefined) yield* Console.log(stateJson(stoppedAt))
       return
