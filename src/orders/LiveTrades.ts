@@ -159,11 +159,16 @@ const legOrder = (intent: OrderIntent, quantity: number, price: number, now: num
   updatedAt: Math.max(now, intent.createdAt)
 })
 
-/** What a loop's resolution did: the state after it, the trades it closed, the cancels to send. */
+/**
+ * What a loop's resolution did: the state after it, the trades it closed, the cancels to send, and
+ * the intents of entries given up that are not to be sent (`held`: they may be at their venue already,
+ * and are looked up before anything is decided of them).
+ */
 export interface Resolution {
   readonly state: EngineState
   readonly closed: ReadonlyArray<ClosedTrade>
   readonly cancels: ReadonlyArray<{ readonly tradeId: string; readonly intent: OrderIntent }>
+  readonly held: ReadonlyArray<string>
 }
 
 /** The next attempt of `role` for what is left of `quantity`. */
@@ -183,17 +188,22 @@ const retry = (sessionId: string, pending: PendingTrade, last: OrderIntent, quan
 
 /**
  * Moves every pending trade on as its intents allow at `now` (loop `loop`): opens, unwinds, closes,
- * retries; `limitOf` prices a new leg (a marketable limit at the venue's quote).
+ * retries; `limitOf` prices a new leg (a marketable limit at the venue's quote). An intent still
+ * `intended` that `mayBeAtVenue` says may have been sent (by a process that died before it recorded
+ * the answer, and not looked up since) is never taken for one the venue does not have: an entry given
+ * up waits for it to be looked up.
  */
 export const resolve = (
   start: EngineState,
   now: number,
   loop: number,
-  limitOf: (venue: Venue, symbol: MarketSymbol, side: "buy" | "sell") => number | undefined
+  limitOf: (venue: Venue, symbol: MarketSymbol, side: "buy" | "sell") => number | undefined,
+  mayBeAtVenue: (clientOrderId: string) => boolean = () => false
 ): Resolution => {
   let state = start
   const closed: Array<ClosedTrade> = []
   const cancels: Array<{ readonly tradeId: string; readonly intent: OrderIntent }> = []
+  const held: Array<string> = []
   const sessionId = state.session.sessionId
   for (const pending of Object.values(start.positions.pendingTrades ?? {})) {
     if (pending.phase === "opening") {
@@ -224,10 +234,12 @@ export const resolve = (
       if (!failed && now < pending.deadlineAt) continue
       const working = pending.intents.filter(isWorking)
       if (working.length > 0) {
-        // Given up: what still works is cancelled (one never sent is simply not sent).
+        // Given up: what still works is cancelled; one never sent is simply not sent; one that may
+        // have been sent is neither sent nor dropped until it is looked up.
         for (const intent of working) {
-          if (intent.status === "intended") state = replaceIntent(state, pending.tradeId, withStatus(intent, "cancelled", "entry given up before it was sent", now))
-          else cancels.push({ tradeId: pending.tradeId, intent })
+          if (intent.status !== "intended") cancels.push({ tradeId: pending.tradeId, intent })
+          else if (mayBeAtVenue(intent.clientOrderId)) held.push(intent.clientOrderId)
+          else state = replaceIntent(state, pending.tradeId, withStatus(intent, "cancelled", "entry given up before it was sent", now))
         }
         continue
       }
@@ -364,7 +376,7 @@ export const resolve = (
       }
     }
   }
-  return { state, closed, cancels }
+  return { state, closed, cancels, held }
 }
 
 /** The unwind legs of an unwinding trade, each with every attempt at it (one per venue and side). */

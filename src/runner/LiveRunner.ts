@@ -109,12 +109,18 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
     if (yield* persist(recorded, false)) state = recorded
   }
 
+  // Intents still `intended` in the state this run starts from may have been sent by the process
+  // that died before it recorded the answer: until one is looked up (by a reconciliation that
+  // finishes, or a fetch), it is never taken for an order the venue does not have.
+  const mayBeSent = new Set(intentsOf(start).filter(({ intent }) => intent.status === "intended").map(({ intent }) => intent.clientOrderId))
+
   const reconcile = Effect.gen(function*() {
     yield* stage("reconciling")
     const now = yield* Clock.currentTimeMillis
     const found = yield* Reconcile.plan(state, venues, symbols, now)
     const applied = yield* Reconcile.apply(state, found, now)
     if (applied !== state && (yield* persist(applied, false))) state = applied
+    for (const finding of found.intents) mayBeSent.delete(finding.clientOrderId)
     return found
   }).pipe(Effect.catchIf((error): error is VenueError => error instanceof VenueError, (error) =>
     Effect.gen(function*() {
@@ -132,9 +138,10 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
     let next = state
     let filled = false
     for (const { intent, tradeId } of intentsOf(state)) {
-      if (!isWorking(intent) || intent.status === "intended") continue
+      if (!isWorking(intent) || (intent.status === "intended" && !mayBeSent.has(intent.clientOrderId))) continue
       const found = yield* Effect.result(venue.fetch(intent.venue, intent.clientOrderId as ClientOrderId))
       if (found._tag === "Failure") continue
+      mayBeSent.delete(intent.clientOrderId)
       const updated = Option.match(found.success, { onNone: () => notAtVenue(intent, now), onSome: (order) => withVenueOrder(intent, order, now) })
       if (updated.filledQuantity > intent.filledQuantity) filled = true
       next = replaceIntent(next, tradeId, updated)
@@ -155,11 +162,15 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
   })
 
   /** Sends every intent still to send, and asks for `cancels`; the state with what the venues answered. */
-  const send = (from: EngineState, cancels: ReadonlyArray<{ readonly tradeId: string; readonly intent: { readonly clientOrderId: string; readonly venue: VenueName } }>) =>
+  const send = (
+    from: EngineState,
+    cancels: ReadonlyArray<{ readonly tradeId: string; readonly intent: { readonly clientOrderId: string; readonly venue: VenueName } }>,
+    held: ReadonlyArray<string>
+  ) =>
     Effect.gen(function*() {
       let next = from
       for (const { intent, tradeId } of intentsOf(from)) {
-        if (intent.status !== "intended") continue
+        if (intent.status !== "intended" || held.includes(intent.clientOrderId)) continue
         yield* stage("before_send", { clientOrderId: intent.clientOrderId })
         const answer = yield* Effect.result(venue.submit({
           clientOrderId: intent.clientOrderId as ClientOrderId,
@@ -170,6 +181,10 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
           limitPrice: intent.limitPrice
         }))
         yield* stage("after_send", { clientOrderId: intent.clientOrderId })
+        // An answer, or a refusal that says the order was not made, settles whether it was sent.
+        if (answer._tag === "Success" || answer.failure.reason._tag === "Rejected" || answer.failure.reason._tag === "OutcomeUnknown") {
+          mayBeSent.delete(intent.clientOrderId)
+        }
         const now = yield* Clock.currentTimeMillis
         next = replaceIntent(next, tradeId, answer._tag === "Success" ? withVenueOrder(intent, answer.success, now) : afterFailure(intent, answer.failure, now))
       }
@@ -194,11 +209,12 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
       const quote = name.toLowerCase() === venues[0].toLowerCase() ? pair.quotes[0] : pair.quotes[1]
       return side === "buy" ? quote.ask * (1 + settings.slippageBps / 10_000) : quote.bid * (1 - settings.slippageBps / 10_000)
     }
-    const resolution = resolve(refreshed, now, loop, limitOf)
+    const resolution = resolve(refreshed, now, loop, limitOf, (id) => mayBeSent.has(id))
     const canOpen = reconciled.agrees && (yield* session.canTrade)
     const decided = decide(resolution.state, pairs, now, loop, settings, canOpen)
     const next: EngineState = { ...decided, session: { ...decided.session, loopCount: loop + 1 } }
-    const sends = intentsOf(next).some(({ intent }) => intent.status === "intended") || resolution.cancels.length > 0
+    const sends = intentsOf(next).some(({ intent }) => intent.status === "intended" && !resolution.held.includes(intent.clientOrderId)) ||
+      resolution.cancels.length > 0
     if (!(yield* persist(next, sends, resolution.closed))) {
       // Not durable: nothing is sent or cancelled, nothing decided; the venues are read again next loop.
       const idle: EngineState = { ...state, session: { ...state.session, loopCount: loop + 1 } }
@@ -208,7 +224,7 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
       state = next
       if (sends) {
         yield* stage("intent_recorded")
-        const answered = yield* send(next, resolution.cancels)
+        const answered = yield* send(next, resolution.cancels, resolution.held)
         if (answered !== next && (yield* persist(answered, false))) {
           state = answered
           yield* stage("ack_recorded")

@@ -205,6 +205,51 @@ describe("live runner", () => {
       assert.isAbove(final.metrics.tradesOpened + Object.keys(final.positions.pendingTrades ?? {}).length, 0, "trading resumed once it finished")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveunfinished")))), 120_000)
 
+  it.live("a leg sent just before the runner died, the venues away at the resume past its entry's deadline: looked up before it is given up, then unwound", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = SessionId.make(`sess_sentdied${randomInt(1e9).toString(36)}`)
+      // The runner dies right after its first send: the durable state holds both entry legs as
+      // intended, one of them an order at its venue (which fills there).
+      const scope = yield* Scope.make()
+      const session = yield* Session.initialize(options("CLEAN_RESET", sessionId)).pipe(Scope.provide(scope))
+      const died = yield* Effect.exit(LiveRunner.run(session, session.initialState, {
+        settings,
+        targetLoops: 400,
+        onStage: (name) => (name === "after_send" ? Effect.die(new Error("killed after a send")) : Effect.void)
+      }).pipe(Effect.provide(HttpVenue.layer({ url: sim.url }))))
+      assert.isTrue(Exit.isFailure(died), "the runner reached a send")
+      yield* Scope.close(scope, Exit.fail("killed"))
+      const before = yield* Restore.run(sessionId)
+      assert.strictEqual(before.outcome, "restored")
+      const restored = before.outcome === "restored" ? before.state : undefined
+      const [pending] = Object.values(restored!.positions.pendingTrades ?? {})
+      assert.isDefined(pending, "an entry was in flight")
+      assert.isTrue(pending!.intents.every((i) => i.status === "intended"), "neither answer was recorded")
+      const sent = yield* (yield* sim.admin).orders()
+      const atVenue = sent.filter((o) => pending!.intents.some((i) => i.clientOrderId === o.clientOrderId))
+      assert.lengthOf(atVenue, 1, "one leg reached its venue")
+
+      // The resume finds the venues away until its entry's deadline has passed, then back.
+      yield* sim.faults({ down: true })
+      const final = yield* Effect.scoped(Effect.gen(function*() {
+        const resumed = yield* Session.initialize(options("RESUME_FROM_STATE", sessionId))
+        return yield* LiveRunner.run(resumed, resumed.initialState, {
+          settings,
+          targetLoops: resumed.initialState.session.loopCount + 300,
+          onLoop: (state) =>
+            Date.now() > pending!.deadlineAt + 300 && state.session.loopCount % 10 === 0 ? sim.faults({ down: false }) : Effect.void
+        })
+      })).pipe(Effect.provide(HttpVenue.layer({ url: sim.url, timeout: "2 seconds" })))
+      const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "after the resume").pipe(
+        Effect.provide(HttpVenue.layer({ url: sim.url }))
+      )
+      const leg = pending!.intents.find((i) => i.clientOrderId === atVenue[0]!.clientOrderId)!
+      const ledger = checked.reasons
+      assert.notProperty(final.positions.pendingTrades ?? {}, pending!.tradeId, "the entry was settled")
+      assert.include(ledger, "entry_unwound", `the leg sent before the crash (${leg.clientOrderId}) was found and unwound`)
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livesentdied")))), 120_000)
+
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {
       const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
