@@ -98,12 +98,13 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
       Effect.catchTag("StepRefused", () => Effect.succeed(false))
     )
 
-  // A new session first records what the venues hold: its positions are counted from there.
+  // A new session first records what the venues hold, of every symbol (the account may hold some it
+  // does not trade): its positions are counted from there.
   if (state.positions.venueBaseline === undefined) {
     const baseline: Record<string, Record<string, number>> = {}
     for (const name of venues) {
       const balances = yield* venue.balances(name)
-      baseline[name] = Object.fromEntries(symbols.map((symbol) => [symbol, balances.positions[symbol] ?? 0]))
+      baseline[name] = { ...Object.fromEntries(symbols.map((symbol) => [symbol, 0])), ...balances.positions }
     }
     const recorded: EngineState = { ...state, positions: { ...state.positions, venueBaseline: baseline as VenueBaseline } }
     if (yield* persist(recorded, false)) state = recorded

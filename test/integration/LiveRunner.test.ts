@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Ref, Scope } from "effect"
 import { randomInt } from "node:crypto"
 import { EngineState } from "../../src/index.ts"
-import { CampaignId, SessionId, Venue as VenueName } from "../../src/domain/Ids.ts"
+import { CampaignId, MarketSymbol, SessionId, Venue as VenueName } from "../../src/domain/Ids.ts"
 import type { LiveSettings } from "../../src/orders/LiveTrades.ts"
 import { campaigns } from "../../src/runner/Campaign.ts"
 import * as Reconcile from "../../src/orders/Reconcile.ts"
@@ -249,6 +249,21 @@ describe("live runner", () => {
       assert.notProperty(final.positions.pendingTrades ?? {}, pending!.tradeId, "the entry was settled")
       assert.include(ledger, "entry_unwound", `the leg sent before the crash (${leg.clientOrderId}) was found and unwound`)
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livesentdied")))), 120_000)
+
+  it.live("a new session on an account that already holds a symbol it does not trade counts it in its baseline, and trades", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = SessionId.make(`sess_heldbefore${randomInt(1e9).toString(36)}`)
+      const other = MarketSymbol.make("XRP-USDT")
+      assert.notInclude(campaign.symbols, other)
+      yield* (yield* sim.admin).adjust({ payload: { venue: binance, symbol: other, quantity: 250 } })
+      const plans: Array<Reconcile.ReconcilePlan> = []
+      const final = yield* runTo(sessionId, sim.url, 150, "stop", "CLEAN_RESET", (plan) => plans.push(plan))
+      assert.strictEqual(final.positions.venueBaseline?.[binance]?.[other], 250)
+      assert.isNotEmpty(plans)
+      assert.isTrue(plans.every((plan) => plan.agrees), JSON.stringify(plans.flatMap((plan) => plan.differences)))
+      assert.isAbove(final.metrics.tradesOpened + Object.keys(final.positions.pendingTrades ?? {}).length, 0, "it traded")
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveheldbefore")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {
