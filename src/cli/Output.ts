@@ -5,6 +5,8 @@
 import { Effect, Option } from "effect"
 import { Flag } from "effect/cli"
 import type { ArbitrageTrade } from "../domain/ArbitrageTrade.ts"
+import type { EngineState } from "../domain/EngineState.ts"
+import type { PendingTrade } from "../domain/OrderIntent.ts"
 import { SessionId } from "../domain/Ids.ts"
 import { defaultScanBudgetBytes } from "../recovery/Restore.ts"
 import { ExitCode } from "./ExitCode.ts"
@@ -52,6 +54,18 @@ export const isTerminal = (): boolean => process.stdout.isTTY === true
 export const describeTrade = (t: ArbitrageTrade): string =>
   `${t.tradeId} ${t.symbol}  buy ${t.buyLeg.quantity.toFixed(6)} on ${t.buyLeg.venue} @ ${t.buyLeg.price.toFixed(2)}  ` +
   `sell on ${t.sellLeg.venue} @ ${t.sellLeg.price.toFixed(2)}  spread ${t.entrySpreadBps.toFixed(1)} bps  opened ${new Date(t.openedAt).toISOString()}`
+
+/** A trade in flight on one line: its phase and each leg's order (role, side, filled of quantity, venue, status). */
+export const describePendingTrade = (t: PendingTrade): string =>
+  `${t.tradeId} ${t.symbol}  ${t.phase === "unwinding" ? "unwinding (an entry that lost a leg)" : t.phase}  ` +
+  t.intents.map((i) => `${i.role === "unwind" ? `unwind ${i.side}` : i.role.replaceAll("_", " ")} ${i.filledQuantity.toFixed(6)}/${i.quantity.toFixed(6)} on ${i.venue} ${i.status}`).join(", ")
+
+/** A state's trades in flight, when it has any: a count and one line each, indented by `indent`. */
+export const pendingTradeLines = (state: EngineState, label: string, indent: string): ReadonlyArray<string> => {
+  const pending = Object.values(state.positions.pendingTrades ?? {})
+  if (pending.length === 0) return []
+  return [`${label}${pending.length} trade(s) with orders at the venues (a resume looks each one up before it trades)`, ...pending.map((t) => `${indent}${describePendingTrade(t)}`)]
+}
 
 /** A table of rows as aligned text. */
 export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

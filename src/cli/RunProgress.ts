@@ -15,7 +15,7 @@ import type { ShutdownOutcome } from "../session/Session.ts"
 import type { SessionHeld } from "../store/SessionLease.ts"
 import type { SnapshotSummary } from "../store/SnapshotStore.ts"
 import { ExitCode } from "./ExitCode.ts"
-import { describeTrade } from "./Output.ts"
+import { describeTrade, pendingTradeLines } from "./Output.ts"
 
 /** How far a run is, and at what pace: rate and ETA are unknown until time has passed. */
 export interface Progress {
@@ -138,10 +138,13 @@ export const summaryLines = (
   const stores = options.storeVariables ?? []
   const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
   return [
-    reached ? `${sessionId} reached loop ${loop} (its target)` : `${sessionId} stopped at loop ${loop} of ${options.target}`,
+    reached
+      ? `${sessionId} reached loop ${loop} (${loop > options.target ? `its target ${options.target}, then followed its trades in flight` : "its target"})`
+      : `${sessionId} stopped at loop ${loop} of ${options.target}`,
     `  open       ${trades.length === 0 ? "no positions" : `${trades.length} position(s)`}`,
     ...trades.slice(0, listedTrades).map((trade) => `    ${describeTrade(trade)}`),
     ...(trades.length > listedTrades ? [`    and ${trades.length - listedTrades} more`] : []),
+    ...pendingTradeLines(state, "  in flight  ", "    "),
     `  pnl        ${state.metrics.totalPnlUsd.toFixed(2)}  equity ${state.metrics.portfolioEquityUsd.toFixed(2)}`,
     `  snapshot   ${snapshot}`,
     ...next,

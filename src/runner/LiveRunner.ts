@@ -71,6 +71,12 @@ export interface LiveRunOptions {
   readonly onStage?: (stage: Stage, detail: Record<string, unknown>) => Effect.Effect<void>
   /** Told after each loop, with the last reconciliation's verdict. */
   readonly onLoop?: (state: EngineState, reconciled: Reconcile.ReconcilePlan) => Effect.Effect<void>
+  /**
+   * At its target, the run goes on following its trades in flight (deciding nothing new: no entry,
+   * no exit) until none is left, for at most this long; without it, the run stops at its target
+   * whatever is in flight (a resume follows it).
+   */
+  readonly settleWithin?: Duration.Input
 }
 
 /** What a live session persists with: the session's `persist` and its gate. */
@@ -198,8 +204,24 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
       return next
     })
 
-  while (state.session.loopCount < options.targetLoops) {
+  const settleMs = options.settleWithin === undefined ? 0 : Duration.toMillis(Duration.fromInputUnsafe(options.settleWithin))
+  let settleUntil: number | undefined
+  while (true) {
     const loop = state.session.loopCount
+    const settling = loop >= options.targetLoops
+    if (settling) {
+      const inFlight = Object.keys(state.positions.pendingTrades ?? {}).length
+      if (inFlight === 0 || settleMs <= 0) break
+      const now = yield* Clock.currentTimeMillis
+      if (settleUntil === undefined) {
+        settleUntil = now + settleMs
+        yield* Effect.logInfo(`${state.session.sessionId}: at its target with ${inFlight} trade(s) in flight: following them, deciding nothing new, for up to ${Duration.format(Duration.millis(settleMs))}`)
+      }
+      if (now >= settleUntil) {
+        yield* Effect.logWarning(`${state.session.sessionId}: ${inFlight} trade(s) still in flight after ${Duration.format(Duration.millis(settleMs))}: stopped with them (a resume follows them)`)
+        break
+      }
+    }
     if (reconciled.unfinished !== undefined || (loop > start.session.loopCount && loop % reconcileEvery === 0)) reconciled = yield* reconcile
     const refreshed = yield* refresh
     const pairs = yield* quotes
@@ -212,7 +234,7 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
     }
     const resolution = resolve(refreshed, now, loop, limitOf, (id) => mayBeSent.has(id))
     const canOpen = reconciled.agrees && (yield* session.canTrade)
-    const decided = decide(resolution.state, pairs, now, loop, settings, canOpen)
+    const decided = settling ? resolution.state : decide(resolution.state, pairs, now, loop, settings, canOpen)
     const next: EngineState = { ...decided, session: { ...decided.session, loopCount: loop + 1 } }
     const sends = intentsOf(next).some(({ intent }) => intent.status === "intended" && !resolution.held.includes(intent.clientOrderId)) ||
       resolution.cancels.length > 0

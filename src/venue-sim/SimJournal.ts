@@ -5,14 +5,17 @@
  * each, flushed to disk with fsync before the simulator answers).
  *
  * Opening a folder replays its journal into the book. A last line cut short
- * (the simulator killed while writing it) is dropped, as its answer was never
- * sent; a damaged line before the last is a typed error naming it, never a
- * book rebuilt without it.
+ * (the simulator killed while writing it) is dropped, and cut off the file
+ * before anything is appended, as its answer was never sent; a damaged line
+ * before the last is a typed error naming it, never a book rebuilt without it.
+ * One simulator at a time serves a folder: it holds the folder's lock (the
+ * embedded database's, `DataDirLock`) while it is open.
  */
 import { Effect, Schema, type Scope } from "effect"
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { MarketSymbol, Venue as VenueName } from "../domain/Ids.ts"
+import * as DataDirLock from "../store/internal/DataDirLock.ts"
 import { EpochMillis } from "../domain/Units.ts"
 import { ClientOrderId, VenueFill, VenueOrder } from "../venue/Venue.ts"
 import { apply, emptyBook, type SimBook, type SimEvent, type SimSettings } from "./SimBook.ts"
@@ -55,6 +58,15 @@ const sameSettings = (a: SimSettings, b: SimSettings) => JSON.stringify(a) === J
  * folder first used with other settings is refused, naming them (its book was made by other rules).
  */
 export const open = (dir: string, settings: SimSettings): Effect.Effect<SimJournal, SimDataError, Scope.Scope> =>
+  Effect.andThen(
+    Effect.andThen(
+      Effect.try({ try: () => mkdirSync(dir, { recursive: true }), catch: (cause) => new SimDataError({ message: `cannot use ${dir}: ${(cause as Error).message}` }) }),
+      DataDirLock.acquireFor(dir, (message) => new SimDataError({ message: `${dir} is in use: ${message}` }))
+    ),
+    openLocked(dir, settings)
+  )
+
+const openLocked = (dir: string, settings: SimSettings): Effect.Effect<SimJournal, SimDataError, Scope.Scope> =>
   Effect.try({
     try: () => {
       mkdirSync(dir, { recursive: true })
@@ -71,13 +83,21 @@ export const open = (dir: string, settings: SimSettings): Effect.Effect<SimJourn
       const journalFile = join(dir, "journal.jsonl")
       const book = emptyBook()
       if (existsSync(journalFile)) {
-        const lines = readFileSync(journalFile, "utf8").split("\n")
+        const bytes = readFileSync(journalFile)
         // The text after the last newline is a line cut short, or nothing.
-        const complete = lines.slice(0, -1)
+        const completeBytes = bytes.lastIndexOf(0x0a) + 1
+        const complete = bytes.subarray(0, completeBytes).toString("utf8").split("\n").slice(0, -1)
         for (const [i, line] of complete.entries()) {
           const event = decodeEvent(line)
           if (event._tag === "Failure") throw new Error(`${journalFile} line ${i + 1} is damaged: ${event.failure.message}`)
           apply(book, event.success as SimEvent)
+        }
+        // Cut off, so that the next event does not continue it (which would damage a line before the last).
+        if (completeBytes < bytes.length) {
+          truncateSync(journalFile, completeBytes)
+          const cut = openSync(journalFile, "r+")
+          fsyncSync(cut)
+          closeSync(cut)
         }
       }
       const fd = openSync(journalFile, "a")

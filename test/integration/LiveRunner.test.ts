@@ -7,7 +7,7 @@
  * venue holds a position the state does not account for, naming it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Ref, Scope } from "effect"
+import { type Duration, Effect, Exit, Layer, Ref, Scope } from "effect"
 import { randomInt } from "node:crypto"
 import { EngineState } from "../../src/index.ts"
 import { CampaignId, MarketSymbol, SessionId, Venue as VenueName } from "../../src/domain/Ids.ts"
@@ -264,6 +264,45 @@ describe("live runner", () => {
       assert.isTrue(plans.every((plan) => plan.agrees), JSON.stringify(plans.flatMap((plan) => plan.differences)))
       assert.isAbove(final.metrics.tradesOpened + Object.keys(final.positions.pendingTrades ?? {}).length, 0, "it traded")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveheldbefore")))), 120_000)
+
+  it.live("at its target a run follows its trades in flight until none is left, deciding nothing new; without settling it stops with them", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionId = SessionId.make(`sess_settle${randomInt(1e9).toString(36)}`)
+      const resting = yield* entryResting(sessionId, sim)
+      const resumeTo = (extra: number, settleWithin?: Duration.Input) =>
+        Effect.scoped(Effect.gen(function*() {
+          const session = yield* Session.initialize(options("RESUME_FROM_STATE", sessionId))
+          const target = session.initialState.session.loopCount + extra
+          const decidedPast: Array<string> = []
+          const before = new Set(Object.keys(session.initialState.positions.pendingTrades ?? {}))
+          const final = yield* LiveRunner.run(session, session.initialState, {
+            settings,
+            targetLoops: target,
+            ...(settleWithin === undefined ? {} : { settleWithin }),
+            onLoop: (state) =>
+              Effect.sync(() => {
+                for (const id of Object.keys(state.positions.pendingTrades ?? {})) {
+                  if (state.session.loopCount <= target) before.add(id)
+                  else if (!before.has(id)) decidedPast.push(id)
+                }
+              })
+          })
+          return { final, target, decidedPast }
+        })).pipe(Effect.provide(HttpVenue.layer({ url: sim.url, timeout: "2 seconds" })))
+      // Without settling: stopped at the target, the entry still in flight.
+      const stopped = yield* resumeTo(1)
+      assert.strictEqual(stopped.final.session.loopCount, stopped.target)
+      assert.property(stopped.final.positions.pendingTrades ?? {}, resting.tradeId)
+      // Settling: the run goes past its target until the entry (never filled, matching paused) is given up and cancelled.
+      const settled = yield* resumeTo(1, "20 seconds")
+      assert.isAbove(settled.final.session.loopCount, settled.target, "it went on past its target")
+      assert.deepStrictEqual(Object.keys(settled.final.positions.pendingTrades ?? {}), [], "nothing is left in flight")
+      assert.deepStrictEqual(settled.decidedPast, [], "no trade was decided past the target")
+      yield* assertStateMatchesVenues(settled.final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "after settling").pipe(
+        Effect.provide(HttpVenue.layer({ url: sim.url }))
+      )
+    }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livesettle")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {

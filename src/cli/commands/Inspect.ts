@@ -13,7 +13,7 @@ import { type HistoryCut, SnapshotStore, type SnapshotSummary } from "../../stor
 import { type LedgerCut, TradeLedger } from "../../store/TradeLedger.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
-import { describeTrade, jsonFlag, sessionFlag, table } from "../Output.ts"
+import { describeTrade, jsonFlag, pendingTradeLines, sessionFlag, table } from "../Output.ts"
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -117,6 +117,7 @@ export const inspect = Command.make(
       describeAudit(found),
       `open trades ${trades.length}`,
       ...trades.map((t) => `  ${describeTrade(t)}`),
+      ...pendingTradeLines(state, "in flight   ", "  "),
       ...customSectionLines(state.custom)
     ].join("\n"))
   })

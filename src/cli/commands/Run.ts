@@ -105,6 +105,13 @@ export const run = Command.make(
       Flag.optional
     ),
     loopMs: Flag.Int("loop-ms").pipe(withDefaultDescribed("With --venue-url: real milliseconds between loops", 100)),
+    settleWait: Flag.Int("settle-wait").pipe(
+      withDefaultDescribed(
+        "With --venue-url: at --loops, seconds to go on following the trades in flight (deciding nothing new) so that none is " +
+          "left one-legged; 0: stop at once (a resume follows them)",
+        30
+      )
+    ),
     json: jsonFlag
   },
   Effect.fn(function*(args) {
@@ -126,6 +133,7 @@ export const run = Command.make(
     }
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
+    if (args.settleWait < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--settle-wait must be at least 0")
     const requested = Option.getOrUndefined(args.campaign)
     const campaignForNew = yield* campaignOf("(new session)", requested ?? "balanced")
     const config = yield* persistenceConfig
@@ -229,6 +237,7 @@ export const run = Command.make(
         return yield* LiveRunner.run(session, session.initialState, {
           settings: { campaign, venues, slippageBps: 30, legDeadlineMs: 5_000, loopMs: args.loopMs },
           targetLoops: args.loops,
+          settleWithin: Duration.seconds(args.settleWait),
           onStage: (stage) => crash(stage),
           onLoop: (state, reconciled) =>
             Effect.gen(function*() {

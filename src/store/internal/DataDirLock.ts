@@ -222,20 +222,23 @@ const release = (taken: Taken): void => {
   if (readLock(taken.lockFile) === taken.text) rmSync(taken.lockFile, { force: true })
 }
 
-/** Takes the lock of `dataDir` for this stack until the scope closes; fails if a live holder has it. */
-export const acquire = (dataDir: string): Effect.Effect<void, StoreError, Scope.Scope> =>
+/**
+ * Takes the lock of `dataDir` for this stack until the scope closes; fails with `fail` of the reason
+ * if a live holder has it (or the lock cannot be taken).
+ */
+export const acquireFor = <E>(dataDir: string, fail: (message: string) => E): Effect.Effect<void, E, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: () => take(dataDir),
-      catch: (cause) => StoreError.failure("postgres", `embedded database: cannot lock ${dataDir}: ${(cause as Error).message}`)
+      catch: (cause) => fail(`cannot lock ${dataDir}: ${(cause as Error).message}`)
     }).pipe(
-      Effect.flatMap((outcome) =>
-        outcome._tag === "Held"
-          ? Effect.fail(StoreError.failure("postgres", `embedded database: ${outcome.message}`))
-          : Effect.succeed(outcome)
-      )
+      Effect.flatMap((outcome) => (outcome._tag === "Held" ? Effect.fail(fail(outcome.message)) : Effect.succeed(outcome)))
     ),
     // A lock that could not be removed is no harm: it names this process, which no longer holds
     // it, so the next start judges it stale.
     (taken) => Effect.try(() => release(taken)).pipe(Effect.ignore)
   ).pipe(Effect.asVoid)
+
+/** Takes the lock of the embedded database's `dataDir` for this stack until the scope closes; fails if a live holder has it. */
+export const acquire = (dataDir: string): Effect.Effect<void, StoreError, Scope.Scope> =>
+  acquireFor(dataDir, (message) => StoreError.failure("postgres", `embedded database: ${message}`))
