@@ -12,6 +12,7 @@ import { randomInt } from "node:crypto"
 import { simulatedStart } from "../runner/ArbitrageStrategy.ts"
 import { campaigns } from "../runner/Campaign.ts"
 import { checkClock, type PlanRefused } from "../runner/TradingPlan.ts"
+import { shownUrl } from "../venue/HttpVenue.ts"
 import { ExitCode } from "./ExitCode.ts"
 
 /**
@@ -45,7 +46,7 @@ export const newSessionFlags = (chosenSeed: string) => ({
     Flag.withMetavar("NAME,NAME"),
     Flag.withDescription(
       "Names of the two venues a new session trades between, recorded in it (upbit,binance); a resumed session " +
-        "keeps its own, and different ones are refused (default: A,B)"
+        "keeps its own, and different ones are refused (default: A,B; with --venue-url, the first two the venues' server offers)"
     ),
     Flag.optional
   ),
@@ -56,6 +57,25 @@ export const newSessionFlags = (chosenSeed: string) => ({
 })
 
 const decodeVenues = Schema.decodeUnknownOption(PaperVenues)
+
+/**
+ * The URL of `--venue-url`: an http:// or https:// URL with a host, or a usage error (exit 2); with
+ * the form of it that may be printed (`shown`: credentials in it replaced by `***`).
+ */
+export const venueUrlOf = (text: string): Effect.Effect<{ readonly url: string; readonly shown: string }, ExitCode.CliFailure> => {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(text)
+  } catch {
+    parsed = undefined
+  }
+  return parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.hostname === ""
+    ? ExitCode.fail(
+      ExitCode.badArguments,
+      `--venue-url takes an http:// or https:// URL (the venue simulator's, or a venue adapter's server), got ${JSON.stringify(shownUrl(text))}`
+    )
+    : Effect.succeed({ url: text, shown: shownUrl(text) })
+}
 
 /** The two venue names of `--venues NAME,NAME`, or a usage error (exit 2) saying what it takes. */
 export const venuesOfFlag = (flag: Option.Option<string>): Effect.Effect<PaperVenues | undefined, ExitCode.CliFailure> =>

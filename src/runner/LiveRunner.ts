@@ -69,6 +69,8 @@ export interface LiveRunOptions {
   readonly reconcileEvery?: number
   /** Told each stage as it is reached. */
   readonly onStage?: (stage: Stage, detail: Record<string, unknown>) => Effect.Effect<void>
+  /** Told each reconciliation's plan (or that it did not finish), as it is made. */
+  readonly onReconciled?: (plan: Reconcile.ReconcilePlan) => Effect.Effect<void>
   /** Told after each loop, with the last reconciliation's verdict. */
   readonly onLoop?: (state: EngineState, reconciled: Reconcile.ReconcilePlan) => Effect.Effect<void>
   /**
@@ -137,7 +139,8 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
       return Reconcile.unfinished(error)
     })))
   let reconciled: Reconcile.ReconcilePlan | undefined
-  reconciled = yield* reconcile
+  const reconcileTold = Effect.tap(reconcile, (plan) => (options.onReconciled === undefined ? Effect.void : options.onReconciled(plan)))
+  reconciled = yield* reconcileTold
 
   /** What the venues say now of every order in flight (one that may have filled or been acked). */
   const refresh = Effect.gen(function*() {
@@ -222,7 +225,7 @@ export const run = Effect.fn("LiveRunner.run")(function*<E, R>(session: LiveSess
         break
       }
     }
-    if (reconciled.unfinished !== undefined || (loop > start.session.loopCount && loop % reconcileEvery === 0)) reconciled = yield* reconcile
+    if (reconciled.unfinished !== undefined || (loop > start.session.loopCount && loop % reconcileEvery === 0)) reconciled = yield* reconcileTold
     const refreshed = yield* refresh
     const pairs = yield* quotes
     const now = yield* Clock.currentTimeMillis

@@ -41,6 +41,19 @@ const neverSent = (error: unknown): boolean => {
   return /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(text) || /ECONNREFUSED/.test(String((error as { readonly cause?: { readonly cause?: unknown } }).cause?.cause ?? ""))
 }
 
+/** `url` as it may be shown (messages, logs): a user name and password in it (an adapter's credentials) replaced by `***`. */
+export const shownUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username === "" && parsed.password === "") return url
+    parsed.username = "***"
+    parsed.password = ""
+    return parsed.toString()
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//***@")
+  }
+}
+
 /** A venue's client over the simulator at `options.url`. */
 export const make = Effect.fnUntraced(function*(options: HttpVenueOptions) {
   const client = yield* HttpApiClient.make(SimApi, { baseUrl: options.url })
@@ -68,7 +81,7 @@ export const make = Effect.fnUntraced(function*(options: HttpVenueOptions) {
               ? VenueError.outcomeUnknown(venue, operation, `no answer within ${Duration.format(timeout)}: it may have been carried out`)
               : VenueError.unreachable(venue, operation, `no answer within ${Duration.format(timeout)}`)
         }
-        if (neverSent(error)) return VenueError.unreachable(venue, operation, `cannot connect to ${options.url}`)
+        if (neverSent(error)) return VenueError.unreachable(venue, operation, `cannot connect to ${shownUrl(options.url)}`)
         const message = tagged.message ?? String(error)
         return mutating
           ? VenueError.outcomeUnknown(venue, operation, `${message}: it may have been carried out`)

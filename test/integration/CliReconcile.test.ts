@@ -95,4 +95,42 @@ describe("cli reconcile", () => {
       assert.strictEqual(resumed.status, 0, resumed.stderr)
       assert.match(resumed.stderr, new RegExp(`${sessionId}: the venues differ from the state; no new trades: upbit holds [-0-9.e]+ ${symbol}, the state says`))
     }).pipe(Effect.scoped), 120_000)
+  it.live("bad live arguments are refused before any session is started (exit 2); a venue URL's credentials are never printed; a paper session has nothing to reconcile", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sessionsBefore = (yield* cli(["sessions", "--json"])).stdout
+      for (const [url, extra] of [["not-a-url", []], ["ftp://127.0.0.1:21", []], ["", []], [sim.url, ["--venues", "upbit,kraken"]], [sim.url, ["--seed", "5"]]] as const) {
+        const refused = yield* cli(["run", "--mode", "clean", "--campaign", "aggressive", "--loops", "5", "--venue-url", url, ...extra])
+        assert.strictEqual(refused.status, 2, `${url} ${extra.join(" ")}: ${refused.stderr}`)
+        assert.lengthOf(refused.stderr.trim().split("\n").filter((line) => !line.includes("REDIS_URL") && !line.includes("WARN")), 1, refused.stderr)
+        assert.notInclude(refused.stderr, "started ")
+      }
+      assert.strictEqual((yield* cli(["sessions", "--json"])).stdout, sessionsBefore, "no session was started")
+      const kraken = yield* cli(["run", "--mode", "clean", "--loops", "5", "--venue-url", sim.url, "--venues", "upbit,kraken"])
+      assert.include(kraken.stderr, "offers upbit, binance, not kraken")
+
+      // Credentials in the URL: the venue does not answer there, and the message names it without them.
+      const secret = "s3cr3tpassw0rd"
+      const withCredentials = `http://trader:${secret}@127.0.0.1:9/`
+      const away = yield* cli(["run", "--mode", "clean", "--loops", "5", "--venue-url", withCredentials])
+      assert.strictEqual(away.status, 4, away.stderr)
+      assert.include(away.stderr, "http://***@127.0.0.1:9/")
+      assert.notInclude(away.stderr + away.stdout, secret)
+      const reconcileAway = yield* cli(["reconcile", "--session", "sess_nosuchsession1", "--venue-url", "ftp://x"])
+      assert.strictEqual(reconcileAway.status, 2, reconcileAway.stderr)
+
+      const paperId = `sess_clipaper${randomInt(1e9).toString(36)}`
+      const paper = yield* cli(["run", "--mode", "clean", "--session", paperId, "--loops", "20"])
+      assert.strictEqual(paper.status, 0, paper.stderr)
+      for (const args of [["reconcile", "--session", paperId, "--venue-url", sim.url, "--apply"], ["restore", "--dry-run", "--session", paperId, "--venue-url", sim.url]]) {
+        const refused = yield* cli(args)
+        assert.strictEqual(refused.status, 2, `${args[0]}: ${refused.stderr}`)
+        assert.include(refused.stderr, `${paperId} is a paper session`)
+      }
+      const inspected = yield* cli(["inspect", "--session", paperId, "--json"])
+      const paperState = JSON.parse(inspected.stdout.trim().split("\n").at(-1)!).state
+      assert.isObject(paperState.positions)
+      assert.notProperty(paperState.positions, "venueBaseline", "the paper session was not changed")
+      assert.strictEqual(paperState.session.status, "stopped")
+    }).pipe(Effect.scoped), 120_000)
 })

@@ -24,6 +24,7 @@ import { Venue } from "../../venue/Venue.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, sessionFlag } from "../Output.ts"
+import { venueUrlOf } from "../RunFlags.ts"
 
 /** The venues a live state trades: its baseline's, else the first two the service offers. */
 const venuesOf = (state: EngineState, offered: ReadonlyArray<VenueName>): readonly [VenueName, VenueName] => {
@@ -32,15 +33,22 @@ const venuesOf = (state: EngineState, offered: ReadonlyArray<VenueName>): readon
   return [venues[0]!, venues[1]!]
 }
 
-/** The reconciliation plan of `state` against the venues at `url` (nothing changed). */
-export const planAt = (state: EngineState, url: string) =>
+/** A paper session has no venues to reconcile with: refused (exit 2). */
+const checkLive = (state: EngineState) =>
+  state.session.mode === "live"
+    ? Effect.void
+    : ExitCode.fail(ExitCode.badArguments, `${state.session.sessionId} is a paper session: it has no venues to reconcile with (--venue-url)`)
+
+/** The reconciliation plan of live `state` against the venues at `url` (nothing changed). */
+export const planAt = (state: EngineState, { shown, url }: { readonly url: string; readonly shown: string }) =>
   Effect.gen(function*() {
+    yield* checkLive(state)
     const venue = yield* Venue
     const campaign = yield* campaignOf(state.session.sessionId, state.session.campaignId)
     return yield* Reconcile.plan(state, venuesOf(state, venue.venues), campaign.symbols, Date.now())
   }).pipe(
     Effect.provide(HttpVenue.layer({ url })),
-    Effect.catchTag("VenueError", (error) => ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${url}: ${error.message}`))
+    Effect.catchTag("VenueError", (error) => ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${shown}: ${error.message}`))
   )
 
 /** The plan, a line per finding (or that the state and the venues agree). */
@@ -64,11 +72,12 @@ export const reconcile = Command.make(
     ),
     json: jsonFlag
   },
-  Effect.fn(function*({ apply, json, session, venueUrl, waitLease }) {
+  Effect.fn(function*({ apply, json, session, venueUrl: venueUrlText, waitLease }) {
     if (waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
+    const venueUrl = yield* venueUrlOf(venueUrlText)
     const report = yield* Restore.run(session).pipe(Effect.provide(Persistence.layerReadOnly))
     if (report.outcome !== "restored") return yield* ExitCode.fail(report.outcome === "fresh" ? ExitCode.badArguments : ExitCode.invalidState, describeReport(report))
-    const found = yield* planAt(report.state, venueUrl)
+    let found: Reconcile.ReconcilePlan = yield* planAt(report.state, venueUrl)
     if (apply) {
       const config = yield* persistenceConfig
       yield* Effect.gen(function*() {
@@ -82,14 +91,16 @@ export const reconcile = Command.make(
           lease: { ttl: config.leaseTtl, wait: Duration.seconds(waitLease) }
         })
         // A run to the loop it is at: the start-up reconciliation, persisted, and nothing traded.
+        // What is shown is the plan carried out: made under the lease, from the state as the lease found it.
         yield* LiveRunner.run(active, active.initialState, {
           settings: { campaign, venues: venuesOf(active.initialState, venue.venues), slippageBps: 30, legDeadlineMs: 5_000, loopMs: 0 },
-          targetLoops: active.initialState.session.loopCount
+          targetLoops: active.initialState.session.loopCount,
+          onReconciled: (plan) => Effect.sync(() => (found = plan))
         })
       }).pipe(
         Effect.scoped,
-        Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url: venueUrl }))),
-        Effect.catchTag("VenueError", (error) => ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${venueUrl}: ${error.message}`))
+        Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url: venueUrl.url }))),
+        Effect.catchTag("VenueError", (error) => ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${venueUrl.shown}: ${error.message}`))
       )
     }
     yield* Console.log(json ? JSON.stringify({ sessionId: session, applied: apply, ...found }) : [...describeReconciliation(found), ...(apply ? ["applied"] : [])].join("\n"))

@@ -15,6 +15,7 @@ import { defaultHolder, hold } from "../../session/Session.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag } from "../Output.ts"
+import { venueUrlOf } from "../RunFlags.ts"
 
 /** `restore --session ID [--dry-run]`: the restore report; without --dry-run, repairs the live tier. */
 export const restore = Command.make(
@@ -39,6 +40,7 @@ export const restore = Command.make(
   },
   Effect.fn(function*({ depth, dryRun, json, scanBudgetMb, session, venueUrl }) {
     if (Option.isSome(depth) && depth.value < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--depth must be at least 1")
+    const venues = Option.isSome(venueUrl) ? yield* venueUrlOf(venueUrl.value) : undefined
     const options: Restore.RestoreOptions = {
       ...Option.match(depth, { onNone: () => ({}), onSome: (d) => ({ depth: d }) }),
       ...(yield* scanBudgetOf(scanBudgetMb))
@@ -54,9 +56,9 @@ export const restore = Command.make(
         }
         return report
       })).pipe(Effect.provide(Persistence.layer)))
-    const reconciliation = Option.isNone(venueUrl) || report.outcome !== "restored"
+    const reconciliation = venues === undefined || report.outcome !== "restored"
       ? undefined
-      : yield* planAt(report.state, venueUrl.value)
+      : yield* planAt(report.state, venues)
     yield* Console.log(
       json
         ? JSON.stringify({ ...reportToJson(report), ...(reconciliation === undefined ? {} : { reconciliation }) })

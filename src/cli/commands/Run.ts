@@ -24,7 +24,7 @@ import type { SnapshotSummary } from "../../store/SnapshotStore.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { endStatusLine, isTerminal, jsonFlag, scanBudgetFlag, scanBudgetOf, sessionFlag, statusLine } from "../Output.ts"
-import { checkLoopsAndTick, chooseSeed, newSessionFlags, venuesOfFlag } from "../RunFlags.ts"
+import { checkLoopsAndTick, chooseSeed, newSessionFlags, venuesOfFlag, venueUrlOf } from "../RunFlags.ts"
 import { leaseWaitLine, progressMeter, snapshotLabel, statusText, summaryLines } from "../RunProgress.ts"
 import { reportStop } from "../SessionStop.ts"
 
@@ -52,13 +52,31 @@ const liveCampaignOf = (state: EngineState.EngineState, requested: string | unde
     return campaign
   })
 
-/** The two venues a live session trades: those its baseline recorded, else the first two given. */
-const liveVenuesOf = (state: EngineState.EngineState, given: ReadonlyArray<VenueName>, url: string) => {
+/** The first two of `venues`, each one the server at `url` (as shown) offers; a usage error (exit 2) otherwise. */
+const servedVenues = (venues: ReadonlyArray<VenueName>, offered: ReadonlyArray<VenueName>, url: string) => {
+  if (venues.length < 2) return ExitCode.fail(ExitCode.badArguments, `${url} offers ${venues.length} venue(s): a live session trades between two`)
+  const missing = venues.slice(0, 2).filter((name) => !offered.some((o) => o.toLowerCase() === name.toLowerCase()))
+  return missing.length > 0
+    ? ExitCode.fail(ExitCode.badArguments, `${url} offers ${offered.join(", ") || "no venue"}, not ${missing.join(" or ")}`)
+    : Effect.succeed([venues[0]!, venues[1]!] as const)
+}
+
+/**
+ * The two venues a live session trades: those its baseline recorded (`--venues` naming others is
+ * refused), else those `--venues` names, else the first two the server offers.
+ */
+const liveVenuesOf = (
+  state: EngineState.EngineState,
+  requested: readonly [VenueName, VenueName] | undefined,
+  offered: ReadonlyArray<VenueName>,
+  url: string
+) => {
   const recorded = Object.keys(state.positions.venueBaseline ?? {}).sort() as Array<VenueName>
-  const venues = recorded.length >= 2 ? recorded : [...given]
-  return venues.length >= 2
-    ? Effect.succeed([venues[0]!, venues[1]!] as const)
-    : ExitCode.fail(ExitCode.badArguments, `${url} offers ${venues.length} venue(s): a live session trades between two`)
+  const key = (names: ReadonlyArray<string>) => names.map((name) => name.toLowerCase()).sort().join(",")
+  if (recorded.length >= 2 && requested !== undefined && key(requested) !== key(recorded)) {
+    return ExitCode.fail(ExitCode.badArguments, `${state.session.sessionId} trades on ${recorded.join(" and ")}, not ${requested.join(" and ")} (--venues)`)
+  }
+  return servedVenues(recorded.length >= 2 ? recorded : requested ?? offered, offered, url)
 }
 
 /** `run`: the paper runner on a session until its loop count reaches --loops; exit 5 if another runner holds it. */
@@ -134,6 +152,10 @@ export const run = Command.make(
     if (args.waitLease < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--wait-lease must be at least 0")
     if (args.statusEvery < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--status-every must be at least 0")
     if (args.settleWait < 0) return yield* ExitCode.fail(ExitCode.badArguments, "--settle-wait must be at least 0")
+    const venueUrl = Option.isSome(args.venueUrl) ? yield* venueUrlOf(args.venueUrl.value) : undefined
+    if (venueUrl !== undefined && (seedArg !== undefined || tickArg !== undefined)) {
+      return yield* ExitCode.fail(ExitCode.badArguments, "--seed and --tick-ms set the paper feed's market: a live run (--venue-url) trades the venues'")
+    }
     const requested = Option.getOrUndefined(args.campaign)
     const campaignForNew = yield* campaignOf("(new session)", requested ?? "balanced")
     const config = yield* persistenceConfig
@@ -174,7 +196,7 @@ export const run = Command.make(
           lastSnapshot: yield* lastSnapshot,
           env: config.env,
           storeVariables,
-          ...(Option.isSome(args.venueUrl) ? { venueUrl: args.venueUrl.value } : {})
+          ...(venueUrl === undefined ? {} : { venueUrl: venueUrl.shown })
         })
           .join("\n")
         // With --json, stdout is for the final state only.
@@ -201,12 +223,14 @@ export const run = Command.make(
           : statusText(state, args.loops, snapshotLabel(last))
       })
 
-    if (Option.isSome(args.venueUrl)) {
+    if (venueUrl !== undefined) {
       if (args.loopMs < 1) return yield* ExitCode.fail(ExitCode.badArguments, "--loop-ms must be at least 1")
-      const url = args.venueUrl.value
+      const { shown, url } = venueUrl
       const crash = crashAt(Option.getOrUndefined(yield* crashPointConfig))
       yield* Effect.gen(function*() {
         const venue = yield* Venue
+        // What the server cannot trade is refused before a session is started or taken over.
+        yield* servedVenues(venuesArg ?? venue.venues, venue.venues, shown)
         const session = yield* Session.initialize({
           mode: modes[args.mode],
           ...(Option.isSome(args.session) ? { sessionId: args.session.value } : {}),
@@ -230,9 +254,9 @@ export const run = Command.make(
         })
         lastSnapshot = session.lastSnapshot
         const campaign = yield* liveCampaignOf(session.initialState, requested)
-        const venues = yield* liveVenuesOf(session.initialState, venuesArg ?? venue.venues, url)
+        const venues = yield* liveVenuesOf(session.initialState, venuesArg, venue.venues, shown)
         if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
-        else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, live on ${venues.join(" and ")} at ${url})`)
+        else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, live on ${venues.join(" and ")} at ${shown})`)
         let lastPlan: Reconcile.ReconcilePlan | undefined
         return yield* LiveRunner.run(session, session.initialState, {
           settings: { campaign, venues, slippageBps: 30, legDeadlineMs: 5_000, loopMs: args.loopMs },
@@ -258,7 +282,7 @@ export const run = Command.make(
             })
         })
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url, connectWait: venueConnectWait }))), Effect.catchTag("VenueError", (error) =>
-        ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${url}: ${error.message}`)))
+        ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${shown}: ${error.message}`)))
       if (args.json && stoppedAt !== undefined) yield* Console.log(stateJson(stoppedAt))
       return
     }
@@ -316,4 +340,4 @@ export const run = Command.make(
     // The state the session stopped at; the summary said the rest.
     if (args.json && stoppedAt !== undefined) yield* Console.log(stateJson(stoppedAt))
   })
-).pipe(Command.withDescription("Run the paper arbitrage runner on a session (clean, resume or auto)"))
+).pipe(Command.withDescription("Run a session (clean, resume or auto): the paper arbitrage runner, or live through venues (--venue-url)"))
