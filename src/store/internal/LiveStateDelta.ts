@@ -10,9 +10,14 @@
  * one trade writes one trade, and a loop that changes no trade writes only
  * the session section (its loop count).
  *
- * What is written is still checked: every changed part is encoded by its
- * Schema, and the invariants across sections are checked on the whole state
- * before anything is planned.
+ * What is written is still checked, and what was not changed is not checked
+ * again: every changed part is encoded by its Schema; each trade that changed
+ * is checked against its key and open time; the invariants across sections
+ * (open trades counted once in the metrics and per symbol in the risk
+ * counters, none older than the session) are checked on every save, against
+ * a summary of the open trades that is made again only when the positions
+ * changed. A loop that changed no trade (the same positions object) costs
+ * the same whatever the number of open trades.
  */
 import { Result, Schema } from "effect"
 import { ArbitrageTrade } from "../../domain/ArbitrageTrade.ts"
@@ -55,6 +60,33 @@ export interface LiveCache {
   readonly pending: ReadonlyMap<string, { readonly pending: PendingTrade; readonly hashBytes: number }>
   /** The venues' holdings before the session, as written (and its field's bytes). */
   readonly baseline: { readonly value: VenueBaseline | undefined; readonly hashBytes: number }
+  /** The positions section as written, what its hash holds (bytes), and the summary of its open trades. */
+  readonly positions: EngineState["positions"]
+  readonly positionsBytes: number
+  readonly summary: OpenTradesSummary
+}
+
+/** What the invariants across sections need of the open trades: how many, by symbol with their notional, the earliest opened. */
+interface OpenTradesSummary {
+  readonly count: number
+  readonly bySymbol: ReadonlyMap<string, { readonly count: number; readonly notional: number }>
+  readonly earliestOpenedAt: number
+}
+
+/** How far a symbol's capital used may drift from the sum of its open notionals (as `EngineState` allows). */
+const capitalTolerance = (capital: number) => 1e-9 * Math.max(1, Math.abs(capital))
+
+/** Whether the state is consistent across sections, by the summary of its open trades (`engineStateIssues` names what is not). */
+const consistentAcross = (state: EngineState, summary: OpenTradesSummary): boolean => {
+  if (summary.count !== state.metrics.tradesOpened - state.metrics.tradesClosed) return false
+  if (summary.count > 0 && summary.earliestOpenedAt < state.session.startTime) return false
+  const perSymbol = state.riskGuard.perSymbol as Readonly<Record<string, { readonly positionCount: number; readonly capitalUsedUsd: number }>>
+  for (const symbol of summary.bySymbol.keys()) if (perSymbol[symbol] === undefined) return false
+  for (const [symbol, risk] of Object.entries(perSymbol)) {
+    const open = summary.bySymbol.get(symbol) ?? { count: 0, notional: 0 }
+    if (risk.positionCount !== open.count || Math.abs(risk.capitalUsedUsd - open.notional) > capitalTolerance(open.notional)) return false
+  }
+  return true
 }
 
 /** A planned save: the writes, whether they replace everything, the payload bytes they carry, and the positions hash's size after it. */
@@ -94,16 +126,30 @@ export const baselineField = "b"
 const invariantFailure = (issues: ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly issue: string }>, prefix: string) =>
   StateCodecError.invalid("state", issues.map((i) => `${i.issue} at ${prefix}${i.path.join(".")}`).join("; "))
 
+/** The failure naming what is inconsistent in `state` (across sections first, then in its positions), if anything is. */
+const inconsistency = (state: EngineState): StateCodecError | undefined => {
+  const crossIssues = engineStateIssues(state)
+  if (crossIssues.length > 0) return invariantFailure(crossIssues, "state.")
+  const positionIssues = [...positionsIssues(state.positions), ...pendingIssues(state.positions)]
+  if (positionIssues.length > 0) return invariantFailure(positionIssues, "positions.")
+  return undefined
+}
+
 /** Plans the save of `state` and its ledger tail after the save `previous` (everything, when there is none). */
 export const planLiveWrite = (
   state: EngineState,
   ledgerTail: ReadonlyArray<LedgerEntry>,
   previous: LiveCache | undefined
 ): Result.Result<LivePlan, StateCodecError> => {
-  const crossIssues = engineStateIssues(state)
-  if (crossIssues.length > 0) return Result.fail(invariantFailure(crossIssues, "state."))
-  const positionIssues = [...positionsIssues(state.positions), ...pendingIssues(state.positions)]
-  if (positionIssues.length > 0) return Result.fail(invariantFailure(positionIssues, "positions."))
+  const positions = previous !== undefined && previous.positions === state.positions
+    ? { writes: [], bytes: 0, trades: previous.trades, pending: previous.pending, baseline: previous.baseline, positionsBytes: previous.positionsBytes, summary: previous.summary, consistent: true }
+    : planPositions(state, previous)
+  if (Result.isResult(positions)) return positions
+  // Found inconsistent (or unproven): the whole state's checks name what is wrong.
+  if (!positions.consistent || !consistentAcross(state, positions.summary)) {
+    const failure = inconsistency(state)
+    if (failure !== undefined) return Result.fail(failure)
+  }
 
   const writes: Array<LiveWrite> = []
   let bytes = 0
@@ -136,7 +182,8 @@ export const planLiveWrite = (
   // The tail is written whenever it or the count of closes changed (it says how far the durable
   // ledger holds them), and is checked against the state either way.
   const closed = state.metrics.tradesClosed
-  if (previous === undefined || previous.ledgerTail !== ledgerTail || previous.metrics.tradesClosed !== closed) {
+  const sameTail = previous !== undefined && (previous.ledgerTail === ledgerTail || (previous.ledgerTail.length === 0 && ledgerTail.length === 0))
+  if (previous === undefined || !sameTail || previous.metrics.tradesClosed !== closed) {
     const tail = encodeLiveLedgerTail(state, ledgerTail)
     if (Result.isFailure(tail)) return Result.fail(tail.failure)
     const text = JSON.stringify(tail.success)
@@ -146,17 +193,62 @@ export const planLiveWrite = (
     const issue = ledgerTailIssue(state, ledgerTail)
     if (issue !== undefined) return Result.fail(StateCodecError.invalid("ledger", issue))
   }
+  writes.push(...positions.writes)
+  bytes += positions.bytes
+  return Result.succeed({
+    writes,
+    full: previous === undefined,
+    bytes,
+    positionsBytes: positions.positionsBytes,
+    cache: {
+      session: state.session,
+      metrics: state.metrics,
+      riskGuard: state.riskGuard,
+      custom: state.custom,
+      ledgerTail,
+      trades: positions.trades,
+      pending: positions.pending,
+      baseline: positions.baseline,
+      positions: state.positions,
+      positionsBytes: positions.positionsBytes,
+      summary: positions.summary
+    }
+  })
+}
+
+/**
+ * The writes of the positions section after `previous`: each trade, trade in flight and the baseline
+ * that changed (encoded and checked), each one gone removed; what the hash holds after; the summary of
+ * the open trades; and whether every trade that changed is consistent with its key and open time.
+ */
+const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
+  const writes: Array<LiveWrite> = []
+  let bytes = 0
+  let consistent = true
+  const bySymbol = new Map<string, { count: number; notional: number }>()
+  let earliestOpenedAt = Number.POSITIVE_INFINITY
+  let count = 0
   const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>()
   // What the positions hash will hold, as a load counts it (every field's name and value).
   let positionsBytes = versionField.length + String(sectionCodecs.positions.currentVersion).length
   for (const [id, trade] of Object.entries(state.positions.activeTrades)) {
     const openedAt = state.positions.positionOpenTimes[id as TradeId]!
+    count++
+    const symbol = bySymbol.get(trade.symbol)
+    if (symbol === undefined) bySymbol.set(trade.symbol, { count: 1, notional: trade.notionalUsd })
+    else {
+      symbol.count++
+      symbol.notional += trade.notionalUsd
+    }
+    if (trade.openedAt < earliestOpenedAt) earliestOpenedAt = trade.openedAt
     const before = previous?.trades.get(id)
     if (before !== undefined && before.trade === trade && before.openedAt === openedAt) {
       trades.set(id, before)
       positionsBytes += before.hashBytes
       continue
     }
+    // A trade that changed: under its own id, with its own open time.
+    if (trade.tradeId !== id || openedAt !== trade.openedAt) consistent = false
     const encoded = encodeTrade(trade)
     if (Result.isFailure(encoded)) return Result.fail(StateCodecError.fromIssue("positions", encoded.failure.issue))
     const text = JSON.stringify(encoded.success)
@@ -169,6 +261,12 @@ export const planLiveWrite = (
   for (const id of previous?.trades.keys() ?? []) {
     if (!trades.has(id)) writes.push({ op: "hdel", field: tradeField(id) }, { op: "hdel", field: openTimeField(id) })
   }
+  // No open time of a trade that is not open: as many open times as open trades, each one's found above.
+  if (state.positions.positionOpenTimes !== previous?.positions.positionOpenTimes && Object.keys(state.positions.positionOpenTimes).length !== count) {
+    consistent = false
+  }
+  // Trades in flight are few: checked whole whenever the positions changed.
+  if (pendingIssues(state.positions).length > 0) consistent = false
   // Trades in flight (a live runner's), one field each, written when they changed.
   const pending = new Map<string, { readonly pending: PendingTrade; readonly hashBytes: number }>()
   for (const [id, trade] of Object.entries(state.positions.pendingTrades ?? {})) {
@@ -206,14 +304,9 @@ export const planLiveWrite = (
     }
   }
   positionsBytes += baseline.hashBytes
-  return Result.succeed({
-    writes,
-    full: previous === undefined,
-    bytes,
-    positionsBytes,
-    cache: { session: state.session, metrics: state.metrics, riskGuard: state.riskGuard, custom: state.custom, ledgerTail, trades, pending, baseline }
-  })
+  return { writes, bytes, trades, pending, baseline, positionsBytes, summary: { count, bySymbol, earliestOpenedAt } as OpenTradesSummary, consistent }
 }
+
 
 /**
  * The positions section (its stored JSON form) from the fields of its hash.
