@@ -9,8 +9,18 @@
  * (transactions must not interleave), and a lock file keeps a second process
  * (or a second stack of this one) from opening the same directory while its
  * holder lives (`internal/DataDirLock.ts`).
+ *
+ * Durable as a server is: PGlite starts PostgreSQL with `fsync` off, and its
+ * file system under Node (Emscripten's NODEFS) has no fsync at all, so a
+ * commit would survive a killed process but not an OS crash or a power loss.
+ * Here PostgreSQL runs with `fsync=on` and `wal_sync_method=fsync`, and
+ * NODEFS is given the fsync it lacks (Node's `fsyncSync` on the file): every
+ * commit's WAL reaches the disk before the commit returns, and checkpoints
+ * sync the data files, as on a server. (An in-memory database has nothing to
+ * sync.)
  */
 import { PGlite } from "@electric-sql/pglite"
+import fs from "node:fs"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
@@ -25,12 +35,39 @@ export interface EmbeddedPostgresOptions {
   readonly dataDir: string | undefined
 }
 
+/** PGlite's start parameters, with fsync on (its default `-F` turns it off), the WAL flushed by fsync. */
+const durableStartParams = [...PGlite.defaultStartParams.filter((param) => param !== "-F"), "-c", "fsync=on", "-c", "wal_sync_method=fsync"]
+
+/** The stream operations of PGlite's Node file system (Emscripten's NODEFS), which lack `fsync`. */
+interface NodeFsStreams {
+  fsync?: (stream: { readonly nfd: number }) => number
+}
+
+/** Gives the NODEFS of `db` an fsync: the file's own, through Node (its descriptor is a real one). */
+const syncToDisk = (db: PGlite) => {
+  const module = (db as unknown as { readonly mod?: { readonly FS?: { readonly filesystems?: { readonly NODEFS?: { readonly stream_ops?: NodeFsStreams } } } } }).mod
+  const streams = module?.FS?.filesystems?.NODEFS?.stream_ops
+  if (streams === undefined) throw new Error("this PGlite does not expose its Node file system: it cannot be made to fsync")
+  streams.fsync = (stream) => {
+    fs.fsyncSync(stream.nfd)
+    return 0
+  }
+}
+
 /** Starts PGlite and its socket server; both stop when the scope closes. */
 const serve = (dataDir: string | undefined) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const db = await PGlite.create(dataDir === undefined ? {} : { dataDir })
+        const db = await PGlite.create(dataDir === undefined ? {} : { dataDir, startParams: durableStartParams })
+        if (dataDir !== undefined) {
+          try {
+            syncToDisk(db)
+          } catch (error) {
+            await db.close()
+            throw error
+          }
+        }
         const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 })
         await server.start()
         const address = (server as unknown as { server?: { address(): { port: number } | string | null } }).server?.address()

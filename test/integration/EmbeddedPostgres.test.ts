@@ -5,14 +5,18 @@
  * 1 again), or by this very process when no stack of it holds the lock any
  * more, is taken over; a live holder's lock is not, and the error names it.
  */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import fs, { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { EngineState } from "../../src/index.ts"
+import { CampaignId, Env, SessionId } from "../../src/domain/Ids.ts"
 import * as EmbeddedPostgres from "../../src/store/EmbeddedPostgres.ts"
+import { durableOn } from "../../src/store/Persistence.ts"
+import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { lockFileOf, recordOf } from "../../src/store/internal/DataDirLock.ts"
 import { runCliUntil } from "../support/Cli.ts"
 import { isRunning } from "../support/Processes.ts"
@@ -21,6 +25,7 @@ import { isRunning } from "../support/Processes.ts"
 // test writes the lock file it starts from.
 const dataDir = mkdtempSync(join(tmpdir(), "arbitrage-state-lock-"))
 const lockFile = lockFileOf(dataDir)
+const realFsync = fs.fsyncSync
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 /** Opens a stack of its own on the directory, queries it, and closes it (the lock released). */
@@ -135,4 +140,31 @@ describe("the embedded database's lock", () => {
       yield* openAndClose
       assert.isFalse(existsSync(lockFile))
     }), { timeout: 60_000 })
+  it.live("a snapshot saved on the embedded database is on the disk when its save returns: fsync is on, and its commit fsyncs the WAL", () =>
+    Effect.gen(function*() {
+      const synced: Array<string> = []
+      const spy = vi.spyOn(fs, "fsyncSync").mockImplementation(function(this: unknown, fd: number) {
+        synced.push(readlinkSync(`/proc/self/fd/${fd}`))
+        return realFsync(fd)
+      })
+      const settings = yield* SqlClient.SqlClient.pipe(
+        Effect.flatMap((sql) => sql<{ fsync: string; wal_sync_method: string }>`SELECT current_setting('fsync') AS fsync, current_setting('wal_sync_method') AS wal_sync_method`),
+        Effect.provide(Layer.fresh(EmbeddedPostgres.layer({ dataDir })))
+      )
+      assert.deepStrictEqual(settings[0], { fsync: "on", wal_sync_method: "fsync" })
+      const wal = join(realpathSync(dataDir), "pg_wal")
+      yield* Effect.gen(function*() {
+        const store = yield* SnapshotStore
+        const sessionId = SessionId.make("sess_embeddedsync1")
+        const state = EngineState.empty({ sessionId, startTime: 1_700_000_000_000, campaignId: CampaignId.make("balanced"), initialCapitalUsd: 10_000 })
+        for (let sequence = 1; sequence <= 5; sequence++) {
+          synced.length = 0
+          yield* store.save({ sessionId, snapshotType: "periodic", sequence, fencingToken: 0, createdAt: 0 }, { ...state, session: { ...state.session, loopCount: sequence } })
+          assert.isTrue(synced.some((path) => path.startsWith(wal)), `snapshot #${sequence}: its WAL was fsynced before the save returned (${synced.join(", ")})`)
+        }
+      }).pipe(
+        Effect.provide(Layer.fresh(durableOn(Env.make("embeddedsync"), EmbeddedPostgres.layer({ dataDir })))),
+        Effect.ensuring(Effect.sync(() => spy.mockRestore()))
+      )
+    }), 60_000)
 })

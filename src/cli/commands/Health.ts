@@ -76,7 +76,7 @@ export const health = Command.make(
       yield* Console.log([
         `env ${report.env}`,
         `live tier     ${liveTier.reachable ? `ok (${liveKindOf(config)}), ${liveTier.latencyMs} ms` : `UNREACHABLE: ${liveTier.error}`}`,
-        `durable tier  ${durableTier.reachable ? `ok (${Option.isSome(config.databaseUrl) ? "postgres" : "embedded"}), ${durableTier.latencyMs} ms` : `UNREACHABLE: ${durableTier.error}`}`,
+        `durable tier  ${durableTier.reachable ? `ok (${Option.isSome(config.databaseUrl) ? "postgres" : "embedded, commits fsynced to disk"}), ${durableTier.latencyMs} ms` : `UNREACHABLE: ${durableTier.error}`}`,
         `leases        ${leases.length === 0 ? "none live" : ""}`,
         ...(leases.length === 0 ? [] : [table(["session", "holder", "token", "expires"], leases.map((l) => [l.sessionId, l.holder, String(l.fencingToken), l.expiresAt]))]),
         `stale         ${stale.length === 0 ? "none" : stale.map((s) => `${s.sessionId} (${s.ageSeconds} s)`).join(", ")}`
