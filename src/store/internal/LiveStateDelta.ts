@@ -24,7 +24,6 @@ import { ArbitrageTrade } from "../../domain/ArbitrageTrade.ts"
 import { type LedgerEntry, ledgerTailIssue } from "../../domain/ClosedTrade.ts"
 import { type EngineState, engineStateIssues } from "../../domain/EngineState.ts"
 import { compileExactShape } from "../../domain/internal/ExactShape.ts"
-import type { TradeId } from "../../domain/Ids.ts"
 import { PendingTrade, VenueBaseline } from "../../domain/OrderIntent.ts"
 import { pendingIssues, positionsIssues } from "../../domain/PositionsState.ts"
 import { decodeCustomSections, parseJson, sectionCodecs } from "../../domain/StateCodec.ts"
@@ -66,12 +65,21 @@ export interface LiveCache {
   readonly summary: OpenTradesSummary
 }
 
-/** What the invariants across sections need of the open trades: how many, by symbol with their notional, the earliest opened. */
+/**
+ * What the invariants across sections need of the open trades: how many, by symbol with their
+ * notional, and a time no later than the earliest open time. Kept up to date by the trades that
+ * changed (a sum moved by each), and made again from every trade after `refreshEvery` changes so that
+ * floating-point drift stays far below the tolerance; a check it fails is made again on the whole state.
+ */
 interface OpenTradesSummary {
   readonly count: number
   readonly bySymbol: ReadonlyMap<string, { readonly count: number; readonly notional: number }>
   readonly earliestOpenedAt: number
+  readonly changes: number
 }
+
+/** After this many trades changed, the summary is made again from every open trade. */
+const refreshEvery = 10_000
 
 /** How far a symbol's capital used may drift from the sum of its open notionals (as `EngineState` allows). */
 const capitalTolerance = (capital: number) => 1e-9 * Math.max(1, Math.abs(capital))
@@ -225,27 +233,45 @@ const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
   const writes: Array<LiveWrite> = []
   let bytes = 0
   let consistent = true
+  // The summary: moved by each trade that changed, or made from every trade (first, and now and then).
+  const fresh = previous === undefined || previous.summary.changes >= refreshEvery
   const bySymbol = new Map<string, { count: number; notional: number }>()
-  let earliestOpenedAt = Number.POSITIVE_INFINITY
+  if (!fresh) for (const [symbol, open] of previous.summary.bySymbol) bySymbol.set(symbol, { ...open })
+  let earliestOpenedAt = fresh ? Number.POSITIVE_INFINITY : previous.summary.earliestOpenedAt
+  let changes = fresh ? 0 : previous.summary.changes
+  const move = (trade: ArbitrageTrade, sign: 1 | -1) => {
+    const symbol = bySymbol.get(trade.symbol)
+    if (symbol === undefined) bySymbol.set(trade.symbol, { count: sign, notional: sign * trade.notionalUsd })
+    else {
+      symbol.count += sign
+      symbol.notional += sign * trade.notionalUsd
+      if (symbol.count === 0) bySymbol.delete(trade.symbol)
+    }
+    if (sign === 1 && trade.openedAt < earliestOpenedAt) earliestOpenedAt = trade.openedAt
+  }
   let count = 0
-  const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>()
+  // The trades as written last time, updated where they changed (a copy of a map is cheaper than rebuilding it).
+  const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>(previous?.trades ?? [])
   // What the positions hash will hold, as a load counts it (every field's name and value).
   let positionsBytes = versionField.length + String(sectionCodecs.positions.currentVersion).length
-  for (const [id, trade] of Object.entries(state.positions.activeTrades)) {
-    const openedAt = state.positions.positionOpenTimes[id as TradeId]!
+  const { activeTrades, positionOpenTimes } = state.positions as {
+    readonly activeTrades: Readonly<Record<string, ArbitrageTrade>>
+    readonly positionOpenTimes: Readonly<Record<string, number>>
+  }
+  for (const id in activeTrades) {
+    const trade = activeTrades[id]!
+    const openedAt = positionOpenTimes[id]!
     count++
-    const symbol = bySymbol.get(trade.symbol)
-    if (symbol === undefined) bySymbol.set(trade.symbol, { count: 1, notional: trade.notionalUsd })
-    else {
-      symbol.count++
-      symbol.notional += trade.notionalUsd
-    }
-    if (trade.openedAt < earliestOpenedAt) earliestOpenedAt = trade.openedAt
-    const before = previous?.trades.get(id)
+    const before = trades.get(id)
+    if (fresh) move(trade, 1)
     if (before !== undefined && before.trade === trade && before.openedAt === openedAt) {
-      trades.set(id, before)
       positionsBytes += before.hashBytes
       continue
+    }
+    if (!fresh) {
+      if (before !== undefined) move(before.trade, -1)
+      move(trade, 1)
+      changes++
     }
     // A trade that changed: under its own id, with its own open time.
     if (trade.tradeId !== id || openedAt !== trade.openedAt) consistent = false
@@ -258,8 +284,17 @@ const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
     bytes += text.length + String(openedAt).length
     writes.push({ op: "hset", field: tradeField(id), text }, { op: "hset", field: openTimeField(id), text: String(openedAt) })
   }
-  for (const id of previous?.trades.keys() ?? []) {
-    if (!trades.has(id)) writes.push({ op: "hdel", field: tradeField(id) }, { op: "hdel", field: openTimeField(id) })
+  // Trades closed since: every one written before that is not open now (none, when the counts agree).
+  if (trades.size !== count) {
+    for (const id of [...trades.keys()]) {
+      if (Object.hasOwn(activeTrades, id)) continue
+      if (!fresh) {
+        move(trades.get(id)!.trade, -1)
+        changes++
+      }
+      trades.delete(id)
+      writes.push({ op: "hdel", field: tradeField(id) }, { op: "hdel", field: openTimeField(id) })
+    }
   }
   // No open time of a trade that is not open: as many open times as open trades, each one's found above.
   if (state.positions.positionOpenTimes !== previous?.positions.positionOpenTimes && Object.keys(state.positions.positionOpenTimes).length !== count) {
@@ -304,7 +339,7 @@ const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
     }
   }
   positionsBytes += baseline.hashBytes
-  return { writes, bytes, trades, pending, baseline, positionsBytes, summary: { count, bySymbol, earliestOpenedAt } as OpenTradesSummary, consistent }
+  return { writes, bytes, trades, pending, baseline, positionsBytes, summary: { count, bySymbol, earliestOpenedAt, changes } as OpenTradesSummary, consistent }
 }
 
 
