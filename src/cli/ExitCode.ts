@@ -107,7 +107,10 @@ export const classify = (error: unknown): Classified => {
   }
   if (error instanceof StateCodecError) return { code: invalidState, message: error.message }
   if (error instanceof PlanRefused) return { code: badArguments, message: error.message }
-  if (error instanceof LeaseError) return { code: sessionHeld, message: error.message }
+  if (error instanceof LeaseError) {
+    const hint = error.reason._tag === "SessionHeld" ? " (a runner that died holds it until then: --wait-lease SECONDS waits for it to expire)" : ""
+    return { code: sessionHeld, message: `${error.message}${hint}` }
+  }
   if (error instanceof SupervisorError) return { code: unexpected, message: error.message }
   if (error instanceof RestoreError) return { code: storeUnreachable, message: error.message }
   if (error instanceof SessionError) {

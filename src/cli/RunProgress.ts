@@ -116,6 +116,8 @@ export const summaryLines = (
     readonly storeVariables?: ReadonlyArray<string>
     /** The venues a live run traded through (the command to go on names them too). */
     readonly venueUrl?: string
+    /** The loop the run started from, when it got that far. */
+    readonly startLoop?: number
   }
 ): ReadonlyArray<string> => {
   const { state } = outcome
@@ -139,7 +141,9 @@ export const summaryLines = (
   const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
   return [
     reached
-      ? `${sessionId} reached loop ${loop} (${loop > options.target ? `its target ${options.target}, then followed its trades in flight` : "its target"})`
+      ? loop > options.target && options.startLoop !== undefined && options.startLoop >= options.target
+        ? `${sessionId} was at loop ${loop} already, past its target ${options.target}: no loop was run`
+        : `${sessionId} reached loop ${loop} (${loop > options.target ? `its target ${options.target}, then followed its trades in flight` : "its target"})`
       : `${sessionId} stopped at loop ${loop} of ${options.target}`,
     `  open       ${trades.length === 0 ? "no positions" : `${trades.length} position(s)`}`,
     ...trades.slice(0, listedTrades).map((trade) => `    ${describeTrade(trade)}`),

@@ -163,11 +163,14 @@ export const apply = Effect.fn("Reconcile.apply")(function*(state: EngineState, 
 })
 
 /** One line per difference and orphan, for an operator. */
+/** A quantity as shown: to ten decimals (the floating-point dust of summed fills is not a quantity). */
+export const quantityText = (quantity: number): string => String(Number(quantity.toFixed(10)))
+
 export const describePlan = (found: ReconcilePlan): ReadonlyArray<string> => [
   ...(found.unfinished === undefined ? [] : [`the reconciliation did not finish (${found.unfinished}): new trades refused until it does`]),
   ...found.intents.filter((i) => i.action !== "none").map((i) =>
-    `${i.clientOrderId} on ${i.venue}: ${i.statusInState} in the state, ${i.atVenue === null ? "unknown to the venue: to be sent" : `${i.atVenue.status} at the venue (${i.atVenue.filledQuantity} filled)`}`
+    `${i.clientOrderId} on ${i.venue}: ${i.statusInState} in the state, ${i.atVenue === null ? "unknown to the venue: to be sent" : `${i.atVenue.status} at the venue (${quantityText(i.atVenue.filledQuantity)} filled)`}`
   ),
-  ...found.orphans.map((o) => `orphan ${o.order.clientOrderId} on ${o.order.venue} (${o.order.status}, ${o.order.filledQuantity} of ${o.order.quantity} filled): to be cancelled`),
-  ...found.differences.map((d) => `${d.venue} holds ${d.actual} ${d.symbol}, the state says ${d.expected}: new trades refused until an operator acts`)
+  ...found.orphans.map((o) => `orphan ${o.order.clientOrderId} on ${o.order.venue} (${o.order.status}, ${quantityText(o.order.filledQuantity)} of ${quantityText(o.order.quantity)} filled): to be cancelled`),
+  ...found.differences.map((d) => `${d.venue} holds ${quantityText(d.actual)} ${d.symbol}, the state says ${quantityText(d.expected)}: new trades refused until an operator acts`)
 ]

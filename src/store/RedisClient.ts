@@ -26,6 +26,12 @@ export interface RedisClientOptions {
   readonly connectTimeout?: Duration.Input
   /** How long one command may take before the server counts as unreachable. */
   readonly commandTimeout?: Duration.Input
+  /**
+   * Commands sent in the same tick go out in one write (ioredis' auto-pipelining; default off). It
+   * saves system time (one syscall per tick, not per save) but measured no faster with 100 sessions
+   * saving in one process, whose bound is the main thread's user time (`npm run bench`, 5b).
+   */
+  readonly autoPipelining?: boolean
 }
 
 /** A connected ioredis client and a way to run commands with typed failures. */
@@ -71,6 +77,7 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
           }), {
             lazyConnect: true,
             enableOfflineQueue: false,
+            enableAutoPipelining: options.autoPipelining ?? false,
             clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
             redisOptions: {
               connectTimeout,
@@ -85,6 +92,7 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
             connectTimeout,
             commandTimeout,
             enableOfflineQueue: false,
+            enableAutoPipelining: options.autoPipelining ?? false,
             maxRetriesPerRequest: 1,
             disconnectTimeout: 200,
             retryStrategy: (times) => Math.min(times * 100, 2_000)

@@ -61,7 +61,7 @@ export const open = (dir: string, settings: SimSettings): Effect.Effect<SimJourn
   Effect.andThen(
     Effect.andThen(
       Effect.try({ try: () => mkdirSync(dir, { recursive: true }), catch: (cause) => new SimDataError({ message: `cannot use ${dir}: ${(cause as Error).message}` }) }),
-      DataDirLock.acquireFor(dir, (message) => new SimDataError({ message: `${dir} is in use: ${message}` }))
+      DataDirLock.acquireFor(dir, "the venue simulator's data folder", (message) => new SimDataError({ message }))
     ),
     openLocked(dir, settings)
   )

@@ -63,7 +63,8 @@ describe("cli reconcile", () => {
       const text = yield* cli(["reconcile", "--session", sessionId, "--venue-url", sim.url])
       assert.strictEqual(text.status, 3)
       assert.include(text.stdout, `orphan ${orphanId} on upbit`)
-      assert.match(text.stdout, new RegExp(`upbit holds ${difference.actual} ${symbol}, the state says ${difference.expected}: new trades refused until an operator acts`))
+      const shown = (quantity: number) => String(Number(quantity.toFixed(10))).replaceAll(".", "\\.")
+      assert.match(text.stdout, new RegExp(`upbit holds ${shown(difference.actual)} ${symbol}, the state says ${shown(difference.expected)}: new trades refused until an operator acts`))
 
       // The plan changed nothing: the orphan still works at the venue, the state is as it was.
       const orphan = (yield* admin.orders()).find((o) => o.clientOrderId === orphanId)

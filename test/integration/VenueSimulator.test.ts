@@ -166,7 +166,7 @@ describe("venue simulator", () => {
       const sim = yield* startSimulator()
       const second = runCli(["venue", "serve", "--port", "0", "--data", sim.dataDir])
       assert.strictEqual(second.status, 2, second.stderr)
-      assert.include(second.stderr, `${sim.dataDir} is in use`)
+      assert.include(second.stderr, `the venue simulator's data folder in ${sim.dataDir} is in use by process`)
       assert.lengthOf(second.stderr.trim().split("\n"), 1, second.stderr)
       // The first still serves its book.
       const venue = yield* venueAt(sim.url)

@@ -54,7 +54,15 @@ export const planAt = (state: EngineState, { shown, url }: { readonly url: strin
 /** The plan, a line per finding (or that the state and the venues agree). */
 export const describeReconciliation = (found: Reconcile.ReconcilePlan): ReadonlyArray<string> => {
   const lines = Reconcile.describePlan(found)
-  return lines.length === 0 ? ["reconciliation: the state and the venues agree"] : ["reconciliation:", ...lines.map((line) => `  ${line}`)]
+  // Each intent in flight the venue agrees with, too: what it is at its venue.
+  const agreeing = found.intents.filter((i) => i.action === "none" && i.atVenue !== null).map((i) =>
+    `  ${i.clientOrderId} on ${i.venue}: ${i.atVenue!.status} (${Reconcile.quantityText(i.atVenue!.filledQuantity)} of ${Reconcile.quantityText(i.atVenue!.quantity)} filled), as the state says`
+  )
+  return [
+    lines.length === 0 ? "reconciliation: the state and the venues agree" : "reconciliation:",
+    ...lines.map((line) => `  ${line}`),
+    ...agreeing
+  ]
 }
 
 /** `reconcile --session ID --venue-url URL [--apply] [--json]`. */

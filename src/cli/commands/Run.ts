@@ -182,6 +182,7 @@ export const run = Command.make(
     /** The summary, told how the stop was recorded: after the shutdown snapshot, on a normal end and on a signal alike. */
     /** The state the session stopped at, as its stop was recorded (stopped), or not (as the runner left it). */
     let stoppedAt: EngineState.EngineState | undefined
+    let startLoop: number | undefined
     const summarize = (outcome: Session.ShutdownOutcome) =>
       Effect.gen(function*() {
         stoppedAt = outcome.state
@@ -196,7 +197,8 @@ export const run = Command.make(
           lastSnapshot: yield* lastSnapshot,
           env: config.env,
           storeVariables,
-          ...(venueUrl === undefined ? {} : { venueUrl: venueUrl.shown })
+          ...(venueUrl === undefined ? {} : { venueUrl: venueUrl.shown }),
+          ...(startLoop === undefined ? {} : { startLoop })
         })
           .join("\n")
         // With --json, stdout is for the final state only.
@@ -253,6 +255,7 @@ export const run = Command.make(
           onShutdown: summarize
         })
         lastSnapshot = session.lastSnapshot
+        startLoop = session.initialState.session.loopCount
         const campaign = yield* liveCampaignOf(session.initialState, requested)
         const venues = yield* liveVenuesOf(session.initialState, venuesArg, venue.venues, shown)
         if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
@@ -263,23 +266,25 @@ export const run = Command.make(
           targetLoops: args.loops,
           settleWithin: Duration.seconds(args.settleWait),
           onStage: (stage) => crash(stage),
-          onLoop: (state, reconciled) =>
+          // Said after each reconciliation that finds the venues differing (the one at the start too, whether or
+          // not a loop follows; a retry of one that could not finish only when its reason changed), and once when
+          // they agree again.
+          onReconciled: (reconciled) =>
             Effect.gen(function*() {
-              // Said after each reconciliation that finds the venues differing (a retry of one that could not finish
-              // only when its reason changed), and once when they agree again.
-              if (reconciled !== lastPlan) {
-                const text = Reconcile.describePlan(reconciled).join("; ")
-                if (reconciled.unfinished !== undefined) {
-                  if (lastPlan?.unfinished !== reconciled.unfinished) yield* Console.error(`${session.sessionId}: ${text}`)
-                } else if (!reconciled.agrees) {
-                  yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${text}`)
-                } else if (lastPlan !== undefined && !lastPlan.agrees) {
-                  yield* Console.error(`${session.sessionId}: the venues agree with the state again; new trades allowed`)
-                }
-                lastPlan = reconciled
+              const text = Reconcile.describePlan(reconciled).join("; ")
+              if (reconciled.unfinished !== undefined) {
+                if (lastPlan?.unfinished !== reconciled.unfinished) yield* Console.error(`${session.sessionId}: ${text}`)
+              } else if (!reconciled.agrees) {
+                yield* Console.error(`${session.sessionId}: the venues differ from the state; no new trades: ${text}`)
+              } else if (lastPlan !== undefined && !lastPlan.agrees) {
+                yield* Console.error(`${session.sessionId}: the venues agree with the state again; new trades allowed`)
               }
-              if (args.statusEvery > 0 && state.session.loopCount % args.statusEvery === 0) yield* Console.log(yield* statusLineOf(state, session))
-            })
+              lastPlan = reconciled
+            }),
+          onLoop: (state) =>
+            args.statusEvery > 0 && state.session.loopCount % args.statusEvery === 0
+              ? Effect.flatMap(statusLineOf(state, session), Console.log)
+              : Effect.void
         })
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(Persistence.layer, HttpVenue.layer({ url, connectWait: venueConnectWait }))), Effect.catchTag("VenueError", (error) =>
         ExitCode.fail(ExitCode.storeUnreachable, `the venues at ${shown}: ${error.message}`)))
@@ -303,6 +308,7 @@ export const run = Command.make(
         onShutdown: summarize
       })
       lastSnapshot = session.lastSnapshot
+      startLoop = session.initialState.session.loopCount
       const { campaign, market } = yield* plan(session.initialState, session.origin)
       if (session.origin.kind === "resumed") yield* Console.error(describeReport(session.origin.report))
       else yield* Console.error(`started ${session.sessionId} (campaign ${campaign.id}, seed ${market.seed}${seedChosen ? " chosen" : ""})`)

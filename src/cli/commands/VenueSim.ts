@@ -12,6 +12,7 @@ import * as SimServer from "../../venue-sim/SimServer.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { withDefaultDescribed } from "../Help.ts"
 import { jsonFlag, table } from "../Output.ts"
+import { quantityText } from "../../orders/Reconcile.ts"
 
 const isVenue = Schema.is(Venue)
 
@@ -74,7 +75,7 @@ const orders = Command.make(
     if (json) return yield* Console.log(JSON.stringify({ orders: all }))
     yield* Console.log(table(
       ["venue", "client order id", "symbol", "side", "quantity", "filled", "avg price", "status"],
-      all.map((o) => [o.venue, o.clientOrderId, o.symbol, o.side, String(o.quantity), String(o.filledQuantity), o.averageFillPrice?.toFixed(2) ?? "-", o.status])
+      all.map((o) => [o.venue, o.clientOrderId, o.symbol, o.side, quantityText(o.quantity), quantityText(o.filledQuantity), o.averageFillPrice?.toFixed(2) ?? "-", o.status])
     ))
   })
 ).pipe(Command.withDescription("List every order the venue simulator ever accepted or rejected"))
@@ -88,7 +89,7 @@ const positions = Command.make(
     if (json) return yield* Console.log(JSON.stringify({ venues: all }))
     yield* Console.log(table(
       ["venue", "symbol", "net quantity"],
-      all.flatMap((b) => [...Object.entries(b.positions).map(([symbol, qty]) => [b.venue, symbol, String(qty)]), [b.venue, "cash USD", b.cashUsd.toFixed(2)]])
+      all.flatMap((b) => [...Object.entries(b.positions).map(([symbol, qty]) => [b.venue, symbol, quantityText(qty)]), [b.venue, "cash USD", b.cashUsd.toFixed(2)]])
     ))
   })
 ).pipe(Command.withDescription("Show the venue simulator's net positions per venue and symbol, and cash"))

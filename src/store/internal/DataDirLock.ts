@@ -76,8 +76,8 @@ const isRunning = (pid: number): boolean => {
 const startMarginMs = 5_000
 
 /** Judges a lock in the format of this version. */
-const judgeRecord = (dir: string, lockFile: string, lock: LockRecord): Verdict => {
-  const inUse = `the embedded database in ${dir} is in use by process ${lock.pid}`
+const judgeRecord = (dir: string, lockFile: string, lock: LockRecord, label: string): Verdict => {
+  const inUse = `${label} in ${dir} is in use by process ${lock.pid}`
   if (lock.hostname !== hostname()) {
     // Another host's processes cannot be seen from here: taking the lock over could let two
     // processes write the same files, so it is honoured and the operator decides.
@@ -104,14 +104,14 @@ const judgeRecord = (dir: string, lockFile: string, lock: LockRecord): Verdict =
  * process started after the lock was written (it cannot be its writer: the PID was reused). Any
  * other live PID is honoured, as those versions did, since nothing recorded tells a reused one.
  */
-const judgeBarePid = (dir: string, lockFile: string, pid: number): Verdict => {
+const judgeBarePid = (dir: string, lockFile: string, pid: number, label: string): Verdict => {
   if (pid === process.pid || !isRunning(pid)) return stale
   const stat = processStat(pid)
   const started = stat === undefined ? undefined : startedAt(stat)
   if (started !== undefined && started > statSync(lockFile).mtimeMs + startMarginMs) return stale
   return {
     _tag: "Held",
-    message: `the embedded database in ${dir} is in use by process ${pid} (a lock file of an older version, ` +
+    message: `${label} in ${dir} is in use by process ${pid} (a lock file of an older version, ` +
       `which cannot tell a reused PID); if process ${pid} is not using it, remove ${lockFile}`
   }
 }
@@ -126,10 +126,10 @@ const readLock = (lockFile: string): string | undefined => {
 }
 
 /** Whether the lock file holding `text` belongs to a live holder. */
-const judge = (dir: string, lockFile: string, text: string): Verdict => {
+const judge = (dir: string, lockFile: string, text: string, label: string): Verdict => {
   const record = decodeRecord(text)
-  if (record._tag === "Some") return judgeRecord(dir, lockFile, record.value)
-  if (/^\s*[1-9]\d*\s*$/.test(text)) return judgeBarePid(dir, lockFile, Number(text))
+  if (record._tag === "Some") return judgeRecord(dir, lockFile, record.value, label)
+  if (/^\s*[1-9]\d*\s*$/.test(text)) return judgeBarePid(dir, lockFile, Number(text), label)
   // Empty: what a process leaves that died between creating the file and writing it (older
   // versions did both in turn; this one puts a complete file in place at once).
   if (text.trim() === "") return stale
@@ -195,7 +195,7 @@ interface Taken {
 }
 
 /** Takes the lock, or says who holds it. Unexpected file-system failures are thrown. */
-const take = (dataDir: string): Taken | Extract<Verdict, { readonly _tag: "Held" }> => {
+const take = (dataDir: string, label: string): Taken | Extract<Verdict, { readonly _tag: "Held" }> => {
   mkdirSync(dataDir, { recursive: true })
   const dir = realpathSync(dataDir)
   const lockFile = lockFileOf(dir)
@@ -209,7 +209,7 @@ const take = (dataDir: string): Taken | Extract<Verdict, { readonly _tag: "Held"
     }
     const existing = readLock(lockFile)
     if (existing === undefined) continue
-    const verdict = judge(dir, lockFile, existing)
+    const verdict = judge(dir, lockFile, existing, label)
     if (verdict._tag === "Held") return verdict
     removeStale(lockFile, existing, record.nonce)
   }
@@ -224,12 +224,12 @@ const release = (taken: Taken): void => {
 
 /**
  * Takes the lock of `dataDir` for this stack until the scope closes; fails with `fail` of the reason
- * if a live holder has it (or the lock cannot be taken).
+ * (naming what the directory holds by `label`) if a live holder has it (or the lock cannot be taken).
  */
-export const acquireFor = <E>(dataDir: string, fail: (message: string) => E): Effect.Effect<void, E, Scope.Scope> =>
+export const acquireFor = <E>(dataDir: string, label: string, fail: (message: string) => E): Effect.Effect<void, E, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
-      try: () => take(dataDir),
+      try: () => take(dataDir, label),
       catch: (cause) => fail(`cannot lock ${dataDir}: ${(cause as Error).message}`)
     }).pipe(
       Effect.flatMap((outcome) => (outcome._tag === "Held" ? Effect.fail(fail(outcome.message)) : Effect.succeed(outcome)))
@@ -241,4 +241,4 @@ export const acquireFor = <E>(dataDir: string, fail: (message: string) => E): Ef
 
 /** Takes the lock of the embedded database's `dataDir` for this stack until the scope closes; fails if a live holder has it. */
 export const acquire = (dataDir: string): Effect.Effect<void, StoreError, Scope.Scope> =>
-  acquireFor(dataDir, (message) => StoreError.failure("postgres", `embedded database: ${message}`))
+  acquireFor(dataDir, "the embedded database", (message) => StoreError.failure("postgres", `embedded database: ${message}`))

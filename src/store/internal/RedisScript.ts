@@ -19,6 +19,8 @@ import { StoreError } from "../StoreError.ts"
 /** A script ready to run: its keys by name, its arguments, its decoded reply. */
 export interface RedisScript<Key extends string, Reply> {
   readonly name: string
+  /** Its Lua text, as sent (benchmarks run it with the raw driver). */
+  readonly lua: string
   readonly keyNames: ReadonlyArray<Key>
   /** The 1-based position of a key in KEYS (what an argument naming a key passes). */
   readonly keyIndex: (key: Key) => number
@@ -60,6 +62,7 @@ export const make = <const Key extends string, Reply>(options: {
   const decode = Schema.decodeUnknownEffect(options.reply)
   return {
     name: options.name,
+    lua,
     keyNames: options.keys,
     keyIndex: (key) => options.keys.indexOf(key) + 1,
     run: (redis, keys, args) =>
