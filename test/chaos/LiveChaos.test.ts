@@ -68,7 +68,7 @@ describe(`live chaos: ${kills} SIGKILLs of a live runner at every stage of an or
         LEASE_TTL: "1 second"
       }
       const runArgs = (loops: number, mode: "clean" | "resume") =>
-        ["run", "--mode", mode, "--session", sessionId, "--campaign", "aggressive", "--loops", String(loops), "--venue-url", sim.url, "--loop-ms", "10", "--wait-lease", "10", "--json", "--status-every", "1"]
+        ["run", "--mode", mode, "--session", sessionId, "--campaign", "aggressive", "--loops", String(loops), "--venue-url", sim.url, "--loop-ms", "10", "--wait-lease", "10", "--settle-wait", "5", "--json", "--status-every", "1"]
 
       /** Reconciles as a resume does (matching paused, so that nothing moves under the checks), then checks. */
       const check = (where: string) =>
