@@ -162,10 +162,10 @@ export const apply = Effect.fn("Reconcile.apply")(function*(state: EngineState, 
   return withFindings(state, found.intents, now)
 })
 
-/** One line per difference and orphan, for an operator. */
 /** A quantity as shown: to ten decimals (the floating-point dust of summed fills is not a quantity). */
 export const quantityText = (quantity: number): string => String(Number(quantity.toFixed(10)))
 
+/** One line per difference and orphan, for an operator. */
 export const describePlan = (found: ReconcilePlan): ReadonlyArray<string> => [
   ...(found.unfinished === undefined ? [] : [`the reconciliation did not finish (${found.unfinished}): new trades refused until it does`]),
   ...found.intents.filter((i) => i.action !== "none").map((i) =>
