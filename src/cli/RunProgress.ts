@@ -125,6 +125,8 @@ export const summaryLines = (
   const loop = state.session.loopCount
   const trades = openTrades(state)
   const reached = loop >= options.target
+  // Stopped at or past its target with trades in flight (settling gave up, or was not asked for).
+  const inFlight = reached ? Object.keys(state.positions.pendingTrades ?? {}).length : 0
   const snapshot = outcome.kind === "recorded"
     ? `#${outcome.sequence} shutdown: the stop is recorded`
     : outcome.kind === "not_recorded"
@@ -134,13 +136,17 @@ export const summaryLines = (
     : `${snapshotLabel(options.lastSnapshot)}; the run failed, and the session stays running for a resume`
   const next = outcome.kind === "left_running" && outcome.reason === "fenced"
     ? []
+    : inFlight > 0
+    ? [`  settle     ${resumeCommand(sessionId, loop, options.env, options.venueUrl)}  (follows them, decides nothing new)`]
     : reached
     ? [`  go on      ${resumeCommand(sessionId, Math.max(2 * options.target, 1000), options.env, options.venueUrl)}`]
     : [`  resume     ${resumeCommand(sessionId, options.target, options.env, options.venueUrl)}`]
   const stores = options.storeVariables ?? []
   const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
   return [
-    reached
+    inFlight > 0
+      ? `${sessionId} stopped at loop ${loop} (its target ${options.target}) with ${inFlight} trade(s) still in flight: resume it to follow them`
+      : reached
       ? loop > options.target && options.startLoop !== undefined && options.startLoop >= options.target
         ? `${sessionId} was at loop ${loop} already, past its target ${options.target}: no loop was run`
         : `${sessionId} reached loop ${loop} (${loop > options.target ? `its target ${options.target}, then followed its trades in flight` : "its target"})`

@@ -84,6 +84,10 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
   Effect.gen(function*() {
     const sessionId = state.session.sessionId
     const refuse = (message: string) => Effect.fail(new PlanRefused({ sessionId, message }))
+    // A live session's truth is at its venues: the paper feed must never trade it (nor close its positions on paper).
+    if (state.session.mode === "live") {
+      return yield* refuse(`${sessionId} is a live session: it trades only through its venues (run --venue-url URL)`)
+    }
     const campaign = yield* campaignOf(sessionId, state.session.campaignId)
     if (request.campaign !== undefined && request.campaign !== campaign.id) {
       return yield* refuse(`${sessionId} trades campaign ${campaign.id}, not ${request.campaign}`)

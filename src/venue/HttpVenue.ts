@@ -17,7 +17,7 @@
  * @module
  */
 import { Duration, Effect, Layer, Option, Schedule } from "effect"
-import { FetchHttpClient } from "effect/http"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import type { MarketSymbol, Venue as VenueName } from "../domain/Ids.ts"
 import { SimApi } from "../venue-sim/SimApi.ts"
@@ -54,9 +54,31 @@ export const shownUrl = (url: string): string => {
   }
 }
 
+/** `url` without its user name and password, and those (decoded), when it has them. */
+const splitCredentials = (url: string): { readonly baseUrl: string; readonly credentials?: { readonly username: string; readonly password: string } } => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username === "" && parsed.password === "") return { baseUrl: url }
+    const credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) }
+    parsed.username = ""
+    parsed.password = ""
+    return { baseUrl: parsed.toString(), credentials }
+  } catch {
+    return { baseUrl: url }
+  }
+}
+
 /** A venue's client over the simulator at `options.url`. */
 export const make = Effect.fnUntraced(function*(options: HttpVenueOptions) {
-  const client = yield* HttpApiClient.make(SimApi, { baseUrl: options.url })
+  // Credentials in the URL (an adapter's server behind HTTP Basic auth) go in the Authorization
+  // header: fetch refuses a URL that carries them.
+  const { baseUrl, credentials } = splitCredentials(options.url)
+  const client = yield* HttpApiClient.make(SimApi, {
+    baseUrl,
+    ...(credentials === undefined
+      ? {}
+      : { transformClient: HttpClient.mapRequest(HttpClientRequest.basicAuth(credentials.username, credentials.password)) })
+  })
   const timeout = Duration.fromInputUnsafe(options.timeout ?? "5 seconds")
 
   /** Runs one request with the timeout, its failures as the `VenueError` they mean. */

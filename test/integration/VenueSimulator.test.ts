@@ -174,6 +174,15 @@ describe("venue simulator", () => {
       assert.strictEqual((yield* (yield* sim.admin).info()).orders, 1)
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a venue URL with credentials (an adapter behind HTTP Basic auth) works: they go in a header, not in the URL fetch refuses", () =>
+    Effect.gen(function*() {
+      const sim = yield* startSimulator()
+      const withCredentials = sim.url.replace("http://", "http://trader:s3cr%40t@")
+      const venue = yield* venueAt(withCredentials)
+      yield* venue.submit(order("authorized", 1))
+      assert.isTrue(Option.isSome(yield* venue.fetch(upbit, order("authorized").clientOrderId)))
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("a Venue over a simulator that does not answer cannot be built: Unreachable", () =>
     Effect.gen(function*() {
       const sim = yield* startSimulator()

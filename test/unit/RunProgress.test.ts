@@ -86,6 +86,22 @@ describe("summaryLines", () => {
       assert.strictEqual(lines.at(-1), `  go on      npm run cli -- run --mode resume --session ${sessionId} --loops 10000`)
     }))
 
+  it.effect("past the target with trades still in flight: says so, lists them, and offers the command that settles them", () =>
+    Effect.gen(function*() {
+      const states = yield* sampleStates(sessionId, { count: 20, seed: 6 })
+      const state = states.find((s) => Object.keys(s.positions.pendingTrades ?? {}).length > 0)
+      assert.isDefined(state, "a sampled state has trades in flight")
+      const at = { ...state!, session: { ...state!.session, loopCount: 5003 } }
+      const pending = Object.keys(at.positions.pendingTrades!).length
+      const lines = summaryLines({ kind: "recorded", sequence: 300, state: at }, { target: 5000, lastSnapshot: Option.none(), env: "dev", venueUrl: "http://127.0.0.1:7100" })
+      assert.strictEqual(lines[0], `${sessionId} stopped at loop 5003 (its target 5000) with ${pending} trade(s) still in flight: resume it to follow them`)
+      assert.isTrue(lines.some((line) => line.startsWith(`  in flight  ${pending} trade(s)`)))
+      assert.strictEqual(
+        lines.at(-1),
+        `  settle     npm run cli -- run --mode resume --session ${sessionId} --loops 5003 --venue-url http://127.0.0.1:7100  (follows them, decides nothing new)`
+      )
+    }))
+
   it.effect("run on stores named by the environment: the command to go on says they must be set again, naming them only", () =>
     Effect.gen(function*() {
       const [state] = yield* sampleStates(sessionId, { count: 1, seed: 5 })

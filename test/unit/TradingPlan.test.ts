@@ -65,6 +65,16 @@ describe("TradingPlan.planFor", () => {
       assert.deepStrictEqual(given.market, { seed: 9, tickMs: 250 })
     }))
 
+  it.effect("a live session is never traded by the paper runner, whatever market is given for it", () =>
+    Effect.gen(function*() {
+      const live = { ...unrecorded, session: { ...unrecorded.session, mode: "live" as const } }
+      for (const request of [{ targetLoops: 100 }, { targetLoops: 100, seed: 7 }, { targetLoops: 100, seed: 7, tickMs: 500 }]) {
+        assert.include(yield* refusal(planFor(live, false, request)), "is a live session: it trades only through its venues (run --venue-url URL)")
+      }
+      const plan = yield* planFor(recorded, false, { targetLoops: 100 })
+      assert.strictEqual(plan.market.seed, 7, "a paper session still trades")
+    }))
+
   it.effect("a clock the loops asked for would take past 9999 is refused, naming how many loops fit", () =>
     Effect.gen(function*() {
       const slow = newSessionState({ sessionId, campaign: campaigns.balanced!, startTime: simulatedStart, market: { seed: 1, tickMs: 1e12 } })
