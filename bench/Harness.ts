@@ -2,6 +2,7 @@
  * A small benchmark harness: warm up, time many runs of a baseline and of our
  * code alternately in one process, and report p50/p99 and the ratio.
  */
+import { Effect } from "effect"
 
 /** Timing of one side of a comparison, in microseconds. */
 export interface Timing {
@@ -37,33 +38,37 @@ const summarize = (samples: Array<number>): Timing => {
   }
 }
 
-/** Runs `baseline` and `ours` alternately (so that drift hits both alike) after a warm-up. */
-export const compare = async (
+/**
+ * Alternates `baseline` and `ours` inside one fiber, as a runner calls its stores (one fiber running
+ * its loop, not one `runPromise` per call), after a warm-up; both timed by the same clock in the
+ * same way (the baseline's promise awaited by the fiber).
+ */
+export const alternate = <E, R>(
   name: string,
-  baseline: () => unknown | Promise<unknown>,
-  ours: () => unknown | Promise<unknown>,
-  options: { readonly warmup?: number; readonly runs?: number } = {}
-): Promise<Comparison> => {
-  const warmup = options.warmup ?? 200
-  const runs = options.runs ?? 2_000
-  for (let i = 0; i < warmup; i++) {
-    await baseline()
-    await ours()
-  }
-  const base: Array<number> = []
-  const mine: Array<number> = []
-  for (let i = 0; i < runs; i++) {
-    let t = performance.now()
-    await baseline()
-    base.push((performance.now() - t) * 1000)
-    t = performance.now()
-    await ours()
-    mine.push((performance.now() - t) * 1000)
-  }
-  const b = summarize(base)
-  const o = summarize(mine)
-  return { name, baseline: b, ours: o, ratio: o.p50 / b.p50 }
-}
+  runs: number,
+  warmup: number,
+  baseline: (i: number) => Promise<unknown>,
+  ours: (i: number) => Effect.Effect<unknown, E, R>
+) =>
+  Effect.gen(function*() {
+    const base: Array<number> = []
+    const mine: Array<number> = []
+    for (let i = 0; i < warmup + runs; i++) {
+      let t = performance.now()
+      yield* Effect.promise(() => baseline(i))
+      const b = performance.now() - t
+      t = performance.now()
+      yield* ours(i)
+      const o = performance.now() - t
+      if (i >= warmup) {
+        base.push(b * 1000)
+        mine.push(o * 1000)
+      }
+    }
+    const b = time(base)
+    const o = time(mine)
+    return { name, baseline: b, ours: o, ratio: o.p50 / b.p50 } satisfies Comparison
+  })
 
 /** The comparisons as an aligned text table. */
 export const formatTable = (rows: ReadonlyArray<Comparison>): string => {

@@ -23,41 +23,14 @@ import { sectionKey, writeMarkKey } from "../src/store/StateKeys.ts"
 import * as HttpVenue from "../src/venue/HttpVenue.ts"
 import { binance, entriesAtVenues, openingTrade, upbit } from "../test/support/PendingTrades.ts"
 import { startSimulator } from "../test/support/VenueSimulator.ts"
-import { type Comparison, time } from "./Harness.ts"
-
-/** Alternates `baseline` and `ours` inside one fiber (as a runner calls its session), after a warm-up. */
-const alternate = <E, R>(
-  name: string,
-  runs: number,
-  warmup: number,
-  baseline: (i: number) => Promise<unknown>,
-  ours: (i: number) => Effect.Effect<unknown, E, R>
-) =>
-  Effect.gen(function*() {
-    const base: Array<number> = []
-    const mine: Array<number> = []
-    for (let i = 0; i < warmup + runs; i++) {
-      let t = performance.now()
-      yield* Effect.promise(() => baseline(i))
-      const b = performance.now() - t
-      t = performance.now()
-      yield* ours(i)
-      const o = performance.now() - t
-      if (i >= warmup) {
-        base.push(b * 1000)
-        mine.push(o * 1000)
-      }
-    }
-    const b = time(base)
-    const o = time(mine)
-    return { name, baseline: b, ours: o, ratio: o.p50 / b.p50 } satisfies Comparison
-  })
+import { alternate } from "./Harness.ts"
+import { rawSnapshot } from "./RawDrivers.ts"
 
 /**
  * 6. A step that opens a trade through venues, durable before its legs are sent: ours is the
  * session's `persist` of the step (checks, encode, checksum, the snapshot with its lease check in
  * one statement, then the live save's script); the raw side serialises the same sections and sends
- * them as one statement of four chained inserts, then a MULTI of the same live writes (the session
+ * them as the same one statement (`RawDrivers.rawSnapshot`), then a MULTI of the same live writes (the session
  * section, the new trade's field, the former one's removal, the mark). Each run decides a new trade
  * (the one before leaves the state), so every run writes one trade in flight.
  */
@@ -87,26 +60,10 @@ export const intentBench = (options: { readonly env: Env; readonly base: EngineS
     let rawSequence = 1
     const raw = async (i: number) => {
       const state = stateAt(i)
-      const texts = {
-        session: JSON.stringify(state.session),
-        positions: JSON.stringify(state.positions),
-        metrics: JSON.stringify(state.metrics),
-        riskGuard: JSON.stringify(state.riskGuard)
-      }
-      await sql.query(
-        `WITH head AS (
-           INSERT INTO session_snapshots (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
-             checksum, loop_count, session_status, session)
-           VALUES ($1, $2, $3, 'trade', 1, 1, 0, 'raw', $4, 'running', $5::jsonb) RETURNING snapshot_id
-         ), p AS (INSERT INTO position_snapshots (snapshot_id, open_trade_count, positions) SELECT snapshot_id, $6, $7::jsonb FROM head
-         ), m AS (INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT snapshot_id, $8::jsonb FROM head
-         ), r AS (INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) SELECT snapshot_id, $9::jsonb FROM head)
-         SELECT snapshot_id FROM head`,
-        [env, rawId, rawSequence++, state.session.loopCount, texts.session, Object.keys(state.positions.activeTrades).length, texts.positions, texts.metrics, texts.riskGuard]
-      )
+      await rawSnapshot(sql, env, rawId, rawSequence++, state)
       const [tradeId, trade] = Object.entries(state.positions.pendingTrades!)[0]!
       await redis.multi()
-        .set(sectionKey(env, rawId, "session"), texts.session)
+        .set(sectionKey(env, rawId, "session"), JSON.stringify(state.session))
         .hset(positionsKey, pendingField(tradeId), JSON.stringify(trade))
         .hdel(positionsKey, pendingField(`trd_bench${i - 1}`))
         .set(writeMarkKey(env, rawId), "raw")
