@@ -258,6 +258,52 @@ try {
   }
   const concurrentSessions = [await manySessions(false), await manySessions(true)]
 
+  // 5c. A snapshot of 10,000 open trades while a runner loops: how long the save takes, how long it blocks
+  // the event loop at most, and the p99 of a quiet loop's live save running beside it, against the same loop alone.
+  const bigId = SessionId.make("sess_benchbigsnap")
+  const bigState = await stateWith(bigId, 10_000)
+  const loopId = SessionId.make("sess_benchbigloop")
+  const looping = await stateWith(loopId, 10)
+  await run(hotStore.save(looping))
+  /** Quiet-loop live saves, one after another, until `stop` says so (and at least `count`); their timing. */
+  const loopUntil = (stop: () => boolean, count: number) =>
+    run(Effect.gen(function*() {
+      const times: Array<number> = []
+      let state = looping
+      for (let i = 0; i < count || !stop(); i++) {
+        state = nextLoop(state, 0)
+        const t = performance.now()
+        yield* hotStore.save(state)
+        times.push((performance.now() - t) * 1000)
+      }
+      return { ...time(times), max: Math.max(...times) }
+    }))
+  const alone = await loopUntil(() => true, 2_000)
+  const bigSnapshots: Array<Record<string, unknown>> = []
+  for (let i = 1; i <= 5; i++) {
+    // The longest the event loop went without running a 1 ms timer, while the snapshot was saved.
+    let last = performance.now()
+    let longestGap = 0
+    const ticker = setInterval(() => {
+      const now = performance.now()
+      longestGap = Math.max(longestGap, now - last)
+      last = now
+    }, 1)
+    let saved = false
+    const beside = loopUntil(() => saved, 0)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    longestGap = 0
+    last = performance.now()
+    const t = performance.now()
+    await run(snapshotStore.save({ sessionId: bigId, snapshotType: "trade", sequence: i, fencingToken: 1, createdAt: 0 }, bigState))
+    const took = performance.now() - t
+    saved = true
+    const loop = await beside
+    clearInterval(ticker)
+    bigSnapshots.push({ saveMs: +took.toFixed(1), eventLoopLongestGapMs: +longestGap.toFixed(1), loopSaveP99Us: +loop.p99.toFixed(0), loopSaveMaxMs: +(loop.max / 1000).toFixed(1) })
+  }
+  notes.push({ benchmark: "5c", quietLoopAloneP99Us: +alone.p99.toFixed(0), quietLoopAloneMaxMs: +(alone.max / 1000).toFixed(1), snapshotsOf10000Trades: bigSnapshots })
+
   // 1d. Scaling of the live save by open trades (last: its large states weigh on the heap): a quiet loop, a loop that changed one trade, a loop that changed them all.
   const saveScaling: Array<Record<string, unknown>> = []
   for (const trades of [1, 10, 100, 1_000, 10_000]) {
