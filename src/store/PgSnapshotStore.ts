@@ -18,7 +18,7 @@ import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { parseJson } from "../domain/StateCodec.ts"
 import { jsonbTextBytes } from "./internal/JsonbText.ts"
-import { decompress, defaultCompressionThreshold, gzip } from "./internal/PayloadCompression.ts"
+import { decompress, defaultCompressionThreshold, gzipOffLoop } from "./internal/PayloadCompression.ts"
 import type { LedgerAppend, NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
 import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
@@ -154,6 +154,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     const openTrades = Object.keys(state.positions.activeTrades).length
     const positionsText = JSON.stringify(row.positions)
     const compressed = positionsText.length > compressionThreshold
+    const positionsGzip = compressed ? yield* gzipOffLoop(positionsText) : undefined
     // One statement, so one round trip and atomic by itself: the fencing check, then the four
     // inserts, each chained to the snapshot row. The check is made by the storage: a session with a
     // lease only takes writes that carry the token of its live lease, and the row lock (FOR SHARE,
@@ -189,7 +190,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       ), positions AS (
         INSERT INTO position_snapshots (snapshot_id, open_trade_count, ${sql(compressed ? "positions_gzip" : "positions")})
         SELECT snapshot_id, ${openTrades}::integer,
-               ${compressed ? sql`${gzip(positionsText)}::bytea` : sql`${sql.json(row.positions)}::jsonb`} FROM head
+               ${positionsGzip !== undefined ? sql`${positionsGzip}::bytea` : sql`${sql.json(row.positions)}::jsonb`} FROM head
       ), metrics AS (
         INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT snapshot_id, ${sql.json(row.metrics)}::jsonb FROM head
       ), risk_guard AS (

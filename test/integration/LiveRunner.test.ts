@@ -48,7 +48,8 @@ const runTo = (
   loops: number,
   end: "stop" | "crash",
   mode: Session.SessionMode = "AUTO",
-  onReconciled: (plan: Reconcile.ReconcilePlan) => void = () => undefined
+  onReconciled: (plan: Reconcile.ReconcilePlan) => void = () => undefined,
+  settleWithin?: Duration.Input
 ) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -57,6 +58,7 @@ const runTo = (
       settings,
       targetLoops: loops,
       reconcileEvery: 40,
+      ...(settleWithin === undefined ? {} : { settleWithin }),
       onLoop: (_, reconciled) => Effect.sync(() => onReconciled(reconciled))
     })
     yield* Scope.close(scope, end === "crash" ? Exit.fail("killed") : Exit.void)
@@ -80,12 +82,15 @@ const entryResting = (sessionId: SessionId, sim: RunningSimulator) =>
     return opening()!
   })
 
-/** Resumes the session for 60 loops and checks it against the venues: `tradeId` was unwound, never opened. */
+/**
+ * Resumes the session for 60 loops (and as long as it takes to settle what is in flight, so that a
+ * slow unwind is not cut short) and checks it against the venues: `tradeId` was unwound, never opened.
+ */
 const resumedUnwound = (sessionId: SessionId, sim: RunningSimulator, tradeId: string, where: string) =>
   Effect.gen(function*() {
     const start = yield* Restore.run(sessionId)
     const loop = start.outcome === "restored" ? start.state.session.loopCount : 0
-    const final = yield* runTo(sessionId, sim.url, loop + 60, "stop", "RESUME_FROM_STATE")
+    const final = yield* runTo(sessionId, sim.url, loop + 60, "stop", "RESUME_FROM_STATE", () => undefined, "30 seconds")
     const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, where).pipe(
       Effect.provide(HttpVenue.layer({ url: sim.url }))
     )

@@ -6,8 +6,9 @@
  * refused with a typed error as soon as the limit is reached, so a damaged
  * or malicious payload (a "zip bomb") cannot exhaust memory.
  */
-import { Result } from "effect"
-import { gunzipSync, gzipSync } from "node:zlib"
+import { Effect, Result } from "effect"
+import { promisify } from "node:util"
+import { gunzipSync, gzip as gzipCallback, gzipSync } from "node:zlib"
 import { StateCodecError, type StatePart, UnsupportedVersion } from "../../domain/StateCodecError.ts"
 
 /** The codecs a stored payload may carry. */
@@ -18,6 +19,14 @@ export const defaultCompressionThreshold = 8 * 1024
 
 /** The gzip bytes of `text`. */
 export const gzip = (text: string): Buffer => gzipSync(text)
+
+const gzipInPool = promisify(gzipCallback)
+
+/**
+ * The gzip bytes of `text`, compressed on libuv's thread pool: a large payload does not block the
+ * event loop while it is compressed (the runner's loop goes on meanwhile).
+ */
+export const gzipOffLoop = (text: string): Effect.Effect<Buffer> => Effect.promise(() => gzipInPool(text))
 
 /** The text inside `data`, inflated to at most `maxBytes`; a larger or damaged payload is a typed failure. */
 export const decompress = (
