@@ -119,6 +119,15 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const sql = yield* PgClient.PgClient
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   const compressionThreshold = options.compressionThreshold ?? defaultCompressionThreshold
+  /** The JSON text of a row's positions, made once for the size check and the write of the same row. */
+  const positionsTexts = new WeakMap<object, string>()
+  const positionsTextOf = (positions: object): string => {
+    const known = positionsTexts.get(positions)
+    if (known !== undefined) return known
+    const text = JSON.stringify(positions)
+    positionsTexts.set(positions, text)
+    return text
+  }
 
   /** A section column, measured by the server and sent only when it is within the size limit. */
   const guarded = (column: string, alias: string) =>
@@ -152,7 +161,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
 
   const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState, ledger: LedgerAppend) {
     const openTrades = Object.keys(state.positions.activeTrades).length
-    const positionsText = JSON.stringify(row.positions)
+    const positionsText = positionsTextOf(row.positions as object)
     const compressed = positionsText.length > compressionThreshold
     const positionsGzip = compressed ? yield* gzipOffLoop(positionsText) : undefined
     // One statement, so one round trip and atomic by itself: the fencing check, then the four
@@ -305,7 +314,12 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     maxSectionBytes,
     // A read measures `octet_length(section::text)`: PostgreSQL's text form, which is never shorter
     // than the JSON written (spaces after `:` and `,`, numbers in plain decimal).
-    sectionBytes: jsonbTextBytes,
+    sectionBytes: (name, value) => {
+      if (name !== "positions" || value === null || typeof value !== "object") return jsonbTextBytes(value)
+      // Positions stored gzipped are read back by their JSON text, inflated within the limit.
+      const text = positionsTextOf(value)
+      return text.length > compressionThreshold ? Buffer.byteLength(text) : jsonbTextBytes(value)
+    },
     insert,
     selectRecent,
     selectNewestOfEach,

@@ -28,6 +28,7 @@ import {
   rowOfSnapshot,
   type SnapshotRow,
   snapshotReadOfRow,
+  type SnapshotSection,
   summariesOf,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
@@ -149,8 +150,8 @@ export interface SnapshotRows {
   readonly kind: StoreKind
   /** The largest section this backing reads back, as `sectionBytes` measures it: a save of a larger one is refused. */
   readonly maxSectionBytes: number
-  /** A section's size as this backing measures it against `maxSectionBytes` when it reads. */
-  readonly sectionBytes: (section: unknown) => number
+  /** A section's size (`name`, its encoded `value`) as this backing measures it against `maxSectionBytes` when it reads. */
+  readonly sectionBytes: (name: SnapshotSection, value: unknown) => number
   /**
    * Inserts the row and appends `ledger` in one atomic step, unless the session's lease refuses its
    * token (`refused`, with the lease as the storage saw it) or its sequence is taken (`taken`, with
@@ -314,7 +315,7 @@ export const memoryRows = (
   return {
     kind: "memory",
     maxSectionBytes: Number.POSITIVE_INFINITY,
-    sectionBytes: (section) => Buffer.byteLength(JSON.stringify(section)),
+    sectionBytes: (_name, value) => Buffer.byteLength(JSON.stringify(value)),
     insert: (row, _state, append) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, now)) {

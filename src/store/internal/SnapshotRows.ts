@@ -19,6 +19,11 @@ import type { SessionEvent } from "../SessionEvents.ts"
 import { unwritableMessage } from "./StateLimits.ts"
 import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
 
+/** The sections of a snapshot row, the runner's own (`custom`) last. */
+export const snapshotSections = ["session", "positions", "metrics", "riskGuard", "custom"] as const
+/** One of the sections of a snapshot row. */
+export type SnapshotSection = typeof snapshotSections[number]
+
 /** A snapshot as the stores keep it: metadata columns, checksum, and the four encoded sections. */
 export interface SnapshotRow {
   readonly snapshotId: number
@@ -150,13 +155,13 @@ export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, State
 export const checkReadable = (
   row: NewSnapshotRow,
   maxSectionBytes: number,
-  sectionBytes: (section: unknown) => number
+  sectionBytes: (name: SnapshotSection, value: unknown) => number
 ): Result.Result<void, StateCodecError> => {
   if (!Number.isFinite(maxSectionBytes)) return Result.void
-  for (const section of ["session", "positions", "metrics", "riskGuard", "custom"] as const) {
+  for (const section of snapshotSections) {
     const value = row[section]
     if (value === null || value === undefined) continue
-    const bytes = sectionBytes(value)
+    const bytes = sectionBytes(section, value)
     if (bytes > maxSectionBytes) return Result.fail(StateCodecError.invalid(section, unwritableMessage(section, bytes, maxSectionBytes)))
   }
   return Result.void
