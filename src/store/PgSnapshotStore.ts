@@ -19,7 +19,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { parseJson } from "../domain/StateCodec.ts"
 import { jsonbTextBytes } from "./internal/JsonbText.ts"
 import { decompress, defaultCompressionThreshold, gzipOffLoop } from "./internal/PayloadCompression.ts"
-import type { LedgerAppend, NewSnapshotRow, SnapshotRow } from "./internal/SnapshotRows.ts"
+import { type LedgerAppend, type NewSnapshotRow, payloadBytesOf, type SnapshotRow } from "./internal/SnapshotRows.ts"
 import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import { fromRows, type HistoryCut, SnapshotStore, type SnapshotRows } from "./SnapshotStore.ts"
@@ -314,6 +314,8 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     maxSectionBytes,
     // A read measures `octet_length(section::text)`: PostgreSQL's text form, which is never shorter
     // than the JSON written (spaces after `:` and `,`, numbers in plain decimal).
+    // The positions' text is the one written; the other sections are small.
+    payloadBytes: (row) => (row.positions === null ? payloadBytesOf(row) : payloadBytesOf(row, positionsTextOf(row.positions as object))),
     sectionBytes: (name, value) => {
       if (name !== "positions" || value === null || typeof value !== "object") return jsonbTextBytes(value)
       // Positions stored gzipped are read back by their JSON text, inflated within the limit.

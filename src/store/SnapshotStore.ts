@@ -150,6 +150,8 @@ export interface SnapshotRows {
   readonly kind: StoreKind
   /** The largest section this backing reads back, as `sectionBytes` measures it: a save of a larger one is refused. */
   readonly maxSectionBytes: number
+  /** The JSON bytes of a row's sections, when the backing has them at hand (else they are serialised again to count them). */
+  readonly payloadBytes?: (row: NewSnapshotRow) => number
   /** A section's size (`name`, its encoded `value`) as this backing measures it against `maxSectionBytes` when it reads. */
   readonly sectionBytes: (name: SnapshotSection, value: unknown) => number
   /**
@@ -195,7 +197,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     const append = yield* Effect.fromResult(ledgerAppendOf(state, ledger))
     // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
     yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
-    const payloadBytes = payloadBytesOf(row)
+    const payloadBytes = rows.payloadBytes === undefined ? payloadBytesOf(row) : rows.payloadBytes(row)
     const outcome = yield* rows.insert(row, state, append)
     switch (outcome._tag) {
       case "inserted":

@@ -167,9 +167,12 @@ export const checkReadable = (
   return Result.void
 }
 
-/** The JSON bytes of a row's sections (the runner's own included). */
-export const payloadBytesOf = (row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard" | "custom">): number =>
-  JSON.stringify(row.session).length + JSON.stringify(row.positions).length +
+/** The JSON bytes of a row's sections (the runner's own included); `positionsText`, the positions' JSON when it is at hand. */
+export const payloadBytesOf = (
+  row: Pick<SnapshotRow, "session" | "positions" | "metrics" | "riskGuard" | "custom">,
+  positionsText: string = JSON.stringify(row.positions)
+): number =>
+  JSON.stringify(row.session).length + positionsText.length +
   JSON.stringify(row.metrics).length + JSON.stringify(row.riskGuard).length +
   (row.custom === null || row.custom === undefined ? 0 : JSON.stringify(row.custom).length)
 
