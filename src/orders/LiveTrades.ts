@@ -28,9 +28,9 @@ import type { EngineState } from "../domain/EngineState.ts"
 import { type MarketSymbol, OrderId, TradeId, type Venue } from "../domain/Ids.ts"
 import type { Order } from "../domain/Order.ts"
 import { clientOrderIdOf, isSettled, type LegRole, type OrderIntent, type PendingTrade } from "../domain/OrderIntent.ts"
-import { closeTrade, openTrade } from "../runner/ArbitrageStrategy.ts"
+import { bookClose, closeTrade, openTrade } from "../runner/ArbitrageStrategy.ts"
 import type { Campaign } from "../runner/Campaign.ts"
-import { evaluateEntry, recordRejection, symbolRisk } from "../runner/RiskGuard.ts"
+import { evaluateEntry, recordRejection } from "../runner/RiskGuard.ts"
 import type { VenueOrder, VenueOrderStatus } from "../venue/Venue.ts"
 
 /** How a live session trades. */
@@ -351,29 +351,10 @@ export const resolve = (
         closedLoop: loop
       }))
       // Counted opened and closed at once; it never held a position the risk counters count.
-      const after = withoutPending(state, pending.tradeId)
-      const risk = symbolRisk(after.riskGuard, pending.symbol)
-      const loss = realizedPnlUsd < 0 ? -realizedPnlUsd : 0
-      const totalPnlUsd = after.metrics.totalPnlUsd + realizedPnlUsd
-      state = {
-        ...after,
-        metrics: {
-          ...after.metrics,
-          tradesOpened: after.metrics.tradesOpened + 1,
-          tradesClosed: after.metrics.tradesClosed + 1,
-          winningTrades: after.metrics.winningTrades + (realizedPnlUsd > 0 ? 1 : 0),
-          totalPnlUsd,
-          portfolioEquityUsd: after.metrics.initialCapitalUsd + totalPnlUsd
-        },
-        riskGuard: {
-          ...after.riskGuard,
-          dailyLossUsd: after.riskGuard.dailyLossUsd + loss,
-          perSymbol: {
-            ...after.riskGuard.perSymbol,
-            [pending.symbol]: { ...risk, lossUsd: risk.lossUsd + loss, tradesAllowed: risk.tradesAllowed + 1 }
-          }
-        }
-      }
+      state = bookClose(withoutPending(state, pending.tradeId), pending.symbol, realizedPnlUsd, (withLoss) => ({
+        ...withLoss,
+        tradesAllowed: withLoss.tradesAllowed + 1
+      }), { alsoOpened: true })
     }
   }
   return { state, closed, cancels, held }

@@ -104,18 +104,26 @@ const withoutTrade = (state: EngineState, trade: ArbitrageTrade): EngineState["p
   return { ...state.positions, activeTrades, positionOpenTimes }
 }
 
-/** `state` with `trade` closed at a realized `pnlUsd`: out of the positions, into the metrics and the risk counters. */
-export const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): EngineState => {
-  const positions = withoutTrade(state, trade)
-  const open = Object.values(positions.activeTrades)
+/**
+ * `state` with a close of `symbol` at a realized `pnlUsd` booked: counted closed (and opened too, for
+ * a trade opened and closed at once), its PnL in the metrics and the equity, a loss in the day's and
+ * the symbol's losses; `counters` makes the symbol's risk counters from theirs with the loss added.
+ */
+export const bookClose = (
+  state: EngineState,
+  symbol: MarketSymbol,
+  pnlUsd: number,
+  counters: (withLoss: SymbolRiskState) => SymbolRiskState,
+  options: { readonly alsoOpened?: boolean } = {}
+): EngineState => {
   const loss = pnlUsd < 0 ? -pnlUsd : 0
-  const mine = symbolRisk(state.riskGuard, trade.symbol)
+  const mine = symbolRisk(state.riskGuard, symbol)
   const totalPnlUsd = state.metrics.totalPnlUsd + pnlUsd
   return {
     ...state,
-    positions,
     metrics: {
       ...state.metrics,
+      tradesOpened: state.metrics.tradesOpened + (options.alsoOpened === true ? 1 : 0),
       tradesClosed: state.metrics.tradesClosed + 1,
       winningTrades: state.metrics.winningTrades + (pnlUsd > 0 ? 1 : 0),
       totalPnlUsd,
@@ -124,12 +132,16 @@ export const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: nu
     riskGuard: {
       ...state.riskGuard,
       dailyLossUsd: state.riskGuard.dailyLossUsd + loss,
-      perSymbol: {
-        ...state.riskGuard.perSymbol,
-        [trade.symbol]: recount({ ...mine, lossUsd: mine.lossUsd + loss }, open, trade.symbol)
-      }
+      perSymbol: { ...state.riskGuard.perSymbol, [symbol]: counters({ ...mine, lossUsd: mine.lossUsd + loss }) }
     }
   }
+}
+
+/** `state` with `trade` closed at a realized `pnlUsd`: out of the positions, into the metrics and the risk counters. */
+export const closeTrade = (state: EngineState, trade: ArbitrageTrade, pnlUsd: number): EngineState => {
+  const positions = withoutTrade(state, trade)
+  const open = Object.values(positions.activeTrades)
+  return bookClose({ ...state, positions }, trade.symbol, pnlUsd, (withLoss) => recount(withLoss, open, trade.symbol))
 }
 
 /** `state` with `trade` open: in the positions, counted opened, its capital in its symbol's risk counters. */

@@ -43,10 +43,19 @@ interface NodeFsStreams {
   fsync?: (stream: { readonly nfd: number }) => number
 }
 
+/** The object under `path` in `root`, followed one property at a time (PGlite's internals are not typed), if it is one. */
+const objectAt = (root: object, path: ReadonlyArray<string>): object | undefined => {
+  let current: unknown = root
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined
+    current = Reflect.get(current, key)
+  }
+  return current !== null && typeof current === "object" ? current : undefined
+}
+
 /** Gives the NODEFS of `db` an fsync: the file's own, through Node (its descriptor is a real one). */
 const syncToDisk = (db: PGlite) => {
-  const module = (db as unknown as { readonly mod?: { readonly FS?: { readonly filesystems?: { readonly NODEFS?: { readonly stream_ops?: NodeFsStreams } } } } }).mod
-  const streams = module?.FS?.filesystems?.NODEFS?.stream_ops
+  const streams: NodeFsStreams | undefined = objectAt(db, ["mod", "FS", "filesystems", "NODEFS", "stream_ops"])
   if (streams === undefined) throw new Error("this PGlite does not expose its Node file system: it cannot be made to fsync")
   streams.fsync = (stream) => {
     fs.fsyncSync(stream.nfd)

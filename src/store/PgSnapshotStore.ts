@@ -121,7 +121,8 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const compressionThreshold = options.compressionThreshold ?? defaultCompressionThreshold
   /** The JSON text of a row's positions, made once for the size check and the write of the same row. */
   const positionsTexts = new WeakMap<object, string>()
-  const positionsTextOf = (positions: object): string => {
+  const positionsTextOf = (positions: unknown): string => {
+    if (positions === null || typeof positions !== "object") return JSON.stringify(positions)
     const known = positionsTexts.get(positions)
     if (known !== undefined) return known
     const text = JSON.stringify(positions)
@@ -161,7 +162,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
 
   const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState, ledger: LedgerAppend) {
     const openTrades = Object.keys(state.positions.activeTrades).length
-    const positionsText = positionsTextOf(row.positions as object)
+    const positionsText = positionsTextOf(row.positions)
     const compressed = positionsText.length > compressionThreshold
     const positionsGzip = compressed ? yield* gzipOffLoop(positionsText) : undefined
     // One statement, so one round trip and atomic by itself: the fencing check, then the four
@@ -315,7 +316,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     // A read measures `octet_length(section::text)`: PostgreSQL's text form, which is never shorter
     // than the JSON written (spaces after `:` and `,`, numbers in plain decimal).
     // The positions' text is the one written; the other sections are small.
-    payloadBytes: (row) => (row.positions === null ? payloadBytesOf(row) : payloadBytesOf(row, positionsTextOf(row.positions as object))),
+    payloadBytes: (row) => payloadBytesOf(row, positionsTextOf(row.positions)),
     sectionBytes: (name, value) => {
       if (name !== "positions" || value === null || typeof value !== "object") return jsonbTextBytes(value)
       // Positions stored gzipped are read back by their JSON text, inflated within the limit.

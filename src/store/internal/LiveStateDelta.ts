@@ -88,7 +88,7 @@ const capitalTolerance = (capital: number) => 1e-9 * Math.max(1, Math.abs(capita
 const consistentAcross = (state: EngineState, summary: OpenTradesSummary): boolean => {
   if (summary.count !== state.metrics.tradesOpened - state.metrics.tradesClosed) return false
   if (summary.count > 0 && summary.earliestOpenedAt < state.session.startTime) return false
-  const perSymbol = state.riskGuard.perSymbol as Readonly<Record<string, { readonly positionCount: number; readonly capitalUsedUsd: number }>>
+  const perSymbol: Readonly<Record<string, { readonly positionCount: number; readonly capitalUsedUsd: number }>> = state.riskGuard.perSymbol
   for (const symbol of summary.bySymbol.keys()) if (perSymbol[symbol] === undefined) return false
   for (const [symbol, risk] of Object.entries(perSymbol)) {
     const open = summary.bySymbol.get(symbol) ?? { count: 0, notional: 0 }
@@ -254,10 +254,8 @@ const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
   const trades = new Map<string, { readonly trade: ArbitrageTrade; readonly openedAt: number; readonly hashBytes: number }>(previous?.trades ?? [])
   // What the positions hash will hold, as a load counts it (every field's name and value).
   let positionsBytes = versionField.length + String(sectionCodecs.positions.currentVersion).length
-  const { activeTrades, positionOpenTimes } = state.positions as {
-    readonly activeTrades: Readonly<Record<string, ArbitrageTrade>>
-    readonly positionOpenTimes: Readonly<Record<string, number>>
-  }
+  const activeTrades: Readonly<Record<string, ArbitrageTrade>> = state.positions.activeTrades
+  const positionOpenTimes: Readonly<Record<string, number>> = state.positions.positionOpenTimes
   for (const id in activeTrades) {
     const trade = activeTrades[id]!
     const openedAt = positionOpenTimes[id]!
@@ -339,7 +337,7 @@ const planPositions = (state: EngineState, previous: LiveCache | undefined) => {
     }
   }
   positionsBytes += baseline.hashBytes
-  return { writes, bytes, trades, pending, baseline, positionsBytes, summary: { count, bySymbol, earliestOpenedAt, changes } as OpenTradesSummary, consistent }
+  return { writes, bytes, trades, pending, baseline, positionsBytes, summary: { count, bySymbol, earliestOpenedAt, changes } satisfies OpenTradesSummary, consistent }
 }
 
 
