@@ -41,6 +41,16 @@ const options = (mode: Session.SessionMode, sessionId: SessionId): Session.Sessi
   lease: { ttl: "5 seconds", wait: "10 seconds" }
 })
 
+/** The venue simulator as these tests trade on it: both venues, a 20 ms tick, seed 5 (`extra` added). */
+const simulator = (...extra: ReadonlyArray<string>) => startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5", ...extra])
+
+/** Checks `state` against the venues of `sim` (`assertStateMatchesVenues`), `where` naming the moment. */
+const venuesAgree = (state: EngineState.EngineState, sim: RunningSimulator, where: string) =>
+  Effect.gen(function*() {
+    const orders = yield* (yield* sim.admin).orders()
+    return yield* assertStateMatchesVenues(state, orders, settings.venues, campaign.symbols, where).pipe(Effect.provide(HttpVenue.layer({ url: sim.url })))
+  })
+
 /** Runs a session of its own to `loops` through the simulator at `url`, ended as `end` says; its final state. */
 const runTo = (
   sessionId: SessionId,
@@ -91,9 +101,7 @@ const resumedUnwound = (sessionId: SessionId, sim: RunningSimulator, tradeId: st
     const start = yield* Restore.run(sessionId)
     const loop = start.outcome === "restored" ? start.state.session.loopCount : 0
     const final = yield* runTo(sessionId, sim.url, loop + 60, "stop", "RESUME_FROM_STATE", () => undefined, "30 seconds")
-    const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, where).pipe(
-      Effect.provide(HttpVenue.layer({ url: sim.url }))
-    )
+    const checked = yield* venuesAgree(final, sim, where)
     assert.include(checked.reasons, "entry_unwound")
     assert.notProperty(final.positions.pendingTrades ?? {}, tradeId, "the unwound trade is no longer in flight")
     assert.notProperty(final.positions.activeTrades, tradeId, "it never opened")
@@ -103,20 +111,18 @@ const resumedUnwound = (sessionId: SessionId, sim: RunningSimulator, tradeId: st
 describe("live runner", () => {
   it.live("trades through the venues: opens and closes trades by their orders; positions and PnL are the venues'", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_live${randomInt(1e9).toString(36)}`)
       const final = yield* runTo(sessionId, sim.url, 250, "stop", "CLEAN_RESET")
       assert.isAtLeast(final.metrics.tradesClosed, 2, "the run closes trades through the venues")
-      const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "at the end").pipe(
-        Effect.provide(HttpVenue.layer({ url: sim.url }))
-      )
+      const checked = yield* venuesAgree(final, sim, "at the end")
       // Each close took two entry orders and at least one more (two exits, or an unwind of the leg that filled).
       assert.isAtLeast(checked.orders, 3 * final.metrics.tradesClosed)
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liverun")))), 120_000)
 
   it.live("an entry whose leg is rejected is unwound, never left one-legged: closed with entry_unwound and the PnL of its fills", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_unwind${randomInt(1e9).toString(36)}`)
       // Every other submit is rejected: entries lose a leg, and exits are sent again.
       yield* sim.faults({ rejectNext: 1 })
@@ -125,15 +131,13 @@ describe("live runner", () => {
         yield* sim.faults({ rejectNext: 1 })
         final = yield* runTo(sessionId, sim.url, final.session.loopCount + 50, round === 3 ? "stop" : "crash")
       }
-      const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "after rejections").pipe(
-        Effect.provide(HttpVenue.layer({ url: sim.url }))
-      )
+      const checked = yield* venuesAgree(final, sim, "after rejections")
       assert.include(checked.reasons, "entry_unwound", "an entry lost a leg and was unwound")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("liveunwind")))), 120_000)
 
   it.live("while the runner is down, a venue cancels one entry leg and fills the other: the resume applies both and unwinds the filled one", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_venuecx${randomInt(1e9).toString(36)}`)
       const trade = yield* entryResting(sessionId, sim)
       const sell = trade.intents.find((i) => i.role === "entry_sell")!
@@ -149,7 +153,7 @@ describe("live runner", () => {
   it.live("while the runner is down, a leg fills in part and the venue cancels the rest: the resume applies the part filled and unwinds it", () =>
     Effect.gen(function*() {
       // Each order fills in 40 parts, one a tick: slow enough to catch one filled in part.
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5", "--fill-slices", "40"])
+      const sim = yield* simulator("--fill-slices", "40")
       const sessionId = SessionId.make(`sess_venuepx${randomInt(1e9).toString(36)}`)
       const trade = yield* entryResting(sessionId, sim)
       const buy = trade.intents.find((i) => i.role === "entry_buy")!
@@ -170,7 +174,7 @@ describe("live runner", () => {
 
   it.live("a reconciliation the venues do not let finish is tried again every loop, and no entry is decided until one finishes", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_unfinished${randomInt(1e9).toString(36)}`)
       // The venues answer everything but the list of the session's orders, until `blocked` is cleared.
       const blocked = yield* Ref.make(true)
@@ -212,7 +216,7 @@ describe("live runner", () => {
 
   it.live("a leg sent just before the runner died, the venues away at the resume past its entry's deadline: looked up before it is given up, then unwound", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_sentdied${randomInt(1e9).toString(36)}`)
       // The runner dies right after its first send: the durable state holds both entry legs as
       // intended, one of them an order at its venue (which fills there).
@@ -246,9 +250,7 @@ describe("live runner", () => {
             Date.now() > pending!.deadlineAt + 300 && state.session.loopCount % 10 === 0 ? sim.faults({ down: false }) : Effect.void
         })
       })).pipe(Effect.provide(HttpVenue.layer({ url: sim.url, timeout: "2 seconds" })))
-      const checked = yield* assertStateMatchesVenues(final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "after the resume").pipe(
-        Effect.provide(HttpVenue.layer({ url: sim.url }))
-      )
+      const checked = yield* venuesAgree(final, sim, "after the resume")
       const leg = pending!.intents.find((i) => i.clientOrderId === atVenue[0]!.clientOrderId)!
       const ledger = checked.reasons
       assert.notProperty(final.positions.pendingTrades ?? {}, pending!.tradeId, "the entry was settled")
@@ -257,7 +259,7 @@ describe("live runner", () => {
 
   it.live("a new session on an account that already holds a symbol it does not trade counts it in its baseline, and trades", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_heldbefore${randomInt(1e9).toString(36)}`)
       const other = MarketSymbol.make("XRP-USDT")
       assert.notInclude(campaign.symbols, other)
@@ -272,7 +274,7 @@ describe("live runner", () => {
 
   it.live("at its target a run follows its trades in flight until none is left, deciding nothing new; without settling it stops with them", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_settle${randomInt(1e9).toString(36)}`)
       const resting = yield* entryResting(sessionId, sim)
       const resumeTo = (extra: number, settleWithin?: Duration.Input) =>
@@ -304,14 +306,12 @@ describe("live runner", () => {
       assert.isAbove(settled.final.session.loopCount, settled.target, "it went on past its target")
       assert.deepStrictEqual(Object.keys(settled.final.positions.pendingTrades ?? {}), [], "nothing is left in flight")
       assert.deepStrictEqual(settled.decidedPast, [], "no trade was decided past the target")
-      yield* assertStateMatchesVenues(settled.final, yield* (yield* sim.admin).orders(), settings.venues, campaign.symbols, "after settling").pipe(
-        Effect.provide(HttpVenue.layer({ url: sim.url }))
-      )
+      yield* venuesAgree(settled.final, sim, "after settling")
     }).pipe(Effect.scoped, Effect.provide(stack(uniqueEnv("livesettle")))), 120_000)
 
   it.live("a position changed by hand at a venue: the resumed session names the difference and opens no trade until it is undone", () =>
     Effect.gen(function*() {
-      const sim = yield* startSimulator(["--venues", "upbit,binance", "--tick-ms", "20", "--seed", "5"])
+      const sim = yield* simulator()
       const sessionId = SessionId.make(`sess_byhand${randomInt(1e9).toString(36)}`)
       const first = yield* runTo(sessionId, sim.url, 120, "stop", "CLEAN_RESET")
       const symbol = campaign.symbols[0]!
