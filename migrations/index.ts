@@ -9,6 +9,7 @@ import sessionEvents from "./0004_session_events.ts"
 import retentionPlan from "./0005_retention_plan.ts"
 import customSections from "./0006_custom_sections.ts"
 import tradeLedger from "./0007_trade_ledger.ts"
+import snapshotHeaders from "./0008_snapshot_headers.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
@@ -18,5 +19,6 @@ export const migrations = {
   "0004_session_events": sessionEvents,
   "0005_retention_plan": retentionPlan,
   "0006_custom_sections": customSections,
-  "0007_trade_ledger": tradeLedger
+  "0007_trade_ledger": tradeLedger,
+  "0008_snapshot_headers": snapshotHeaders
 }

@@ -33,9 +33,9 @@ import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
-import { LiveStateStore, type LiveState } from "../store/LiveStateStore.ts"
+import { type LiveRead, LiveStateStore, type LiveState } from "../store/LiveStateStore.ts"
 import { type Lease, SessionLease } from "../store/SessionLease.ts"
-import { SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
+import { type SnapshotHeader, SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import type { RestoreReport, SkippedCandidate } from "./RestoreReport.ts"
 
@@ -87,11 +87,10 @@ const skippedSnapshot = (read: SnapshotRead, kind: SkippedCandidate["kind"], rea
  * cannot: its writer's token must be one the lease granted, and not older than the snapshot's.
  */
 const staleLiveReason = (
-  live: LiveState,
+  token: number | null,
   lease: Option.Option<Lease>,
   snapshot: { readonly sequence: number | null; readonly fencingToken: number | null } | undefined
 ): string | undefined => {
-  const token = live.fencingToken
   if (Option.isSome(lease)) {
     const granted = lease.value.fencingToken
     if (token === null) return `written without a recorded fencing token, while the session has a lease (token ${granted})`
@@ -101,6 +100,93 @@ const staleLiveReason = (
     return `written with token ${token}, older than token ${snapshot.fencingToken} of snapshot #${snapshot.sequence}: its writer had lost the session`
   }
   return undefined
+}
+
+/** A snapshot read, verified and decoded with the runner's own sections: a candidate, or why it is not one. */
+const openSnapshot = (read: SnapshotRead, sections: ReadonlyArray<CustomSection.DeclaredSection>): Result.Result<Candidate, string> => {
+  if (Result.isFailure(read.result)) return Result.fail(read.result.failure.message)
+  const { fencingToken, state } = read.result.success
+  const verified = CustomSection.verify(state, sections)
+  if (Result.isFailure(verified)) return Result.fail(verified.failure.message)
+  return Result.succeed({ source: "snapshot", snapshotId: read.snapshotId, sequence: read.sequence, fencingToken, state: verified.success, ledgerTail: [] })
+}
+
+/** The live state read, decoded and verified with the runner's own sections, or why it is not valid. */
+const openLive = (read: LiveRead, sections: ReadonlyArray<CustomSection.DeclaredSection>): Result.Result<LiveState, string> => {
+  const opened = read.open()
+  if (Result.isFailure(opened)) return Result.fail(opened.failure.message)
+  const verified = CustomSection.verify(opened.success.state, sections)
+  if (Result.isFailure(verified)) return Result.fail(verified.failure.message)
+  return Result.succeed({ ...opened.success, state: verified.success, fencingToken: read.fencingToken })
+}
+
+const liveCandidateOf = (live: LiveState): Candidate => ({
+  source: "live",
+  snapshotId: null,
+  sequence: null,
+  fencingToken: live.fencingToken,
+  state: live.state,
+  ledgerTail: live.ledgerTail
+})
+
+/** The report of a restore that chose `chosen`, having passed over `skipped`. */
+const restoredReport = (
+  sessionId: SessionId,
+  chosen: Candidate,
+  rest: { readonly liveTierDegraded: boolean; readonly skipped: ReadonlyArray<SkippedCandidate>; readonly scanned: RestoreReport["scanned"] }
+): RestoreReport => ({
+  sessionId,
+  outcome: "restored",
+  source: chosen.source,
+  snapshotId: chosen.snapshotId,
+  sequence: chosen.sequence,
+  loopCount: chosen.state.session.loopCount,
+  ...rest,
+  state: chosen.state,
+  ledgerTail: chosen.ledgerTail
+})
+
+/**
+ * The restore decided by the two candidates' loop counts, known without decoding either: the
+ * fresher (a tie goes to the snapshot) is decoded and, when it verifies, chosen; the other is
+ * passed over undecoded. `undefined` when this cannot decide: the fresher does not verify (or does
+ * not hold the loop count its header said), or the live state is the fresher but its writer's
+ * token is not one it can be trusted with against the lease and this snapshot's header (the whole
+ * restore then decides against the newest valid snapshot, as it always has).
+ */
+const headerFirst = (
+  sessionId: SessionId,
+  live: LiveRead,
+  liveLoop: number,
+  newest: SnapshotRead,
+  header: SnapshotHeader,
+  lease: Option.Option<Lease>,
+  sections: ReadonlyArray<CustomSection.DeclaredSection>
+): RestoreReport | undefined => {
+  const scanned = { snapshots: 1, bytes: newest.bytes, olderUnread: null }
+  const stale = staleLiveReason(live.fencingToken, lease, header)
+  if (header.loopCount >= liveLoop) {
+    const opened = openSnapshot(newest, sections)
+    if (Result.isFailure(opened) || opened.success.state.session.loopCount !== header.loopCount) return undefined
+    const passedOver: SkippedCandidate = stale === undefined
+      ? { source: "live", snapshotId: null, sequence: null, kind: "superseded", reason: `at loop ${liveLoop} (by its session section; not decoded), not after loop ${header.loopCount}` }
+      : { source: "live", snapshotId: null, sequence: null, kind: "stale", reason: stale }
+    return restoredReport(sessionId, opened.success, { liveTierDegraded: false, skipped: [passedOver], scanned })
+  }
+  if (stale !== undefined) return undefined
+  const opened = openLive(live, sections)
+  if (Result.isFailure(opened) || opened.success.state.session.loopCount !== liveLoop) return undefined
+  return restoredReport(sessionId, liveCandidateOf(opened.success), {
+    liveTierDegraded: false,
+    skipped: [{
+      source: "snapshot",
+      snapshotId: newest.snapshotId,
+      sequence: newest.sequence,
+      kind: "superseded",
+      reason: `at loop ${header.loopCount} (by its sealed header; not decoded), not after loop ${liveLoop}`
+    }],
+    scanned
+  })
 }
 
 /** Restores `sessionId` without writing anything; see the module header for the rules. */
@@ -126,11 +212,11 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     new RestoreError({ sessionId, message: `cannot restore ${sessionId}: ${error.message}`, storeError: error })
 
   // The live tier: a state, nothing, damaged data, or no answer.
-  let live: LiveState | undefined
+  let liveFound: LiveRead | undefined
   let liveTierDegraded = false
-  // Both tiers and the lease are read at once: their I/O overlaps.
+  // Both tiers and the lease are read at once: their I/O overlaps. Nothing is decoded yet.
   const [liveRead, newest, lease] = yield* Effect.all([
-    Effect.result(liveStore.load(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
+    Effect.result(liveStore.read(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
     snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
       Effect.mapError(unreachable),
       Effect.withSpan("Restore.newestSnapshot")
@@ -138,16 +224,29 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
     leases.current(sessionId).pipe(Effect.mapError(unreachable))
   ], { concurrency: 3 })
   if (Result.isSuccess(liveRead)) {
-    if (Option.isSome(liveRead.success)) {
-      const verified = CustomSection.verify(liveRead.success.value.state, sections)
-      if (Result.isSuccess(verified)) live = { ...liveRead.success.value, state: verified.success }
-      else skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: verified.failure.message })
-    }
+    if (Option.isSome(liveRead.success)) liveFound = liveRead.success.value
   } else if (liveRead.failure.reason._tag === "Unreadable") {
     skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: liveRead.failure.message })
   } else {
     liveTierDegraded = true
     skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "unreachable", reason: liveRead.failure.message })
+  }
+
+  // Header first: when the live state's loop count (its session section) and the newest snapshot's
+  // (its sealed header) are both known, only the fresher is decoded, and the other is reported
+  // superseded without being decoded. Whenever the fresher does not verify, or the live state's
+  // writer might have lost the session, everything is decided the whole way below.
+  const newestRead = newest[0]
+  if (liveFound !== undefined && liveFound.loopCount !== undefined && newestRead?.header !== undefined) {
+    const decided = headerFirst(sessionId, liveFound, liveFound.loopCount, newestRead, newestRead.header, lease, sections)
+    if (decided !== undefined) return { ...decided, liveTierDegraded, skipped: [...skipped, ...decided.skipped] }
+  }
+
+  let live: LiveState | undefined
+  if (liveFound !== undefined) {
+    const opened = openLive(liveFound, sections)
+    if (Result.isSuccess(opened)) live = opened.success
+    else skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "invalid", reason: opened.failure })
   }
 
   // The durable tier: newest first, down to the first valid snapshot. The newest is read alone (it
@@ -181,24 +280,12 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       readCount++
       bytesRead += read.bytes
       beforeSequence = read.sequence
-      if (Result.isFailure(read.result)) {
-        skipped.push(skippedSnapshot(read, "invalid", read.result.failure.message))
+      const opened = openSnapshot(read, sections)
+      if (Result.isFailure(opened)) {
+        skipped.push(skippedSnapshot(read, "invalid", opened.failure))
         continue
       }
-      const { fencingToken, state } = read.result.success
-      const verified = CustomSection.verify(state, sections)
-      if (Result.isFailure(verified)) {
-        skipped.push(skippedSnapshot(read, "invalid", verified.failure.message))
-        continue
-      }
-      snapshotCandidate = {
-        source: "snapshot",
-        snapshotId: read.snapshotId,
-        sequence: read.sequence,
-        fencingToken,
-        state: verified.success,
-        ledgerTail: []
-      }
+      snapshotCandidate = opened.success
       break
     }
     if (reads.length < limit) break
@@ -210,16 +297,9 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
 
   let liveCandidate: Candidate | undefined
   if (live !== undefined) {
-    const stale = staleLiveReason(live, lease, snapshotCandidate)
+    const stale = staleLiveReason(live.fencingToken, lease, snapshotCandidate)
     if (stale === undefined) {
-      liveCandidate = {
-        source: "live",
-        snapshotId: null,
-        sequence: null,
-        fencingToken: live.fencingToken,
-        state: live.state,
-        ledgerTail: live.ledgerTail
-      }
+      liveCandidate = liveCandidateOf(live)
     } else {
       skipped.push({ source: "live", snapshotId: null, sequence: null, kind: "stale", reason: stale })
     }
@@ -252,18 +332,5 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       reason: `valid but at loop ${other.state.session.loopCount}, not after loop ${chosen.state.session.loopCount}`
     })
   }
-  const restored: RestoreReport = {
-    sessionId,
-    outcome: "restored",
-    source: chosen.source,
-    snapshotId: chosen.snapshotId,
-    sequence: chosen.sequence,
-    loopCount: chosen.state.session.loopCount,
-    liveTierDegraded,
-    skipped,
-    scanned,
-    state: chosen.state,
-    ledgerTail: chosen.ledgerTail
-  }
-  return restored
+  return restoredReport(sessionId, chosen, { liveTierDegraded, skipped, scanned })
 })

@@ -19,18 +19,18 @@
  *
  * @module
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Result } from "effect"
 import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import {
-  decodeLiveState,
   encodeLiveState,
   fencedWrite,
   fenceLostWrite,
+  type LiveRead,
+  readLiveState,
   sessionIdsOfKeys,
-  tokenOfMark,
   writeMark
 } from "./internal/LiveStateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
@@ -47,6 +47,16 @@ export interface LiveState {
 }
 
 /** The live tier: save, load and delete the state of a session, list the sessions that have one. */
+/** `load` made of `read`: the state opened (decoded and checked) at once. */
+export const loadOf = (read: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveRead>, StoreError>) =>
+  (sessionId: SessionId): Effect.Effect<Option.Option<LiveState>, StoreError> =>
+    Effect.flatMap(read(sessionId), (found) =>
+      Option.isNone(found)
+        ? Effect.succeedNone
+        : Effect.fromResult(Result.map(found.value.open(), (decoded) => Option.some({ ...decoded, fencingToken: found.value.fencingToken }))))
+
+export type { LiveRead }
+
 export class LiveStateStore extends Context.Service<LiveStateStore, {
   /** The namespace every key of this store lives in. */
   readonly env: Env
@@ -69,6 +79,13 @@ export class LiveStateStore extends Context.Service<LiveStateStore, {
    * `Unreadable` when what is stored is not a valid state (or its tail not the state's).
    */
   readonly load: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveState>, StoreError>
+  /**
+   * The session's live state as read but not yet decoded (`None` when it has none): its loop count
+   * and writer's token, known from its session section and mark, and the whole state, decoded on
+   * first use as `load` would (a restore decodes only the fresher of its candidates). `Unreadable`
+   * when a key cannot be read at all (the wrong type, over the size limit).
+   */
+  readonly read: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveRead>, StoreError>
   /** Removes the session's live state (all four sections at once); fenced like `save`. */
   readonly delete: (sessionId: SessionId, fencingToken?: number) => Effect.Effect<void, StoreError>
   /**
@@ -103,6 +120,17 @@ export const makeMemory = (
       if (token > fence) entries.set(fenceKey(env, sessionId), String(token))
       return Effect.void
     })
+  const read = (sessionId: SessionId) =>
+    Effect.suspend(() => {
+      const keys = sessionKeys(env, sessionId)
+      for (const [i, key] of keys.entries()) {
+        const bytes = Buffer.byteLength(entries.get(key) ?? "")
+        if (bytes > maxSectionBytes) {
+          return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(liveParts[i]!, bytes, maxSectionBytes)))
+        }
+      }
+      return Effect.succeed(readLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null), entries.get(writeMarkKey(env, sessionId))))
+    })
   return LiveStateStore.of({
     env,
     kind: "memory",
@@ -125,21 +153,8 @@ export const makeMemory = (
       }
       entries.set(writeMarkKey(env, state.session.sessionId), writeMark(fencingToken, String(++writes)))
     }),
-    load: (sessionId) =>
-      Effect.suspend(() => {
-        const keys = sessionKeys(env, sessionId)
-        for (const [i, key] of keys.entries()) {
-          const bytes = Buffer.byteLength(entries.get(key) ?? "")
-          if (bytes > maxSectionBytes) {
-            return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(liveParts[i]!, bytes, maxSectionBytes)))
-          }
-        }
-        const mark = entries.get(writeMarkKey(env, sessionId))
-        const fencingToken = tokenOfMark(mark)
-        return decodeLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null), mark).pipe(
-          Effect.map(Option.map((read) => ({ ...read, fencingToken })))
-        )
-      }),
+    read,
+    load: loadOf(read),
     delete: (sessionId, fencingToken = 0) =>
       passFence(sessionId, fencingToken).pipe(
         Effect.andThen(Effect.sync(() => [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)].forEach((key) => entries.delete(key))))

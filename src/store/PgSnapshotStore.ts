@@ -42,6 +42,7 @@ interface RawRow {
   readonly fencing_token: bigint | number | string
   readonly created_at_ms: bigint | number | string
   readonly checksum: string
+  readonly header_checksum?: string | null
   readonly loop_count: bigint | number | string
   readonly session_status: string
   readonly recorded_at: Date | string
@@ -103,6 +104,7 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   fencingToken: Number(raw.fencing_token),
   createdAt: Number(raw.created_at_ms),
   checksum: raw.checksum,
+  headerChecksum: raw.header_checksum ?? null,
   loopCount: Number(raw.loop_count),
   status: raw.session_status,
   recordedAt: new Date(raw.recorded_at).getTime(),
@@ -147,7 +149,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const selectRows = (where: Statement.Fragment, limit: number) =>
     sql<RawRow>`
       SELECT s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
-             s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at,
+             s.created_at_ms, s.checksum, s.header_checksum, s.loop_count, s.session_status, s.recorded_at,
              ${guarded("s.session", "session")}, ${guarded("p.positions", "positions")},
              octet_length(p.positions_gzip) AS positions_gzip_bytes,
              CASE WHEN octet_length(p.positions_gzip) > ${maxSectionBytes} THEN NULL ELSE p.positions_gzip END AS positions_gzip,
@@ -189,10 +191,10 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       ), head AS (
         INSERT INTO session_snapshots
           (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
-           checksum, loop_count, session_status, session, custom)
+           checksum, header_checksum, loop_count, session_status, session, custom)
         SELECT ${env}::text, ${row.sessionId}::text, ${row.sequence}::bigint, ${row.snapshotType}::text,
                ${row.envelopeVersion}::integer, ${row.fencingToken}::bigint, ${row.createdAt}::bigint,
-               ${row.checksum}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb,
+               ${row.checksum}::text, ${row.headerChecksum ?? null}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb,
                ${row.custom === null ? null : sql.json(row.custom)}::jsonb
          WHERE NOT EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live)
         ON CONFLICT ON CONSTRAINT session_snapshots_sequence_unique DO NOTHING

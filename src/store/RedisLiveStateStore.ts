@@ -21,7 +21,7 @@
  * a byte of it. Positions stored the old way (one JSON string) still load.
  * The scripts, their keys and their replies are in `internal/LiveTierScripts.ts`.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import type { LedgerEntry } from "../domain/ClosedTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
@@ -29,15 +29,14 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
 import {
-  decodeLiveState,
   fencedWrite,
   fenceLostWrite,
   sessionIdsOfKeys,
+  readLiveState,
   type StoredSection,
-  tokenOfMark,
   writeMark
 } from "./internal/LiveStateCodec.ts"
-import { LiveStateStore } from "./LiveStateStore.ts"
+import { LiveStateStore, loadOf } from "./LiveStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
@@ -146,7 +145,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     )
   })
 
-  const load = storeOperation("LiveStateStore.load")(function*(sessionId: SessionId) {
+  const read = storeOperation("LiveStateStore.read")(function*(sessionId: SessionId) {
     const keys = keysOf(sessionId)
     const reply = yield* LiveTierScripts.load.run(redis, keys, [String(maxSectionBytes)])
     if (reply[0] === "wrongtype") {
@@ -162,13 +161,12 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       typeof value === "string"
         ? value
         : Array.isArray(value) && value[0] === "hash"
-        ? { json: positionsFromHash(value.slice(1)) }
+        ? { json: () => positionsFromHash(value.slice(1)) }
         : null
     )
-    const fencingToken = tokenOfMark(reply[7])
-    const read = yield* decodeLiveState("redis", env, sessionId, stored, reply[7])
-    return Option.map(read, (decoded) => ({ ...decoded, fencingToken }))
+    return readLiveState("redis", env, sessionId, stored, reply[7])
   })
+  const load = (sessionId: SessionId) => loadOf(read)(sessionId).pipe(Effect.withSpan("LiveStateStore.load", undefined, { captureStackTrace: false }))
 
   const remove = storeOperation("LiveStateStore.delete")(function*(sessionId: SessionId, fencingToken = 0) {
     caches.delete(sessionId)
@@ -204,6 +202,7 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     durable: true,
     save,
     load,
+    read,
     delete: remove,
     raiseFence,
     listSessions,

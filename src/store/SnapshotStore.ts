@@ -28,6 +28,7 @@ import {
   rowOfSnapshot,
   type SnapshotRow,
   snapshotReadOfRow,
+  type SnapshotHeader,
   type SnapshotSection,
   summariesOf,
   writtenSummary
@@ -38,6 +39,8 @@ import type { MemoryEvents } from "./SessionEvents.ts"
 import type { MemoryLeases } from "./SessionLease.ts"
 import type { MemoryLedger } from "./TradeLedger.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
+
+export type { SnapshotHeader } from "./internal/SnapshotRows.ts"
 
 /** What a listing says of one snapshot, without decoding its state. */
 export interface SnapshotSummary {
@@ -71,6 +74,12 @@ export interface SnapshotRead {
   readonly recordedAt: number
   /** Bytes of its stored sections (what reading it cost). */
   readonly bytes: number
+  /**
+   * Its sequence, writer's token and loop count when its sealed header holds (`undefined`: no header,
+   * or a damaged one), known without decoding it: a restore decodes only the fresher candidate.
+   */
+  readonly header: SnapshotHeader | undefined
+  /** Its verdict: verified (checksum, Schemas) and decoded on first use. */
   readonly result: Result.Result<Snapshot, StateCodecError>
 }
 

@@ -86,10 +86,10 @@ describe("spans", () => {
       const names = new Set(spans.map((span) => span.name))
       for (const name of [
         "Session.initialize", "SessionLease.acquire", "LiveStateStore.save", "SnapshotStore.save",
-        "Restore.run", "Restore.liveCandidate", "Restore.newestSnapshot", "LiveStateStore.load", "SnapshotStore.loadRecent"
+        "Restore.run", "Restore.liveCandidate", "Restore.newestSnapshot", "LiveStateStore.read", "SnapshotStore.loadRecent"
       ]) assert.isTrue(names.has(name), `no span ${name}: ${[...names].join(", ")}`)
       const restore = spans.find((span) => span.name === "Restore.run")!
-      const load = spans.find((span) => span.name === "LiveStateStore.load")!
+      const load = spans.find((span) => span.name === "LiveStateStore.read")!
       const parentOf = (span: Tracer.NativeSpan) => Option.getOrUndefined(span.parent)?.spanId
       assert.strictEqual(parentOf(spans.find((span) => span.spanId === parentOf(load))!), restore.spanId)
     }).pipe(Effect.provide(Persistence.layerFrom({

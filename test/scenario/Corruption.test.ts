@@ -8,7 +8,10 @@
  * live state ahead of them (loop 400). A live-tier case damages the live
  * state (expect snapshot #3); a durable-tier case removes the live state and
  * damages snapshot #3 (expect snapshot #2). Every state also holds a
- * runner's own sections, which the restore is told of and verifies.
+ * runner's own sections, which the restore is told of and verifies. Then
+ * damage to a snapshot's sealed header (its loop count, its token, its seal),
+ * by which a restore decodes only the fresher candidate: the restore chooses
+ * what decoding everything would.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -322,6 +325,73 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
       assert.deepStrictEqual(report.state, withoutNegativeZero(first!))
       // Nothing unreadable was left behind in either tier.
       assert.deepStrictEqual(report.skipped.filter((skipped) => skipped.kind === "invalid"), [])
+    }))
+
+  /**
+   * Snapshots #1-#3 (loops 100-300, written with `snapshotToken`) and a live state at `liveLoop`
+   * written with `liveToken`, then `damage` to snapshot #3's row: a restore, and the states.
+   */
+  const headerCase = (
+    name: string,
+    options: { readonly liveLoop: number; readonly snapshotToken: number; readonly liveToken: number },
+    damage: (sql: PgClient.PgClient, snapshotId: number) => Effect.Effect<unknown, unknown>
+  ) =>
+    Effect.gen(function*() {
+      const liveStore = yield* LiveStateStore
+      const snapshots = yield* SnapshotStore
+      const sql = yield* PgClient.PgClient
+      const sessionId = SessionId.make(`sess_header${name}${randomBytes(2).toString("hex")}`)
+      const sampled = yield* sampleStates(sessionId, { count: 4, seed: 7, minOpenTrades: 1, maxOpenTrades: 4 })
+      const states = sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: i < 3 ? 100 * (i + 1) : options.liveLoop } }))
+      const snapshotIds: Array<number> = []
+      for (const [i, state] of states.slice(0, 3).entries()) {
+        snapshotIds.push((yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: options.snapshotToken, createdAt: i }, state)).snapshotId)
+      }
+      yield* liveStore.raiseFence(sessionId, options.liveToken)
+      yield* liveStore.save(states[3]!, options.liveToken)
+      yield* damage(sql, snapshotIds[2]!)
+      return { report: expectRestored(yield* Restore.run(sessionId)), states }
+    })
+
+  it.effect("the live state ahead of an intact header: the snapshot is passed over undecoded, by its header", () =>
+    Effect.gen(function*() {
+      const { report, states } = yield* headerCase("intact", { liveLoop: 400, snapshotToken: 1, liveToken: 1 }, () => Effect.void)
+      assert.strictEqual(report.source, "live")
+      assert.deepStrictEqual(report.state, withoutNegativeZero(states[3]!))
+      assert.deepStrictEqual(report.skipped.map((s) => [s.sequence, s.kind]), [[3, "superseded"]])
+      assert.include(report.skipped[0]!.reason, "by its sealed header; not decoded")
+    }))
+
+  it.effect("a damaged header seal, or none (a row from before headers): both candidates decoded, the same state chosen", () =>
+    Effect.gen(function*() {
+      for (const seal of ["sha256:0", null]) {
+        const { report, states } = yield* headerCase("seal", { liveLoop: 400, snapshotToken: 1, liveToken: 1 }, (sql, id) =>
+          sql`UPDATE session_snapshots SET header_checksum = ${seal} WHERE snapshot_id = ${id}`)
+        assert.strictEqual(report.source, "live")
+        assert.deepStrictEqual(report.state, withoutNegativeZero(states[3]!))
+        assert.deepStrictEqual(report.skipped.map((s) => [s.sequence, s.kind]), [[3, "superseded"]])
+        assert.include(report.skipped[0]!.reason, "valid but at loop 300")
+      }
+    }))
+
+  it.effect("a loop count column lowered below the live state's: the header does not hold, and the fresher snapshot still wins", () =>
+    Effect.gen(function*() {
+      const { report, states } = yield* headerCase("loop", { liveLoop: 250, snapshotToken: 1, liveToken: 1 }, (sql, id) =>
+        sql`UPDATE session_snapshots SET loop_count = 10 WHERE snapshot_id = ${id}`)
+      assert.strictEqual(report.source, "snapshot")
+      assert.strictEqual(report.sequence, 3)
+      assert.deepStrictEqual(report.state, withoutNegativeZero(states[2]!))
+    }))
+
+  it.effect("a fencing token column lowered to a stale live writer's: the header does not hold, and the live state stays stale", () =>
+    Effect.gen(function*() {
+      const { report, states } = yield* headerCase("token", { liveLoop: 400, snapshotToken: 2, liveToken: 1 }, (sql, id) =>
+        sql`UPDATE session_snapshots SET fencing_token = 1 WHERE snapshot_id = ${id}`)
+      // Snapshot #3 fails its checksum (the token is in its metadata); #2, written with token 2, shows the live writer had lost the session.
+      assert.strictEqual(report.source, "snapshot")
+      assert.strictEqual(report.sequence, 2)
+      assert.deepStrictEqual(report.state, withoutNegativeZero(states[1]!))
+      assert.deepStrictEqual(report.skipped.map((s) => [s.source, s.kind]).sort(), [["live", "stale"], ["snapshot", "invalid"]])
     }))
 
   cases.forEach((testCase, index) => {

@@ -251,7 +251,8 @@ describe("Restore.run", () => {
 
   const unreachableLive = Layer.succeed(LiveStateStore, {
     ...makeMemoryLive(env),
-    load: () => Effect.fail(StoreError.unreachable("redis", "connect ECONNREFUSED"))
+    load: () => Effect.fail(StoreError.unreachable("redis", "connect ECONNREFUSED")),
+    read: () => Effect.fail(StoreError.unreachable("redis", "connect ECONNREFUSED"))
   })
 
   it.effect("live tier unreachable: the durable tier decides, and the report says the live tier was degraded", () => {

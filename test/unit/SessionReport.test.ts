@@ -76,6 +76,7 @@ describe("historyCut", () => {
     sequence,
     recordedAt: 1_000 * sequence,
     bytes: 0,
+    header: undefined,
     result: Result.fail(StateCodecError.invalid("snapshot", "unreadable for this test"))
   })
   const resumedFrom = (sequence: number): RecordedEvent => ({
@@ -112,6 +113,7 @@ describe("render: orders in flight", () => {
         sequence: 1,
         recordedAt: 0,
         bytes: 0,
+        header: undefined,
         result: Result.succeed({ envelopeVersion: 1, sessionId, snapshotType: "trade", sequence: 1, fencingToken: 1, createdAt: 0, checksum: "x", state })
       }],
       ledger: [],

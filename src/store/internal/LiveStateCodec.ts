@@ -10,7 +10,7 @@ import { decodeLedgerTail, encodeLedgerTail, type LedgerEntry, ledgerTailIssue }
 import { type EngineState, sectionNames } from "../../domain/EngineState.ts"
 import type { Env, SessionId } from "../../domain/Ids.ts"
 import { SessionId as SessionIdSchema } from "../../domain/Ids.ts"
-import { decodeEngineState, encodeEngineState, parseJson } from "../../domain/StateCodec.ts"
+import { decodeEngineState, decodeSectionJson, encodeEngineState, parseJson } from "../../domain/StateCodec.ts"
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import { liveParts, sectionKey, sessionIdOfKey } from "../StateKeys.ts"
 import { StoreError, type StoreKind } from "../StoreError.ts"
@@ -42,58 +42,104 @@ export const encodeLiveState = (
       [sectionKey(env, state.session.sessionId, "ledger"), JSON.stringify(tail)] as const
     ]))
 
-/** A stored section as read: its JSON text, its already parsed JSON value, or `null` when absent. */
-export type StoredSection = string | { readonly json: Result.Result<unknown, StateCodecError> } | null
+/** A stored section as read: its JSON text, its JSON value parsed when first asked for, or `null` when absent. */
+export type StoredSection = string | { readonly json: () => Result.Result<unknown, StateCodecError> } | null
+
+/** A state and its ledger tail as a live tier holds them. */
+export interface DecodedLiveState {
+  readonly state: EngineState
+  readonly ledgerTail: ReadonlyArray<LedgerEntry>
+}
+
+/**
+ * A session's live state as read, before it is decoded: the loop count its session section holds
+ * (`undefined` when that section alone does not decode: only the whole decode can say why), the
+ * writer's token of its mark, and the whole state, decoded and checked once, on first use.
+ */
+export interface LiveRead {
+  readonly loopCount: number | undefined
+  readonly fencingToken: number | null
+  readonly open: () => Result.Result<DecodedLiveState, StoreError>
+}
 
 /**
  * Reads a state and its ledger tail back from their stored parts, in `liveParts` order (the four
  * sections, the runner's own, the tail), left by the write `mark` names: `None` when all are
- * absent, `Unreadable` when a section is or any fails to decode, or the tail is not the state's
- * newest closes after those it says are durable. The runner's own part may be absent (it has
- * none); the tail only when an older version wrote the state (its mark says so), which kept none.
+ * absent. Its `open` fails `Unreadable` when a section is missing or any fails to decode, or the
+ * tail is not the state's newest closes after those it says are durable. The runner's own part
+ * may be absent (it has none); the tail only when an older version wrote the state (its mark says
+ * so), which kept none.
  */
+export const readLiveState = (
+  store: StoreKind,
+  env: Env,
+  sessionId: SessionId,
+  texts: ReadonlyArray<StoredSection>,
+  mark: string | null | undefined
+): Option.Option<LiveRead> => {
+  if (texts.every((text) => text === null)) return Option.none()
+  const sessionText = texts[liveParts.indexOf("session")]
+  const session = typeof sessionText === "string" ? decodeSectionJson("session", sessionText) : undefined
+  let decoded: Result.Result<DecodedLiveState, StoreError> | undefined
+  return Option.some({
+    loopCount: session !== undefined && Result.isSuccess(session) ? session.success.loopCount : undefined,
+    fencingToken: tokenOfMark(mark),
+    open: () => {
+      decoded ??= decodeLiveParts(store, env, sessionId, texts, mark)
+      return decoded
+    }
+  })
+}
+
+/** `readLiveState`, opened: the state, its ledger tail and its writer's token. */
 export const decodeLiveState = (
   store: StoreKind,
   env: Env,
   sessionId: SessionId,
   texts: ReadonlyArray<StoredSection>,
   mark: string | null | undefined
-): Effect.Effect<Option.Option<{ readonly state: EngineState; readonly ledgerTail: ReadonlyArray<LedgerEntry> }>, StoreError> => {
-  if (texts.every((text) => text === null)) return Effect.succeedNone
+): Effect.Effect<Option.Option<DecodedLiveState & { readonly fencingToken: number | null }>, StoreError> => {
+  const read = readLiveState(store, env, sessionId, texts, mark)
+  if (Option.isNone(read)) return Effect.succeedNone
+  return Effect.fromResult(Result.map(read.value.open(), (decoded) => Option.some({ ...decoded, fencingToken: read.value.fencingToken })))
+}
+
+const decodeLiveParts = (
+  store: StoreKind,
+  env: Env,
+  sessionId: SessionId,
+  texts: ReadonlyArray<StoredSection>,
+  mark: string | null | undefined
+): Result.Result<DecodedLiveState, StoreError> => {
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
+  const unreadable = (message: string) => Result.fail(StoreError.unreadable(store, location, message))
   const optional = new Set(["custom", ...(keepsLedgerTail(mark) ? [] : ["ledger"])])
   const missing = liveParts.filter((part, i) => texts[i] === null && !optional.has(part))
-  if (missing.length > 0) {
-    return Effect.fail(StoreError.unreadable(store, location, `live state lacks section ${missing.join(", ")}`))
-  }
+  if (missing.length > 0) return unreadable(`live state lacks section ${missing.join(", ")}`)
   const sections: Record<string, unknown> = {}
   for (const [i, name] of liveParts.entries()) {
     const stored = texts[i] ?? null
     if (stored === null) continue
-    const parsed = typeof stored === "string" ? parseJson(name, stored) : stored.json
-    if (Result.isFailure(parsed)) return Effect.fail(StoreError.unreadable(store, location, parsed.failure.message))
+    const parsed = typeof stored === "string" ? parseJson(name, stored) : stored.json()
+    if (Result.isFailure(parsed)) return unreadable(parsed.failure.message)
     sections[name] = parsed.success
   }
   const { ledger, ...stateSections } = sections
   const decoded = decodeEngineState(stateSections)
-  if (Result.isFailure(decoded)) return Effect.fail(StoreError.unreadable(store, location, decoded.failure.message))
+  if (Result.isFailure(decoded)) return unreadable(decoded.failure.message)
   if (decoded.success.session.sessionId !== sessionId) {
-    return Effect.fail(StoreError.unreadable(
-      store,
-      location,
-      `live state of ${sessionId} holds the session section of ${decoded.success.session.sessionId}`
-    ))
+    return unreadable(`live state of ${sessionId} holds the session section of ${decoded.success.session.sessionId}`)
   }
-  if (ledger === undefined) return Effect.succeedSome({ state: decoded.success, ledgerTail: [] })
+  if (ledger === undefined) return Result.succeed({ state: decoded.success, ledgerTail: [] })
   const tail = decodeLedgerTail(ledger)
-  if (Result.isFailure(tail)) return Effect.fail(StoreError.unreadable(store, location, tail.failure.message))
+  if (Result.isFailure(tail)) return unreadable(tail.failure.message)
   const counted = decoded.success.metrics.tradesClosed
   const { durableUpTo, entries } = tail.success
   const issue = durableUpTo + entries.length !== counted
     ? `the ledger tail holds ${entries.length} closes after #${durableUpTo}, but the state counts ${counted} closed: closes were lost from it`
     : ledgerTailIssue(decoded.success, entries)
-  if (issue !== undefined) return Effect.fail(StoreError.unreadable(store, location, issue))
-  return Effect.succeedSome({ state: decoded.success, ledgerTail: entries })
+  if (issue !== undefined) return unreadable(issue)
+  return Result.succeed({ state: decoded.success, ledgerTail: entries })
 }
 
 const isSessionId = Schema.is(SessionIdSchema)

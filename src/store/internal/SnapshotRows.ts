@@ -8,6 +8,7 @@
  * and its backings use it.
  */
 import { Result, Schema } from "effect"
+import { checksumOf } from "../../domain/Checksum.ts"
 import { encodeLedgerEntry, type LedgerEntry, ledgerTailIssue } from "../../domain/ClosedTrade.ts"
 import type { VersionedJson } from "../../domain/VersionedSection.ts"
 import type { EngineState } from "../../domain/EngineState.ts"
@@ -48,7 +49,40 @@ export interface SnapshotRow {
   readonly oversized?: string | undefined
   /** Bytes of the stored sections, as the store measured them (else their JSON's length). */
   readonly storedBytes?: number | undefined
+  /** The seal of its header (`headerChecksumOf`); `null` or absent on a row written before headers were sealed. */
+  readonly headerChecksum?: string | null | undefined
 }
+
+/**
+ * What places a snapshot among a restore's candidates, trusted without decoding its payload: its
+ * sequence, its writer's token and its loop count, sealed with the payload's checksum.
+ */
+export interface SnapshotHeader {
+  readonly sequence: number
+  readonly fencingToken: number
+  readonly loopCount: number
+}
+
+/** The seal of a row's header: a checksum over its metadata, its loop count and its payload's checksum. */
+export const headerChecksumOf = (
+  row: Pick<SnapshotRow, "envelopeVersion" | "sessionId" | "snapshotType" | "sequence" | "fencingToken" | "createdAt" | "loopCount" | "checksum">
+): string =>
+  checksumOf({
+    envelopeVersion: row.envelopeVersion,
+    sessionId: row.sessionId,
+    snapshotType: row.snapshotType,
+    sequence: row.sequence,
+    fencingToken: row.fencingToken,
+    createdAt: row.createdAt,
+    loopCount: row.loopCount,
+    checksum: row.checksum
+  })
+
+/** The header of a row, when it has one and its seal holds; `undefined` otherwise (the row must then be decoded to be placed). */
+export const verifiedHeaderOf = (row: SnapshotRow): SnapshotHeader | undefined =>
+  typeof row.headerChecksum === "string" && headerChecksumOf(row) === row.headerChecksum
+    ? { sequence: row.sequence, fencingToken: row.fencingToken, loopCount: row.loopCount }
+    : undefined
 
 /** A row to insert: before the store assigns its id and records its time. */
 export type NewSnapshotRow = Omit<SnapshotRow, "snapshotId" | "recordedAt">
@@ -99,7 +133,8 @@ export const ledgerAppendOf = (state: EngineState, entries: ReadonlyArray<Ledger
 
 /** The row of a sealed snapshot. */
 export const rowOfSnapshot = (metadata: SnapshotToSave, state: EngineState): Result.Result<NewSnapshotRow, StateCodecError> =>
-  Result.map(encodeSnapshot(metadata, state), (sealed) => ({
+  Result.map(encodeSnapshot(metadata, state), (sealed) => {
+    const row = {
     sessionId: sealed.sessionId,
     sequence: sealed.sequence,
     snapshotType: sealed.snapshotType,
@@ -114,7 +149,9 @@ export const rowOfSnapshot = (metadata: SnapshotToSave, state: EngineState): Res
     metrics: sealed.payload.metrics,
     riskGuard: sealed.payload.riskGuard,
     custom: sealed.payload.custom ?? null
-  }))
+    }
+    return { ...row, headerChecksum: headerChecksumOf(row) }
+  })
 
 /** Verifies and decodes a stored row; a missing section row shows up as a missing section. */
 export const readSnapshotRow = (row: SnapshotRow): Result.Result<Snapshot, StateCodecError> => {
@@ -220,14 +257,21 @@ const openTradesOf = (positions: unknown): number | null => {
   return trades !== null && typeof trades === "object" ? Object.keys(trades).length : null
 }
 
-/** The read of a row: its verdict, with what places it. */
-export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => ({
-  snapshotId: row.snapshotId,
-  sequence: row.sequence,
-  recordedAt: row.recordedAt,
-  bytes: row.storedBytes ?? payloadBytesOf(row),
-  result: readSnapshotRow(row)
-})
+/** The read of a row: what places it, and its verdict, reached (once) when it is first asked for. */
+export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => {
+  let verdict: Result.Result<Snapshot, StateCodecError> | undefined
+  return {
+    snapshotId: row.snapshotId,
+    sequence: row.sequence,
+    recordedAt: row.recordedAt,
+    bytes: row.storedBytes ?? payloadBytesOf(row),
+    header: verifiedHeaderOf(row),
+    get result() {
+      verdict ??= readSnapshotRow(row)
+      return verdict
+    }
+  }
+}
 
 /** The rows a cut removes, per session (sessions in order): how many, which sequences, up to which loop. */
 export const historyCuts = (doomed: ReadonlyArray<SnapshotRow>): ReadonlyArray<HistoryCut> => {
