@@ -19,6 +19,15 @@
  * lost its session cannot win a restore through the live tier, even if the
  * live tier forgot its fence.
  *
+ * Only the fresher candidate is decoded when both can be placed without it:
+ * the live state by its session section, the newest snapshot by its sealed
+ * header (its metadata, loop count and payload checksum under a checksum of
+ * their own). The other is reported superseded, "not decoded". Whenever the
+ * fresher does not verify, a header does not hold (or a row has none), or
+ * the live state is the fresher but its writer's token is not above doubt
+ * against the header's, every candidate is decoded and the rules above
+ * decide. A state that was not verified is never returned.
+ *
  * Bad data never fails the restore and is never returned: it is skipped and
  * named in the report. A durable tier that cannot be reached is a typed
  * error, never "no state". A live tier that cannot be reached is reported

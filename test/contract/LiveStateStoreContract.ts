@@ -264,6 +264,36 @@ export const liveStateStoreContract = (backing: LiveBacking, options: { readonly
         assert.notInclude(otherEnvSees, session("listed01"))
       }))
 
+    it.effect.prop("read places a state by its loop count and writer's token, and opens to what load gives", { state: engineStateArbitrary() }, ({ state }) =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        yield* store.raiseFence(state.session.sessionId, 3)
+        yield* store.save(state, 3)
+        const read = Option.getOrThrow(yield* store.read(state.session.sessionId))
+        assert.strictEqual(read.loopCount, state.session.loopCount)
+        assert.strictEqual(read.fencingToken, 3)
+        const loaded = Option.getOrThrow(yield* store.load(state.session.sessionId))
+        assert.deepStrictEqual(Result.getOrThrow(read.open()), { state: loaded.state, ledgerTail: loaded.ledgerTail })
+        yield* store.delete(state.session.sessionId, 3)
+        assert.isTrue(Option.isNone(yield* store.read(state.session.sessionId)))
+      }), { arbitrary: { runs: options.propertyRuns } })
+
+    it.effect("a damaged section other than the session's is found when the read is opened, not before; a damaged session section leaves no loop count", () =>
+      Effect.gen(function*() {
+        const store = yield* LiveStateStore
+        const raw = yield* RawLive
+        const id = session("lazyread1")
+        const [state] = yield* sampleStates(id, { count: 1, seed: 14 })
+        yield* store.save(state!)
+        yield* raw.set(sectionKey(env, id, "metrics"), "{\"version\":2,\"tradesOpe")
+        const read = Option.getOrThrow(yield* store.read(id))
+        assert.strictEqual(read.loopCount, state!.session.loopCount)
+        const opened = read.open()
+        assert.isTrue(Result.isFailure(opened) && opened.failure.message.includes("metrics is not valid JSON"))
+        yield* raw.set(sectionKey(env, id, "session"), "{")
+        assert.isUndefined(Option.getOrThrow(yield* store.read(id)).loopCount)
+      }))
+
     it.effect("a section that is not valid JSON is Unreadable, naming the key and the problem", () =>
       Effect.gen(function*() {
         const store = yield* LiveStateStore
