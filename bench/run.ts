@@ -193,7 +193,8 @@ try {
     const id = SessionId.make(`sess_benchscale${trades}`)
     const state = await stateWith(id, trades)
     const saved = await run(Effect.flatMap(SnapshotStore, (s) => s.save({ sessionId: id, snapshotType: "trade", sequence: 1, fencingToken: 1, createdAt: 0 }, state)))
-    await run(Effect.flatMap(LiveStateStore, (s) => s.save(state)))
+    // The live state written by the same writer as the snapshot (token 1), as a runner writes both.
+    await run(Effect.flatMap(LiveStateStore, (s) => Effect.andThen(s.raiseFence(id, 1), s.save(state, 1))))
     const bytes = await sql.query(
       `SELECT pg_column_size(s.session) + coalesce(pg_column_size(p.positions), 0) + coalesce(pg_column_size(p.positions_gzip), 0)
               + pg_column_size(m.metrics) + pg_column_size(r.risk_guard) AS stored,
@@ -222,7 +223,7 @@ try {
     // Both tiers at the same loop: the snapshot wins the tie, and only it is decoded.
     const restoreTieP50 = await restoreP50()
     // The live tier a loop ahead (a runner's usual case between snapshots): only the live state is decoded.
-    await run(Effect.flatMap(LiveStateStore, (s) => s.save(nextLoop(state, 0))))
+    await run(Effect.flatMap(LiveStateStore, (s) => s.save(nextLoop(state, 0), 1)))
     const restoreLiveAheadP50 = await restoreP50()
     const jsonBytes = Buffer.byteLength(JSON.stringify(encoded(state)))
     scaling.push({

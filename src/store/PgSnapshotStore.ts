@@ -92,27 +92,34 @@ const storedBytesOf = (raw: RawRow): number =>
 
 const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   const oversized = oversizedOf(raw, limit)
-  const positions = oversized === undefined ? positionsOf(raw, limit) : { value: null }
+  // Gzipped positions are inflated and parsed when first asked for: a restore that places this row
+  // by its header, and decodes the other candidate, never pays for them.
+  let positions: { readonly value: unknown; readonly unreadable?: string } | undefined
+  const positionsRead = () => (positions ??= oversized === undefined ? positionsOf(raw, limit) : { value: null })
   return {
-  oversized: oversized ?? positions.unreadable,
-  storedBytes: storedBytesOf(raw),
-  snapshotId: Number(raw.snapshot_id),
-  sessionId: raw.session_id,
-  sequence: Number(raw.sequence),
-  snapshotType: raw.snapshot_type,
-  envelopeVersion: Number(raw.envelope_version),
-  fencingToken: Number(raw.fencing_token),
-  createdAt: Number(raw.created_at_ms),
-  checksum: raw.checksum,
-  headerChecksum: raw.header_checksum ?? null,
-  loopCount: Number(raw.loop_count),
-  status: raw.session_status,
-  recordedAt: new Date(raw.recorded_at).getTime(),
-  session: raw.session,
-  positions: positions.value,
-  metrics: raw.metrics,
-  riskGuard: raw.risk_guard,
-  custom: raw.custom ?? null
+    get oversized() {
+      return oversized ?? positionsRead().unreadable
+    },
+    storedBytes: storedBytesOf(raw),
+    snapshotId: Number(raw.snapshot_id),
+    sessionId: raw.session_id,
+    sequence: Number(raw.sequence),
+    snapshotType: raw.snapshot_type,
+    envelopeVersion: Number(raw.envelope_version),
+    fencingToken: Number(raw.fencing_token),
+    createdAt: Number(raw.created_at_ms),
+    checksum: raw.checksum,
+    headerChecksum: raw.header_checksum ?? null,
+    loopCount: Number(raw.loop_count),
+    status: raw.session_status,
+    recordedAt: new Date(raw.recorded_at).getTime(),
+    session: raw.session,
+    get positions() {
+      return positionsRead().value
+    },
+    metrics: raw.metrics,
+    riskGuard: raw.risk_guard,
+    custom: raw.custom ?? null
   }
 }
 

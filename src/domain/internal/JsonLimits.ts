@@ -29,24 +29,37 @@ const textIssue = (text: string, where: string): string | undefined =>
  * `undefined` when every store can hold it. Walks with an explicit stack.
  */
 export const storableIssue = (value: unknown, root: string, maxDepth: number): string | undefined => {
-  const pending: Array<{ readonly value: unknown; readonly path: string; readonly depth: number }> = [{ value, path: root, depth: 0 }]
+  // A node's path is made only for the message of an issue: each node keeps its parent and its step.
+  interface Node {
+    readonly value: unknown
+    readonly depth: number
+    readonly parent: Node | undefined
+    readonly step: string
+  }
+  const pathOf = (node: Node): string => {
+    const steps: Array<string> = []
+    for (let at: Node | undefined = node; at !== undefined; at = at.parent) steps.push(at.step)
+    return steps.reverse().join("")
+  }
+  const pending: Array<Node> = [{ value, depth: 0, parent: undefined, step: root }]
   while (pending.length > 0) {
-    const { depth, path, value: current } = pending.pop()!
+    const node = pending.pop()!
+    const current = node.value
     if (typeof current === "string") {
-      const issue = textIssue(current, path)
-      if (issue !== undefined) return issue
+      if (textIssue(current, "") !== undefined) return textIssue(current, pathOf(node))
       continue
     }
     if (current === null || typeof current !== "object") continue
-    if (depth >= maxDepth) return `${path} nests deeper than ${maxDepth} levels`
+    if (node.depth >= maxDepth) return `${pathOf(node)} nests deeper than ${maxDepth} levels`
     if (Array.isArray(current)) {
-      current.forEach((item, index) => pending.push({ value: item, path: `${path}[${index}]`, depth: depth + 1 }))
+      for (let index = 0; index < current.length; index++) {
+        pending.push({ value: current[index], depth: node.depth + 1, parent: node, step: `[${index}]` })
+      }
       continue
     }
     for (const key of Object.keys(current)) {
-      const issue = textIssue(key, `${path} (a key)`)
-      if (issue !== undefined) return issue
-      pending.push({ value: (current as Record<string, unknown>)[key], path: `${path}.${key}`, depth: depth + 1 })
+      if (textIssue(key, "") !== undefined) return textIssue(key, `${pathOf(node)} (a key)`)
+      pending.push({ value: (current as Record<string, unknown>)[key], depth: node.depth + 1, parent: node, step: `.${key}` })
     }
   }
   return undefined
