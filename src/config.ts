@@ -35,13 +35,13 @@ const boundedDuration = (name: string, min: Duration.Duration, max: Duration.Dur
   )
 
 const postgresSchemes = ["postgres:", "postgresql:"]
-const redisSchemes = ["redis:", "rediss:"]
+export const redisSchemes = ["redis:", "rediss:"]
 
 /**
  * What is wrong with `text` as a URL with one of `schemes` (`postgres:`, ...), if anything; said
  * without the value, which may hold a password.
  */
-const urlProblem = (text: string, schemes: ReadonlyArray<string>): string | undefined => {
+export const urlProblem = (text: string, schemes: ReadonlyArray<string>): string | undefined => {
   const expected = `must be a ${schemes.join(" or ")} URL`
   if (!URL.canParse(text)) return `${expected} (it does not parse as a URL)`
   const { protocol } = new URL(text)

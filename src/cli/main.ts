@@ -13,6 +13,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
 import { Command } from "effect/cli"
 import { health } from "./commands/Health.ts"
+import { importD70 } from "./commands/ImportD70.ts"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
 import { reconcile } from "./commands/Reconcile.ts"
@@ -30,7 +31,7 @@ import * as Help from "./Help.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, reconcile, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, venue])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, reconcile, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, importD70, venue])
 )
 
 // Which signal stopped the program, for its exit code (NodeRuntime interrupts on both alike).

@@ -12,8 +12,21 @@ import { Schema } from "effect"
 const idPattern = (prefix: string, maxLength: number) =>
   Schema.isPattern(new RegExp(`^${prefix}[a-z0-9][a-z0-9_-]{0,${maxLength - prefix.length - 1}}$`))
 
-/** Identifies one trading session: `sess_` then lower-case letters, digits, `_` or `-`, 64 chars at most. */
-export const SessionId = Schema.String.check(idPattern("sess_", 64)).pipe(Schema.brand("SessionId"))
+/**
+ * The form of a D70 session id, `session_YYYYMMDD_HHMMSS` (when its session started): the sessions
+ * of the system this project replaces keep their ids here.
+ */
+export const d70SessionIdPattern = /^session_\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])_(?:[01]\d|2[0-3])[0-5]\d[0-5]\d$/
+
+/**
+ * Identifies one trading session: `sess_` then lower-case letters, digits, `_` or `-`, 64 chars at
+ * most (the form this project makes), or a D70 id, `session_YYYYMMDD_HHMMSS`.
+ */
+export const SessionId = Schema.String.check(
+  Schema.isPattern(new RegExp(`^(?:sess_[a-z0-9][a-z0-9_-]{0,58}|${d70SessionIdPattern.source.slice(1, -1)})$`), {
+    message: "Expected a session id: sess_ then up to 59 lower-case letters, digits, _ or - (sess_a1b2), or a D70 id session_YYYYMMDD_HHMMSS (session_20251120_090301)"
+  })
+).pipe(Schema.brand("SessionId"))
 export type SessionId = typeof SessionId.Type
 
 /** A deployment environment used as a key namespace: `dev`, `test`, `prod`, ... (lower-case, 32 chars at most). */

@@ -18,7 +18,17 @@ import { migratePositionsV1, migratePositionsV2, PositionsState, PositionsStateV
 import { RiskGuardState } from "./RiskGuardState.ts"
 import { migrateSessionV1, migrateSessionV2, SessionState, SessionStateV1, SessionStateV2 } from "./SessionState.ts"
 import { MalformedJson, StateCodecError, type StatePart } from "./StateCodecError.ts"
-import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedSection } from "./VersionedSection.ts"
+import { makeVersionedSection, olderVersion, olderVersionVia, type VersionedJson, type VersionedSection } from "./VersionedSection.ts"
+import {
+  migrateMetricsV0,
+  migratePositionsV0,
+  migrateRiskGuardV0,
+  migrateSessionV0,
+  MetricsStateV0,
+  PositionsStateV0,
+  RiskGuardStateV0,
+  SessionStateV0
+} from "./D70State.ts"
 
 /**
  * The versioned codec of each section, with an upgrade from every version ever stored:
@@ -27,28 +37,48 @@ import { makeVersionedSection, olderVersion, type VersionedJson, type VersionedS
  * - positions at version 3: open trades, trades in flight at venues (`pendingTrades`) and the venues'
  *   holdings before the session; 2 had no trade in flight; 1 held A/B legs and a direction;
  * - metrics at version 2: 1 upgrades by deriving the initial capital;
- * - risk guard at version 1.
+ * - risk guard at version 1;
+ * - every section at version 0: the D70 form, without a version field (`D70State`), read through
+ *   version 1 (the positions through version 2).
  */
+const sessionV1 = olderVersion(1, SessionStateV1, migrateSessionV1)
+const positionsV2 = olderVersion(2, PositionsStateV2, migratePositionsV2)
+const metricsV1 = olderVersion(1, MetricsStateV1, migrateMetricsV1)
+const decodeRiskGuard = Schema.decodeUnknownResult(RiskGuardState)
+
 export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<EngineState[K]> } = {
   session: makeVersionedSection({
     part: "session",
     schema: SessionState,
     currentVersion: 3,
-    olderVersions: [olderVersion(1, SessionStateV1, migrateSessionV1), olderVersion(2, SessionStateV2, migrateSessionV2)]
+    olderVersions: [
+      olderVersionVia(0, SessionStateV0, migrateSessionV0, sessionV1.decodeAndUpgrade),
+      sessionV1,
+      olderVersion(2, SessionStateV2, migrateSessionV2)
+    ]
   }),
   positions: makeVersionedSection({
     part: "positions",
     schema: PositionsState,
     currentVersion: 3,
-    olderVersions: [olderVersion(1, PositionsStateV1, migratePositionsV1), olderVersion(2, PositionsStateV2, migratePositionsV2)]
+    olderVersions: [
+      olderVersionVia(0, PositionsStateV0, migratePositionsV0, positionsV2.decodeAndUpgrade),
+      olderVersion(1, PositionsStateV1, migratePositionsV1),
+      positionsV2
+    ]
   }),
   metrics: makeVersionedSection({
     part: "metrics",
     schema: MetricsState,
     currentVersion: 2,
-    olderVersions: [olderVersion(1, MetricsStateV1, migrateMetricsV1)]
+    olderVersions: [olderVersionVia(0, MetricsStateV0, migrateMetricsV0, metricsV1.decodeAndUpgrade), metricsV1]
   }),
-  riskGuard: makeVersionedSection({ part: "riskGuard", schema: RiskGuardState, currentVersion: 1 })
+  riskGuard: makeVersionedSection({
+    part: "riskGuard",
+    schema: RiskGuardState,
+    currentVersion: 1,
+    olderVersions: [olderVersionVia(0, RiskGuardStateV0, migrateRiskGuardV0, (fields) => decodeRiskGuard(fields, { errors: "all", onExcessProperty: "error" }))]
+  })
 }
 
 /**

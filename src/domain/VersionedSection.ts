@@ -11,7 +11,7 @@
  */
 import { Result, Schema } from "effect"
 import { compileExactShape } from "./internal/ExactShape.ts"
-import { StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
+import { formatIssue, StateCodecError, type StatePart, UnsupportedVersion } from "./StateCodecError.ts"
 
 /** The encoded form of a section: its fields plus `version`. */
 export type VersionedJson = { readonly version: number } & Record<string, unknown>
@@ -46,6 +46,23 @@ export const olderVersion = <Old, OldEncoded, Current>(
   return {
     version,
     decodeAndUpgrade: (fields) => Result.map(decodeOld(fields, strict), upgrade)
+  }
+}
+
+/**
+ * A past version decoded by `schema` and rewritten by `rewrite` into the stored fields of the
+ * version after it, which `next` decodes (by its own Schema and checks) and upgrades from there.
+ */
+export const olderVersionVia = <Old, OldEncoded, Current>(
+  version: number,
+  schema: Schema.Codec<Old, OldEncoded>,
+  rewrite: (old: Old) => unknown,
+  next: (fields: unknown) => Result.Result<Current, Schema.SchemaError>
+): OlderVersion<Current> => {
+  const decodeOld = Schema.decodeUnknownResult(schema)
+  return {
+    version,
+    decodeAndUpgrade: (fields) => Result.flatMap(decodeOld(fields, strict), (old) => next(rewrite(old)))
   }
 }
 
@@ -91,6 +108,22 @@ export const makeVersionedSection = <S extends Schema.Codec<any, any>>(options: 
       return Result.fail(StateCodecError.invalid(part, `expected an object with a version, got ${describe(input)}`))
     }
     const { version, ...fields } = input as Record<string, unknown>
+    // No version at all: the form of the system before this one (version 0), when the section has one.
+    const original = version === undefined && !("version" in input) ? older.get(0) : undefined
+    if (original !== undefined) {
+      return Result.flatMap(
+        Result.mapError(original.decodeAndUpgrade(fields), (error) =>
+          new StateCodecError({
+            reason: new UnsupportedVersion({
+              part,
+              found: "missing",
+              newestKnown: currentVersion,
+              message: `${part} has version missing, and does not read as version 0 (the D70 form): ${formatIssue(part, error.issue)}`
+            })
+          })),
+        (upgraded) => Result.mapError(decodeCurrent(upgraded, strict), invalid)
+      )
+    }
     if (typeof version !== "number" || !Number.isInteger(version)) {
       return Result.fail(unsupported(version === undefined ? "missing" : JSON.stringify(version) ?? String(version)))
     }

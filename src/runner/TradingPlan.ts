@@ -115,6 +115,19 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
     if (strangers.length > 0) {
       return yield* refuse(`${sessionId} has open trades on ${strangers.join(", ")}, not on ${venues.join(" or ")}: give the venues it trades (--venues)`)
     }
+    // The paper clock of the next loop (start + loop x tick) must not be before a trade it holds opened
+    // (a state this runner wrote never is; one a wall-clock runner wrote, such as D70's, may be).
+    const latestOpen = Math.max(...Object.values(state.positions.activeTrades).map((trade) => trade.openedAt))
+    const clock = state.session.startTime + state.session.loopCount * market.tickMs
+    if (latestOpen > clock) {
+      const loops = state.session.loopCount
+      const fits = loops === 0 ? undefined : Math.ceil((latestOpen - state.session.startTime) / loops)
+      return yield* refuse(
+        `${sessionId}'s paper clock (start + loop x tick) is at ${new Date(clock).toISOString()} at loop ${loops} with a ${market.tickMs} ms tick, ` +
+          `before its newest open trade opened (${new Date(latestOpen).toISOString()}): ` +
+          (stored === undefined && fits !== undefined ? `give --tick-ms ${fits} or more` : "it cannot be traded on")
+      )
+    }
     yield* checkClock(
       sessionId,
       request.targetLoops,

@@ -50,7 +50,7 @@ export const sessions = Command.make(
 export const snapshots = Command.make(
   "snapshots",
   {
-    session: sessionFlag("The session whose snapshots to list (sess_...)"),
+    session: sessionFlag("The session whose snapshots to list (sess_... or a D70 session_YYYYMMDD_HHMMSS)"),
     limit: Flag.Int("limit").pipe(withDefaultDescribed("At most this many snapshots, newest first", 50)),
     json: jsonFlag
   },
@@ -90,7 +90,7 @@ const customSectionLines = (custom: EngineState["custom"]): ReadonlyArray<string
 /** `inspect --session ID`: the freshest valid state and its trade ledger held against it, without writing anything. */
 export const inspect = Command.make(
   "inspect",
-  { session: sessionFlag("The session to inspect (sess_...)"), json: jsonFlag },
+  { session: sessionFlag("The session to inspect (sess_... or a D70 session_YYYYMMDD_HHMMSS)"), json: jsonFlag },
   Effect.fn(function*({ json, session }) {
     const { found, report } = yield* Effect.gen(function*() {
       const report = yield* Restore.run(session)

@@ -69,7 +69,7 @@ export const describeReconciliation = (found: Reconcile.ReconcilePlan): Readonly
 export const reconcile = Command.make(
   "reconcile",
   {
-    session: sessionFlag("The live session to reconcile (sess_...)"),
+    session: sessionFlag("The live session to reconcile (sess_... or a D70 session_YYYYMMDD_HHMMSS)"),
     venueUrl: Flag.String("venue-url").pipe(Flag.withMetavar("URL"), Flag.withDescription("Where its venues answer (the venue simulator's URL)")),
     apply: Flag.Boolean("apply").pipe(
       Flag.withDescription("Carry the plan out under the session's lease (intents updated, orphans cancelled), then stop the session again"),

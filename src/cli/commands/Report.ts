@@ -14,7 +14,7 @@ import { sessionFlag } from "../Output.ts"
 export const report = Command.make(
   "report",
   {
-    session: sessionFlag("The session to report on (sess_...)"),
+    session: sessionFlag("The session to report on (sess_... or a D70 session_YYYYMMDD_HHMMSS)"),
     out: Flag.String("out").pipe(Flag.withDescription("Where to write the HTML page (a file path; an existing file is replaced)"))
   },
   Effect.fn(function*({ out, session }) {

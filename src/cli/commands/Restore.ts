@@ -21,7 +21,7 @@ import { venueUrlOf } from "../RunFlags.ts"
 export const restore = Command.make(
   "restore",
   {
-    session: sessionFlag("The session to restore (sess_...)"),
+    session: sessionFlag("The session to restore (sess_... or a D70 session_YYYYMMDD_HHMMSS)"),
     dryRun: Flag.Boolean("dry-run").pipe(
       Flag.withDescription("Write nothing; without it, a state restored from a snapshot is written back to the live tier"),
       Flag.withDefault(false)

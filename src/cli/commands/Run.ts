@@ -84,7 +84,7 @@ export const run = Command.make(
   "run",
   {
     session: sessionFlag(
-      "The session (sess_...); without it, --mode clean starts a new one under a new id, and auto resumes the newest " +
+      "The session (sess_... or a D70 session_YYYYMMDD_HHMMSS); without it, --mode clean starts a new one under a new id, and auto resumes the newest " +
         "interrupted session or else starts a new one"
     ).pipe(Flag.optional),
     mode: Flag.Literals("mode", ["clean", "resume", "auto"]).pipe(

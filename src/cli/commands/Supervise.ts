@@ -15,7 +15,7 @@ import { checkLoopsAndTick, chooseSeed, newSessionFlags, venuesOfFlag } from "..
 export const supervise = Command.make(
   "supervise",
   {
-    session: sessionFlag("The session to run and resume after crashes (sess_...); without it, a new session under a new id").pipe(
+    session: sessionFlag("The session to run and resume after crashes (sess_... or a D70 session_YYYYMMDD_HHMMSS); without it, a new session under a new id").pipe(
       Flag.optional
     ),
     loops: Flag.Int("loops").pipe(Flag.withDescription("Run until the session's loop count reaches this")),

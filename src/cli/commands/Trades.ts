@@ -37,7 +37,7 @@ const row = ({ durable, entry }: AuditedEntry) => [
 export const trades = Command.make(
   "trades",
   {
-    session: sessionFlag("The session whose closed trades to list (sess_...)"),
+    session: sessionFlag("The session whose closed trades to list (sess_... or a D70 session_YYYYMMDD_HHMMSS)"),
     limit: Flag.Int("limit").pipe(withDefaultDescribed("Show the newest this many closes (the totals count them all)", 100)),
     all: Flag.Boolean("all").pipe(Flag.withDescription("Show every close (overrides --limit)"), Flag.withDefault(false)),
     json: jsonFlag
