@@ -35,6 +35,7 @@ const boundedDuration = (name: string, min: Duration.Duration, max: Duration.Dur
   )
 
 const postgresSchemes = ["postgres:", "postgresql:"]
+/** The URL schemes a Redis connection takes: plain or TLS. */
 export const redisSchemes = ["redis:", "rediss:"]
 
 /**

@@ -30,6 +30,11 @@ import {
   SessionStateV0
 } from "./D70State.ts"
 
+const sessionV1 = olderVersion(1, SessionStateV1, migrateSessionV1)
+const positionsV2 = olderVersion(2, PositionsStateV2, migratePositionsV2)
+const metricsV1 = olderVersion(1, MetricsStateV1, migrateMetricsV1)
+const decodeRiskGuard = Schema.decodeUnknownResult(RiskGuardState)
+
 /**
  * The versioned codec of each section, with an upgrade from every version ever stored:
  * - session at version 3: 2 recorded the paper market as required (`null` when unknown), 1 not at
@@ -41,11 +46,6 @@ import {
  * - every section at version 0: the D70 form, without a version field (`D70State`), read through
  *   version 1 (the positions through version 2).
  */
-const sessionV1 = olderVersion(1, SessionStateV1, migrateSessionV1)
-const positionsV2 = olderVersion(2, PositionsStateV2, migratePositionsV2)
-const metricsV1 = olderVersion(1, MetricsStateV1, migrateMetricsV1)
-const decodeRiskGuard = Schema.decodeUnknownResult(RiskGuardState)
-
 export const sectionCodecs: { readonly [K in SectionName]: VersionedSection<EngineState[K]> } = {
   session: makeVersionedSection({
     part: "session",

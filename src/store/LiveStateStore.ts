@@ -46,7 +46,6 @@ export interface LiveState {
   readonly fencingToken: number | null
 }
 
-/** The live tier: save, load and delete the state of a session, list the sessions that have one. */
 /** `load` made of `read`: the state opened (decoded and checked) at once. */
 export const loadOf = (read: (sessionId: SessionId) => Effect.Effect<Option.Option<LiveRead>, StoreError>) =>
   (sessionId: SessionId): Effect.Effect<Option.Option<LiveState>, StoreError> =>
@@ -57,6 +56,7 @@ export const loadOf = (read: (sessionId: SessionId) => Effect.Effect<Option.Opti
 
 export type { LiveRead }
 
+/** The live tier: save, load and delete the state of a session, list the sessions that have one. */
 export class LiveStateStore extends Context.Service<LiveStateStore, {
   /** The namespace every key of this store lives in. */
   readonly env: Env

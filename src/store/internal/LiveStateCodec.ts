@@ -59,6 +59,7 @@ export interface DecodedLiveState {
 export interface LiveRead {
   readonly loopCount: number | undefined
   readonly fencingToken: number | null
+  /** The whole state decoded and checked (once: later calls give the same verdict). */
   readonly open: () => Result.Result<DecodedLiveState, StoreError>
 }
 
