@@ -19,7 +19,7 @@
  */
 import { Clock, Effect, Option, Result, Schema } from "effect"
 import { checksumOf } from "../domain/Checksum.ts"
-import { completeD70Sections, idOfD70, isD70Section } from "../domain/D70State.ts"
+import { collidingTradeIds, completeD70Sections, idOfD70, isD70Section, isJsonObject } from "../domain/D70State.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import { type Env, SessionId } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson, sectionCodecs } from "../domain/StateCodec.ts"
@@ -173,8 +173,12 @@ export const decodeD70Session = (
   // Open trades its metrics count but its positions do not hold: D70 did not keep them.
   const opened = numberAt(metrics, "total_trades_opened")
   const closed = numberAt(metrics, "total_trades_closed")
-  const trades = positions.active_orders
-  const held = trades !== null && typeof trades === "object" ? Object.keys(trades).length : undefined
+  const trades = isJsonObject(positions.active_orders) ? positions.active_orders : undefined
+  const held = trades === undefined ? undefined : Object.keys(trades).length
+  const colliding = collidingTradeIds(Object.keys(trades ?? {}))
+  if (colliding.length > 0) {
+    return Result.fail(`its trade ids ${colliding.join("; ")} become one trade id here: importing it would lose a trade`)
+  }
   if (opened !== undefined && closed !== undefined && held !== undefined && opened - closed > held) {
     const lost = opened - closed - held
     if (!options.acceptLostTrades) {
@@ -198,7 +202,7 @@ export const decodeD70Session = (
 
   for (const [name, part] of d70Parts) upgraded.push(`${part}: the D70 form (version 0) -> version ${sectionCodecs[name].currentVersion}`)
   upgraded.push(`times in float seconds -> integer milliseconds (start_time ${String(session.start_time)} -> ${state.session.startTime})`)
-  const renamed = Object.keys(trades as Record<string, unknown>).filter((id) => idOfD70("trd_", id) !== id)
+  const renamed = Object.keys(trades ?? {}).filter((id) => idOfD70("trd_", id) !== id)
   if (renamed.length > 0) upgraded.push(`trade ids kept under trd_d70_: ${renamed.map((id) => `${id} -> ${idOfD70("trd_", id)}`).join(", ")}`)
   derived.push(
     `initial capital ${state.metrics.initialCapitalUsd} = portfolio_equity ${state.metrics.portfolioEquityUsd} - total_pnl_usd ${state.metrics.totalPnlUsd}`
@@ -275,6 +279,8 @@ export const importSessions = (options: D70ImportOptions) =>
       })).pipe(
         Effect.map((summary) => ({ snapshotId: summary.snapshotId, sequence: summary.sequence })),
         Effect.catchTag("LeaseError", (error) => Effect.succeed(error.message)),
+        // What the stores refuse to write (a section over the size a restore reads) skips this session alone.
+        Effect.catchTag("StateCodecError", (error) => Effect.succeed(`not written: ${error.message}`)),
         Effect.catchIf(
           (error): error is StoreError => error instanceof StoreError && error.reason._tag === "WriteConflict",
           (error) => Effect.succeed(`it was written here meanwhile: ${error.message}`)

@@ -62,7 +62,7 @@ const write = (value: unknown): string => {
   let out = "{"
   let first = true
   for (const key of orderedKeys(value)) {
-    const item: unknown = (value as Record<string, unknown>)[key]
+    const item: unknown = Reflect.get(value, key)
     if (omitted(item)) continue
     out += (first ? "" : ",") + JSON.stringify(key) + ":" + write(item)
     first = false

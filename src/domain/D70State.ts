@@ -209,9 +209,22 @@ export const migrateRiskGuardV0 = (v0: RiskGuardStateV0): typeof RiskGuardState.
   }
 }
 
+/** Whether a JSON value is an object (not an array, not `null`). */
+export const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+
 /** Whether a stored section is in D70's form: an object without a `version`. */
-export const isD70Section = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value) && !("version" in value)
+export const isD70Section = (value: unknown): value is Record<string, unknown> => isJsonObject(value) && !("version" in value)
+
+/**
+ * The D70 trade ids of `ids` that become the same id here (`T-1` and `t-1` are both `trd_d70_t-1`),
+ * each group joined by `and`: a session holding any would lose a trade, so it is refused.
+ */
+export const collidingTradeIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const byId = new Map<string, Array<string>>()
+  for (const id of ids) byId.set(idOfD70("trd_", id), [...(byId.get(idOfD70("trd_", id)) ?? []), id])
+  return [...byId].filter(([, group]) => group.length > 1).map(([mapped, group]) => `${group.join(" and ")} (all ${mapped})`)
+}
 
 /**
  * The four D70 sections of a session, completed where D70 leaves out what its risk guard's
@@ -241,9 +254,9 @@ export const completeD70Sections = (sections: {
   if (!("per_symbol_position_count" in filled)) {
     const counts: Record<string, number> = {}
     const trades = isD70Section(positions) ? positions.active_orders : undefined
-    if (trades !== null && typeof trades === "object") {
-      for (const trade of Object.values(trades as Record<string, unknown>)) {
-        const symbol = trade !== null && typeof trade === "object" ? (trade as Record<string, unknown>).symbol : undefined
+    if (isJsonObject(trades)) {
+      for (const trade of Object.values(trades)) {
+        const symbol = isJsonObject(trade) ? trade.symbol : undefined
         if (typeof symbol === "string") counts[symbol] = (counts[symbol] ?? 0) + 1
       }
     }

@@ -89,6 +89,15 @@ describe("D70 sections as version 0", () => {
     assert.include(Result.isFailure(versionless) ? versionless.failure.message : "", "has version missing, and does not read as version 0 (the D70 form)")
   })
 
+  it("trade ids that become one id here refuse the session, naming them, rather than lose a trade", () => {
+    const sections = sectionsOf("open-positions", "session_20251121_143015")
+    const trades = sections[1]!.active_orders
+    trades["t-20251121-0007"] = { ...trades["T-20251121-0007"], trade_id: "t-20251121-0007" }
+    const decoded = decodeD70Session("session_20251121_143015", textsOf(sections), { acceptLostTrades: false })
+    assert.isTrue(Result.isFailure(decoded))
+    assert.include(Result.isFailure(decoded) ? decoded.failure : "", "T-20251121-0007 and t-20251121-0007 (all trd_d70_t-20251121-0007)")
+  })
+
   it("D70's session ids are session ids, beside this project's; near misses are not", () => {
     const is = Schema.is(SessionId)
     for (const id of ["session_20251120_090301", "session_19991231_235959", "sess_a1", "sess_20251120_090301_abc123"]) assert.isTrue(is(id), id)

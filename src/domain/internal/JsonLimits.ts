@@ -59,7 +59,7 @@ export const storableIssue = (value: unknown, root: string, maxDepth: number): s
     }
     for (const key of Object.keys(current)) {
       if (textIssue(key, "") !== undefined) return textIssue(key, `${pathOf(node)} (a key)`)
-      pending.push({ value: (current as Record<string, unknown>)[key], depth: node.depth + 1, parent: node, step: `.${key}` })
+      pending.push({ value: Reflect.get(current, key), depth: node.depth + 1, parent: node, step: `.${key}` })
     }
   }
   return undefined
