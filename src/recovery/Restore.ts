@@ -25,8 +25,9 @@
  * their own). The other is reported superseded, "not decoded". Whenever the
  * fresher does not verify, a header does not hold (or a row has none), or
  * the live state is the fresher but its writer's token is not above doubt
- * against the header's, every candidate is decoded and the rules above
- * decide. A state that was not verified is never returned.
+ * against the header's, or an older snapshot's header (they are all read,
+ * up to 10,000) is at its loop or after, or has a later token, every
+ * candidate is decoded and the rules above decide. A state that was not verified is never returned.
  *
  * Bad data never fails the restore and is never returned: it is skipped and
  * named in the report. A durable tier that cannot be reached is a typed
@@ -155,13 +156,43 @@ const restoredReport = (
   ledgerTail: chosen.ledgerTail
 })
 
+/** The most headers a restore reads to place the snapshots older than the newest (beyond it, it decodes). */
+const maxHeaderScan = 10_000
+
+/** The highest loop count and writer's token of the snapshots older than the newest, by their headers. */
+interface OlderCeiling {
+  readonly loopCount: number
+  readonly fencingToken: number
+}
+
+/**
+ * The ceiling of the snapshots older than `newestSequence` a restore of this `depth` would read, by
+ * their sealed headers; `undefined` when one of them does not hold, or there are more than
+ * `maxHeaderScan` of them.
+ */
+const olderCeilingOf = (
+  headers: ReadonlyArray<{ readonly sequence: number; readonly header: SnapshotHeader | undefined }>,
+  newestSequence: number,
+  depth: number
+): OlderCeiling | undefined => {
+  if (headers.length > maxHeaderScan) return undefined
+  let ceiling: OlderCeiling = { loopCount: Number.NEGATIVE_INFINITY, fencingToken: Number.NEGATIVE_INFINITY }
+  for (const { header, sequence } of headers.slice(0, depth)) {
+    if (sequence >= newestSequence) continue
+    if (header === undefined) return undefined
+    ceiling = { loopCount: Math.max(ceiling.loopCount, header.loopCount), fencingToken: Math.max(ceiling.fencingToken, header.fencingToken) }
+  }
+  return ceiling
+}
+
 /**
  * The restore decided by the two candidates' loop counts, known without decoding either: the
  * fresher (a tie goes to the snapshot) is decoded and, when it verifies, chosen; the other is
  * passed over undecoded. `undefined` when this cannot decide: the fresher does not verify (or does
  * not hold the loop count its header said), or the live state is the fresher but its writer's
- * token is not one it can be trusted with against the lease and this snapshot's header (the whole
- * restore then decides against the newest valid snapshot, as it always has).
+ * token is not one it can be trusted with against the lease and this snapshot's header, or an
+ * older snapshot (`older`, by its header) is at its loop or after, or was written with a later
+ * token (the whole restore then decides against the newest valid snapshot, as it always has).
  */
 const headerFirst = (
   sessionId: SessionId,
@@ -169,6 +200,7 @@ const headerFirst = (
   liveLoop: number,
   newest: SnapshotRead,
   header: SnapshotHeader,
+  older: OlderCeiling | undefined,
   lease: Option.Option<Lease>,
   sections: ReadonlyArray<CustomSection.DeclaredSection>
 ): RestoreReport | undefined => {
@@ -183,6 +215,11 @@ const headerFirst = (
     return restoredReport(sessionId, opened.success, { liveTierDegraded: false, skipped: [passedOver], scanned })
   }
   if (stale !== undefined) return undefined
+  // Only the newest snapshot's header was read: were it damaged within, the whole way would weigh
+  // the live state against an older snapshot, which might be the fresher (a history a resume fell
+  // back from) or have a later writer. So the live state wins here only when no older one can.
+  if (older === undefined || older.loopCount >= liveLoop) return undefined
+  if (live.fencingToken !== null && older.fencingToken > live.fencingToken) return undefined
   const opened = openLive(live, sections)
   if (Result.isFailure(opened) || opened.success.state.session.loopCount !== liveLoop) return undefined
   return restoredReport(sessionId, liveCandidateOf(opened.success), {
@@ -224,14 +261,15 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   let liveFound: LiveRead | undefined
   let liveTierDegraded = false
   // Both tiers and the lease are read at once: their I/O overlaps. Nothing is decoded yet.
-  const [liveRead, newest, lease] = yield* Effect.all([
+  const [liveRead, newest, lease, headers] = yield* Effect.all([
     Effect.result(liveStore.read(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
     snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
       Effect.mapError(unreachable),
       Effect.withSpan("Restore.newestSnapshot")
     ),
-    leases.current(sessionId).pipe(Effect.mapError(unreachable))
-  ], { concurrency: 3 })
+    leases.current(sessionId).pipe(Effect.mapError(unreachable)),
+    snapshots.loadHeaders(sessionId, Math.min(depth, maxHeaderScan + 1)).pipe(Effect.mapError(unreachable))
+  ], { concurrency: 4 })
   if (Result.isSuccess(liveRead)) {
     if (Option.isSome(liveRead.success)) liveFound = liveRead.success.value
   } else if (liveRead.failure.reason._tag === "Unreadable") {
@@ -247,7 +285,8 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   // writer might have lost the session, everything is decided the whole way below.
   const newestRead = newest[0]
   if (liveFound !== undefined && liveFound.loopCount !== undefined && newestRead?.header !== undefined) {
-    const decided = headerFirst(sessionId, liveFound, liveFound.loopCount, newestRead, newestRead.header, lease, sections)
+    const older = olderCeilingOf(headers, newestRead.sequence, depth)
+    const decided = headerFirst(sessionId, liveFound, liveFound.loopCount, newestRead, newestRead.header, older, lease, sections)
     if (decided !== undefined) return { ...decided, liveTierDegraded, skipped: [...skipped, ...decided.skipped] }
   }
 

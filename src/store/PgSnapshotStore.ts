@@ -19,7 +19,7 @@ import type { Env, SessionId } from "../domain/Ids.ts"
 import { parseJson } from "../domain/StateCodec.ts"
 import { jsonbTextBytes } from "./internal/JsonbText.ts"
 import { decompress, defaultCompressionThreshold, gzipOffLoop } from "./internal/PayloadCompression.ts"
-import { type LedgerAppend, type NewSnapshotRow, payloadBytesOf, type SnapshotRow } from "./internal/SnapshotRows.ts"
+import { type HeaderRow, type LedgerAppend, type NewSnapshotRow, payloadBytesOf, type SnapshotRow } from "./internal/SnapshotRows.ts"
 import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import { fromRows, type HistoryCut, SnapshotStore, type SnapshotRows } from "./SnapshotStore.ts"
@@ -90,6 +90,24 @@ const storedBytesOf = (raw: RawRow): number =>
   Number(raw.session_bytes ?? 0) + Number(raw.positions_bytes ?? 0) + Number(raw.positions_gzip_bytes ?? 0) +
   Number(raw.metrics_bytes ?? 0) + Number(raw.risk_guard_bytes ?? 0) + Number(raw.custom_bytes ?? 0)
 
+type RawHeaderRow = Pick<
+  RawRow,
+  "session_id" | "sequence" | "snapshot_type" | "envelope_version" | "fencing_token" | "created_at_ms" | "checksum" | "header_checksum" | "loop_count"
+>
+
+/** The columns of a row's header, as the store keeps them. */
+const headerRowOf = (raw: RawHeaderRow): HeaderRow => ({
+  sessionId: raw.session_id,
+  sequence: Number(raw.sequence),
+  snapshotType: raw.snapshot_type,
+  envelopeVersion: Number(raw.envelope_version),
+  fencingToken: Number(raw.fencing_token),
+  createdAt: Number(raw.created_at_ms),
+  checksum: raw.checksum,
+  headerChecksum: raw.header_checksum ?? null,
+  loopCount: Number(raw.loop_count)
+})
+
 const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
   const oversized = oversizedOf(raw, limit)
   // Gzipped positions are inflated and parsed when first asked for: a restore that places this row
@@ -102,15 +120,7 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
     },
     storedBytes: storedBytesOf(raw),
     snapshotId: Number(raw.snapshot_id),
-    sessionId: raw.session_id,
-    sequence: Number(raw.sequence),
-    snapshotType: raw.snapshot_type,
-    envelopeVersion: Number(raw.envelope_version),
-    fencingToken: Number(raw.fencing_token),
-    createdAt: Number(raw.created_at_ms),
-    checksum: raw.checksum,
-    headerChecksum: raw.header_checksum ?? null,
-    loopCount: Number(raw.loop_count),
+    ...headerRowOf(raw),
     status: raw.session_status,
     recordedAt: new Date(raw.recorded_at).getTime(),
     session: raw.session,
@@ -293,6 +303,19 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`))
     )
 
+  const selectHeaders: SnapshotRows["selectHeaders"] = (sessionId: SessionId, limit: number) =>
+    sql<RawHeaderRow>`
+      SELECT session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms, checksum, header_checksum, loop_count
+        FROM session_snapshots
+       WHERE env = ${env} AND session_id = ${sessionId}
+       ORDER BY sequence DESC
+       LIMIT ${limit}`.pipe(
+      Effect.map((rows) =>
+        rows.map(headerRowOf)
+      ),
+      Effect.mapError(fromSqlError(`read the headers of ${sessionId}`))
+    )
+
   const selectHighestSequence: SnapshotRows["selectHighestSequence"] = (sessionId: SessionId) =>
     sql<{ sequence: bigint | number | string | null }>`
       SELECT max(sequence) AS sequence FROM session_snapshots
@@ -335,6 +358,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     insert,
     selectRecent,
     selectNewestOfEach,
+    selectHeaders,
     selectListing,
     selectHighestSequence,
     cut

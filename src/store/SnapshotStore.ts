@@ -21,6 +21,7 @@ import {
   checkReadable,
   historyCutEvent,
   historyCuts,
+  type HeaderRow,
   type LedgerAppend,
   ledgerAppendOf,
   type NewSnapshotRow,
@@ -31,6 +32,7 @@ import {
   type SnapshotHeader,
   type SnapshotSection,
   summariesOf,
+  verifiedHeaderOf,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
@@ -138,6 +140,14 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
    * beyond the safe integers (a damaged row) are passed over, as the restore passes over their rows.
    */
   readonly highestSequence: (sessionId: SessionId) => Effect.Effect<number, StoreError>
+  /**
+   * The headers of the session's newest `limit` snapshots, newest first, each `undefined` where it
+   * does not hold (no seal, or a damaged one): what places them without reading their sections.
+   */
+  readonly loadHeaders: (
+    sessionId: SessionId,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly sequence: number; readonly header: SnapshotHeader | undefined }>, StoreError>
   /** The snapshots of a session, newest first. */
   readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
   /**
@@ -185,6 +195,8 @@ export interface SnapshotRows {
   ) => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
   /** The newest row of every session of the env (its sections need not be read), newest session first. */
   readonly selectNewestOfEach: () => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
+  /** The session's newest `limit` rows, newest first, with the columns of their headers (sections need not be read). */
+  readonly selectHeaders: (sessionId: SessionId, limit: number) => Effect.Effect<ReadonlyArray<HeaderRow>, StoreError>
   /** The session's rows newest first (sections need not be read). */
   readonly selectListing: (sessionId: SessionId, limit: number) => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
   /** The highest sequence below the safe integers (0 when none). */
@@ -296,6 +308,9 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     loadLatest,
     loadRecent,
     listSessions,
+    loadHeaders: storeOperation("SnapshotStore.loadHeaders")(function*(sessionId: SessionId, limit: number) {
+      return (yield* rows.selectHeaders(sessionId, Math.max(0, limit))).map((row) => ({ sequence: row.sequence, header: verifiedHeaderOf(row) }))
+    }),
     listSnapshots: storeOperation("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
       return summariesOf(yield* rows.selectListing(sessionId, limit))
     }),
@@ -357,6 +372,7 @@ export const memoryRows = (
         }
         return [...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId)
       }),
+    selectHeaders: (sessionId, limit) => Effect.sync(() => ofSession(sessionId).slice(0, limit)),
     selectListing: (sessionId, limit) => Effect.sync(() => ofSession(sessionId).slice(0, limit)),
     selectHighestSequence: (sessionId) =>
       Effect.sync(() => ofSession(sessionId).find((row) => row.sequence < Number.MAX_SAFE_INTEGER)?.sequence ?? 0),

@@ -328,12 +328,18 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
     }))
 
   /**
-   * Snapshots #1-#3 (loops 100-300, written with `snapshotToken`) and a live state at `liveLoop`
-   * written with `liveToken`, then `damage` to snapshot #3's row: a restore, and the states.
+   * Snapshots #1-#3 (at `snapshotLoops`, 100-300 unless told, written with `snapshotToken`) and a
+   * live state at `liveLoop` written with `liveToken`, then `damage` to snapshot #3's row: a
+   * restore, and the states.
    */
   const headerCase = (
     name: string,
-    options: { readonly liveLoop: number; readonly snapshotToken: number; readonly liveToken: number },
+    options: {
+      readonly liveLoop: number
+      readonly snapshotToken: number
+      readonly liveToken: number
+      readonly snapshotLoops?: readonly [number, number, number]
+    },
     damage: (sql: PgClient.PgClient, snapshotId: number) => Effect.Effect<unknown, unknown>
   ) =>
     Effect.gen(function*() {
@@ -342,7 +348,8 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
       const sql = yield* PgClient.PgClient
       const sessionId = SessionId.make(`sess_header${name}${randomBytes(2).toString("hex")}`)
       const sampled = yield* sampleStates(sessionId, { count: 4, seed: 7, minOpenTrades: 1, maxOpenTrades: 4 })
-      const states = sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: i < 3 ? 100 * (i + 1) : options.liveLoop } }))
+      const loops = [...(options.snapshotLoops ?? [100, 200, 300]), options.liveLoop]
+      const states = sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: loops[i]! } }))
       const snapshotIds: Array<number> = []
       for (const [i, state] of states.slice(0, 3).entries()) {
         snapshotIds.push((yield* snapshots.save({ sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: options.snapshotToken, createdAt: i }, state)).snapshotId)
@@ -381,6 +388,26 @@ layer(stack, { timeout: "120 seconds" })("corruption suite", (it) => {
       assert.strictEqual(report.source, "snapshot")
       assert.strictEqual(report.sequence, 3)
       assert.deepStrictEqual(report.state, withoutNegativeZero(states[2]!))
+    }))
+
+  it.effect("a damaged payload under an intact header, an older snapshot fresher than the live state: it still wins, as decoding everything chooses", () =>
+    Effect.gen(function*() {
+      // A history a resume fell back from: #2 is at loop 500, #3 (the newest) at 300, the live state at 400.
+      const { report, states } = yield* headerCase("older", { liveLoop: 400, snapshotToken: 1, liveToken: 1, snapshotLoops: [100, 500, 300] }, (sql, id) =>
+        sql`UPDATE metrics_snapshots SET metrics = jsonb_set(metrics, '{totalPnlUsd}', to_jsonb((metrics->>'totalPnlUsd')::float8 + 1)) WHERE snapshot_id = ${id}`)
+      assert.strictEqual(report.source, "snapshot")
+      assert.strictEqual(report.sequence, 2)
+      assert.deepStrictEqual(report.state, withoutNegativeZero(states[1]!))
+      assert.deepStrictEqual(report.skipped.map((s) => [s.source, s.sequence, s.kind]).sort(), [["live", null, "superseded"], ["snapshot", 3, "invalid"]])
+    }))
+
+  it.effect("the live state ahead of every snapshot's header, the newest's payload damaged: the live state, without decoding the snapshots", () =>
+    Effect.gen(function*() {
+      const { report, states } = yield* headerCase("olderbehind", { liveLoop: 400, snapshotToken: 1, liveToken: 1 }, (sql, id) =>
+        sql`UPDATE metrics_snapshots SET metrics = jsonb_set(metrics, '{totalPnlUsd}', to_jsonb((metrics->>'totalPnlUsd')::float8 + 1)) WHERE snapshot_id = ${id}`)
+      assert.strictEqual(report.source, "live")
+      assert.deepStrictEqual(report.state, withoutNegativeZero(states[3]!))
+      assert.include(report.skipped[0]!.reason, "by its sealed header; not decoded")
     }))
 
   it.effect("a fencing token column lowered to a stale live writer's: the header does not hold, and the live state stays stale", () =>

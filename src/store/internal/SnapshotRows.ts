@@ -63,10 +63,14 @@ export interface SnapshotHeader {
   readonly loopCount: number
 }
 
+/** The columns of a row its header is made of, with its seal. */
+export type HeaderRow = Pick<
+  SnapshotRow,
+  "envelopeVersion" | "sessionId" | "snapshotType" | "sequence" | "fencingToken" | "createdAt" | "loopCount" | "checksum" | "headerChecksum"
+>
+
 /** The seal of a row's header: a checksum over its metadata, its loop count and its payload's checksum. */
-export const headerChecksumOf = (
-  row: Pick<SnapshotRow, "envelopeVersion" | "sessionId" | "snapshotType" | "sequence" | "fencingToken" | "createdAt" | "loopCount" | "checksum">
-): string =>
+export const headerChecksumOf = (row: Omit<HeaderRow, "headerChecksum">): string =>
   checksumOf({
     envelopeVersion: row.envelopeVersion,
     sessionId: row.sessionId,
@@ -79,7 +83,7 @@ export const headerChecksumOf = (
   })
 
 /** The header of a row, when it has one and its seal holds; `undefined` otherwise (the row must then be decoded to be placed). */
-export const verifiedHeaderOf = (row: SnapshotRow): SnapshotHeader | undefined =>
+export const verifiedHeaderOf = (row: HeaderRow): SnapshotHeader | undefined =>
   typeof row.headerChecksum === "string" && headerChecksumOf(row) === row.headerChecksum
     ? { sequence: row.sequence, fencingToken: row.fencingToken, loopCount: row.loopCount }
     : undefined
