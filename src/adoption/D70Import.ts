@@ -155,17 +155,18 @@ export const decodeD70Session = (
   }
   const upgraded: Array<string> = []
   const derived: Array<string> = []
+  // What an option would get past: every one is said at once, so that one run tells all it takes.
+  const refusals: Array<string> = []
 
   // The campaign it continues under here.
   const theirs = session.paper_campaign_id
   const chosen = options.campaign ?? theirs
   const campaign = typeof chosen === "string" ? campaignNamed(chosen) : undefined
   if (campaign === undefined) {
-    return Result.fail(
+    refusals.push(
       `its campaign ${JSON.stringify(theirs)} is not a preset here (${Object.keys(campaigns).join(", ")}): give --campaign <preset> to continue it under one`
     )
-  }
-  if (options.campaign !== undefined && options.campaign !== theirs) {
+  } else if (options.campaign !== undefined && options.campaign !== theirs) {
     session.paper_campaign_id = options.campaign
     upgraded.push(`paper_campaign_id ${JSON.stringify(theirs)} -> campaign ${options.campaign} (--campaign)`)
   }
@@ -182,17 +183,19 @@ export const decodeD70Session = (
   if (opened !== undefined && closed !== undefined && held !== undefined && opened - closed > held) {
     const lost = opened - closed - held
     if (!options.acceptLostTrades) {
-      return Result.fail(
+      refusals.push(
         `its metrics count ${opened - closed} open trade${opened - closed === 1 ? "" : "s"} (${opened} opened, ${closed} closed) but its positions hold ${held}: ` +
           `D70 did not keep ${lost} of them (its trades did not serialise); --accept-lost-trades imports the session without them`
       )
+    } else {
+      metrics.total_trades_opened = closed + held
+      derived.push(
+        `total_trades_opened ${opened} -> ${closed + held}: ${lost} open trade${lost === 1 ? "" : "s"} D70 counted but did not keep ` +
+          `(--accept-lost-trades); check the venues for ${lost === 1 ? "it" : "them"}`
+      )
     }
-    metrics.total_trades_opened = closed + held
-    derived.push(
-      `total_trades_opened ${opened} -> ${closed + held}: ${lost} open trade${lost === 1 ? "" : "s"} D70 counted but did not keep ` +
-        `(--accept-lost-trades); check the venues for ${lost === 1 ? "it" : "them"}`
-    )
   }
+  if (refusals.length > 0 || campaign === undefined) return Result.fail(refusals.join("; "))
 
   const completed = completeD70Sections({ session, positions, metrics, riskGuard: json.riskGuard })
   derived.push(...completed.derived)
@@ -264,18 +267,32 @@ export const importSessions = (options: D70ImportOptions) =>
           : skipped(`it exists here already (snapshot #${existing.sequence}, loop ${existing.loopCount}): an import never writes over a session`, decoded.success))
         continue
       }
-      if (Option.isSome(yield* liveStore.read(id)) || Option.isSome(yield* leases.current(id))) {
-        outcomes.push(skipped("it exists here already (live state or a lease, no snapshot): an import never writes over a session", decoded.success))
+      const lease = yield* leases.current(id)
+      if (Option.isSome(lease)) {
+        const { fencingToken, holder } = lease.value
+        outcomes.push(skipped(
+          `its lease here is held (by ${holder}, token ${fencingToken}, no snapshot yet): another import or a runner has it, and an import never writes over a session`,
+          decoded.success
+        ))
         continue
       }
+      if (Option.isSome(yield* liveStore.read(id))) {
+        outcomes.push(skipped("it exists here already (a live state, no snapshot): an import never writes over a session", decoded.success))
+        continue
+      }
+      const firstSnapshot = (fencingToken: number) =>
+        Effect.map(Clock.currentTimeMillis, (now) => ({ sessionId: SessionId.make(id), snapshotType: "manual" as const, sequence: 1, fencingToken, createdAt: now }))
       if (options.dryRun) {
-        outcomes.push({ sessionId: id, outcome: "would-import", ...decoded.success, ...placed })
+        // What the stores would refuse to write is said by the dry run too.
+        const refused = yield* Effect.flip(snapshots.checkWritable(yield* firstSnapshot(1), state)).pipe(Effect.option)
+        outcomes.push(Option.isSome(refused)
+          ? skipped(`not written: ${refused.value.message}`, decoded.success)
+          : { sessionId: id, outcome: "would-import", ...decoded.success, ...placed })
         continue
       }
       const written = yield* Effect.scoped(Effect.gen(function*() {
         const lease = yield* hold(SessionId.make(id), { holder: options.holder, ttl: "30 seconds", wait: 0 })
-        const now = yield* Clock.currentTimeMillis
-        return yield* snapshots.save({ sessionId: SessionId.make(id), snapshotType: "manual", sequence: 1, fencingToken: lease.fencingToken, createdAt: now }, state)
+        return yield* snapshots.save(yield* firstSnapshot(lease.fencingToken), state)
       })).pipe(
         Effect.map((summary) => ({ snapshotId: summary.snapshotId, sequence: summary.sequence })),
         Effect.catchTag("LeaseError", (error) => Effect.succeed(error.message)),

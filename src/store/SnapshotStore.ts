@@ -126,6 +126,8 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
     state: EngineState,
     ledger?: ReadonlyArray<LedgerEntry>
   ) => Effect.Effect<SnapshotSummary, StoreError | StateCodecError>
+  /** Fails as `save` would before writing anything (an invalid state, a section over the size a restore reads); writes nothing. */
+  readonly checkWritable: (metadata: SnapshotToSave, state: EngineState) => Effect.Effect<void, StateCodecError>
   /** The newest snapshot of the session, verified; `Unreadable` when the newest one is not valid. */
   readonly loadLatest: (sessionId: SessionId) => Effect.Effect<Option.Option<StoredSnapshot>, StoreError>
   /** Up to `limit` snapshots, newest first (below `beforeSequence` if given), each with its own verdict. */
@@ -213,11 +215,18 @@ export interface SnapshotRows {
 export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"] => {
   const store = rows.kind
 
+  /** The row of a snapshot this store would write, or why it would refuse it. */
+  const writableRow = (metadata: SnapshotToSave, state: EngineState) =>
+    Effect.gen(function*() {
+      const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+      // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
+      yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
+      return row
+    })
+
   const save = storeOperation("SnapshotStore.save")(function*(metadata: SnapshotToSave, state: EngineState, ledger: ReadonlyArray<LedgerEntry> = []) {
-    const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+    const row = yield* writableRow(metadata, state)
     const append = yield* Effect.fromResult(ledgerAppendOf(state, ledger))
-    // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
-    yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
     const payloadBytes = rows.payloadBytes === undefined ? payloadBytesOf(row) : rows.payloadBytes(row)
     const outcome = yield* rows.insert(row, state, append)
     switch (outcome._tag) {
@@ -305,6 +314,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     env,
     kind: store,
     save,
+    checkWritable: (metadata, state) => Effect.asVoid(writableRow(metadata, state)),
     loadLatest,
     loadRecent,
     listSessions,

@@ -5,11 +5,20 @@
  * resumed; corrupted and partial sessions skipped with their reasons; a
  * re-import that changes nothing; and D70's keys exactly as they were.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Redacted } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomInt } from "node:crypto"
 import { readFileSync } from "node:fs"
+import { importSessions } from "../../src/adoption/D70Import.ts"
+import { Env, SessionId } from "../../src/domain/Ids.ts"
+import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
+import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
+import { migrated } from "../../src/store/Persistence.ts"
+import { RedisClient } from "../../src/store/RedisClient.ts"
+import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
+import { SessionLease } from "../../src/store/SessionLease.ts"
+import { redisClient, testPostgres } from "../support/Backings.ts"
 import { runCli } from "../support/Cli.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
 
@@ -56,6 +65,12 @@ describe("import-d70", () => {
       d70Env = await d70Deployment(redis, [fixture("report-example")])
       const before = await d70Keys(redis, d70Env)
       const env = projectEnv()
+
+      const neither = importD70(env, d70Env, "--dry-run")
+      assert.strictEqual(neither.status, 3, neither.stderr)
+      const reasons = lastJson(neither.stdout).sessions[0].reason
+      assert.include(reasons, `campaign "S4" is not a preset here`, "one run says every option it takes")
+      assert.include(reasons, "--accept-lost-trades imports the session without them")
 
       const refused = importD70(env, d70Env, "--campaign", "balanced")
       assert.strictEqual(refused.status, 3, refused.stderr)
@@ -234,4 +249,46 @@ describe("import-d70", () => {
       assert.notInclude(run.stderr + run.stdout, "hunter2")
     }
   })
+})
+
+// The import as a library, on stores that read sections of 1 KiB at most: the session with open
+// positions is over it and is skipped alone (by a dry run too), the report's example imported; and
+// a session whose lease another holds is skipped saying whose.
+const smallReads = uniqueEnv("d70small")
+layer(
+  Layer.mergeAll(
+    RedisLiveStateStore.layer(smallReads),
+    PgSnapshotStore.layer(smallReads, { maxSectionBytes: 1024 }),
+    PgSessionLease.layer(smallReads)
+  ).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, migrated(testPostgres))))
+)("import-d70 on stores that refuse what they cannot read back", (it) => {
+  it.effect("an oversized session is skipped alone, in a dry run as in a real one; a held lease is named", () =>
+    Effect.acquireUseRelease(
+      Effect.gen(function*() {
+        const client = new Redis(redisUrl)
+        const d70Env = yield* Effect.promise(() => d70Deployment(client, [fixture("report-example"), fixture("open-positions")]))
+        return { client, d70Env }
+      }),
+      ({ d70Env }) =>
+        Effect.gen(function*() {
+          const redis = yield* RedisClient
+          const options = { redis, env: Env.make(d70Env), campaign: "balanced", acceptLostTrades: true, holder: "test-import" }
+          const outcomes = (result: { readonly sessions: ReadonlyArray<{ readonly sessionId: string; readonly outcome: string; readonly reason?: string }> }) =>
+            Object.fromEntries(result.sessions.map((s) => [s.sessionId, [s.outcome, s.reason ?? ""]]))
+          for (const dryRun of [true, false]) {
+            const result = outcomes(yield* importSessions({ ...options, dryRun }))
+            assert.strictEqual(result[reportExample]![0], dryRun ? "would-import" : "imported")
+            assert.strictEqual(result[withPositions]![0], "skipped", `dry run: ${dryRun}`)
+            assert.include(result[withPositions]![1], "not written: ")
+            assert.include(result[withPositions]![1], "a restore reads")
+          }
+          // Another holder's lease on a session with no snapshot yet (an import running now).
+          const leases = yield* SessionLease
+          yield* leases.acquire(SessionId.make(withPositions), "import-d70-elsewhere", "1 minute")
+          const held = outcomes(yield* importSessions({ ...options, dryRun: true, sessionId: withPositions }))
+          assert.strictEqual(held[withPositions]![0], "skipped")
+          assert.include(held[withPositions]![1], "its lease here is held (by import-d70-elsewhere, token ")
+        }),
+      ({ client, d70Env }) => Effect.promise(() => removeDeployment(client, d70Env))
+    ))
 })
