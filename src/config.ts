@@ -44,6 +44,10 @@ export const redisSchemes = ["redis:", "rediss:"]
  */
 export const urlProblem = (text: string, schemes: ReadonlyArray<string>): string | undefined => {
   const expected = `must be a ${schemes.join(" or ")} URL`
+  // A URL holds no space or control character (RFC 3986): a password with one must be
+  // percent-encoded. Refused here, such a password never reaches a driver's words, where no
+  // redaction could tell where it ends.
+  if (/[\s\p{Cc}]/u.test(text)) return `${expected} (it holds a space or a control character: percent-encode it, a space as %20)`
   if (!URL.canParse(text)) return `${expected} (it does not parse as a URL)`
   const { protocol } = new URL(text)
   return schemes.includes(protocol) ? undefined : `${expected}, not ${protocol}`

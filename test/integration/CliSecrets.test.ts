@@ -54,6 +54,14 @@ describe("cli secrets", () => {
     assertNoSecret(runCli(["sessions"], { ...env, REDIS_URL: `x:${secret}@127.0.0.1:6379 with spaces` }), 2, "REDIS_URL")
   })
 
+  it("a URL whose password holds a literal space (REDIS_URL, DATABASE_URL, import-d70's --redis-url): exit 2 saying to encode it, the password nowhere", () => {
+    const spaced = `${secret} and more`
+    assertNoSecret(runCli(["sessions"], { ...env, REDIS_URL: `redis://x:${spaced}@127.0.0.1:6379` }), 2, "REDIS_URL: must be a redis: or rediss: URL (it holds a space")
+    assertNoSecret(runCli(["sessions"], { ...env, DATABASE_URL: `postgres://postgres:${spaced}@127.0.0.1:5432/test` }), 2, "percent-encode it, a space as %20")
+    assertNoSecret(runCli(["sessions"], { ...env, DATABASE_URL: `postgres://127.0.0.1:5432/test?password=${spaced}` }), 2, "DATABASE_URL")
+    assertNoSecret(runCli(["import-d70", "--redis-url", `redis://x:${spaced}@127.0.0.1:6379`, "--env", "test"], env), 2, "--redis-url must be a redis: or rediss: URL (it holds a space")
+  })
+
   it("a REDIS_CLUSTER_NODES entry that is not a redis: URL: exit 2 naming it, the password nowhere", () => {
     const run = runCli(["sessions"], { ...env, REDIS_CLUSTER_NODES: `redis://127.0.0.1:7000, http://x:${secret}@127.0.0.1:7001` })
     assertNoSecret(run, 2, "configuration: REDIS_CLUSTER_NODES: ")
