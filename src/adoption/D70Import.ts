@@ -8,8 +8,9 @@
  * them (GET only: the D70 keys are never changed or removed), decodes them as
  * version 0 of each section (`D70State`) through the same upgrades as every
  * stored version, and writes each valid session as the first durable
- * snapshot of the same session id here, under the session's lease. A
- * session that already exists here is never written over.
+ * snapshot of the same session id here, under the session's lease, with a
+ * `ledger_began` event for the closes D70 made (the trade ledger here holds
+ * none of them). A session that already exists here is never written over.
  *
  * Each session's outcome says what was upgraded, what was derived (what D70
  * does not hold and had to be worked out, and how), and, when it was
@@ -21,18 +22,25 @@ import { Clock, Effect, Option, Result, Schema } from "effect"
 import { checksumOf } from "../domain/Checksum.ts"
 import { collidingTradeIds, completeD70Sections, idOfD70, isD70Section, isJsonObject } from "../domain/D70State.ts"
 import type { EngineState } from "../domain/EngineState.ts"
-import { type Env, SessionId } from "../domain/Ids.ts"
+import { SessionId } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson, sectionCodecs } from "../domain/StateCodec.ts"
 import { campaignNamed, campaigns } from "../runner/Campaign.ts"
 import { hold } from "../session/SessionStart.ts"
 import { LiveStateStore } from "../store/LiveStateStore.ts"
 import type { RedisClient } from "../store/RedisClient.ts"
+import { SessionEvents } from "../store/SessionEvents.ts"
 import { SessionLease } from "../store/SessionLease.ts"
 import { SnapshotStore } from "../store/SnapshotStore.ts"
 import { StoreError } from "../store/StoreError.ts"
 
 /** The four D70 keys of a session, in the order of the sections they hold. */
 const d70Parts = [["session", "session"], ["positions", "positions"], ["metrics", "metrics"], ["riskGuard", "risk_guard"]] as const
+
+/**
+ * An env name of D70's, as its keys hold it: letters (either case), digits, `_`, `.` or `-`, at most
+ * 64 (none of Redis's pattern characters, so that it matches only itself in a SCAN).
+ */
+export const isD70Env = (text: string): boolean => /^[A-Za-z0-9_.-]{1,64}$/.test(text)
 
 /** The D70 key of one section of a session. */
 export const d70Key = (env: string, sessionId: string, part: string): string => `arbitrage:state:${env}:${sessionId}:${part}`
@@ -60,8 +68,8 @@ export interface D70SessionImport {
 export interface D70ImportOptions {
   /** The D70 Redis. */
   readonly redis: RedisClient["Service"]
-  /** D70's env (the `{env}` of its keys). */
-  readonly env: Env
+  /** D70's env (the `{env}` of its keys; see `isD70Env`). */
+  readonly env: string
   /** Only this session (else every one found). */
   readonly sessionId?: string
   /** Read and decode, write nothing. */
@@ -94,7 +102,7 @@ const sessionIdOfD70Key = (env: string, key: string): string | undefined => {
 }
 
 /** The D70 sessions on the Redis, by the key pattern of their session sections (SCAN, every master). */
-export const findSessions = (redis: RedisClient["Service"], env: Env) =>
+export const findSessions = (redis: RedisClient["Service"], env: string) =>
   Effect.map(
     redis.use("SCAN", async () => {
       const found: Array<string> = []
@@ -112,7 +120,7 @@ export const findSessions = (redis: RedisClient["Service"], env: Env) =>
   )
 
 /** The four sections' texts as D70 stored them (`null`: no such key); a key that is not a string is named. */
-const readTexts = (redis: RedisClient["Service"], env: Env, sessionId: string) =>
+const readTexts = (redis: RedisClient["Service"], env: string, sessionId: string) =>
   Effect.gen(function*() {
     const keys = d70Parts.map(([, part]) => d70Key(env, sessionId, part))
     const types = yield* redis.use("TYPE", (client) => Promise.all(keys.map((key) => client.type(key))))
@@ -233,6 +241,7 @@ export const importSessions = (options: D70ImportOptions) =>
     const snapshots = yield* SnapshotStore
     const liveStore = yield* LiveStateStore
     const leases = yield* SessionLease
+    const events = yield* SessionEvents
     const found = yield* findSessions(options.redis, options.env)
     const ids = options.sessionId === undefined ? found : found.filter((id) => id === options.sessionId)
     const outcomes: Array<D70SessionImport> = []
@@ -292,7 +301,18 @@ export const importSessions = (options: D70ImportOptions) =>
       }
       const written = yield* Effect.scoped(Effect.gen(function*() {
         const lease = yield* hold(SessionId.make(id), { holder: options.holder, ttl: "30 seconds", wait: 0 })
-        return yield* snapshots.save(yield* firstSnapshot(lease.fencingToken), state)
+        const summary = yield* snapshots.save(yield* firstSnapshot(lease.fencingToken), state)
+        // D70's closes were made before the session had a ledger here: said once, so that an audit
+        // tells them from lost ones (as for a session older than the ledger).
+        if (state.metrics.tradesClosed > 0) {
+          yield* events.record(SessionId.make(id), {
+            kind: "ledger_began",
+            fencingToken: lease.fencingToken,
+            loopCount: state.session.loopCount,
+            detail: { afterClose: state.metrics.tradesClosed, pnlBeforeUsd: state.metrics.totalPnlUsd, importedFrom: "d70" }
+          })
+        }
+        return summary
       })).pipe(
         Effect.map((summary) => ({ snapshotId: summary.snapshotId, sequence: summary.sequence })),
         Effect.catchTag("LeaseError", (error) => Effect.succeed(error.message)),

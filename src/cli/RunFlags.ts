@@ -24,7 +24,7 @@ export const newSessionFlags = (chosenSeed: string) => ({
   seed: Flag.Int("seed").pipe(
     Flag.withDescription(
       "Seed of the market feed of a new session, recorded in it; a resumed session trades its own, and a different " +
-        `one is refused (default: ${chosenSeed})`
+        `one is refused; a session that recorded none (one import-d70 brought) takes one on its first resume (default: ${chosenSeed})`
     ),
     Flag.optional
   ),
@@ -38,7 +38,7 @@ export const newSessionFlags = (chosenSeed: string) => ({
   tickMs: Flag.Int("tick-ms").pipe(
     Flag.withDescription(
       "Simulated milliseconds between loops of a new session, recorded in it; a resumed session keeps its own, " +
-        "and a different one is refused (default: 1000)"
+        "and a different one is refused; one import-d70 brought takes one on its first resume, as its import said (default: 1000)"
     ),
     Flag.optional
   ),

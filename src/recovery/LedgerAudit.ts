@@ -61,6 +61,13 @@ export interface LedgerAudit {
   readonly abandoned: number
   /** Every close the state counts is found once, valid, nothing abandoned stands, and their PnL sums to the metrics'. */
   readonly agrees: boolean
+  /**
+   * When the closes the ledger lacks are only those made before the session had a ledger (a session
+   * older than it, or one `import-d70` brought), and its `ledger_began` event recorded their PnL:
+   * whether everything since agrees (every later close found once and valid, nothing abandoned, and
+   * their PnL sums to the metrics' less that PnL). `undefined` otherwise.
+   */
+  readonly agreesSinceLedger?: { readonly afterClose: number; readonly pnlBeforeUsd: number; readonly agrees: boolean }
 }
 
 /** Runs of consecutive numbers. */
@@ -83,9 +90,15 @@ const cutByRetention = (events: ReadonlyArray<RecordedEvent>) => {
   return (n: number) => ranges.some((range) => n >= range.oldestClose && n <= range.newestClose)
 }
 
-/** The closes a `ledger_began` event says the session made before it had a ledger (0: none). */
-const closedBeforeLedger = (events: ReadonlyArray<RecordedEvent>): number =>
-  Math.max(0, ...events.flatMap((event) => (event.kind === "ledger_began" && typeof event.detail.afterClose === "number" ? [event.detail.afterClose] : [])))
+/** The closes a `ledger_began` event says the session made before it had a ledger (0: none), with their PnL when it recorded it. */
+const closedBeforeLedger = (events: ReadonlyArray<RecordedEvent>): { readonly afterClose: number; readonly pnlBeforeUsd: number | undefined } => {
+  let found: { afterClose: number; pnlBeforeUsd: number | undefined } = { afterClose: 0, pnlBeforeUsd: undefined }
+  for (const { detail, kind } of events) {
+    if (kind !== "ledger_began" || typeof detail.afterClose !== "number" || detail.afterClose <= found.afterClose) continue
+    found = { afterClose: detail.afterClose, pnlBeforeUsd: typeof detail.pnlBeforeUsd === "number" ? detail.pnlBeforeUsd : undefined }
+  }
+  return found
+}
 
 const sameTrade = (a: LedgerEntry, b: LedgerEntry) => JSON.stringify(a.trade) === JSON.stringify(b.trade)
 
@@ -133,7 +146,7 @@ export const auditOf = (
     // A run is explained whole or split where the explanation changes.
     const parts: Array<MissingCloses> = []
     for (let n = from; n <= to; n++) {
-      const why = retention(n) ? "retention" : n <= beforeLedger && n < tailFrom ? "before_ledger" : "not_found"
+      const why = retention(n) ? "retention" : n <= beforeLedger.afterClose && n < tailFrom ? "before_ledger" : "not_found"
       const last = parts.at(-1)
       if (last !== undefined && last.why === why && last.to === n - 1) parts[parts.length - 1] = { ...last, to: n }
       else parts.push({ from: n, to: n, why })
@@ -151,6 +164,16 @@ export const auditOf = (
     if (entry.trade.realizedPnlUsd > 0) winning++
   }
   const pnlAgrees = Math.abs(realizedPnlUsd - state.metrics.totalPnlUsd) <= pnlTolerance(magnitude)
+  const soundEntries = invalid.length === 0 && duplicates.size === 0 && abandoned === 0
+  const { afterClose, pnlBeforeUsd } = beforeLedger
+  const sinceLedger = missing.length > 0 && missing.every((m) => m.why === "before_ledger") && pnlBeforeUsd !== undefined
+    ? {
+      afterClose,
+      pnlBeforeUsd,
+      agrees: soundEntries &&
+        Math.abs(realizedPnlUsd + pnlBeforeUsd - state.metrics.totalPnlUsd) <= pnlTolerance(magnitude + Math.abs(pnlBeforeUsd))
+    }
+    : undefined
   return {
     sessionId: state.session.sessionId,
     entries,
@@ -160,7 +183,8 @@ export const auditOf = (
     ledger: { realizedPnlUsd, feesUsd, winning },
     missing,
     abandoned,
-    agrees: missing.length === 0 && invalid.length === 0 && duplicates.size === 0 && abandoned === 0 && pnlAgrees
+    agrees: missing.length === 0 && soundEntries && pnlAgrees,
+    ...(sinceLedger === undefined ? {} : { agreesSinceLedger: sinceLedger })
   }
 }
 
@@ -185,6 +209,16 @@ export const audit = Effect.fn("LedgerAudit.audit")(function*(state: EngineState
   return auditOf(state, tail, reads, events)
 })
 
+/** Whether ledger and metrics agree, in words. */
+export const verdictOf = (audit: LedgerAudit): string => {
+  if (audit.agrees) return "agrees with the metrics"
+  const since = audit.agreesSinceLedger
+  if (since?.agrees === true) {
+    return `agrees with the metrics since the ledger began (after close #${since.afterClose}, with PnL ${since.pnlBeforeUsd.toFixed(2)} before it)`
+  }
+  return "DOES NOT agree with the metrics"
+}
+
 /** One line on whether ledger and metrics agree, and what is missing and why. */
 export const describeAudit = (audit: LedgerAudit): string => {
   const { counted, ledger } = audit
@@ -203,5 +237,5 @@ export const describeAudit = (audit: LedgerAudit): string => {
     ...(audit.duplicates.length === 0 ? [] : [`held twice: ${audit.duplicates.slice(0, 5).map((n) => `#${n}`).join(", ")}`]),
     ...(audit.abandoned === 0 ? [] : [`${audit.abandoned} of a history this state does not count (its next snapshot supersedes them)`])
   ]
-  return `${head}: ${audit.agrees ? "agrees with the metrics" : "DOES NOT agree with the metrics"}${notes.length === 0 ? "" : `; ${notes.join("; ")}`}`
+  return `${head}: ${verdictOf(audit)}${notes.length === 0 ? "" : `; ${notes.join("; ")}`}`
 }

@@ -372,6 +372,10 @@ const tradesSection = ({ clock, data, last }: ReportFacts) => {
     ? ""
     : audit.agrees
     ? ` The ledger agrees with the last snapshot: ${plural(audit.counted.tradesClosed, "close")}, PnL ${signedUsd(audit.counted.totalPnlUsd)} USD.`
+    : audit.agreesSinceLedger?.agrees === true
+    ? ` The ledger agrees with the last snapshot since it began: the first ${plural(audit.agreesSinceLedger.afterClose, "close")} (PnL ${
+      signedUsd(audit.agreesSinceLedger.pnlBeforeUsd)
+    } USD) were made before the session had a ledger, and every close after them is in it.`
     : ` The ledger does not agree with the last snapshot, which counts ${plural(audit.counted.tradesClosed, "close")} and PnL ${
       signedUsd(audit.counted.totalPnlUsd)
     } USD: ${
@@ -390,7 +394,7 @@ const tradesSection = ({ clock, data, last }: ReportFacts) => {
 <p class="note">Closed trades come from the session's trade ledger, each with its own fees and PnL as the runner recorded them (snapshot
 retention never removes them); each leg shows its venue, its entry price and the price it was unwound at; loops (opened → closed) are on the session's
 simulated clock (see the note on clocks above). In a narrow window the trade id and the notional are left out.</p>
-${audit === undefined ? "" : `<p id="ledger-verdict" class="${audit.agrees ? "note" : "notice"}">${escape(verdict.trim())}</p>`}
+${audit === undefined ? "" : `<p id="ledger-verdict" class="${audit.agrees || audit.agreesSinceLedger?.agrees === true ? "note" : "notice"}">${escape(verdict.trim())}</p>`}
 ${open.length === 0 ? "" : `<p>Open at the last snapshot: ${plural(open.length, "position")}.</p>
 ${table("open-trades", openColumns, open.map(openRow))}`}
 ${

@@ -172,7 +172,8 @@ const recordLedgerStart = (sessionId: SessionId, token: number, state: EngineSta
     const recorded = yield* events.list(sessionId)
     if (recorded.some((event) => event.kind === "ledger_began" || event.kind === "ledger_cut")) return
     if ((yield* (yield* TradeLedger).list(sessionId, { limit: 1 })).length > 0) return
-    yield* events.record(sessionId, { kind: "ledger_began", fencingToken: token, loopCount: state.session.loopCount, detail: { afterClose: before } })
+    const pnlBeforeUsd = state.metrics.totalPnlUsd - tail.reduce((sum, entry) => sum + entry.trade.realizedPnlUsd, 0)
+    yield* events.record(sessionId, { kind: "ledger_began", fencingToken: token, loopCount: state.session.loopCount, detail: { afterClose: before, pnlBeforeUsd } })
   }).pipe(Effect.catch((error) => Effect.logWarning(`${sessionId}: the start of its trade ledger could not be recorded: ${error.message}`)))
 
 /** Starts a session as `options.mode` says, under its lease; the shutdown snapshot is taken when the scope closes. */

@@ -26,7 +26,8 @@ export interface SessionEvent {
    * the newest snapshot removed), `removed`, `oldestSequence`, `newestSequence`, and the
    * `olderThanDays` and `keepLatest` it ran with; for a cut of the trade ledger (token and loop 0),
    * `removed`, `oldestClose`, `newestClose` and `olderThanDays`; for the start of the ledger of a
-   * session older than it, `afterClose` (the closes it had made before, which the ledger lacks).
+   * session older than it (or one imported), `afterClose` (the closes it had made before, which the
+   * ledger lacks) and `pnlBeforeUsd` (their realized PnL).
    */
   readonly detail: Record<string, unknown>
 }

@@ -11,7 +11,8 @@ import { Redis } from "ioredis"
 import { randomInt } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { importSessions } from "../../src/adoption/D70Import.ts"
-import { Env, SessionId } from "../../src/domain/Ids.ts"
+import { SessionId } from "../../src/domain/Ids.ts"
+import * as PgSessionEvents from "../../src/store/PgSessionEvents.ts"
 import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
 import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
 import { migrated } from "../../src/store/Persistence.ts"
@@ -92,6 +93,12 @@ describe("import-d70", () => {
       assert.isTrue(session.derived.some((line: string) => line.startsWith("total_trades_opened 2 -> 1")))
       assert.isTrue(session.derived.some((line: string) => line.startsWith("risk guard session_start_time")))
       assert.isTrue(session.upgraded.some((line: string) => line.includes("start_time 1763629181.208 -> 1763629181208")))
+
+      // D70's close predates the ledger here, and the audit says so rather than calling it lost.
+      const inspected = runCli(["inspect", "--session", reportExample], env)
+      assert.strictEqual(inspected.status, 0, inspected.stderr)
+      assert.include(inspected.stdout, "agrees with the metrics since the ledger began (after close #1, with PnL 12.38 before it)")
+      assert.include(inspected.stdout, "#1 closed before the session had a ledger")
 
       const restored = runCli(["restore", "--session", reportExample, "--dry-run", "--json"], env)
       assert.strictEqual(restored.status, 0, restored.stderr)
@@ -238,7 +245,9 @@ describe("import-d70", () => {
     const env = projectEnv()
     const cases: Array<readonly [ReadonlyArray<string>, string]> = [
       [["--redis-url", "http://user:hunter2@127.0.0.1:6379", "--env", "test"], "--redis-url must be a redis: or rediss: URL"],
-      [["--redis-url", redisUrl, "--env", "Test*"], "--env takes a lower-case env name"],
+      [["--redis-url", redisUrl, "--env", "Test*"], "--env takes D70's env name (letters, digits, _, . or -)"],
+      // D70's env names are its own: upper case is one.
+      [["--redis-url", redisUrl, "--env", `Prod${randomInt(1e9)}`], "nothing to import"],
       [["--redis-url", redisUrl, "--env", "test", "--campaign", "S4"], "--campaign S4 is not a preset"],
       [["--redis-url", redisUrl, "--env", `none${randomInt(1e9)}`], "nothing to import"]
     ]
@@ -259,7 +268,8 @@ layer(
   Layer.mergeAll(
     RedisLiveStateStore.layer(smallReads),
     PgSnapshotStore.layer(smallReads, { maxSectionBytes: 1024 }),
-    PgSessionLease.layer(smallReads)
+    PgSessionLease.layer(smallReads),
+    PgSessionEvents.layer(smallReads)
   ).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, migrated(testPostgres))))
 )("import-d70 on stores that refuse what they cannot read back", (it) => {
   it.effect("an oversized session is skipped alone, in a dry run as in a real one; a held lease is named", () =>
@@ -272,7 +282,7 @@ layer(
       ({ d70Env }) =>
         Effect.gen(function*() {
           const redis = yield* RedisClient
-          const options = { redis, env: Env.make(d70Env), campaign: "balanced", acceptLostTrades: true, holder: "test-import" }
+          const options = { redis, env: d70Env, campaign: "balanced", acceptLostTrades: true, holder: "test-import" }
           const outcomes = (result: { readonly sessions: ReadonlyArray<{ readonly sessionId: string; readonly outcome: string; readonly reason?: string }> }) =>
             Object.fromEntries(result.sessions.map((s) => [s.sessionId, [s.outcome, s.reason ?? ""]]))
           for (const dryRun of [true, false]) {

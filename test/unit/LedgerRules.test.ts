@@ -10,7 +10,7 @@ import { Result } from "effect"
 import { type ClosedTrade, closeOf, type LedgerEntry, numberCloses } from "../../src/domain/ClosedTrade.ts"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId, TradeId } from "../../src/domain/Ids.ts"
-import { auditOf } from "../../src/recovery/LedgerAudit.ts"
+import { auditOf, verdictOf } from "../../src/recovery/LedgerAudit.ts"
 import type { RecordedEvent } from "../../src/store/SessionEvents.ts"
 import type { LedgerRead } from "../../src/store/TradeLedger.ts"
 import { closingRun, entriesOfRun } from "../support/Ledger.ts"
@@ -126,5 +126,20 @@ describe("auditOf", () => {
     const began: RecordedEvent = { kind: "ledger_began", fencingToken: 1, loopCount: 0, recordedAt: 0, detail: { afterClose: 2 } }
     assert.deepStrictEqual(auditOf(final, [], readsOf(later), [began]).missing, [{ from: 1, to: 2, why: "before_ledger" }])
     assert.deepStrictEqual(auditOf(final, [], readsOf(later), []).missing, [{ from: 1, to: 2, why: "not_found" }])
+  })
+
+  it("with the PnL made before the ledger recorded, everything since agrees (or not) by it; the whole never does", () => {
+    const later = entries.slice(2)
+    const pnlBeforeUsd = entries.slice(0, 2).reduce((sum, entry) => sum + entry.trade.realizedPnlUsd, 0)
+    const began = (detail: Record<string, unknown>): RecordedEvent => ({ kind: "ledger_began", fencingToken: 1, loopCount: 0, recordedAt: 0, detail })
+    const audit = auditOf(final, [], readsOf(later), [began({ afterClose: 2, pnlBeforeUsd })])
+    assert.isFalse(audit.agrees)
+    assert.deepStrictEqual(audit.agreesSinceLedger, { afterClose: 2, pnlBeforeUsd, agrees: true })
+    assert.include(verdictOf(audit), "agrees with the metrics since the ledger began (after close #2")
+    // A PnL before that does not add up, a later close missing too, or no PnL recorded: not "since".
+    assert.isFalse(auditOf(final, [], readsOf(later), [began({ afterClose: 2, pnlBeforeUsd: pnlBeforeUsd + 1 })]).agreesSinceLedger?.agrees)
+    assert.isUndefined(auditOf(final, [], readsOf(later.slice(0, -1)), [began({ afterClose: 2, pnlBeforeUsd })]).agreesSinceLedger)
+    assert.isUndefined(auditOf(final, [], readsOf(later), [began({ afterClose: 2 })]).agreesSinceLedger)
+    assert.strictEqual(verdictOf(auditOf(final, [], readsOf(later), [began({ afterClose: 2 })])), "DOES NOT agree with the metrics")
   })
 })

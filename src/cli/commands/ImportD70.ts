@@ -11,15 +11,14 @@
  */
 import { Console, Effect, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
-import { type D70SessionImport, importSessions } from "../../adoption/D70Import.ts"
+import { type D70SessionImport, importSessions, isD70Env } from "../../adoption/D70Import.ts"
 import { persistenceConfig, redisSchemes, urlProblem } from "../../config.ts"
-import { Env } from "../../domain/Ids.ts"
 import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
 import { defaultHolder } from "../../session/Session.ts"
 import { redactPasswords } from "../../store/internal/ConnectionString.ts"
 import * as Persistence from "../../store/Persistence.ts"
 import * as RedisClient from "../../store/RedisClient.ts"
-import { ExitCode } from "../ExitCode.ts"
+import { ExitCode, invocation } from "../ExitCode.ts"
 import { jsonFlag } from "../Output.ts"
 
 const verbs: Record<D70SessionImport["outcome"], string> = {
@@ -37,9 +36,12 @@ const totals: ReadonlyArray<readonly [D70SessionImport["outcome"], string]> = [
   ["skipped", "skipped"]
 ]
 
+/** A session id as found in a key, quoted when it holds anything but printable ASCII (a key may hold a newline). */
+const shownId = (id: string) => (/^[\x21-\x7e]+$/.test(id) ? id : JSON.stringify(id))
+
 /** The lines that describe one session's outcome. */
 const describeSession = (outcome: D70SessionImport): ReadonlyArray<string> => [
-  `${outcome.sessionId}: ${verbs[outcome.outcome]}${
+  `${shownId(outcome.sessionId)}: ${verbs[outcome.outcome]}${
     outcome.snapshot === undefined ? "" : ` as snapshot #${outcome.snapshot.sequence}`
   }${outcome.loopCount === undefined ? "" : ` (loop ${outcome.loopCount}, ${outcome.openTrades} open trade${outcome.openTrades === 1 ? "" : "s"})`}${
     outcome.reason === undefined ? "" : `: ${outcome.reason}`
@@ -73,8 +75,7 @@ export const importD70 = Command.make(
   Effect.fn(function*({ acceptLostTrades, campaign, dryRun, env, json, redisUrl, session }) {
     const problem = urlProblem(redisUrl, redisSchemes)
     if (problem !== undefined) return yield* ExitCode.fail(ExitCode.badArguments, `--redis-url ${problem}`)
-    const d70Env = Env.makeOption(env)
-    if (Option.isNone(d70Env)) return yield* ExitCode.fail(ExitCode.badArguments, `--env takes a lower-case env name (letters, digits, _ or -), got ${JSON.stringify(env)}`)
+    if (!isD70Env(env)) return yield* ExitCode.fail(ExitCode.badArguments, `--env takes D70's env name (letters, digits, _, . or -), got ${JSON.stringify(env)}`)
     if (Option.isSome(campaign) && campaignNamed(campaign.value) === undefined) {
       return yield* ExitCode.fail(ExitCode.badArguments, `--campaign ${campaign.value} is not a preset: ${Object.keys(campaigns).join(", ")}`)
     }
@@ -84,7 +85,7 @@ export const importD70 = Command.make(
       const redis = yield* RedisClient.make({ url: Redacted.make(redisUrl) })
       return yield* importSessions({
         redis,
-        env: d70Env.value,
+        env,
         dryRun,
         acceptLostTrades,
         holder: `import-d70-${defaultHolder()}`,
@@ -94,25 +95,34 @@ export const importD70 = Command.make(
     })).pipe(Effect.provide(dryRun ? Persistence.layerReadOnly : Persistence.layer))
     const { sessions } = result
     if (sessions.length === 0) {
-      const where = `${shown} under arbitrage:state:${d70Env.value}:*`
+      const where = `${shown} under arbitrage:state:${env}:*`
       return yield* ExitCode.fail(
         ExitCode.badArguments,
-        Option.isSome(session) ? `no D70 session ${session.value} on ${where}` : `no D70 session on ${where}: nothing to import`
+        Option.isSome(session) ? `no D70 session ${shownId(session.value)} on ${where}` : `no D70 session on ${where}: nothing to import`
       )
     }
     const count = (outcome: D70SessionImport["outcome"]) => sessions.filter((s) => s.outcome === outcome).length
     if (json) {
-      yield* Console.log(JSON.stringify({ redis: shown, d70Env: d70Env.value, env: config.env, dryRun, sessions }))
+      yield* Console.log(JSON.stringify({ redis: shown, d70Env: env, env: config.env, dryRun, sessions }))
     } else {
       yield* Console.log([
-        `import-d70 from ${shown} (D70 env ${d70Env.value}) into env ${config.env}${dryRun ? ", dry run: nothing written" : ""}`,
+        `import-d70 from ${shown} (D70 env ${env}) into env ${config.env}${dryRun ? ", dry run: nothing written" : ""}`,
         ...sessions.flatMap(describeSession),
         `${sessions.length} session${sessions.length === 1 ? "" : "s"}: ${
           totals.flatMap(([outcome, word]) => (count(outcome) > 0 ? [`${count(outcome)} ${word}`] : [])).join(", ")
         }`,
-        ...(count("imported") > 0 ? ["continue one with: run --mode resume --session <id> --seed <n> (D70 recorded no paper market)"] : [])
+        ...(count("imported") > 0
+          ? [
+            `continue one with: ${invocation} run --mode resume --session <id> --loops <n> --seed <n> (with this DATABASE_URL, REDIS_URL and STATE_ENV; ` +
+            "D70 recorded no paper market, so its first resume here needs a --seed, and the --tick-ms an import says)"
+          ]
+          : [])
       ].join("\n"))
     }
     if (count("skipped") > 0) yield* ExitCode.set(ExitCode.invalidState)
   })
-).pipe(Command.withDescription("Take over a running D70 deployment's sessions: each valid one becomes the first snapshot of the same session here (the D70 keys are only read)"))
+).pipe(Command.withDescription(
+  "Take over a running D70 deployment's sessions: each valid one becomes the first snapshot of the same session in this " +
+    "project's stores (those of DATABASE_URL, REDIS_URL and STATE_ENV, see the root --help); the D70 keys are only read, never changed. " +
+    "Exit 0: every session found was imported (or would be, or was already); 3: some were skipped, each saying why; 2: a bad flag, or nothing to import"
+))

@@ -62,6 +62,7 @@ export const trades = Command.make(
         counted: found.counted,
         ledger: found.ledger,
         agrees: found.agrees,
+        ...(found.agreesSinceLedger === undefined ? {} : { agreesSinceLedger: found.agreesSinceLedger }),
         missing: found.missing,
         invalid: found.invalid,
         abandoned: found.abandoned,
