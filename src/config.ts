@@ -12,6 +12,7 @@
  */
 import { Config, Duration, Option, Redacted, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"
+import { postgresTlsProblem, readCaFile } from "./store/internal/Tls.ts"
 
 /**
  * The shortest lease: it is renewed every third of its life, so 1 second leaves a renewal
@@ -53,9 +54,19 @@ export const urlProblem = (text: string, schemes: ReadonlyArray<string>): string
   return schemes.includes(protocol) ? undefined : `${expected}, not ${protocol}`
 }
 
-/** The secret connection URL in `name`, checked to be a URL with one of `schemes`. */
-const connectionUrl = (name: string, schemes: ReadonlyArray<string>) =>
-  Config.schema(Schema.Redacted(Schema.String.check(Schema.makeFilter((text) => urlProblem(text, schemes) ?? true))), name)
+/** What is wrong with `text` as a PostgreSQL URL, its TLS settings (`sslmode`, `sslrootcert`) included. */
+const postgresUrlProblem = (text: string): string | undefined => urlProblem(text, postgresSchemes) ?? postgresTlsProblem(new URL(text))
+
+/** The secret connection URL in `name`, checked by `problem`. */
+const connectionUrl = (name: string, problem: (text: string) => string | undefined) =>
+  Config.schema(Schema.Redacted(Schema.String.check(Schema.makeFilter((text) => problem(text) ?? true))), name)
+
+/** A CA file's path in `name`, checked to hold PEM certificates. */
+const caFile = (name: string) =>
+  Config.schema(Schema.String.check(Schema.makeFilter((path) => {
+    const read = readCaFile(path)
+    return "problem" in read ? read.problem : true
+  })), name)
 
 /** The entries of a comma-separated list, trimmed, empty ones dropped. */
 const listEntries = (text: string): Array<string> => text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")
@@ -81,8 +92,14 @@ export interface Setting {
 
 /** Every variable read here, in the order the help lists them. */
 export const settings: ReadonlyArray<Setting> = [
-  { variable: "DATABASE_URL", meaning: "PostgreSQL for the durable snapshots, a postgres: or postgresql: URL (never printed)", default: "the embedded PostgreSQL" },
+  {
+    variable: "DATABASE_URL",
+    meaning:
+      "PostgreSQL for the durable snapshots, a postgres: or postgresql: URL (never printed); TLS by its sslmode (require, verify-ca, verify-full) and sslrootcert=CA-FILE",
+    default: "the embedded PostgreSQL"
+  },
   { variable: "REDIS_URL", meaning: "Redis for the live state, a redis: or rediss: URL (never printed)", default: "in memory" },
+  { variable: "REDIS_CA_FILE", meaning: "the CA (PEM) a rediss: server's certificate is verified against", default: "the system's CAs" },
   { variable: "REDIS_CLUSTER_NODES", meaning: "a Redis Cluster for the live state instead: node URLs, comma-separated", default: "none" },
   { variable: "STATE_ENV", meaning: "namespace of keys and rows (dev, test, prod, ...)", default: "dev" },
   { variable: "SNAPSHOT_INTERVAL", meaning: "time between periodic snapshots, 1 second to 1 day", default: "5 minutes" },
@@ -107,6 +124,8 @@ export interface PersistenceConfig {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
   readonly redisClusterNodes: ReadonlyArray<Redacted.Redacted<string>>
+  /** The CA a `rediss:` server's certificate is verified against (else the system's). */
+  readonly redisCaFile: Option.Option<string>
   readonly env: Env
   readonly snapshotInterval: Duration.Duration
   readonly pgMaxConnections: number
@@ -117,8 +136,9 @@ export interface PersistenceConfig {
 
 /** Reads `PersistenceConfig`; a malformed value is a `ConfigError` naming the variable. */
 export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
-  databaseUrl: Config.option(connectionUrl("DATABASE_URL", postgresSchemes)),
-  redisUrl: Config.option(connectionUrl("REDIS_URL", redisSchemes)),
+  databaseUrl: Config.option(connectionUrl("DATABASE_URL", postgresUrlProblem)),
+  redisUrl: Config.option(connectionUrl("REDIS_URL", (text) => urlProblem(text, redisSchemes))),
+  redisCaFile: Config.option(caFile("REDIS_CA_FILE")),
   redisClusterNodes: connectionUrls("REDIS_CLUSTER_NODES", redisSchemes).pipe(Config.withDefault([])),
   env: Config.schema(Env, "STATE_ENV").pipe(Config.withDefault(Schema.decodeSync(Env)("dev"))),
   snapshotInterval: boundedDuration("SNAPSHOT_INTERVAL", Duration.seconds(1), Duration.days(1), "between 1 second and 1 day").pipe(

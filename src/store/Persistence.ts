@@ -18,11 +18,13 @@
  * @module
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Option, type Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import type { SqlClient } from "effect/sql"
+import type { ConnectionOptions } from "node:tls"
 import { type PersistenceConfig, persistenceConfig } from "../config.ts"
 import type { Env } from "../domain/Ids.ts"
 import { maxSnapshotBytes } from "./internal/StateLimits.ts"
+import { postgresTls, readCaFile } from "./internal/Tls.ts"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.ts"
 import * as LiveStateStore from "./LiveStateStore.ts"
 import { migrate } from "./Migrations.ts"
@@ -53,6 +55,7 @@ export const postgresLayer = (
   PgClient.layerFrom(
     PgClient.make({
       url,
+      ...tlsOption(postgresTls(Redacted.value(url))),
       maxConnections: options.maxConnections ?? 10,
       connectTimeout: "5 seconds",
       idleTimeout: "30 seconds",
@@ -86,13 +89,31 @@ export const durableOn = <E, R>(
     Layer.provide(options.migrate ? migrated(sql) : sql)
   )
 
-/** The live tier of `env` on the Redis at `url` (or on the Redis Cluster of `clusterNodes`). */
+const tlsOption = (ssl: ConnectionOptions | undefined) => (ssl === undefined ? {} : { ssl })
+
+/**
+ * The live tier of `env` on the Redis at `url` (or on the Redis Cluster of `clusterNodes`), a
+ * `rediss:` one verified against `ca` when given.
+ */
 export const redisLiveLayer = (
   env: Env,
   url: Redacted.Redacted<string>,
-  clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>
+  clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>,
+  ca?: string
 ): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
-  RedisLiveStateStore.layer(env).pipe(Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }) })))
+  RedisLiveStateStore.layer(env).pipe(
+    Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }), ...(ca === undefined ? {} : { ca }) }))
+  )
+
+/** The certificates of `REDIS_CA_FILE`, when set (the configuration checked that they read). */
+const redisCaOf = (config: PersistenceConfig): string | undefined =>
+  Option.match(config.redisCaFile, {
+    onNone: () => undefined,
+    onSome: (path) => {
+      const read = readCaFile(path)
+      return "ca" in read ? read.ca : undefined
+    }
+  })
 
 /** The in-memory live tier, with the one warning that it does not survive the process. */
 const memoryLiveLayer = (env: Env): Layer.Layer<LiveStateStore.LiveStateStore> =>
@@ -121,10 +142,10 @@ export const liveKindOf = (config: PersistenceConfig): "redis-cluster" | "redis"
 /** The live tier `config` describes: REDIS_CLUSTER_NODES first, then REDIS_URL, else memory. The one place that chooses it. */
 export const layerLive = (config: PersistenceConfig): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
   config.redisClusterNodes.length > 0
-    ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes)
+    ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes, redisCaOf(config))
     : Option.match(config.redisUrl, {
       onNone: () => memoryLiveLayer(config.env),
-      onSome: (url) => redisLiveLayer(config.env, url)
+      onSome: (url) => redisLiveLayer(config.env, url, undefined, redisCaOf(config))
     })
 
 /** The durable tier `config` describes: DATABASE_URL, else the embedded PostgreSQL. The one place that chooses it. */

@@ -11,6 +11,7 @@
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis as IORedis } from "ioredis"
 import { redactPasswords } from "./internal/ConnectionString.ts"
+import { certificateFailure, redisTls } from "./internal/Tls.ts"
 import { StoreError } from "./StoreError.ts"
 
 /** A connection to one Redis server, or to a Redis Cluster. */
@@ -22,6 +23,8 @@ export interface RedisClientOptions {
   readonly url: Redacted.Redacted<string>
   /** A Redis Cluster: some of its nodes (`redis://host:port` each); `url` is then ignored. */
   readonly clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>
+  /** The CA (PEM) a `rediss:` server's certificate is verified against (default: the system's CAs). */
+  readonly ca?: string
   /** How long connecting may take before the server counts as unreachable. */
   readonly connectTimeout?: Duration.Input
   /** How long one command may take before the server counts as unreachable. */
@@ -60,8 +63,15 @@ const passwordOf = (node: Redacted.Redacted<string>): { readonly password?: stri
   }
 }
 
-/** A failure's message, without the password of any URL it quotes. */
-const describe = (cause: unknown) => redactPasswords(cause instanceof Error ? cause.message : String(cause))
+/** A failure's message, without the password of any URL it quotes; a certificate that did not verify, in words. */
+const describe = (cause: unknown) =>
+  certificateFailure(cause, "REDIS_CA_FILE") ?? redactPasswords(cause instanceof Error ? cause.message : String(cause))
+
+/** ioredis' `tls` option for `url`: TLS for `rediss:`, verified against `ca` when given. */
+const tlsOf = (url: Redacted.Redacted<string>, ca: string | undefined) => {
+  const tls = redisTls(Redacted.value(url), ca)
+  return tls === undefined ? {} : { tls }
+}
 
 /** Connects to Redis; the connection is closed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
@@ -84,10 +94,12 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
               commandTimeout,
               maxRetriesPerRequest: 1,
               disconnectTimeout: 200,
-              ...passwordOf(options.clusterNodes[0]!)
+              ...passwordOf(options.clusterNodes[0]!),
+              ...tlsOf(options.clusterNodes[0]!, options.ca)
             }
           })
           : new IORedis(Redacted.value(options.url), {
+            ...tlsOf(options.url, options.ca),
             lazyConnect: true,
             connectTimeout,
             commandTimeout,
@@ -110,7 +122,14 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
         }
         return client
       },
-      catch: (cause) => StoreError.unreachable("redis", `cannot connect to redis: ${describe(cause)}`)
+      catch: (cause) => {
+        const plain = new URL(Redacted.value(options.clusterNodes?.[0] ?? options.url)).protocol === "redis:"
+        const reset = cause instanceof Error && (cause as NodeJS.ErrnoException).code === "ECONNRESET"
+        return StoreError.unreachable(
+          "redis",
+          `cannot connect to redis: ${describe(cause)}${reset && plain ? " (a server that speaks TLS only resets a plain connection: if it does, use a rediss: URL)" : ""}`
+        )
+      }
     }),
     (client) => Effect.promise(() => client.quit().catch(() => client.disconnect())).pipe(Effect.ignore)
   )

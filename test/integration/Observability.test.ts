@@ -96,6 +96,7 @@ describe("spans", () => {
       databaseUrl: Option.some(testDatabaseUrl),
       redisUrl: Option.some(testRedisUrl),
       redisClusterNodes: [],
+      redisCaFile: Option.none(),
       env: uniqueEnv("spans"),
       snapshotInterval: Duration.minutes(5),
       pgMaxConnections: 2,

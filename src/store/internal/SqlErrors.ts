@@ -7,6 +7,7 @@
 import type { SqlError } from "effect/sql"
 import { StoreError } from "../StoreError.ts"
 import { redactPasswords } from "./ConnectionString.ts"
+import { certificateFailure } from "./Tls.ts"
 
 /**
  * Server error codes that mean the server, not the statement, went away: shutting down or
@@ -44,9 +45,15 @@ const reasonOf = (operation: string, options: { readonly write?: boolean }, erro
   // The driver's own message is generic ("Query failed"); the server's words are in the cause.
   const cause = error.reason.cause
   const serverMessage = cause instanceof Error ? cause.message : undefined
-  const detail = redactPasswords(`${operation}: ${serverMessage || error.reason.message || error.reason._tag}`)
+  const said = redactPasswords(`${operation}: ${serverMessage || error.reason.message || error.reason._tag}`)
+  // pg_hba.conf's words for a plain connection to a server that takes encrypted ones only.
+  const detail = /no encryption$/.test(said)
+    ? `${said}: the server takes encrypted connections only; give DATABASE_URL sslmode=verify-full (and sslrootcert=CA-FILE)`
+    : said
   const code = cause instanceof Error && "code" in cause ? String(cause.code) : undefined
   if (error.reason._tag === "ConnectionError" || (code !== undefined && serverGoneCodes.has(code))) {
+    const refused = certificateFailure(cause, "sslrootcert in DATABASE_URL")
+    if (refused !== undefined) return StoreError.unreachable("postgres", `${operation}: ${refused}`)
     const sent = error.reason.operation !== "connect"
     return options.write === true && sent
       ? StoreError.outcomeUnknown("postgres", `${detail} (the connection was lost after the statement was sent: it may have been committed)`)
