@@ -50,8 +50,19 @@ export const urlProblem = (text: string, schemes: ReadonlyArray<string>): string
   // redaction could tell where it ends.
   if (/[\s\p{Cc}]/u.test(text)) return `${expected} (it holds a space or a control character: percent-encode it, a space as %20)`
   if (!URL.canParse(text)) return `${expected} (it does not parse as a URL)`
-  const { protocol } = new URL(text)
-  return schemes.includes(protocol) ? undefined : `${expected}, not ${protocol}`
+  const url = new URL(text)
+  if (!schemes.includes(url.protocol)) return `${expected}, not ${url.protocol}`
+  // `redis:user:pw@host` parses too, as a path: a driver would take it for a socket's, and quote it.
+  if (!text.toLowerCase().startsWith(`${url.protocol}//`) || url.hostname === "") return `${expected} with a host (${url.protocol}//HOST:PORT)`
+  return undefined
+}
+
+/** What is wrong with `text` as a Redis URL: a URL's, or a path that is not a database number. */
+export const redisUrlProblem = (text: string): string | undefined => {
+  const problem = urlProblem(text, redisSchemes)
+  if (problem !== undefined) return problem
+  const path = new URL(text).pathname
+  return path === "" || path === "/" || /^\/\d{1,5}$/.test(path) ? undefined : "must name its database by number, as redis://HOST:PORT/0, if at all"
 }
 
 /** What is wrong with `text` as a PostgreSQL URL, its TLS settings (`sslmode`, `sslrootcert`) included. */
@@ -137,7 +148,7 @@ export interface PersistenceConfig {
 /** Reads `PersistenceConfig`; a malformed value is a `ConfigError` naming the variable. */
 export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
   databaseUrl: Config.option(connectionUrl("DATABASE_URL", postgresUrlProblem)),
-  redisUrl: Config.option(connectionUrl("REDIS_URL", (text) => urlProblem(text, redisSchemes))),
+  redisUrl: Config.option(connectionUrl("REDIS_URL", redisUrlProblem)),
   redisCaFile: Config.option(caFile("REDIS_CA_FILE")),
   redisClusterNodes: connectionUrls("REDIS_CLUSTER_NODES", redisSchemes).pipe(Config.withDefault([])),
   env: Config.schema(Env, "STATE_ENV").pipe(Config.withDefault(Schema.decodeSync(Env)("dev"))),

@@ -133,6 +133,19 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
     }),
     (client) => Effect.promise(() => client.quit().catch(() => client.disconnect())).pipe(Effect.ignore)
   )
+  // ioredis goes on in database 0 when the SELECT of the URL's database fails (a number the server
+  // does not have): the keys would land where nobody looks. The connection says which it is in.
+  const wanted = Number(new URL(Redacted.value(options.url)).pathname.slice(1) || "0")
+  if (!(client instanceof Cluster) && wanted !== 0) {
+    const info = yield* Effect.tryPromise({
+      try: () => client.call("CLIENT", "INFO") as Promise<string>,
+      catch: (cause) => StoreError.unreachable("redis", `cannot connect to redis: ${describe(cause)}`)
+    })
+    const db = /\bdb=(\d+)/.exec(String(info))?.[1]
+    if (db !== String(wanted)) {
+      return yield* StoreError.failure("redis", `the Redis URL names database ${wanted}, which the server refused (it has fewer: see its "databases" setting)`)
+    }
+  }
   const use = <A>(command: string, f: (client: RedisConnection) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
       try: () => f(client),

@@ -82,6 +82,23 @@ describe("cli configuration", () => {
     }
   })
 
+  for (const [value, says] of [
+    ["redis:/x:pw@127.0.0.1:6379", "with a host (redis://HOST:PORT)"],
+    ["redis:127.0.0.1:6379", "with a host"],
+    ["redis://127.0.0.1:6379/abc", "must name its database by number"],
+    ["redis://127.0.0.1:6379/0/1", "must name its database by number"]
+  ] as const) {
+    it(`REDIS_URL=${value}: exit 2 (ioredis would take it for a socket path, or crash on SELECT NaN)`, () => {
+      assertRefused(sessionsWith({ REDIS_URL: value }), "REDIS_URL", says)
+    })
+  }
+
+  it("a REDIS_URL database the server does not have: refused when connecting (ioredis would go on in database 0)", () => {
+    const run = sessionsWith({ REDIS_URL: `${Redacted.value(testRedisUrl).replace(/\/\d*$/, "")}/999` })
+    assert.strictEqual(run.status, 6, run.stderr)
+    assert.include(run.stderr, "the Redis URL names database 999, which the server refused")
+  })
+
   it("DATABASE_URL with the postgresql: scheme is accepted", () => {
     const run = sessionsWith({ DATABASE_URL: Redacted.value(testDatabaseUrl).replace(/^postgres:/, "postgresql:") })
     assert.strictEqual(run.status, 0, run.stderr)

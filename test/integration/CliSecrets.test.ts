@@ -62,6 +62,14 @@ describe("cli secrets", () => {
     assertNoSecret(runCli(["import-d70", "--redis-url", `redis://x:${spaced}@127.0.0.1:6379`, "--env", "test"], env), 2, "--redis-url must be a redis: or rediss: URL (it holds a space")
   })
 
+  it("a URL without //, whose password a driver would quote as a socket path: exit 2, the password nowhere", () => {
+    for (const url of [`redis:/x:${secret}@127.0.0.1:6379`, `redis:${secret}@127.0.0.1:6379`, `redis:default:${secret}@127.0.0.1:6379`]) {
+      assertNoSecret(runCli(["sessions"], { ...env, REDIS_URL: url }), 2, "with a host (redis://HOST:PORT)")
+      assertNoSecret(runCli(["import-d70", "--redis-url", url, "--env", "test"], env), 2, "--redis-url must be a redis: or rediss: URL with a host")
+    }
+    assertNoSecret(runCli(["sessions"], { ...env, DATABASE_URL: `postgres:postgres:${secret}@127.0.0.1:5432/test` }), 2, "DATABASE_URL")
+  })
+
   it("a REDIS_CLUSTER_NODES entry that is not a redis: URL: exit 2 naming it, the password nowhere", () => {
     const run = runCli(["sessions"], { ...env, REDIS_CLUSTER_NODES: `redis://127.0.0.1:7000, http://x:${secret}@127.0.0.1:7001` })
     assertNoSecret(run, 2, "configuration: REDIS_CLUSTER_NODES: ")

@@ -12,7 +12,7 @@
 import { Console, Effect, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
 import { type D70SessionImport, importSessions, isD70Env } from "../../adoption/D70Import.ts"
-import { persistenceConfig, redisSchemes, urlProblem } from "../../config.ts"
+import { persistenceConfig, redisUrlProblem } from "../../config.ts"
 import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
 import { defaultHolder } from "../../session/Session.ts"
 import { redactPasswords } from "../../store/internal/ConnectionString.ts"
@@ -73,7 +73,7 @@ export const importD70 = Command.make(
     json: jsonFlag
   },
   Effect.fn(function*({ acceptLostTrades, campaign, dryRun, env, json, redisUrl, session }) {
-    const problem = urlProblem(redisUrl, redisSchemes)
+    const problem = redisUrlProblem(redisUrl)
     if (problem !== undefined) return yield* ExitCode.fail(ExitCode.badArguments, `--redis-url ${problem}`)
     if (!isD70Env(env)) return yield* ExitCode.fail(ExitCode.badArguments, `--env takes D70's env name (letters, digits, _, . or -), got ${JSON.stringify(env)}`)
     if (Option.isSome(campaign) && campaignNamed(campaign.value) === undefined) {
