@@ -20,7 +20,7 @@
  */
 import { Clock, Effect, Option, Result, Schema } from "effect"
 import { checksumOf } from "../domain/Checksum.ts"
-import { collidingTradeIds, completeD70Sections, idOfD70, isD70Section, isJsonObject } from "../domain/D70State.ts"
+import { collidingIds, completeD70Sections, idOfD70, isD70Section, isJsonObject } from "../domain/D70State.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import { SessionId } from "../domain/Ids.ts"
 import { decodeEngineState, encodeEngineState, parseJson, sectionCodecs } from "../domain/StateCodec.ts"
@@ -132,7 +132,19 @@ const readTexts = (redis: RedisClient["Service"], env: string, sessionId: string
 
 const isSessionId = Schema.is(SessionId)
 
-const numberAt = (value: Record<string, unknown>, key: string): number | undefined => (typeof value[key] === "number" ? value[key] : undefined)
+/** A count at `key`: a non-negative safe integer, else `undefined` (what the Schemas then refuse, naming it). */
+const countAt = (value: Record<string, unknown>, key: string): number | undefined => {
+  const found = value[key]
+  return typeof found === "number" && Number.isSafeInteger(found) && found >= 0 ? found : undefined
+}
+
+/** The string at `key` of each object of `values` (the symbols of the trades, their orders' ids). */
+const stringsAt = (values: ReadonlyArray<unknown>, key: string): Array<string> =>
+  values.flatMap((value) => (isJsonObject(value) && typeof value[key] === "string" ? [value[key]] : []))
+
+/** The presets whose symbols take in every one of `symbols`. */
+const presetsTrading = (symbols: ReadonlyArray<string>): Array<string> =>
+  Object.values(campaigns).filter((preset) => symbols.every((symbol) => (preset.symbols as ReadonlyArray<string>).includes(symbol))).map((preset) => preset.id)
 
 /**
  * Decodes a D70 session's four texts into this project's state, or says why it cannot: missing or
@@ -166,28 +178,44 @@ export const decodeD70Session = (
   // What an option would get past: every one is said at once, so that one run tells all it takes.
   const refusals: Array<string> = []
 
-  // The campaign it continues under here.
+  const trades = isJsonObject(positions.active_orders) ? positions.active_orders : undefined
+  const tradeValues = Object.values(trades ?? {})
+  const legs = tradeValues.flatMap((trade) => (isJsonObject(trade) ? [trade.order_a, trade.order_b] : []))
+  const colliding = [
+    ...collidingIds("trd_", Object.keys(trades ?? {})).map((group) => `its trade ids ${group} become one trade id here: importing it would lose a trade`),
+    ...collidingIds("ord_", stringsAt(legs, "order_id")).map((group) => `its order ids ${group} become one order id here: importing it would mistake one leg for another`)
+  ]
+  if (colliding.length > 0) return Result.fail(colliding.join("; "))
+
+  // The campaign it continues under here: a preset, trading every symbol it has open trades on.
+  const symbols = [...new Set(stringsAt(tradeValues, "symbol"))].sort()
+  const fitting = presetsTrading(symbols)
+  const fits = symbols.length === 0
+    ? "give --campaign <preset> to continue it under one"
+    : fitting.length === 0
+    ? `no preset trades all of ${symbols.join(", ")}, so it cannot continue here`
+    : `give --campaign ${fitting.length === 1 ? fitting[0] : `<preset>, one of ${fitting.join(", ")}`} (trading ${symbols.join(", ")})`
   const theirs = session.paper_campaign_id
   const chosen = options.campaign ?? theirs
   const campaign = typeof chosen === "string" ? campaignNamed(chosen) : undefined
   if (campaign === undefined) {
     refusals.push(
-      `its campaign ${JSON.stringify(theirs)} is not a preset here (${Object.keys(campaigns).join(", ")}): give --campaign <preset> to continue it under one`
+      `${options.campaign === undefined ? "its campaign" : "the campaign given"} ${JSON.stringify(chosen)} is not a preset here (${Object.keys(campaigns).join(", ")}): ${fits}`
     )
-  } else if (options.campaign !== undefined && options.campaign !== theirs) {
-    session.paper_campaign_id = options.campaign
-    upgraded.push(`paper_campaign_id ${JSON.stringify(theirs)} -> campaign ${options.campaign} (--campaign)`)
+  } else {
+    const strangers = symbols.filter((symbol) => !(campaign.symbols as ReadonlyArray<string>).includes(symbol))
+    if (strangers.length > 0) {
+      refusals.push(`it has open trades on ${strangers.join(", ")}, which campaign ${campaign.id} does not trade (${campaign.symbols.join(", ")}): ${fits}`)
+    } else if (options.campaign !== undefined && options.campaign !== theirs) {
+      session.paper_campaign_id = options.campaign
+      upgraded.push(`paper_campaign_id ${JSON.stringify(theirs)} -> campaign ${options.campaign} (--campaign)`)
+    }
   }
 
   // Open trades its metrics count but its positions do not hold: D70 did not keep them.
-  const opened = numberAt(metrics, "total_trades_opened")
-  const closed = numberAt(metrics, "total_trades_closed")
-  const trades = isJsonObject(positions.active_orders) ? positions.active_orders : undefined
+  const opened = countAt(metrics, "total_trades_opened")
+  const closed = countAt(metrics, "total_trades_closed")
   const held = trades === undefined ? undefined : Object.keys(trades).length
-  const colliding = collidingTradeIds(Object.keys(trades ?? {}))
-  if (colliding.length > 0) {
-    return Result.fail(`its trade ids ${colliding.join("; ")} become one trade id here: importing it would lose a trade`)
-  }
   if (opened !== undefined && closed !== undefined && held !== undefined && opened - closed > held) {
     const lost = opened - closed - held
     if (!options.acceptLostTrades) {
@@ -224,10 +252,6 @@ export const decodeD70Session = (
     derived.push(
       `the paper clock is start + loop x tick and D70's was the wall clock: a resume needs --tick-ms ${Math.max(1, fits)} or more to keep its open trades behind it`
     )
-  }
-  const strangers = [...new Set(Object.values(state.positions.activeTrades).map((trade) => trade.symbol))].filter((symbol) => !campaign.symbols.includes(symbol))
-  if (strangers.length > 0) {
-    return Result.fail(`it has open trades on ${strangers.join(", ")}, which campaign ${campaign.id} does not trade (${campaign.symbols.join(", ")})`)
   }
   return Result.succeed({ state, upgraded, derived })
 }
@@ -276,9 +300,11 @@ export const importSessions = (options: D70ImportOptions) =>
           : skipped(`it exists here already (snapshot #${existing.sequence}, loop ${existing.loopCount}): an import never writes over a session`, decoded.success))
         continue
       }
-      const lease = yield* leases.current(id)
-      if (Option.isSome(lease)) {
-        const { fencingToken, holder } = lease.value
+      // A lease that expired (a restore's, or an import's that failed after taking it) leaves the
+      // session free: only a live one (by the store's clock) stands in the way.
+      const lease = (yield* leases.listLive()).find((live) => live.sessionId === id)
+      if (lease !== undefined) {
+        const { fencingToken, holder } = lease
         outcomes.push(skipped(
           `its lease here is held (by ${holder}, token ${fencingToken}, no snapshot yet): another import or a runner has it, and an import never writes over a session`,
           decoded.success
@@ -304,7 +330,7 @@ export const importSessions = (options: D70ImportOptions) =>
         const summary = yield* snapshots.save(yield* firstSnapshot(lease.fencingToken), state)
         // D70's closes were made before the session had a ledger here: said once, so that an audit
         // tells them from lost ones (as for a session older than the ledger).
-        if (state.metrics.tradesClosed > 0) {
+        if (state.metrics.tradesClosed > 0 || state.metrics.totalPnlUsd !== 0) {
           yield* events.record(SessionId.make(id), {
             kind: "ledger_began",
             fencingToken: lease.fencingToken,

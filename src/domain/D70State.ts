@@ -217,13 +217,14 @@ export const isJsonObject = (value: unknown): value is Record<string, unknown> =
 export const isD70Section = (value: unknown): value is Record<string, unknown> => isJsonObject(value) && !("version" in value)
 
 /**
- * The D70 trade ids of `ids` that become the same id here (`T-1` and `t-1` are both `trd_d70_t-1`),
- * each group joined by `and`: a session holding any would lose a trade, so it is refused.
+ * The D70 ids of `ids` (trade ids with `trd_`, order ids with `ord_`) that become the same id here
+ * (`T-1` and `t-1` are both `trd_d70_t-1`), each group joined by `and`: a session holding any would
+ * lose a trade, or mistake one leg's order for another's, so it is refused.
  */
-export const collidingTradeIds = (ids: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const byId = new Map<string, Array<string>>()
-  for (const id of ids) byId.set(idOfD70("trd_", id), [...(byId.get(idOfD70("trd_", id)) ?? []), id])
-  return [...byId].filter(([, group]) => group.length > 1).map(([mapped, group]) => `${group.join(" and ")} (all ${mapped})`)
+export const collidingIds = (prefix: "trd_" | "ord_", ids: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const byId = new Map<string, Set<string>>()
+  for (const id of ids) byId.set(idOfD70(prefix, id), (byId.get(idOfD70(prefix, id)) ?? new Set()).add(id))
+  return [...byId].filter(([, group]) => group.size > 1).map(([mapped, group]) => `${[...group].join(" and ")} (all ${mapped})`)
 }
 
 /**

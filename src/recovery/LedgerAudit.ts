@@ -92,12 +92,12 @@ const cutByRetention = (events: ReadonlyArray<RecordedEvent>) => {
 
 /** The closes a `ledger_began` event says the session made before it had a ledger (0: none), with their PnL when it recorded it. */
 const closedBeforeLedger = (events: ReadonlyArray<RecordedEvent>): { readonly afterClose: number; readonly pnlBeforeUsd: number | undefined } => {
-  let found: { afterClose: number; pnlBeforeUsd: number | undefined } = { afterClose: 0, pnlBeforeUsd: undefined }
+  let found: { afterClose: number; pnlBeforeUsd: number | undefined } | undefined
   for (const { detail, kind } of events) {
-    if (kind !== "ledger_began" || typeof detail.afterClose !== "number" || detail.afterClose <= found.afterClose) continue
+    if (kind !== "ledger_began" || typeof detail.afterClose !== "number" || (found !== undefined && detail.afterClose <= found.afterClose)) continue
     found = { afterClose: detail.afterClose, pnlBeforeUsd: typeof detail.pnlBeforeUsd === "number" ? detail.pnlBeforeUsd : undefined }
   }
-  return found
+  return found ?? { afterClose: 0, pnlBeforeUsd: undefined }
 }
 
 const sameTrade = (a: LedgerEntry, b: LedgerEntry) => JSON.stringify(a.trade) === JSON.stringify(b.trade)
@@ -166,7 +166,9 @@ export const auditOf = (
   const pnlAgrees = Math.abs(realizedPnlUsd - state.metrics.totalPnlUsd) <= pnlTolerance(magnitude)
   const soundEntries = invalid.length === 0 && duplicates.size === 0 && abandoned === 0
   const { afterClose, pnlBeforeUsd } = beforeLedger
-  const sinceLedger = missing.length > 0 && missing.every((m) => m.why === "before_ledger") && pnlBeforeUsd !== undefined
+  // Closes made before the ledger, or PnL without a close (D70 counted some), that the ledger cannot hold.
+  const before = missing.length > 0 || (pnlBeforeUsd !== undefined && pnlBeforeUsd !== 0)
+  const sinceLedger = before && missing.every((m) => m.why === "before_ledger") && pnlBeforeUsd !== undefined
     ? {
       afterClose,
       pnlBeforeUsd,

@@ -177,8 +177,10 @@ const olderCeilingOf = (
 ): OlderCeiling | undefined => {
   if (headers.length > maxHeaderScan) return undefined
   let ceiling: OlderCeiling = { loopCount: Number.NEGATIVE_INFINITY, fencingToken: Number.NEGATIVE_INFINITY }
-  for (const { header, sequence } of headers.slice(0, depth)) {
-    if (sequence >= newestSequence) continue
+  // The older ones the whole way would read: below the newest (a row written since is not one), `depth` in all.
+  const older = headers.filter(({ sequence }) => sequence < newestSequence)
+  if (headers.length >= depth + 1 && older.length < depth - 1) return undefined
+  for (const { header } of older.slice(0, depth - 1)) {
     if (header === undefined) return undefined
     ceiling = { loopCount: Math.max(ceiling.loopCount, header.loopCount), fencingToken: Math.max(ceiling.fencingToken, header.fencingToken) }
   }
@@ -268,7 +270,8 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
       Effect.withSpan("Restore.newestSnapshot")
     ),
     leases.current(sessionId).pipe(Effect.mapError(unreachable)),
-    snapshots.loadHeaders(sessionId, Math.min(depth, maxHeaderScan + 1)).pipe(Effect.mapError(unreachable))
+    // One more than the depth: a row written meanwhile does not push an older one out of sight.
+    snapshots.loadHeaders(sessionId, Math.min(depth + 1, maxHeaderScan + 1)).pipe(Effect.mapError(unreachable))
   ], { concurrency: 4 })
   if (Result.isSuccess(liveRead)) {
     if (Option.isSome(liveRead.success)) liveFound = liveRead.success.value
@@ -284,7 +287,7 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   // superseded without being decoded. Whenever the fresher does not verify, or the live state's
   // writer might have lost the session, everything is decided the whole way below.
   const newestRead = newest[0]
-  if (liveFound !== undefined && liveFound.loopCount !== undefined && newestRead?.header !== undefined) {
+  if (liveFound !== undefined && liveFound.loopCount !== undefined && newestRead?.header !== undefined && budget > 0) {
     const older = olderCeilingOf(headers, newestRead.sequence, depth)
     const decided = headerFirst(sessionId, liveFound, liveFound.loopCount, newestRead, newestRead.header, older, lease, sections)
     if (decided !== undefined) return { ...decided, liveTierDegraded, skipped: [...skipped, ...decided.skipped] }

@@ -294,10 +294,14 @@ layer(
           }
           // Another holder's lease on a session with no snapshot yet (an import running now).
           const leases = yield* SessionLease
-          yield* leases.acquire(SessionId.make(withPositions), "import-d70-elsewhere", "1 minute")
+          const lease = yield* leases.acquire(SessionId.make(withPositions), "import-d70-elsewhere", "1 minute")
           const held = outcomes(yield* importSessions({ ...options, dryRun: true, sessionId: withPositions }))
           assert.strictEqual(held[withPositions]![0], "skipped")
           assert.include(held[withPositions]![1], "its lease here is held (by import-d70-elsewhere, token ")
+          // Released (or expired), it no longer stands in the way: the session is refused for its size alone.
+          yield* leases.release(lease)
+          const freed = outcomes(yield* importSessions({ ...options, dryRun: true, sessionId: withPositions }))
+          assert.include(freed[withPositions]![1], "not written: ")
         }),
       ({ client, d70Env }) => Effect.promise(() => removeDeployment(client, d70Env))
     ))

@@ -98,6 +98,50 @@ describe("D70 sections as version 0", () => {
     assert.include(Result.isFailure(decoded) ? decoded.failure : "", "T-20251121-0007 and t-20251121-0007 (all trd_d70_t-20251121-0007)")
   })
 
+  it("order ids that become one id here refuse the session too (one leg would be taken for another)", () => {
+    const sections = sectionsOf("open-positions", "session_20251121_143015")
+    const trades = sections[1]!.active_orders
+    const [first, second] = Object.values(trades) as Array<Record<string, any>>
+    second!.order_a.order_id = first!.order_a.order_id.toLowerCase()
+    const failure = Result.match(decodeD70Session("session_20251121_143015", textsOf(sections), { acceptLostTrades: false }), {
+      onFailure: (reason) => reason,
+      onSuccess: () => "imported"
+    })
+    assert.include(failure, `its order ids ${first!.order_a.order_id} and ${second!.order_a.order_id} (all ord_d70_${second!.order_a.order_id})`)
+  })
+
+  it("every option a session needs is said in one refusal: lost trades, and a campaign that does not trade its open symbols (naming one that does)", () => {
+    const sections = sectionsOf("open-positions", "session_20251121_143015")
+    const [, positions, metrics, guard] = sections
+    // One open trade moved to SOL-USDT, which only the aggressive preset trades; and more opened than are kept.
+    const [, moved] = Object.values(positions!.active_orders) as Array<Record<string, any>>
+    const from = moved!.symbol
+    moved!.symbol = moved!.order_a.symbol = moved!.order_b.symbol = "SOL-USDT"
+    for (const map of Object.values(guard!).filter((v): v is Record<string, unknown> => typeof v === "object" && v !== null && from in v)) {
+      map["SOL-USDT"] = map[from]
+      delete map[from]
+    }
+    metrics!.total_trades_opened += 3
+    const refusal = (options: Parameters<typeof decodeD70Session>[2]) =>
+      Result.match(decodeD70Session("session_20251121_143015", textsOf(sections), options), { onFailure: (reason) => reason, onSuccess: () => "imported" })
+    const first = refusal({ acceptLostTrades: false })
+    assert.include(first, "--accept-lost-trades imports the session without them")
+    assert.include(first, "it has open trades on SOL-USDT, which campaign balanced does not trade (BTC-USDT, ETH-USDT): give --campaign aggressive")
+    const unknown = refusal({ acceptLostTrades: true, campaign: "S9" })
+    assert.include(unknown, `the campaign given "S9" is not a preset here`)
+    assert.strictEqual(refusal({ acceptLostTrades: true, campaign: "aggressive" }), "imported")
+  })
+
+  it("counts that are not counts are the Schema's to refuse, not a reason to accept lost trades", () => {
+    for (const [field, value] of [["total_trades_closed", -5], ["total_trades_opened", 1e300]] as const) {
+      const sections = sectionsOf("open-positions", "session_20251121_143015")
+      sections[2]![field] = value
+      const decoded = decodeD70Session("session_20251121_143015", textsOf(sections), { acceptLostTrades: false })
+      assert.isTrue(Result.isFailure(decoded), field)
+      assert.notInclude(Result.isFailure(decoded) ? decoded.failure : "", "--accept-lost-trades", field)
+    }
+  })
+
   it("D70's session ids are session ids, beside this project's; near misses are not", () => {
     const is = Schema.is(SessionId)
     for (const id of ["session_20251120_090301", "session_19991231_235959", "sess_a1", "sess_20251120_090301_abc123"]) assert.isTrue(is(id), id)

@@ -142,4 +142,12 @@ describe("auditOf", () => {
     assert.isUndefined(auditOf(final, [], readsOf(later), [began({ afterClose: 2 })]).agreesSinceLedger)
     assert.strictEqual(verdictOf(auditOf(final, [], readsOf(later), [began({ afterClose: 2 })])), "DOES NOT agree with the metrics")
   })
+
+  it("PnL made before the ledger with no close (D70 counted it so): agrees since the ledger began, by that PnL alone", () => {
+    const first = closingRun(sessionId, 1).initial
+    const state = { ...first, metrics: { ...first.metrics, tradesClosed: 0, winningTrades: 0, totalPnlUsd: 41.27 } }
+    const began: RecordedEvent = { kind: "ledger_began", fencingToken: 1, loopCount: 0, recordedAt: 0, detail: { afterClose: 0, pnlBeforeUsd: 41.27 } }
+    assert.isFalse(auditOf(state, [], [], []).agrees)
+    assert.deepStrictEqual(auditOf(state, [], [], [began]).agreesSinceLedger, { afterClose: 0, pnlBeforeUsd: 41.27, agrees: true })
+  })
 })

@@ -154,6 +154,36 @@ describe("Restore.run", () => {
     }).pipe(Effect.provide(s.layer))
   })
 
+  it.effect("by headers or by decoding everything, a restore chooses the same, whatever the history, the damage, the depth and the budget", () =>
+    Effect.gen(function*() {
+      const states = yield* sampleStates(sessionId, { count: 4, seed: 64 })
+      const histories: ReadonlyArray<readonly [ReadonlyArray<number>, number]> = [
+        [[100, 200, 300], 400], [[100, 500, 300], 400], [[100, 200, 300], 250], [[100, 400, 300], 400], [[600, 200, 300], 350]
+      ]
+      for (const [loops, liveLoop] of histories) {
+        for (const damaged of [false, true]) {
+          for (const options of [{}, { depth: 1 }, { depth: 2 }, { scanBudgetBytes: 0 }, { scanBudgetBytes: 1 }]) {
+            const s = stores()
+            const choose = (sealed: boolean) =>
+              Effect.gen(function*() {
+                s.rows.length = 0
+                s.entries.clear()
+                yield* saveSnapshots(loops.map((loop, i) => atLoop(states[i]!, loop)))
+                yield* saveLive(atLoop(states[3]!, liveLoop))
+                const newest = s.rows.length - 1
+                // The newest's payload damaged under an intact header.
+                if (damaged) s.rows[newest] = { ...s.rows[newest]!, metrics: { ...(s.rows[newest]!.metrics as object), totalPnlUsd: 12345.5 } }
+                if (!sealed) for (const [i, row] of s.rows.entries()) s.rows[i] = { ...row, headerChecksum: null }
+                const report = yield* Restore.run(sessionId, options)
+                return report.outcome === "restored" ? [report.outcome, report.source, report.sequence, report.loopCount] : [report.outcome]
+              })
+            const where = `loops ${loops} live ${liveLoop} damaged ${damaged} ${JSON.stringify(options)}`
+            assert.deepStrictEqual(yield* choose(true).pipe(Effect.provide(s.layer)), yield* choose(false).pipe(Effect.provide(s.layer)), where)
+          }
+        }
+      }
+    }))
+
   it.effect("a scan budget spent before a valid snapshot: unrecoverable, and the report says what was left unread and how to read it", () => {
     const s = stores()
     return Effect.gen(function*() {
