@@ -20,6 +20,7 @@
  */
 import { Clock, Effect, Option, Result, Schema } from "effect"
 import { checksumOf } from "../domain/Checksum.ts"
+import { legVenues } from "../domain/ArbitrageTrade.ts"
 import { collidingIds, completeD70Sections, idOfD70, isD70Section, isJsonObject } from "../domain/D70State.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import { SessionId } from "../domain/Ids.ts"
@@ -62,6 +63,11 @@ export interface D70SessionImport {
   readonly openTrades?: number
   /** The snapshot written (or found) here. */
   readonly snapshot?: { readonly snapshotId: number; readonly sequence: number }
+  /**
+   * The CLI arguments of its first resume here (after the CLI's own invocation): the market D70 did
+   * not record, `<n>` where the operator chooses (the loops to run to, the seed of the paper market).
+   */
+  readonly resume?: ReadonlyArray<string>
 }
 
 /** How to import. */
@@ -85,11 +91,12 @@ export interface D70ImportOptions {
   readonly holder: string
 }
 
-/** A D70 session decoded: its state here, and what it took. */
+/** A D70 session decoded: its state here, what it took, and how its first resume here goes. */
 interface Decoded {
   readonly state: EngineState
   readonly upgraded: ReadonlyArray<string>
   readonly derived: ReadonlyArray<string>
+  readonly resume: ReadonlyArray<string>
 }
 
 /** A session id of D70's keys (`arbitrage:state:{env}:<id>:session`), or `undefined` for a key that is not one (one of this project's, with `{…}`). */
@@ -246,14 +253,20 @@ export const decodeD70Session = (
   derived.push(
     `initial capital ${state.metrics.initialCapitalUsd} = portfolio_equity ${state.metrics.portfolioEquityUsd} - total_pnl_usd ${state.metrics.totalPnlUsd}`
   )
-  const openTimes = Object.values(state.positions.activeTrades).map((trade) => trade.openedAt)
-  if (openTimes.length > 0 && state.session.loopCount > 0) {
-    const fits = Math.ceil((Math.max(...openTimes) - state.session.startTime) / state.session.loopCount)
-    derived.push(
-      `the paper clock is start + loop x tick and D70's was the wall clock: a resume needs --tick-ms ${Math.max(1, fits)} or more to keep its open trades behind it`
-    )
+  const open = Object.values(state.positions.activeTrades)
+  const market: Array<string> = []
+  if (open.length > 0 && state.session.loopCount > 0) {
+    const fits = Math.max(1, Math.ceil((Math.max(...open.map((trade) => trade.openedAt)) - state.session.startTime) / state.session.loopCount))
+    derived.push(`the paper clock is start + loop x tick and D70's was the wall clock: a resume needs --tick-ms ${fits} or more to keep its open trades behind it`)
+    market.push("--tick-ms", String(fits))
   }
-  return Result.succeed({ state, upgraded, derived })
+  const venues = legVenues(open)
+  if (venues.length > 0) market.push("--venues", venues.join(","))
+  if (open.length > 0) {
+    derived.push("the paper market a resume starts (--seed) does not go on from D70's prices: its open trades are priced by it from the first loop, and may close at once")
+  }
+  const resume = ["run", "--mode", "resume", "--session", sessionId, "--loops", "<n>", "--seed", "<n>", ...market]
+  return Result.succeed({ state, upgraded, derived, resume })
 }
 
 /** The digest of a state's stored form: two states are the same state when theirs are equal. */
@@ -287,8 +300,9 @@ export const importSessions = (options: D70ImportOptions) =>
         outcomes.push(skipped(decoded.failure))
         continue
       }
-      const { state } = decoded.success
-      const placed = { loopCount: state.session.loopCount, openTrades: Object.keys(state.positions.activeTrades).length }
+      const { derived, resume, state, upgraded } = decoded.success
+      // What an outcome says of the session (never the state itself).
+      const placed = { upgraded, derived, resume, loopCount: state.session.loopCount, openTrades: Object.keys(state.positions.activeTrades).length }
       // A session here already: the same state imported before, or another one (never written over).
       const newest = yield* snapshots.listSnapshots(id, 1)
       const existing = newest[0]
@@ -296,7 +310,7 @@ export const importSessions = (options: D70ImportOptions) =>
         const stored = yield* Effect.option(snapshots.loadLatest(id))
         const same = Option.isSome(stored) && Option.isSome(stored.value) && digestOf(stored.value.value.snapshot.state) === digestOf(state)
         outcomes.push(same
-          ? { sessionId: id, outcome: "already-imported", ...decoded.success, ...placed, snapshot: { snapshotId: existing.snapshotId, sequence: existing.sequence } }
+          ? { sessionId: id, outcome: "already-imported", ...placed, snapshot: { snapshotId: existing.snapshotId, sequence: existing.sequence } }
           : skipped(`it exists here already (snapshot #${existing.sequence}, loop ${existing.loopCount}): an import never writes over a session`, decoded.success))
         continue
       }
@@ -322,7 +336,7 @@ export const importSessions = (options: D70ImportOptions) =>
         const refused = yield* Effect.flip(snapshots.checkWritable(yield* firstSnapshot(1), state)).pipe(Effect.option)
         outcomes.push(Option.isSome(refused)
           ? skipped(`not written: ${refused.value.message}`, decoded.success)
-          : { sessionId: id, outcome: "would-import", ...decoded.success, ...placed })
+          : { sessionId: id, outcome: "would-import", ...placed })
         continue
       }
       const written = yield* Effect.scoped(Effect.gen(function*() {
@@ -351,7 +365,7 @@ export const importSessions = (options: D70ImportOptions) =>
       )
       outcomes.push(typeof written === "string"
         ? skipped(written, decoded.success)
-        : { sessionId: id, outcome: "imported", ...decoded.success, ...placed, snapshot: written })
+        : { sessionId: id, outcome: "imported", ...placed, snapshot: written })
     }
     return { found: found.length, sessions: outcomes }
   })

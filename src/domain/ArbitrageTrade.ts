@@ -73,6 +73,10 @@ export const ArbitrageTrade = Schema.Struct({
 ).annotate({ identifier: "ArbitrageTrade" })
 export type ArbitrageTrade = typeof ArbitrageTrade.Type
 
+/** The venues the legs of `trades` are on, each once, in the order the trades name them (buy leg first). */
+export const legVenues = (trades: Iterable<ArbitrageTrade>): Array<string> =>
+  [...new Set([...trades].flatMap((trade) => [trade.buyLeg.venue, trade.sellLeg.venue]))]
+
 /** Version 1: buy on A and sell on B, or the reverse. */
 export const TradeDirectionV1 = Schema.Literals(["buy_a_sell_b", "buy_b_sell_a"])
 export type TradeDirectionV1 = typeof TradeDirectionV1.Type

@@ -13,6 +13,7 @@
  * @module
  */
 import { Effect, Schema } from "effect"
+import { legVenues } from "../domain/ArbitrageTrade.ts"
 import type { EngineState } from "../domain/EngineState.ts"
 import type { Venue } from "../domain/Ids.ts"
 import { maxEpochMillis } from "../domain/Units.ts"
@@ -110,10 +111,14 @@ export const planFor = (state: EngineState, isNew: boolean, request: PlanRequest
     // Open trades are priced by their legs' venues: they must be the market's.
     const venues = venuesOf(market)
     const known = new Set(venues.map((venue) => venue.toLowerCase()))
-    const strangers = [...new Set(Object.values(state.positions.activeTrades).flatMap((trade) => [trade.buyLeg.venue, trade.sellLeg.venue]))]
-      .filter((venue) => !known.has(venue.toLowerCase()))
+    const traded = legVenues(Object.values(state.positions.activeTrades))
+    const strangers = traded.filter((venue) => !known.has(venue.toLowerCase()))
     if (strangers.length > 0) {
-      return yield* refuse(`${sessionId} has open trades on ${strangers.join(", ")}, not on ${venues.join(" or ")}: give the venues it trades (--venues)`)
+      return yield* refuse(
+        `${sessionId} has open trades on ${strangers.join(", ")}, not on ${venues.join(" or ")}: give the venues it trades (--venues${
+          traded.length === 2 ? ` ${traded.join(",")}` : ""
+        })`
+      )
     }
     // The paper clock of the next loop (start + loop x tick) must not be before a trade it holds opened
     // (a state this runner wrote never is; one a wall-clock runner wrote, such as D70's, may be).

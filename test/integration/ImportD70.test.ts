@@ -216,7 +216,12 @@ describe("import-d70", () => {
       assert.strictEqual(first.status, 3, "some were skipped")
       const outcomes = lastJson(first.stdout).sessions
       assert.deepStrictEqual(outcomes.map((s: { sessionId: string }) => s.sessionId), [withPositions, ...broken.map(([id]) => id)].sort())
-      assert.strictEqual(outcomes.find((s: { sessionId: string }) => s.sessionId === withPositions).outcome, "imported")
+      const importedOne = outcomes.find((s: { sessionId: string }) => s.sessionId === withPositions)
+      assert.strictEqual(importedOne.outcome, "imported")
+      // Its first resume, as the import gives it: the market D70 did not record, <n> for the operator's choices.
+      const resume: Array<string> = importedOne.resume
+      assert.deepStrictEqual(resume.slice(0, 9), ["run", "--mode", "resume", "--session", withPositions, "--loops", "<n>", "--seed", "<n>"])
+      assert.includeMembers(resume, ["--tick-ms", "--venues", "upbit,binance"])
       for (const [id, , reason] of broken) {
         const outcome = outcomes.find((s: { sessionId: string }) => s.sessionId === id)
         assert.strictEqual(outcome.outcome, "skipped", id)
@@ -230,7 +235,9 @@ describe("import-d70", () => {
       assert.lengthOf(snapshots, 1, "a re-import writes nothing more")
 
       // Once the session has run on here, D70's older state is not written over it.
-      assert.strictEqual(runCli(["run", "--mode", "resume", "--session", withPositions, "--loops", "415", "--seed", "2", "--tick-ms", "2000", "--venues", "upbit,binance"], env).status, 0)
+      const choices = ["415", "2"]
+      const resumed = runCli(resume.map((arg) => (arg === "<n>" ? choices.shift()! : arg)), env)
+      assert.strictEqual(resumed.status, 0, resumed.stderr)
       const later = importD70(env, d70Env, "--session", withPositions)
       assert.strictEqual(later.status, 3)
       assert.include(lastJson(later.stdout).sessions[0].reason, "it exists here already")

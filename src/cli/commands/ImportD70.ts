@@ -47,7 +47,8 @@ const describeSession = (outcome: D70SessionImport): ReadonlyArray<string> => [
     outcome.reason === undefined ? "" : `: ${outcome.reason}`
   }`,
   ...outcome.upgraded.map((line) => `  upgraded: ${line}`),
-  ...outcome.derived.map((line) => `  derived: ${line}`)
+  ...outcome.derived.map((line) => `  derived: ${line}`),
+  ...(outcome.resume === undefined || outcome.outcome === "skipped" ? [] : [`  resume with: ${invocation} ${outcome.resume.join(" ")}`])
 ]
 
 /** `import-d70`: see the module header. */
@@ -58,7 +59,10 @@ export const importD70 = Command.make(
       Flag.withMetavar("URL"),
       Flag.withDescription("The D70 deployment's Redis, a redis: or rediss: URL (read only; a password in it is never printed)")
     ),
-    env: Flag.String("env").pipe(Flag.withMetavar("ENV"), Flag.withDescription("D70's env, the {env} of its keys arbitrage:state:{env}:{session_id}:*")),
+    env: Flag.String("env").pipe(
+      Flag.withMetavar("ENV"),
+      Flag.withDescription("D70's env, the {env} of its keys arbitrage:state:{env}:{session_id}:*, exactly as they hold it (case included)")
+    ),
     session: Flag.String("session").pipe(Flag.withMetavar("ID"), Flag.withDescription("Only this D70 session (default: every one found)"), Flag.optional),
     campaign: Flag.String("campaign").pipe(
       Flag.withMetavar("PRESET"),
@@ -98,7 +102,8 @@ export const importD70 = Command.make(
       const where = `${shown} under arbitrage:state:${env}:*`
       return yield* ExitCode.fail(
         ExitCode.badArguments,
-        Option.isSome(session) ? `no D70 session ${shownId(session.value)} on ${where}` : `no D70 session on ${where}: nothing to import`
+        `${Option.isSome(session) ? `no D70 session ${shownId(session.value)} on ${where}` : `no D70 session on ${where}: nothing to import`} ` +
+          "(the env is matched exactly as D70's keys hold it, case included)"
       )
     }
     const count = (outcome: D70SessionImport["outcome"]) => sessions.filter((s) => s.outcome === outcome).length
@@ -111,10 +116,10 @@ export const importD70 = Command.make(
         `${sessions.length} session${sessions.length === 1 ? "" : "s"}: ${
           totals.flatMap(([outcome, word]) => (count(outcome) > 0 ? [`${count(outcome)} ${word}`] : [])).join(", ")
         }`,
-        ...(count("imported") > 0
+        ...(count("imported") + count("would-import") > 0
           ? [
-            `continue one with: ${invocation} run --mode resume --session <id> --loops <n> --seed <n> (with this DATABASE_URL, REDIS_URL and STATE_ENV; ` +
-            "D70 recorded no paper market, so its first resume here needs a --seed, and the --tick-ms an import says)"
+            "resume each with its line above, with this DATABASE_URL, REDIS_URL and STATE_ENV: D70 recorded no paper market, so a first resume " +
+            "here chooses it (--seed, and the --tick-ms and --venues shown), and <n> --loops is the loop to run to"
           ]
           : [])
       ].join("\n"))
