@@ -10,6 +10,7 @@ import retentionPlan from "./0005_retention_plan.ts"
 import customSections from "./0006_custom_sections.ts"
 import tradeLedger from "./0007_trade_ledger.ts"
 import snapshotHeaders from "./0008_snapshot_headers.ts"
+import runnerRole from "./0009_runner_role.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
@@ -20,5 +21,6 @@ export const migrations = {
   "0005_retention_plan": retentionPlan,
   "0006_custom_sections": customSections,
   "0007_trade_ledger": tradeLedger,
-  "0008_snapshot_headers": snapshotHeaders
+  "0008_snapshot_headers": snapshotHeaders,
+  "0009_runner_role": runnerRole
 }

@@ -64,7 +64,7 @@ describe("cli help", () => {
         assert.isAbove(text.replace("(required)", "").trim().length, 10, `${command} ${flag} has no description`)
       }
     }
-  })
+  }, 180_000) // one CLI process per command and subcommand, one after another
 
   it("defaults, required flags and --mode's choices show in the help", () => {
     const described = (command: string) => new Map(flagRows(sectionOf(runCli([command, "--help"]).stdout, "FLAGS")).map((row) => [row.flag, row.text]))
