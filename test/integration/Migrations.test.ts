@@ -48,7 +48,8 @@ const schemaChecks = Effect.gen(function*() {
     [5, "retention_plan"],
     [6, "custom_sections"],
     [7, "trade_ledger"],
-    [8, "snapshot_headers"]
+    [8, "snapshot_headers"],
+    [9, "runner_role"]
   ])
   assert.deepStrictEqual(yield* migrate, [])
 
@@ -71,6 +72,13 @@ const schemaChecks = Effect.gen(function*() {
     "snapshot_id", "env", "session_id", "sequence", "snapshot_type", "envelope_version", "fencing_token",
     "created_at_ms", "checksum", "loop_count", "session_status", "session", "recorded_at", "header_checksum"
   ])
+  // The runner's role reads every table and the view, and may delete or truncate none (a later table must be granted too).
+  const grants = yield* sql<{ table_name: string; reads: boolean; removes: boolean }>`
+    SELECT table_name,
+           has_table_privilege('arbitrage_state_runner', quote_ident(table_name), 'SELECT') AS reads,
+           has_table_privilege('arbitrage_state_runner', quote_ident(table_name), 'DELETE, TRUNCATE') AS removes
+      FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`
+  assert.deepStrictEqual(grants.filter((g) => !g.reads || g.removes).map((g) => g.table_name), [])
   const views = yield* sql<{ table_name: string }>`SELECT table_name FROM information_schema.views WHERE table_schema = 'public'`
   assert.deepStrictEqual(views.map((v) => v.table_name), ["v_latest_snapshots"])
   const [cleanup] = yield* sql<{ removed: number }>`SELECT cleanup_old_snapshots(30) AS removed`
