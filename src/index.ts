@@ -28,6 +28,7 @@ export * as VersionedSection from "./domain/VersionedSection.ts"
 // The stores: services, the layers that build them from configuration or by hand, their errors.
 export * as LiveStateStore from "./store/LiveStateStore.ts"
 export * as Persistence from "./store/Persistence.ts"
+export * as RedisAcl from "./store/RedisAcl.ts"
 export * as SessionEvents from "./store/SessionEvents.ts"
 export * as SessionLease from "./store/SessionLease.ts"
 export * as SnapshotStore from "./store/SnapshotStore.ts"
