@@ -5,7 +5,8 @@ import { spawn, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { readLines } from "../../src/supervisor/LineReader.ts"
 
-const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+/** The CLI entry point the tests run. */
+export const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
 
 /** The result of one CLI run. */
 export interface CliRun {
