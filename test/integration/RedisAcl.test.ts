@@ -9,6 +9,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomInt } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { liveAclRules } from "../../src/store/RedisAcl.ts"
 import { runCli } from "../support/Cli.ts"
 import { privateRedis } from "../support/PrivateRedis.ts"
@@ -58,3 +59,8 @@ it.live("an ACL user limited to the project's keys and commands runs, resumes, r
     }
     assert.strictEqual(yield* redis.command("GET", "other:key"), "theirs")
   })), 120_000)
+
+it("the README gives the same rules", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+  assert.include(readme, `ACL SETUSER arbitrage_state on >PASSWORD ${liveAclRules.join(" ")}`)
+})
