@@ -12,7 +12,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import { randomInt } from "node:crypto"
 import { type CliRun, runCli } from "../support/Cli.ts"
 import { testDatabaseUrl, uniqueEnv } from "../support/Services.ts"
-import { type Certificates, certificates, tlsPostgres, tlsRedis } from "../support/TlsServers.ts"
+import { type Certificates, certificates, tlsPostgres, tlsRedis, tlsRedisCluster } from "../support/TlsServers.ts"
 
 class Servers extends Context.Service<Servers, {
   readonly certs: Certificates
@@ -20,14 +20,18 @@ class Servers extends Context.Service<Servers, {
   /** A TLS Redis whose certificate the CA signed for another host. */
   readonly elsewhereRedisPort: number
   readonly postgresUrl: (query: string) => string
+  readonly clusterPorts: ReadonlyArray<number>
 }>()("test/TlsServers") {}
 
 const servers = Layer.effect(
   Servers,
   Effect.gen(function*() {
     const certs = yield* certificates
-    const [redis, elsewhere, postgres] = yield* Effect.all([tlsRedis(certs), tlsRedis(certs, { elsewhere: true }), tlsPostgres(certs)], { concurrency: 3 })
-    return { certs, redisPort: redis.port, elsewhereRedisPort: elsewhere.port, postgresUrl: postgres.url }
+    const [redis, elsewhere, postgres, cluster] = yield* Effect.all(
+      [tlsRedis(certs), tlsRedis(certs, { elsewhere: true }), tlsPostgres(certs), tlsRedisCluster(certs)],
+      { concurrency: 4 }
+    )
+    return { certs, redisPort: redis.port, elsewhereRedisPort: elsewhere.port, postgresUrl: postgres.url, clusterPorts: cluster.ports }
   })
 )
 
@@ -62,6 +66,19 @@ layer(servers, { timeout: "120 seconds", excludeTestServices: true })("TLS to bo
       for (const query of ["?sslmode=require", `?sslmode=verify-ca&sslrootcert=${s.certs.caFile}`, `?sslmode=require&sslrootcert=${s.certs.caFile}`]) {
         assertRun(runCli(["sessions"], { ...env, DATABASE_URL: s.postgresUrl(query) }), 0, session)
       }
+    }))
+
+  it.effect("a Redis Cluster over TLS (rediss: nodes, checked against the CA): a run and its restore; plain nodes fail", () =>
+    Effect.gen(function*() {
+      const s = yield* Servers
+      const nodes = (scheme: string) => s.clusterPorts.map((port) => `${scheme}://127.0.0.1:${port}`).join(",")
+      const env = { ...verified(s), REDIS_CLUSTER_NODES: nodes("rediss") }
+      const session = `sess_tlsc${randomInt(1e9).toString(36)}`
+      assertRun(runCli(["run", "--mode", "clean", "--session", session, "--loops", "5", "--seed", "2"], env), 0)
+      const restored = runCli(["restore", "--session", session, "--dry-run", "--json"], env)
+      assertRun(restored, 0)
+      assert.strictEqual(JSON.parse(restored.stdout.trim().split("\n").at(-1)!).state.session.loopCount, 5)
+      assertRun(runCli(["sessions"], { ...env, REDIS_CLUSTER_NODES: nodes("redis") }), 4, "cannot connect to redis")
     }))
 
   it.effect("a CA that did not sign the server's certificate is refused, naming the cause and the setting; so is a certificate for another host", () =>

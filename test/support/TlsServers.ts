@@ -159,3 +159,31 @@ export const tlsPostgres = (certs: Certificates) =>
     yield* waitFor(`postgres on ${port}`, async () => spawnSync(ready.command, ready.args).status === 0)
     return { port, url: (query: string) => `postgres://postgres@127.0.0.1:${port}/postgres${query}` }
   })
+
+/** `redis-cli` over TLS against one node, its output. */
+const tlsCli = (certs: Certificates, port: number, ...args: ReadonlyArray<string>) =>
+  spawnSync("redis-cli", ["--tls", "--cacert", certs.caFile, "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 30_000 })
+
+/**
+ * A Redis Cluster of three masters that speak TLS only, among themselves too (`tls-cluster`), joined
+ * with `redis-cli --cluster create` over TLS; killed and removed when the scope closes.
+ */
+export const tlsRedisCluster = (certs: Certificates) =>
+  Effect.gen(function*() {
+    const dir = mkdtempSync(join(tmpdir(), "arbitrage-state-tls-cluster-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+    const ports = [yield* Effect.promise(freePort), yield* Effect.promise(freePort), yield* Effect.promise(freePort)]
+    for (const port of ports) {
+      const child = spawn("redis-server", [
+        "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--dir", dir, "--tls-cluster", "yes",
+        "--tls-cert-file", certs.certFile, "--tls-key-file", certs.keyFile, "--tls-ca-cert-file", certs.caFile, "--tls-auth-clients", "no"
+      ], { stdio: "ignore" })
+      yield* Effect.addFinalizer(() => killed(child, "SIGKILL"))
+      yield* waitFor(`cluster node ${port}`, () => handshakes(port))
+    }
+    const created = tlsCli(certs, ports[0]!, "--cluster", "create", ...ports.map((port) => `127.0.0.1:${port}`), "--cluster-replicas", "0", "--cluster-yes")
+    if (created.status !== 0) return yield* Effect.die(new Error(`redis-cli --cluster create over TLS failed: ${created.stdout}${created.stderr}`))
+    yield* waitFor("cluster_state:ok", async () => ports.every((port) => (tlsCli(certs, port, "CLUSTER", "INFO").stdout ?? "").includes("cluster_state:ok")))
+    return { ports }
+  })
