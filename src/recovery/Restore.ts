@@ -25,9 +25,10 @@
  * their own). The other is reported superseded, "not decoded". Whenever the
  * fresher does not verify, a header does not hold (or a row has none), or
  * the live state is the fresher but its writer's token is not above doubt
- * against the header's, or an older snapshot's header (they are all read,
- * up to 10,000) is at its loop or after, or has a later token, every
- * candidate is decoded and the rules above decide. A state that was not verified is never returned.
+ * against the header's, or an older snapshot (by its columns, read without
+ * its sections; any without a sealed header counts as unknown) is at its
+ * loop or after, or has a later token, every candidate is decoded and the
+ * rules above decide. A state that was not verified is never returned.
  *
  * Bad data never fails the restore and is never returned: it is skipped and
  * named in the report. A durable tier that cannot be reached is a typed
@@ -45,7 +46,7 @@ import type { SessionId } from "../domain/Ids.ts"
 import * as Metrics from "../observability/PersistenceMetrics.ts"
 import { type LiveRead, LiveStateStore, type LiveState } from "../store/LiveStateStore.ts"
 import { type Lease, SessionLease } from "../store/SessionLease.ts"
-import { type SnapshotHeader, SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
+import { type OlderCeiling, type SnapshotHeader, SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
 import type { RestoreReport, SkippedCandidate } from "./RestoreReport.ts"
 
@@ -156,36 +157,21 @@ const restoredReport = (
   ledgerTail: chosen.ledgerTail
 })
 
-/** The most headers a restore reads to place the snapshots older than the newest (beyond it, it decodes). */
-const maxHeaderScan = 10_000
-
-/** The highest loop count and writer's token of the snapshots older than the newest, by their headers. */
-interface OlderCeiling {
+/** The highest loop count and writer's token of the snapshots older than the newest. */
+interface OlderBound {
   readonly loopCount: number
   readonly fencingToken: number
 }
 
 /**
- * The ceiling of the snapshots older than `newestSequence` a restore of this `depth` would read, by
- * their sealed headers; `undefined` when one of them does not hold, or there are more than
- * `maxHeaderScan` of them.
+ * The bound of the snapshots older than the newest (`newestSequence`) that a restore would read,
+ * by their columns; `undefined` when a row written meanwhile moved the newest, or one of them has
+ * no sealed header (a row from before headers, whose columns a restore never trusts).
  */
-const olderCeilingOf = (
-  headers: ReadonlyArray<{ readonly sequence: number; readonly header: SnapshotHeader | undefined }>,
-  newestSequence: number,
-  depth: number
-): OlderCeiling | undefined => {
-  if (headers.length > maxHeaderScan) return undefined
-  let ceiling: OlderCeiling = { loopCount: Number.NEGATIVE_INFINITY, fencingToken: Number.NEGATIVE_INFINITY }
-  // The older ones the whole way would read: below the newest (a row written since is not one), `depth` in all.
-  const older = headers.filter(({ sequence }) => sequence < newestSequence)
-  if (headers.length >= depth + 1 && older.length < depth - 1) return undefined
-  for (const { header } of older.slice(0, depth - 1)) {
-    if (header === undefined) return undefined
-    ceiling = { loopCount: Math.max(ceiling.loopCount, header.loopCount), fencingToken: Math.max(ceiling.fencingToken, header.fencingToken) }
-  }
-  return ceiling
-}
+const olderBoundOf = (ceiling: OlderCeiling, newestSequence: number): OlderBound | undefined =>
+  ceiling.newestSequence !== newestSequence || ceiling.unsealed > 0
+    ? undefined
+    : { loopCount: ceiling.loopCount ?? Number.NEGATIVE_INFINITY, fencingToken: ceiling.fencingToken ?? Number.NEGATIVE_INFINITY }
 
 /**
  * The restore decided by the two candidates' loop counts, known without decoding either: the
@@ -202,7 +188,7 @@ const headerFirst = (
   liveLoop: number,
   newest: SnapshotRead,
   header: SnapshotHeader,
-  older: OlderCeiling | undefined,
+  older: OlderBound | undefined,
   lease: Option.Option<Lease>,
   sections: ReadonlyArray<CustomSection.DeclaredSection>
 ): RestoreReport | undefined => {
@@ -263,16 +249,14 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   let liveFound: LiveRead | undefined
   let liveTierDegraded = false
   // Both tiers and the lease are read at once: their I/O overlaps. Nothing is decoded yet.
-  const [liveRead, newest, lease, headers] = yield* Effect.all([
+  const [liveRead, newest, lease] = yield* Effect.all([
     Effect.result(liveStore.read(sessionId)).pipe(Effect.withSpan("Restore.liveCandidate")),
     snapshots.loadRecent(sessionId, { limit: Math.min(1, depth) }).pipe(
       Effect.mapError(unreachable),
       Effect.withSpan("Restore.newestSnapshot")
     ),
-    leases.current(sessionId).pipe(Effect.mapError(unreachable)),
-    // One more than the depth: a row written meanwhile does not push an older one out of sight.
-    snapshots.loadHeaders(sessionId, Math.min(depth + 1, maxHeaderScan + 1)).pipe(Effect.mapError(unreachable))
-  ], { concurrency: 4 })
+    leases.current(sessionId).pipe(Effect.mapError(unreachable))
+  ], { concurrency: 3 })
   if (Result.isSuccess(liveRead)) {
     if (Option.isSome(liveRead.success)) liveFound = liveRead.success.value
   } else if (liveRead.failure.reason._tag === "Unreadable") {
@@ -288,7 +272,11 @@ const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: Restor
   // writer might have lost the session, everything is decided the whole way below.
   const newestRead = newest[0]
   if (liveFound !== undefined && liveFound.loopCount !== undefined && newestRead?.header !== undefined && budget > 0) {
-    const older = olderCeilingOf(headers, newestRead.sequence, depth)
+    // Only when the live state is the fresher does it matter what the older snapshots hold: one more
+    // read, of their columns alone.
+    const older = liveFound.loopCount > newestRead.header.loopCount
+      ? olderBoundOf(yield* snapshots.olderCeiling(sessionId, depth - 1).pipe(Effect.mapError(unreachable)), newestRead.sequence)
+      : undefined
     const decided = headerFirst(sessionId, liveFound, liveFound.loopCount, newestRead, newestRead.header, older, lease, sections)
     if (decided !== undefined) return { ...decided, liveTierDegraded, skipped: [...skipped, ...decided.skipped] }
   }

@@ -303,17 +303,32 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       Effect.mapError(fromSqlError(`list snapshots of ${sessionId}`))
     )
 
-  const selectHeaders: SnapshotRows["selectHeaders"] = (sessionId: SessionId, limit: number) =>
-    sql<RawHeaderRow>`
-      SELECT session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms, checksum, header_checksum, loop_count
-        FROM session_snapshots
-       WHERE env = ${env} AND session_id = ${sessionId}
-       ORDER BY sequence DESC
-       LIMIT ${limit}`.pipe(
-      Effect.map((rows) =>
-        rows.map(headerRowOf)
-      ),
-      Effect.mapError(fromSqlError(`read the headers of ${sessionId}`))
+  const selectOlderCeiling: SnapshotRows["selectOlderCeiling"] = (sessionId: SessionId, limit: number) =>
+    sql<{
+      readonly newest_sequence: bigint | number | string | null
+      readonly loop_count: bigint | number | string | null
+      readonly fencing_token: bigint | number | string | null
+      readonly unsealed: bigint | number | string
+    }>`
+      WITH newest AS (
+        SELECT max(sequence) AS sequence FROM session_snapshots WHERE env = ${env} AND session_id = ${sessionId}
+      ), older AS (
+        SELECT s.loop_count, s.fencing_token, s.header_checksum
+          FROM session_snapshots s, newest n
+         WHERE s.env = ${env} AND s.session_id = ${sessionId} AND s.sequence < n.sequence
+         ORDER BY s.sequence DESC
+         LIMIT ${Number.isFinite(limit) ? limit : null}
+      )
+      SELECT (SELECT sequence FROM newest) AS newest_sequence, max(loop_count) AS loop_count, max(fencing_token) AS fencing_token,
+             count(*) FILTER (WHERE header_checksum IS NULL) AS unsealed
+        FROM older`.pipe(
+      Effect.map(([row]) => ({
+        newestSequence: row?.newest_sequence == null ? null : Number(row.newest_sequence),
+        loopCount: row?.loop_count == null ? null : Number(row.loop_count),
+        fencingToken: row?.fencing_token == null ? null : Number(row.fencing_token),
+        unsealed: Number(row?.unsealed ?? 0)
+      })),
+      Effect.mapError(fromSqlError(`read the older snapshots of ${sessionId}`))
     )
 
   const selectHighestSequence: SnapshotRows["selectHighestSequence"] = (sessionId: SessionId) =>
@@ -358,7 +373,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     insert,
     selectRecent,
     selectNewestOfEach,
-    selectHeaders,
+    selectOlderCeiling,
     selectListing,
     selectHighestSequence,
     cut

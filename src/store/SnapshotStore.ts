@@ -21,7 +21,6 @@ import {
   checkReadable,
   historyCutEvent,
   historyCuts,
-  type HeaderRow,
   type LedgerAppend,
   ledgerAppendOf,
   type NewSnapshotRow,
@@ -32,7 +31,6 @@ import {
   type SnapshotHeader,
   type SnapshotSection,
   summariesOf,
-  verifiedHeaderOf,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
@@ -43,6 +41,18 @@ import type { MemoryLedger } from "./TradeLedger.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 export type { SnapshotHeader } from "./internal/SnapshotRows.ts"
+
+/**
+ * The most the snapshots below a session's newest hold, by their columns (`null` when there are
+ * none), with how many of them have no sealed header (rows from before migration 0008), and the
+ * newest's sequence as this read saw it.
+ */
+export interface OlderCeiling {
+  readonly newestSequence: number | null
+  readonly loopCount: number | null
+  readonly fencingToken: number | null
+  readonly unsealed: number
+}
 
 /** What a listing says of one snapshot, without decoding its state. */
 export interface SnapshotSummary {
@@ -143,13 +153,11 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
    */
   readonly highestSequence: (sessionId: SessionId) => Effect.Effect<number, StoreError>
   /**
-   * The headers of the session's newest `limit` snapshots, newest first, each `undefined` where it
-   * does not hold (no seal, or a damaged one): what places them without reading their sections.
+   * The most the `limit` snapshots below the session's newest (by sequence) hold, by their columns:
+   * what a restore that trusts the newest's header weighs a fresher live state against. Read
+   * without their sections.
    */
-  readonly loadHeaders: (
-    sessionId: SessionId,
-    limit: number
-  ) => Effect.Effect<ReadonlyArray<{ readonly sequence: number; readonly header: SnapshotHeader | undefined }>, StoreError>
+  readonly olderCeiling: (sessionId: SessionId, limit: number) => Effect.Effect<OlderCeiling, StoreError>
   /** The snapshots of a session, newest first. */
   readonly listSnapshots: (sessionId: SessionId, limit?: number) => Effect.Effect<ReadonlyArray<SnapshotSummary>, StoreError>
   /**
@@ -197,8 +205,8 @@ export interface SnapshotRows {
   ) => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
   /** The newest row of every session of the env (its sections need not be read), newest session first. */
   readonly selectNewestOfEach: () => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
-  /** The session's newest `limit` rows, newest first, with the columns of their headers (sections need not be read). */
-  readonly selectHeaders: (sessionId: SessionId, limit: number) => Effect.Effect<ReadonlyArray<HeaderRow>, StoreError>
+  /** `SnapshotStore.olderCeiling` (`limit` may be infinite: every older row). */
+  readonly selectOlderCeiling: (sessionId: SessionId, limit: number) => Effect.Effect<OlderCeiling, StoreError>
   /** The session's rows newest first (sections need not be read). */
   readonly selectListing: (sessionId: SessionId, limit: number) => Effect.Effect<ReadonlyArray<SnapshotRow>, StoreError>
   /** The highest sequence below the safe integers (0 when none). */
@@ -318,8 +326,8 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     loadLatest,
     loadRecent,
     listSessions,
-    loadHeaders: storeOperation("SnapshotStore.loadHeaders")(function*(sessionId: SessionId, limit: number) {
-      return (yield* rows.selectHeaders(sessionId, Math.max(0, limit))).map((row) => ({ sequence: row.sequence, header: verifiedHeaderOf(row) }))
+    olderCeiling: storeOperation("SnapshotStore.olderCeiling")(function*(sessionId: SessionId, limit: number) {
+      return yield* rows.selectOlderCeiling(sessionId, Math.max(0, limit))
     }),
     listSnapshots: storeOperation("SnapshotStore.listSnapshots")(function*(sessionId: SessionId, limit = 100) {
       return summariesOf(yield* rows.selectListing(sessionId, limit))
@@ -382,7 +390,17 @@ export const memoryRows = (
         }
         return [...newest.values()].sort((a, b) => b.recordedAt - a.recordedAt || b.snapshotId - a.snapshotId)
       }),
-    selectHeaders: (sessionId, limit) => Effect.sync(() => ofSession(sessionId).slice(0, limit)),
+    selectOlderCeiling: (sessionId, limit) =>
+      Effect.sync(() => {
+        const [newest, ...older] = ofSession(sessionId)
+        const read = older.slice(0, limit)
+        return {
+          newestSequence: newest?.sequence ?? null,
+          loopCount: read.length === 0 ? null : Math.max(...read.map((row) => row.loopCount)),
+          fencingToken: read.length === 0 ? null : Math.max(...read.map((row) => row.fencingToken)),
+          unsealed: read.filter((row) => typeof row.headerChecksum !== "string").length
+        }
+      }),
     selectListing: (sessionId, limit) => Effect.sync(() => ofSession(sessionId).slice(0, limit)),
     selectHighestSequence: (sessionId) =>
       Effect.sync(() => ofSession(sessionId).find((row) => row.sequence < Number.MAX_SAFE_INTEGER)?.sequence ?? 0),

@@ -112,22 +112,18 @@ export const snapshotStoreContract = (backing: SnapshotBacking, options: { reado
         assert.deepStrictEqual(listing.map((s) => s.sequence), [5, 4, 3, 2, 1])
       }))
 
-    it.effect("loadHeaders: the newest headers without the sections, each only where its seal holds", () =>
+    it.effect("olderCeiling: the highest loop count and token below the newest, within a limit, without the sections", () =>
       Effect.gen(function*() {
         const store = yield* SnapshotStore
-        const raw = yield* RawSnapshots
-        const states = yield* sampleStates(session("headers01"), { count: 3, seed: 23 })
-        const ids = yield* saveAll(states)
-        const headers = yield* store.loadHeaders(session("headers01"), 2)
-        assert.deepStrictEqual(headers, [3, 2].map((sequence) => ({
-          sequence,
-          header: { sequence, fencingToken: 1, loopCount: states[sequence - 1]!.session.loopCount }
-        })))
-        // A section's damage is not the header's to see (decoding finds it); a rewritten sequence is.
-        yield* raw.setSection(ids[2]!, "session", { version: sessionVersion, ...states[2]!.session, campaignId: "" })
-        yield* raw.setSequence(ids[0]!, 77n)
-        const after = yield* store.loadHeaders(session("headers01"), 10)
-        assert.deepStrictEqual(after.map((h) => [h.sequence, h.header?.sequence]), [[77, undefined], [3, 3], [2, 2]])
+        const states = yield* sampleStates(session("ceiling01"), { count: 4, seed: 23 })
+        const loops = [100, 500, 300, 200]
+        yield* saveAll(states.map((state, i) => ({ ...state, session: { ...state.session, loopCount: loops[i]! } })))
+        assert.deepStrictEqual(yield* store.olderCeiling(session("ceiling01"), Number.POSITIVE_INFINITY), {
+          newestSequence: 4, loopCount: 500, fencingToken: 1, unsealed: 0
+        })
+        assert.strictEqual((yield* store.olderCeiling(session("ceiling01"), 1)).loopCount, 300, "only the one just below the newest")
+        assert.deepStrictEqual(yield* store.olderCeiling(session("ceiling01"), 0), { newestSequence: 4, loopCount: null, fencingToken: null, unsealed: 0 })
+        assert.deepStrictEqual(yield* store.olderCeiling(session("ceiling02"), 5), { newestSequence: null, loopCount: null, fencingToken: null, unsealed: 0 })
       }))
 
     it.effect("a reused sequence number is a WriteConflict and changes nothing", () =>
