@@ -60,7 +60,7 @@ const outcomeOf = (statement: string) =>
   })
 
 layer(roles, { timeout: "120 seconds" })("least privilege", (it) => {
-  it.effect("the runner role runs a session, restores it and runs retention through the CLI", () =>
+  it.effect("the runner role runs a session, restores it and runs snapshot retention, each cut recorded, even past a temporary table of its own", () =>
     Effect.gen(function*() {
       const env = { DATABASE_URL: urlAs(runnerLogin), REDIS_URL: Redacted.value(testRedisUrl), STATE_ENV: uniqueEnv("leastpriv") }
       const session = `sess_lp${suffix}`
@@ -69,9 +69,25 @@ layer(roles, { timeout: "120 seconds" })("least privilege", (it) => {
       const restored = runCli(["restore", "--session", session, "--dry-run", "--json"], env)
       assert.strictEqual(restored.status, 0, restored.stderr)
       assert.strictEqual(JSON.parse(restored.stdout.trim().split("\n").at(-1)!).state.session.loopCount, 30)
-      const cleanup = runCli(["cleanup", "--days", "0", "--keep", "1", "--yes", "--ledger-days", "0"], env)
-      assert.strictEqual(cleanup.status, 0, cleanup.stderr)
+      // A temporary table named as the events table must not take the record of the cut.
+      const cut = yield* Effect.gen(function*() {
+        const sql = yield* PgClient.PgClient
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql.unsafe("CREATE TEMP TABLE session_events (env text, session_id text, kind text, fencing_token bigint, loop_count bigint, detail jsonb)")
+          return yield* sql<{ removed: number }>`SELECT removed FROM cut_snapshot_history(0, 1, ${env.STATE_ENV})`
+        }))
+      }).pipe(Effect.provide(clientAs(runnerLogin)))
+      assert.isAbove(Number(cut[0]?.removed ?? 0), 0)
+      const sql = yield* PgClient.PgClient
+      const recorded = yield* sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM session_events WHERE env = ${env.STATE_ENV} AND session_id = ${session} AND kind = 'history_cut'`
+      assert.strictEqual(recorded[0]!.n, 1, "the cut is recorded in the real events table")
       assert.lengthOf(JSON.parse(runCli(["snapshots", "--session", session, "--json"], env).stdout.trim().split("\n").at(-1)!).snapshots, 1)
+      assert.strictEqual(runCli(["cleanup", "--days", "0", "--keep", "1", "--yes"], env).status, 0)
+      // The trade ledger's retention is the owner's alone.
+      const ledgerCut = runCli(["cleanup", "--days", "0", "--yes", "--ledger-days", "0"], env)
+      assert.notStrictEqual(ledgerCut.status, 0)
+      assert.include(ledgerCut.stderr, "permission denied for function cut_trade_ledger")
     }))
 
   it.effect("the runner role cannot drop, truncate, delete, rewrite or create anything itself", () =>
@@ -88,7 +104,8 @@ layer(roles, { timeout: "120 seconds" })("least privilege", (it) => {
         "UPDATE trade_ledger SET entry = '{}'::jsonb",
         "ALTER TABLE session_snapshots DROP COLUMN checksum",
         "CREATE TABLE intruder (x int)",
-        "DROP FUNCTION cut_snapshot_history(integer, integer, text, bigint[])"
+        "DROP FUNCTION cut_snapshot_history(integer, integer, text, bigint[])",
+        "SELECT * FROM cut_trade_ledger(0, 'anyone', false)"
       ]) {
         const outcome = yield* outcomeOf(statement).pipe(Effect.provide(clientAs(runnerLogin)))
         assert.include(["42501"], outcome, `${statement}: ${outcome}`)
