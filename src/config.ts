@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { Config, Duration, Option, Redacted, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Option, Redacted, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"
-import { postgresTlsProblem, readCaFile } from "./store/internal/Tls.ts"
+import { postgresTlsProblem, readCaFile, redisTlsProblem } from "./store/internal/Tls.ts"
 
 /**
  * The shortest lease: it is renewed every third of its life, so 1 second leaves a renewal
@@ -146,7 +146,7 @@ export interface PersistenceConfig {
 }
 
 /** Reads `PersistenceConfig`; a malformed value is a `ConfigError` naming the variable. */
-export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
+export const persistenceConfig: Config.Config<PersistenceConfig> = Config.flatMap(Config.all({
   databaseUrl: Config.option(connectionUrl("DATABASE_URL", postgresUrlProblem)),
   redisUrl: Config.option(connectionUrl("REDIS_URL", redisUrlProblem)),
   redisCaFile: Config.option(caFile("REDIS_CA_FILE")),
@@ -164,6 +164,12 @@ export const persistenceConfig: Config.Config<PersistenceConfig> = Config.all({
     maxLeaseTtl,
     "between 1 second (the lease is renewed every third of it) and 1 day"
   ).pipe(Config.withDefault(Duration.seconds(15)))
+}), (config) => {
+  // The live tier's URLs and its CA file, together: one choice of TLS for all of them.
+  const urls = config.redisClusterNodes.length > 0 ? config.redisClusterNodes : Option.toArray(config.redisUrl)
+  const problem = redisTlsProblem(urls.map((url) => Redacted.value(url)), Option.isSome(config.redisCaFile))
+  const variable = config.redisClusterNodes.length > 0 ? "REDIS_CLUSTER_NODES" : "REDIS_URL"
+  return problem === undefined ? Config.succeed(config) : Config.fail(new ConfigProvider.SourceError({ message: `${variable}: ${problem}` }))
 })
 
 /** Where the metrics exporter listens: no port, no exporter. */

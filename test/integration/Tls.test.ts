@@ -78,7 +78,8 @@ layer(servers, { timeout: "120 seconds", excludeTestServices: true })("TLS to bo
       const restored = runCli(["restore", "--session", session, "--dry-run", "--json"], env)
       assertRun(restored, 0)
       assert.strictEqual(JSON.parse(restored.stdout.trim().split("\n").at(-1)!).state.session.loopCount, 5)
-      assertRun(runCli(["sessions"], { ...env, REDIS_CLUSTER_NODES: nodes("redis") }), 4, "cannot connect to redis")
+      const { REDIS_CA_FILE: _ca, ...plain } = env
+      assertRun(runCli(["sessions"], { ...plain, REDIS_CLUSTER_NODES: nodes("redis") }), 4, "cannot connect to redis")
     }))
 
   it.effect("a CA that did not sign the server's certificate is refused, naming the cause and the setting; so is a certificate for another host", () =>
@@ -105,7 +106,8 @@ layer(servers, { timeout: "120 seconds", excludeTestServices: true })("TLS to bo
     Effect.gen(function*() {
       const s = yield* Servers
       const env = verified(s)
-      assertRun(runCli(["sessions"], { ...env, REDIS_URL: `redis://127.0.0.1:${s.redisPort}` }), 4, "use a rediss: URL")
+      const { REDIS_CA_FILE: _ca, ...plain } = env
+      assertRun(runCli(["sessions"], { ...plain, REDIS_URL: `redis://127.0.0.1:${s.redisPort}` }), 4, "use a rediss: URL")
       for (const query of ["", "?sslmode=disable"]) {
         assertRun(runCli(["sessions"], { ...env, DATABASE_URL: s.postgresUrl(query) }), 6, "no encryption", "give DATABASE_URL sslmode=verify-full")
       }
@@ -120,7 +122,14 @@ layer(servers, { timeout: "120 seconds", excludeTestServices: true })("TLS to bo
         [{ DATABASE_URL: database("?sslmode=sometimes") }, "DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full"],
         [{ DATABASE_URL: database("?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem") }, "sslrootcert: cannot read the CA file /nonexistent/ca.pem (ENOENT)"],
         [{ DATABASE_URL: database(`?sslmode=disable&sslrootcert=${s.certs.caFile}`) }, "sslrootcert is only used with sslmode=require, verify-ca or verify-full"],
-        [{ REDIS_CA_FILE: s.certs.keyFile }, `REDIS_CA_FILE: the CA file ${s.certs.keyFile} holds no PEM certificate`]
+        [{ REDIS_CA_FILE: s.certs.keyFile }, `REDIS_CA_FILE: the CA file ${s.certs.keyFile} holds no PEM certificate`],
+        // What the driver would ignore, and connect in plain text: refused, as libpq refuses it.
+        [{ DATABASE_URL: database("?SSLMODE=verify-full") }, `DATABASE_URL: unknown parameter "SSLMODE"`],
+        [{ DATABASE_URL: database("?ssl=true") }, `DATABASE_URL: unknown parameter "ssl"`],
+        [{ DATABASE_URL: database("?sslmode=disable&sslmode=verify-full") }, `DATABASE_URL: parameter "sslmode" given twice`],
+        [{ REDIS_URL: `redis://127.0.0.1:${s.redisPort}` }, "REDIS_URL: REDIS_CA_FILE is only used with rediss: URLs"],
+        [{ REDIS_CLUSTER_NODES: `rediss://127.0.0.1:${s.clusterPorts[0]},redis://127.0.0.1:${s.clusterPorts[1]}` }, "REDIS_CLUSTER_NODES: the nodes mix redis: and rediss:"],
+        [{ REDIS_CLUSTER_NODES: `rediss://a:pw1@127.0.0.1:${s.clusterPorts[0]},rediss://a:pw2@127.0.0.1:${s.clusterPorts[1]}` }, "the nodes' users or passwords differ"]
       ]
       for (const [changed, says] of cases) {
         const run = runCli(["sessions"], { ...env, ...changed })

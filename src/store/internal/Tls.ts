@@ -33,8 +33,20 @@ export const readCaFile = (path: string): { readonly ca: string } | { readonly p
   return text.includes("-----BEGIN CERTIFICATE-----") ? { ca: text } : { problem: `the CA file ${path} holds no PEM certificate` }
 }
 
-/** What is wrong with the TLS settings of a PostgreSQL URL, if anything (said without the URL). */
+/**
+ * The query parameters a PostgreSQL URL may hold: those the driver reads, and `sslrootcert`. Like
+ * libpq, anything else is refused: the driver would ignore it silently (`ssl=true`, `SSLMODE=...`
+ * would connect in plain text).
+ */
+const postgresParameters = ["host", "port", "user", "password", "dbname", "application_name", "options", "connect_timeout", "sslmode", "sslrootcert"]
+
+/** What is wrong with the TLS settings (and the parameters) of a PostgreSQL URL, if anything (said without the URL). */
 export const postgresTlsProblem = (url: URL): string | undefined => {
+  const names = [...url.searchParams.keys()]
+  const unknown = names.filter((name) => !postgresParameters.includes(name))
+  if (unknown.length > 0) return `unknown parameter ${unknown.map((name) => JSON.stringify(name)).join(", ")} (known: ${postgresParameters.join(", ")})`
+  const twice = names.filter((name, i) => names.indexOf(name) !== i)
+  if (twice.length > 0) return `parameter ${JSON.stringify(twice[0])} given twice`
   const mode = url.searchParams.get("sslmode")
   if (mode !== null && !(sslModes as ReadonlyArray<string>).includes(mode)) return `sslmode must be one of ${sslModes.join(", ")}, got ${JSON.stringify(mode)}`
   const rootCert = url.searchParams.get("sslrootcert")
@@ -66,6 +78,20 @@ export const postgresTls = (text: string): ConnectionOptions | undefined => {
     default:
       return undefined
   }
+}
+
+/**
+ * What is wrong with the TLS settings of the Redis URLs (one server, or a cluster's nodes), if
+ * anything: the nodes of one cluster must agree on TLS and on their user and password (the
+ * connection takes them from the first), and a CA file is for `rediss:` only.
+ */
+export const redisTlsProblem = (urls: ReadonlyArray<string>, caFile: boolean): string | undefined => {
+  const parsed = urls.map((text) => new URL(text))
+  const schemes = new Set(parsed.map((url) => url.protocol))
+  if (schemes.size > 1) return "the nodes mix redis: and rediss: (all of them must be TLS, or none)"
+  if (new Set(parsed.map((url) => `${url.username}:${url.password}`)).size > 1) return "the nodes' users or passwords differ (a cluster takes one)"
+  if (caFile && !schemes.has("rediss:")) return "REDIS_CA_FILE is only used with rediss: URLs"
+  return undefined
 }
 
 /** The TLS options of a Redis URL: `undefined` for `redis:`, verified TLS for `rediss:` (against `ca` when given). */
