@@ -8,9 +8,13 @@
  * `PING`, `QUIT`, `CLIENT INFO`, `SELECT`), the reads and writes of its
  * scripts (`GET`, `SET`, `DEL`, `TYPE`, `STRLEN`, `HGETALL`, `HSET`, `HDEL`,
  * `MEMORY USAGE`), the scripts themselves (`EVAL`, `EVALSHA`, `SCRIPT LOAD`),
- * listing (`SCAN`) and a cluster's topology (`CLUSTER SLOTS`, `CLUSTER
- * SHARDS`, `READONLY`). No key outside the prefix, no administration, no
- * `KEYS`, `FLUSHALL` or `CONFIG`.
+ * listing (`SCAN`) and a cluster's topology and ready check (`CLUSTER SLOTS`,
+ * `CLUSTER SHARDS`, `CLUSTER INFO`, `CLIENT SETNAME`, `READONLY`). No key
+ * outside the prefix, no administration, no `KEYS`, `FLUSHALL` or `CONFIG`.
+ * What it does not hide: `SCAN` lists the names of every key (not their
+ * values), and `SELECT` reaches the prefix in every database of the server
+ * (give the project a server, or an ACL of its own per database, to keep
+ * them apart).
  *
  * @module
  */
@@ -24,7 +28,7 @@ export const liveCommands: ReadonlyArray<string> = [
   "get", "set", "del", "type", "strlen", "hgetall", "hset", "hdel", "memory|usage",
   "eval", "evalsha", "script|load",
   "scan",
-  "cluster|slots", "cluster|shards", "readonly"
+  "cluster|slots", "cluster|shards", "cluster|info", "client|setname", "readonly"
 ]
 
 /** The ACL rules of the live tier's user, after `ACL SETUSER <name> on ><password>`. */

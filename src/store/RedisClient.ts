@@ -114,11 +114,19 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
         client.on("error", (error) => {
           lastError = error
         })
+        // A cluster whose ready check keeps failing (a refused CLUSTER INFO, a cluster not ok) never
+        // settles its connect: it is given up after the connect timeout, three times over.
+        let timer: NodeJS.Timeout | undefined
+        const givenUp = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no ready connection within ${connectTimeout * 3} ms`)), connectTimeout * 3)
+        })
         try {
-          await client.connect()
+          await Promise.race([client.connect(), givenUp])
         } catch (error) {
           client.disconnect()
           throw lastError ?? error
+        } finally {
+          clearTimeout(timer)
         }
         return client
       },

@@ -3,9 +3,11 @@
  * (the project's key prefix, the commands the live tier sends) on a private
  * redis-server runs a session, resumes it, restores it and lists what an
  * import would take; it cannot read or write any other key, nor administer
- * the server.
+ * the server. The same user on every node of a Redis Cluster runs and
+ * restores a session there.
  */
-import { assert, it } from "@effect/vitest"
+import { afterAll, assert, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
 import { Effect, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomInt } from "node:crypto"
@@ -13,6 +15,7 @@ import { readFileSync } from "node:fs"
 import { liveAclRules } from "../../src/store/RedisAcl.ts"
 import { runCli } from "../support/Cli.ts"
 import { privateRedis } from "../support/PrivateRedis.ts"
+import { sharedRedisCluster, stopSharedRedisCluster } from "../support/PrivateRedisCluster.ts"
 import { testDatabaseUrl, uniqueEnv } from "../support/Services.ts"
 
 const password = `acl-pw-${randomInt(1e9)}`
@@ -64,3 +67,24 @@ it("the README gives the same rules", () => {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
   assert.include(readme, `ACL SETUSER arbitrage_state on >PASSWORD ${liveAclRules.join(" ")}`)
 })
+
+afterAll(() => stopSharedRedisCluster())
+
+it.live("the same ACL user on every node of a Redis Cluster runs a session and restores it (the cluster's ready check included)", () =>
+  Effect.gen(function*() {
+    const { ports } = yield* sharedRedisCluster
+    for (const port of ports) {
+      const set = spawnSync("redis-cli", ["-p", String(port), "ACL", "SETUSER", "arbitrage_state", "on", `>${password}`, ...liveAclRules], { encoding: "utf8" })
+      assert.strictEqual(set.stdout.trim(), "OK", set.stderr)
+    }
+    const env = {
+      DATABASE_URL: Redacted.value(testDatabaseUrl),
+      REDIS_CLUSTER_NODES: ports.map((port) => `redis://arbitrage_state:${password}@127.0.0.1:${port}`).join(","),
+      STATE_ENV: uniqueEnv("redisaclc")
+    }
+    const session = `sess_aclc${randomInt(1e9).toString(36)}`
+    for (const args of [["run", "--mode", "clean", "--session", session, "--loops", "20", "--seed", "4"], ["restore", "--session", session, "--dry-run"], ["health"]]) {
+      const run = runCli(args, env)
+      assert.strictEqual(run.status, 0, `${args.join(" ")}: ${run.stderr}${run.stdout}`)
+    }
+  }), 120_000)
