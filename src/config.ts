@@ -1,6 +1,7 @@
 /**
  * The one place that reads the environment: the persistence stack's settings
- * (`persistenceConfig`) and the metrics exporter's (`metricsExporterConfig`).
+ * (`persistenceConfig`), the metrics exporter's (`metricsExporterConfig`),
+ * `import-d70`'s Redis (`d70RedisUrlConfig`) and the tests' crash point.
  * `settings` lists every variable read here with its meaning and default; the
  * CLI's root help (`npm run cli -- --help`) prints it, and a test holds it to
  * what the two configs actually read.
@@ -120,12 +121,16 @@ export const settings: ReadonlyArray<Setting> = [
   { variable: "LEASE_TTL", meaning: "life of a session lease without renewal (a dead runner's session is free after it), 1 second to 1 day", default: "15 seconds" },
   { variable: "METRICS_PROMETHEUS_PORT", meaning: "serve the metrics as Prometheus text at http://HOST:PORT/metrics, 1 to 65535", default: "off" },
   { variable: "METRICS_PROMETHEUS_HOST", meaning: "the address the metrics are served on", default: "127.0.0.1" },
+  { variable: "D70_REDIS_URL", meaning: "import-d70: the D70 deployment's Redis, when --redis-url is not given (never printed)", default: "none" },
   {
     variable: "ARBITRAGE_STATE_CRASH_AT",
     meaning: "for tests: a live run kills itself with SIGKILL at this stage of an order's life (STAGE or STAGE:N, the Nth time)",
     default: "never"
   }
 ]
+
+/** For `import-d70`: the D70 deployment's Redis, when `--redis-url` does not name it (a command line shows a password to `ps`). */
+export const d70RedisUrlConfig: Config.Config<Option.Option<string>> = Config.option(Config.String("D70_REDIS_URL"))
 
 /** For tests: where a live run kills itself (`STAGE` or `STAGE:N`, the Nth time it reaches STAGE). */
 export const crashPointConfig: Config.Config<Option.Option<string>> = Config.option(Config.String("ARBITRAGE_STATE_CRASH_AT"))

@@ -264,6 +264,16 @@ describe("import-d70", () => {
       assert.include(run.stderr, message)
       assert.notInclude(run.stderr + run.stdout, "hunter2")
     }
+    // The URL from the environment (off the command line, which ps and npm's banner show).
+    const fromEnvironment = runCli(["import-d70", "--env", "test"], { ...env, D70_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" })
+    assert.strictEqual(fromEnvironment.status, 2)
+    assert.include(fromEnvironment.stderr, "D70_REDIS_URL must be a redis: or rediss: URL")
+    assert.notInclude(fromEnvironment.stderr + fromEnvironment.stdout, "hunter2")
+    const neither = runCli(["import-d70", "--env", "test"], env)
+    assert.strictEqual(neither.status, 2)
+    assert.include(neither.stderr, "give the D70 Redis: D70_REDIS_URL, or --redis-url")
+    const found = runCli(["import-d70", "--env", `none${randomInt(1e9)}`], { ...env, D70_REDIS_URL: redisUrl })
+    assert.include(found.stderr, "nothing to import", "D70_REDIS_URL is the Redis read")
   })
 })
 

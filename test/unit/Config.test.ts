@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
-import { crashPointConfig, metricsExporterConfig, persistenceConfig, settings } from "../../src/config.ts"
+import { crashPointConfig, d70RedisUrlConfig, metricsExporterConfig, persistenceConfig, settings } from "../../src/config.ts"
 
 /** The variables `config` asks for, read from an empty environment (every one falls back to its default). */
 const variablesRead = <A>(config: Effect.Effect<A, unknown>) =>
@@ -25,7 +25,8 @@ describe("settings", () => {
       const read = new Set([
         ...(yield* variablesRead(persistenceConfig)),
         ...(yield* variablesRead(metricsExporterConfig)),
-        ...(yield* variablesRead(crashPointConfig))
+        ...(yield* variablesRead(crashPointConfig)),
+        ...(yield* variablesRead(d70RedisUrlConfig))
       ])
       assert.sameMembers(settings.map((setting) => setting.variable), [...read])
       assert.includeMembers([...read], ["DATABASE_URL", "LEASE_TTL", "METRICS_PROMETHEUS_PORT", "METRICS_PROMETHEUS_HOST"])

@@ -1,5 +1,5 @@
 /**
- * `import-d70 --redis-url URL --env ENV [--session ID] [--campaign PRESET]
+ * `import-d70 --env ENV [--redis-url URL] [--session ID] [--campaign PRESET]
  * [--accept-lost-trades] [--dry-run] [--json]`: takes over the sessions of a
  * running D70 deployment (see `adoption/D70Import.ts`). Each valid session
  * becomes the first durable snapshot of the same session id in this
@@ -12,7 +12,7 @@
 import { Console, Effect, Option, Redacted } from "effect"
 import { Command, Flag } from "effect/cli"
 import { type D70SessionImport, importSessions, isD70Env } from "../../adoption/D70Import.ts"
-import { persistenceConfig, redisUrlProblem } from "../../config.ts"
+import { d70RedisUrlConfig, persistenceConfig, redisUrlProblem } from "../../config.ts"
 import { campaignNamed, campaigns } from "../../runner/Campaign.ts"
 import { defaultHolder } from "../../session/Session.ts"
 import { redactPasswords } from "../../store/internal/ConnectionString.ts"
@@ -57,7 +57,11 @@ export const importD70 = Command.make(
   {
     redisUrl: Flag.String("redis-url").pipe(
       Flag.withMetavar("URL"),
-      Flag.withDescription("The D70 deployment's Redis, a redis: or rediss: URL (read only; a password in it is never printed)")
+      Flag.withDescription(
+        "The D70 deployment's Redis, a redis: or rediss: URL, read only (default: D70_REDIS_URL; prefer it for a URL with a password, " +
+          "which a command line shows to ps and npm prints in its banner; this command never prints it)"
+      ),
+      Flag.optional
     ),
     env: Flag.String("env").pipe(
       Flag.withMetavar("ENV"),
@@ -76,9 +80,16 @@ export const importD70 = Command.make(
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Read and decode, write nothing: what would be imported"), Flag.withDefault(false)),
     json: jsonFlag
   },
-  Effect.fn(function*({ acceptLostTrades, campaign, dryRun, env, json, redisUrl, session }) {
+  Effect.fn(function*({ acceptLostTrades, campaign, dryRun, env, json, redisUrl: given, session }) {
+    const fromEnvironment = yield* d70RedisUrlConfig
+    const [redisUrl, named] = Option.isSome(given)
+      ? [given.value, "--redis-url"]
+      : Option.isSome(fromEnvironment)
+      ? [fromEnvironment.value, "D70_REDIS_URL"]
+      : [undefined, "--redis-url"]
+    if (redisUrl === undefined) return yield* ExitCode.fail(ExitCode.badArguments, "give the D70 Redis: D70_REDIS_URL, or --redis-url")
     const problem = redisUrlProblem(redisUrl)
-    if (problem !== undefined) return yield* ExitCode.fail(ExitCode.badArguments, `--redis-url ${problem}`)
+    if (problem !== undefined) return yield* ExitCode.fail(ExitCode.badArguments, `${named} ${problem}`)
     if (!isD70Env(env)) return yield* ExitCode.fail(ExitCode.badArguments, `--env takes D70's env name (letters, digits, _, . or -), got ${JSON.stringify(env)}`)
     if (Option.isSome(campaign) && campaignNamed(campaign.value) === undefined) {
       return yield* ExitCode.fail(ExitCode.badArguments, `--campaign ${campaign.value} is not a preset: ${Object.keys(campaigns).join(", ")}`)
