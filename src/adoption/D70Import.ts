@@ -151,7 +151,7 @@ const stringsAt = (values: ReadonlyArray<unknown>, key: string): Array<string> =
 
 /** The presets whose symbols take in every one of `symbols`. */
 const presetsTrading = (symbols: ReadonlyArray<string>): Array<string> =>
-  Object.values(campaigns).filter((preset) => symbols.every((symbol) => (preset.symbols as ReadonlyArray<string>).includes(symbol))).map((preset) => preset.id)
+  Object.values(campaigns).filter((preset) => symbols.every((symbol) => preset.symbols.some((traded) => traded === symbol))).map((preset) => preset.id)
 
 /**
  * Decodes a D70 session's four texts into this project's state, or says why it cannot: missing or
@@ -210,7 +210,7 @@ export const decodeD70Session = (
       `${options.campaign === undefined ? "its campaign" : "the campaign given"} ${JSON.stringify(chosen)} is not a preset here (${Object.keys(campaigns).join(", ")}): ${fits}`
     )
   } else {
-    const strangers = symbols.filter((symbol) => !(campaign.symbols as ReadonlyArray<string>).includes(symbol))
+    const strangers = symbols.filter((symbol) => !campaign.symbols.some((traded) => traded === symbol))
     if (strangers.length > 0) {
       refusals.push(`it has open trades on ${strangers.join(", ")}, which campaign ${campaign.id} does not trade (${campaign.symbols.join(", ")}): ${fits}`)
     } else if (options.campaign !== undefined && options.campaign !== theirs) {

@@ -21,6 +21,7 @@
  */
 import { PGlite } from "@electric-sql/pglite"
 import fs from "node:fs"
+import { Server as NetServer } from "node:net"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
@@ -79,13 +80,13 @@ const serve = (dataDir: string | undefined) =>
         }
         const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 })
         await server.start()
-        const address = (server as unknown as { server?: { address(): { port: number } | string | null } }).server?.address()
-        if (address === null || address === undefined || typeof address === "string") {
+        const port = listeningPort(server)
+        if (port === undefined) {
           await server.stop()
           await db.close()
           throw new Error("the socket server did not report its port")
         }
-        return { db, server, port: address.port }
+        return { db, server, port }
       },
       catch: (cause) => StoreError.failure("postgres", `embedded database did not start: ${(cause as Error).message}`)
     }),
@@ -96,6 +97,18 @@ const serve = (dataDir: string | undefined) =>
   )
 
 /** A `PgClient` (and `SqlClient`) on an embedded PostgreSQL. */
+
+/**
+ * The port the socket server chose (it was asked for port 0): its `net.Server` is a private field,
+ * walked to at run time with every step checked, so that a release that moves it fails here, loudly.
+ */
+const listeningPort = (socketServer: object): number | undefined => {
+  const inner: unknown = Reflect.get(socketServer, "server")
+  if (!(inner instanceof NetServer)) return undefined
+  const address = inner.address()
+  return address !== null && typeof address === "object" ? address.port : undefined
+}
+
 export const layer = (options: EmbeddedPostgresOptions): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError> =>
   Layer.unwrap(Effect.gen(function*() {
     if (options.dataDir !== undefined) yield* DataDirLock.acquire(options.dataDir)

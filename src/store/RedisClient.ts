@@ -11,6 +11,7 @@
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis as IORedis } from "ioredis"
 import { redactPasswords } from "./internal/ConnectionString.ts"
+import { errorCodeOf } from "./internal/ErrorCode.ts"
 import { certificateFailure, redisTls } from "./internal/Tls.ts"
 import { StoreError } from "./StoreError.ts"
 
@@ -51,7 +52,7 @@ const isConnectionFailure = (cause: unknown): boolean => {
   if (!(cause instanceof Error)) return true
   if (cause.name === "ReplyError") return false
   return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Command timed out|Stream isn't writeable|connect|MaxRetriesPerRequest/i
-    .test(`${(cause as NodeJS.ErrnoException).code ?? ""} ${cause.message}`)
+    .test(`${errorCodeOf(cause) ?? ""} ${cause.message}`)
 }
 
 /** The password of a node URL, when it has one. */
@@ -132,7 +133,7 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
       },
       catch: (cause) => {
         const plain = new URL(Redacted.value(options.clusterNodes?.[0] ?? options.url)).protocol === "redis:"
-        const reset = cause instanceof Error && (cause as NodeJS.ErrnoException).code === "ECONNRESET"
+        const reset = errorCodeOf(cause) === "ECONNRESET"
         return StoreError.unreachable(
           "redis",
           `cannot connect to redis: ${describe(cause)}${reset && plain ? " (a server that speaks TLS only resets a plain connection: if it does, use a rediss: URL)" : ""}`
@@ -146,7 +147,7 @@ export const make = Effect.fnUntraced(function*(options: RedisClientOptions) {
   const wanted = Number(new URL(Redacted.value(options.url)).pathname.slice(1) || "0")
   if (!(client instanceof Cluster) && wanted !== 0) {
     const info = yield* Effect.tryPromise({
-      try: () => client.call("CLIENT", "INFO") as Promise<string>,
+      try: () => client.call("CLIENT", "INFO"),
       catch: (cause) => StoreError.unreachable("redis", `cannot connect to redis: ${describe(cause)}`)
     })
     const db = /\bdb=(\d+)/.exec(String(info))?.[1]

@@ -18,6 +18,7 @@
  */
 import { readFileSync } from "node:fs"
 import type { ConnectionOptions } from "node:tls"
+import { errorCodeOf } from "./ErrorCode.ts"
 
 /** The `sslmode`s PostgreSQL clients know. */
 export const sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const
@@ -28,7 +29,7 @@ export const readCaFile = (path: string): { readonly ca: string } | { readonly p
   try {
     text = readFileSync(path, "utf8")
   } catch (error) {
-    return { problem: `cannot read the CA file ${path} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` }
+    return { problem: `cannot read the CA file ${path} (${errorCodeOf(error) ?? "unreadable"})` }
   }
   return text.includes("-----BEGIN CERTIFICATE-----") ? { ca: text } : { problem: `the CA file ${path} holds no PEM certificate` }
 }
@@ -48,7 +49,7 @@ export const postgresTlsProblem = (url: URL): string | undefined => {
   const twice = names.filter((name, i) => names.indexOf(name) !== i)
   if (twice.length > 0) return `parameter ${JSON.stringify(twice[0])} given twice`
   const mode = url.searchParams.get("sslmode")
-  if (mode !== null && !(sslModes as ReadonlyArray<string>).includes(mode)) return `sslmode must be one of ${sslModes.join(", ")}, got ${JSON.stringify(mode)}`
+  if (mode !== null && !sslModes.some((known) => known === mode)) return `sslmode must be one of ${sslModes.join(", ")}, got ${JSON.stringify(mode)}`
   const rootCert = url.searchParams.get("sslrootcert")
   if (rootCert === null) return undefined
   if (mode === null || mode === "disable" || mode === "allow" || mode === "prefer") {
@@ -114,7 +115,7 @@ const certificateProblems: Record<string, string> = {
 /** The first error in `cause`'s chain that is a certificate failure, in words with `caSetting` named; `undefined` when none is. */
 export const certificateFailure = (cause: unknown, caSetting: string): string | undefined => {
   for (let at: unknown = cause, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
-    const code = (at as NodeJS.ErrnoException).code
+    const code = errorCodeOf(at)
     const problem = code === undefined ? undefined : certificateProblems[code]
     if (problem !== undefined) return `TLS refused the server: ${problem} (${code}); ${caSetting} names the CA to trust`
   }
