@@ -10,7 +10,7 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { spawn } from "node:child_process"
-import { randomInt } from "node:crypto"
+import { randomBytes, randomInt } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -21,8 +21,9 @@ import { privateRedis } from "../support/PrivateRedis.ts"
 import { testDatabaseUrl, uniqueEnv } from "../support/Services.ts"
 
 // The suite's PostgreSQL trusts local connections: a password in the URL is sent, and ignored.
-const databasePassword = `pg-Secret-${randomInt(1e9)}`
-const redisPassword = `redis-Secret-${randomInt(1e9)}`
+// Their distinctive parts are 12 hex digits behind letters no output holds by chance.
+const databasePassword = `pg-Secret-Qz${randomBytes(6).toString("hex")}`
+const redisPassword = `redis-Secret-Qz${randomBytes(6).toString("hex")}`
 
 /** What must appear nowhere: each password, its percent-encoded form, and its distinctive part. */
 const secrets = [databasePassword, redisPassword].flatMap((secret) => [secret, encodeURIComponent(secret), secret.split("-").at(-1)!])
