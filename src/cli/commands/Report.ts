@@ -24,6 +24,6 @@ export const report = Command.make(
     yield* fs.writeFileString(out, SessionReport.render(data)).pipe(
       Effect.catch((error) => ExitCode.fail(ExitCode.badArguments, `cannot write ${out}: ${error.message}`))
     )
-    yield* Console.log(`wrote ${out}: ${data.snapshots.length} snapshots, ${data.events.length} events`)
+    yield* Console.log(`wrote ${out}: ${SessionReport.plural(data.snapshots.length, "snapshot")}, ${SessionReport.plural(data.events.length, "event")}`)
   })
 ).pipe(Command.withDescription("Write a self-contained HTML report of a session"))
