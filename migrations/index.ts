@@ -11,6 +11,7 @@ import customSections from "./0006_custom_sections.ts"
 import tradeLedger from "./0007_trade_ledger.ts"
 import snapshotHeaders from "./0008_snapshot_headers.ts"
 import runnerRole from "./0009_runner_role.ts"
+import snapshotSeals from "./0010_snapshot_seals.ts"
 
 /** Migrations by `NNNN_name`, as `effect/sql` Migrator's `fromRecord` expects. */
 export const migrations = {
@@ -22,5 +23,6 @@ export const migrations = {
   "0006_custom_sections": customSections,
   "0007_trade_ledger": tradeLedger,
   "0008_snapshot_headers": snapshotHeaders,
-  "0009_runner_role": runnerRole
+  "0009_runner_role": runnerRole,
+  "0010_snapshot_seals": snapshotSeals
 }

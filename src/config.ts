@@ -11,9 +11,11 @@
  *
  * @module
  */
-import { Config, ConfigProvider, Duration, Option, Redacted, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Option, Redacted, Result, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"
+import { readFileSync } from "node:fs"
 import { postgresTlsProblem, readCaFile, redisTlsProblem } from "./store/internal/Tls.ts"
+import { parseStateKeys, type StateProtection } from "./store/StateProtection.ts"
 
 /**
  * The shortest lease: it is renewed every third of its life, so 1 second leaves a renewal
@@ -113,6 +115,13 @@ export const settings: ReadonlyArray<Setting> = [
   { variable: "REDIS_URL", meaning: "Redis for the live state, a redis: or rediss: URL (never printed)", default: "in memory" },
   { variable: "REDIS_CA_FILE", meaning: "the CA (PEM) a rediss: server's certificate is verified against", default: "the system's CAs" },
   { variable: "REDIS_CLUSTER_NODES", meaning: "a Redis Cluster for the live state instead: node URLs, comma-separated", default: "none" },
+  {
+    variable: "STATE_KEYS",
+    meaning: "keys that seal every snapshot and live state against forgery: ID:BASE64-SECRET (32+ bytes), comma-separated, newest last (never printed)",
+    default: "none: state is not sealed"
+  },
+  { variable: "STATE_KEYS_FILE", meaning: "a file holding STATE_KEYS instead, one key a line", default: "none" },
+  { variable: "STATE_ENCRYPTION", meaning: "aes-256-gcm: store every section encrypted under the newest key (needs STATE_KEYS); off", default: "off" },
   { variable: "STATE_ENV", meaning: "namespace of keys and rows (dev, test, prod, ...)", default: "dev" },
   { variable: "SNAPSHOT_INTERVAL", meaning: "time between periodic snapshots, 1 second to 1 day", default: "5 minutes" },
   { variable: "PG_MAX_CONNECTIONS", meaning: "PostgreSQL pool size, at least 1", default: "10" },
@@ -148,7 +157,39 @@ export interface PersistenceConfig {
   readonly pgliteDataDir: string
   readonly migrateOnStart: boolean
   readonly leaseTtl: Duration.Duration
+  /** The keys state is sealed (and maybe encrypted) with; `None`: state is neither. */
+  readonly protection: Option.Option<StateProtection>
 }
+
+/** The keys of `STATE_KEYS` or `STATE_KEYS_FILE` (not both), and `STATE_ENCRYPTION`. */
+const protectionConfig: Config.Config<Option.Option<StateProtection>> = Config.flatMap(
+  Config.all({
+    inline: Config.option(Config.Redacted("STATE_KEYS")),
+    file: Config.option(Config.String("STATE_KEYS_FILE")),
+    encryption: Config.schema(Schema.Literals(["off", "aes-256-gcm"]), "STATE_ENCRYPTION").pipe(Config.withDefault("off" as const))
+  }),
+  ({ encryption, file, inline }) => {
+    const refuse = (message: string) => Config.fail(new ConfigProvider.SourceError({ message }))
+    if (Option.isSome(inline) && Option.isSome(file)) return refuse("STATE_KEYS and STATE_KEYS_FILE are both set: set one")
+    let text: string | undefined
+    let variable = "STATE_KEYS"
+    if (Option.isSome(inline)) text = Redacted.value(inline.value)
+    if (Option.isSome(file)) {
+      variable = "STATE_KEYS_FILE"
+      try {
+        text = readFileSync(file.value, "utf8")
+      } catch (error) {
+        return refuse(`STATE_KEYS_FILE: cannot read ${file.value}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`)
+      }
+    }
+    if (text === undefined) {
+      return encryption === "off" ? Config.succeed(Option.none()) : refuse("STATE_ENCRYPTION=aes-256-gcm needs STATE_KEYS (or STATE_KEYS_FILE): there is no key to encrypt with")
+    }
+    const keys = parseStateKeys(text)
+    if (Result.isFailure(keys)) return refuse(`${variable}: ${keys.failure}`)
+    return Config.succeed(Option.some({ keys: keys.success, encrypt: encryption === "aes-256-gcm" }))
+  }
+)
 
 /** Reads `PersistenceConfig`; a malformed value is a `ConfigError` naming the variable. */
 export const persistenceConfig: Config.Config<PersistenceConfig> = Config.flatMap(Config.all({
@@ -168,7 +209,8 @@ export const persistenceConfig: Config.Config<PersistenceConfig> = Config.flatMa
     minLeaseTtl,
     maxLeaseTtl,
     "between 1 second (the lease is renewed every third of it) and 1 day"
-  ).pipe(Config.withDefault(Duration.seconds(15)))
+  ).pipe(Config.withDefault(Duration.seconds(15))),
+  protection: protectionConfig
 }), (config) => {
   // The live tier's URLs and its CA file, together: one choice of TLS for all of them.
   const urls = config.redisClusterNodes.length > 0 ? config.redisClusterNodes : Option.toArray(config.redisUrl)

@@ -46,9 +46,21 @@ export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()("Ch
   message: Schema.String
 }) {}
 
+/** The state's seal is missing, names a key that is not configured, or does not match (see `StateProtection`). */
+export class NotAuthentic extends Schema.TaggedError<NotAuthentic>()("NotAuthentic", {
+  part: StatePart,
+  message: Schema.String
+}) {}
+
+/** A section is encrypted and cannot be opened: no key, not the key it was encrypted under, or damaged. */
+export class CannotDecrypt extends Schema.TaggedError<CannotDecrypt>()("CannotDecrypt", {
+  part: StatePart,
+  message: Schema.String
+}) {}
+
 /** A persisted value could not be decoded or encoded; never retryable, since the bytes will not change by themselves. */
 export class StateCodecError extends Schema.TaggedError<StateCodecError>()("StateCodecError", {
-  reason: Schema.Union([MalformedJson, UnsupportedVersion, InvalidValue, ChecksumMismatch])
+  reason: Schema.Union([MalformedJson, UnsupportedVersion, InvalidValue, ChecksumMismatch, NotAuthentic, CannotDecrypt])
 }) {
   override get message(): string {
     return this.reason.message
@@ -57,6 +69,16 @@ export class StateCodecError extends Schema.TaggedError<StateCodecError>()("Stat
   /** A value that breaks its Schema or an invariant; `message` should name the path. */
   static invalid(part: StatePart, message: string): StateCodecError {
     return new StateCodecError({ reason: new InvalidValue({ part, message }) })
+  }
+
+  /** A state refused as not authentic; `message` says why ("not authentic: ..."). */
+  static notAuthentic(part: StatePart, message: string): StateCodecError {
+    return new StateCodecError({ reason: new NotAuthentic({ part, message }) })
+  }
+
+  /** A section that does not decrypt; `message` says why ("cannot decrypt: ..."). */
+  static cannotDecrypt(part: StatePart, message: string): StateCodecError {
+    return new StateCodecError({ reason: new CannotDecrypt({ part, message }) })
   }
 
   /** A Schema failure, one line per problem with its path. */

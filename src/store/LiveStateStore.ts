@@ -29,12 +29,13 @@ import {
   fencedWrite,
   fenceLostWrite,
   type LiveRead,
-  readLiveState,
   sessionIdsOfKeys,
   writeMark
 } from "./internal/LiveStateCodec.ts"
 import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
-import { fenceKey, liveParts, sessionKeys, writeMarkKey } from "./StateKeys.ts"
+import { newParts, protectSection, readSealedLiveState, sectionPart } from "./internal/LiveSeal.ts"
+import { fenceKey, liveParts, sealKey, sessionKeys, writeMarkKey } from "./StateKeys.ts"
+import type { StateProtection } from "./StateProtection.ts"
 import { StoreError, type StoreKind } from "./StoreError.ts"
 
 /** A session's live state as read, its ledger tail, and the fencing token of the write that left it. */
@@ -104,9 +105,10 @@ export class LiveStateStore extends Context.Service<LiveStateStore, {
 export const makeMemory = (
   env: Env,
   entries: Map<string, string> = new Map(),
-  options: { readonly maxSectionBytes?: number } = {}
+  options: { readonly maxSectionBytes?: number; readonly protection?: StateProtection } = {}
 ): LiveStateStore["Service"] => {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
+  const protection = options.protection
   let written = 0
   let writes = 0
   /** Checks `token` against the fence and raises the fence to it, as the Redis script does. */
@@ -129,14 +131,26 @@ export const makeMemory = (
           return Effect.fail(StoreError.unreadable("memory", key, oversizedMessage(liveParts[i]!, bytes, maxSectionBytes)))
         }
       }
-      return Effect.succeed(readLiveState("memory", env, sessionId, keys.map((key) => entries.get(key) ?? null), entries.get(writeMarkKey(env, sessionId))))
+      return Effect.succeed(readSealedLiveState(
+        "memory",
+        env,
+        sessionId,
+        keys.map((key) => entries.get(key) ?? null),
+        entries.get(writeMarkKey(env, sessionId)),
+        entries.get(sealKey(env, sessionId)),
+        protection,
+        () => null
+      ))
     })
   return LiveStateStore.of({
     env,
     kind: "memory",
     durable: false,
     save: Effect.fnUntraced(function*(state: EngineState, fencingToken = 0, ledgerTail: ReadonlyArray<LedgerEntry> = []) {
-      const pairs = yield* Effect.fromResult(encodeLiveState(env, state, ledgerTail))
+      const sessionId = state.session.sessionId
+      const pairs = (yield* Effect.fromResult(encodeLiveState(env, state, ledgerTail))).map(([key, text], i) =>
+        [key, text === null ? null : protectSection(protection, env, sessionId, liveParts[i]!, text)] as const
+      )
       // What a load would refuse to read is not written.
       for (const [i, [, text]] of pairs.entries()) {
         const bytes = text === null ? 0 : Buffer.byteLength(text)
@@ -151,13 +165,21 @@ export const makeMemory = (
         entries.set(key, text)
         written += text.length
       }
-      entries.set(writeMarkKey(env, state.session.sessionId), writeMark(fencingToken, String(++writes)))
+      entries.set(writeMarkKey(env, sessionId), writeMark(fencingToken, String(++writes)))
+      if (protection === undefined) entries.delete(sealKey(env, sessionId))
+      else {
+        const parts = newParts(protection, env, sessionId)
+        for (const [i, [, text]] of pairs.entries()) if (text !== null) parts.set(sectionPart(liveParts[i]!), text)
+        entries.set(sealKey(env, sessionId), parts.seal(protection, fencingToken))
+      }
     }),
     read,
     load: loadOf(read),
     delete: (sessionId, fencingToken = 0) =>
       passFence(sessionId, fencingToken).pipe(
-        Effect.andThen(Effect.sync(() => [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId)].forEach((key) => entries.delete(key))))
+        Effect.andThen(Effect.sync(() =>
+          [...sessionKeys(env, sessionId), writeMarkKey(env, sessionId), sealKey(env, sessionId)].forEach((key) => entries.delete(key))
+        ))
       ),
     raiseFence: (sessionId, fencingToken) =>
       Effect.sync(() => {
@@ -171,5 +193,6 @@ export const makeMemory = (
   })
 }
 
-/** The memory backing for `env`. */
-export const layerMemory = (env: Env): Layer.Layer<LiveStateStore> => Layer.sync(LiveStateStore, () => makeMemory(env))
+/** The memory backing for `env` (sealing under `protection`, when given). */
+export const layerMemory = (env: Env, protection?: StateProtection): Layer.Layer<LiveStateStore> =>
+  Layer.sync(LiveStateStore, () => makeMemory(env, new Map(), protection === undefined ? {} : { protection }))

@@ -40,6 +40,7 @@ import * as SessionLease from "./SessionLease.ts"
 import * as SnapshotStore from "./SnapshotStore.ts"
 import type { StoreError } from "./StoreError.ts"
 import * as TradeLedger from "./TradeLedger.ts"
+import type { StateProtection } from "./StateProtection.ts"
 
 /** The services the stack provides. */
 export type Stores = LiveStateStore.LiveStateStore | DurableStores
@@ -71,37 +72,49 @@ export const migrated = <E, R>(
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E | StoreError, R> =>
   sql.pipe(Layer.tap((context) => migrate.pipe(Effect.provide(context))))
 
+/** How a durable tier is built: migrated first or not, and the keys its snapshots are sealed with. */
+export interface DurableOptions {
+  readonly migrate: boolean
+  readonly protection?: StateProtection | undefined
+}
+
+const protectionOption = (protection: StateProtection | undefined) => (protection === undefined ? {} : { protection })
+
 /** The durable tier of `env` on a database client (migrated first when asked). */
 export const snapshotsOn = <E, R>(
   env: Env,
   sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
-  options: { readonly migrate: boolean } = { migrate: true }
+  options: DurableOptions = { migrate: true }
 ): Layer.Layer<SnapshotStore.SnapshotStore, E | StoreError, R> =>
-  PgSnapshotStore.layer(env).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
+  PgSnapshotStore.layer(env, protectionOption(options.protection)).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
 
 /** The durable tier (snapshots, the trade ledger, session events, leases) of `env` on one database client (migrated first when asked). */
 export const durableOn = <E, R>(
   env: Env,
   sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, E, R>,
-  options: { readonly migrate: boolean } = { migrate: true }
+  options: DurableOptions = { migrate: true }
 ): Layer.Layer<DurableStores, E | StoreError, R> =>
-  Layer.mergeAll(PgSnapshotStore.layer(env), PgTradeLedger.layer(env), PgSessionEvents.layer(env), PgSessionLease.layer(env)).pipe(
-    Layer.provide(options.migrate ? migrated(sql) : sql)
-  )
+  Layer.mergeAll(
+    PgSnapshotStore.layer(env, protectionOption(options.protection)),
+    PgTradeLedger.layer(env),
+    PgSessionEvents.layer(env),
+    PgSessionLease.layer(env)
+  ).pipe(Layer.provide(options.migrate ? migrated(sql) : sql))
 
 const tlsOption = (ssl: ConnectionOptions | undefined) => (ssl === undefined ? {} : { ssl })
 
 /**
  * The live tier of `env` on the Redis at `url` (or on the Redis Cluster of `clusterNodes`), a
- * `rediss:` one verified against `ca` when given.
+ * `rediss:` one verified against `ca` when given, sealed under `protection` when given.
  */
 export const redisLiveLayer = (
   env: Env,
   url: Redacted.Redacted<string>,
   clusterNodes?: ReadonlyArray<Redacted.Redacted<string>>,
-  ca?: string
+  ca?: string,
+  protection?: StateProtection
 ): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
-  RedisLiveStateStore.layer(env).pipe(
+  RedisLiveStateStore.layer(env, protectionOption(protection)).pipe(
     Layer.provide(RedisClient.layer({ url, ...(clusterNodes === undefined ? {} : { clusterNodes }), ...(ca === undefined ? {} : { ca }) }))
   )
 
@@ -116,8 +129,8 @@ const redisCaOf = (config: PersistenceConfig): string | undefined =>
   })
 
 /** The in-memory live tier, with the one warning that it does not survive the process. */
-const memoryLiveLayer = (env: Env): Layer.Layer<LiveStateStore.LiveStateStore> =>
-  LiveStateStore.layerMemory(env).pipe(
+const memoryLiveLayer = (env: Env, protection: StateProtection | undefined): Layer.Layer<LiveStateStore.LiveStateStore> =>
+  LiveStateStore.layerMemory(env, protection).pipe(
     Layer.tap(() =>
       Effect.logWarning("REDIS_URL is not set: live state is kept in memory and does not survive this process; restores use the durable snapshots")
     )
@@ -140,17 +153,19 @@ export const liveKindOf = (config: PersistenceConfig): "redis-cluster" | "redis"
   config.redisClusterNodes.length > 0 ? "redis-cluster" : Option.isSome(config.redisUrl) ? "redis" : "memory"
 
 /** The live tier `config` describes: REDIS_CLUSTER_NODES first, then REDIS_URL, else memory. The one place that chooses it. */
-export const layerLive = (config: PersistenceConfig): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> =>
-  config.redisClusterNodes.length > 0
-    ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes, redisCaOf(config))
+export const layerLive = (config: PersistenceConfig): Layer.Layer<LiveStateStore.LiveStateStore, StoreError> => {
+  const protection = Option.getOrUndefined(config.protection)
+  return config.redisClusterNodes.length > 0
+    ? redisLiveLayer(config.env, config.redisClusterNodes[0]!, config.redisClusterNodes, redisCaOf(config), protection)
     : Option.match(config.redisUrl, {
-      onNone: () => memoryLiveLayer(config.env),
-      onSome: (url) => redisLiveLayer(config.env, url, undefined, redisCaOf(config))
+      onNone: () => memoryLiveLayer(config.env, protection),
+      onSome: (url) => redisLiveLayer(config.env, url, undefined, redisCaOf(config), protection)
     })
+}
 
 /** The durable tier `config` describes: DATABASE_URL, else the embedded PostgreSQL. The one place that chooses it. */
 export const layerDurable = (config: PersistenceConfig): Layer.Layer<DurableStores, StoreError> =>
-  durableOn(config.env, databaseFrom(config), { migrate: config.migrateOnStart })
+  durableOn(config.env, databaseFrom(config), { migrate: config.migrateOnStart, protection: Option.getOrUndefined(config.protection) })
 
 /** The stack described by `config`. */
 export const layerFrom = (config: PersistenceConfig): Layer.Layer<Stores, StoreError> =>
@@ -170,18 +185,19 @@ export const layerReadOnly = Layer.unwrap(Effect.gen(function*() {
  * The durable tier in memory: the snapshot store checks the leases' tokens, appends to the
  * ledger and records its retention cuts among the session events, as PostgreSQL does.
  */
-export const durableMemory = (env: Env): Layer.Layer<DurableStores> =>
+export const durableMemory = (env: Env, protection?: StateProtection): Layer.Layer<DurableStores> =>
   Layer.unwrap(Effect.sync(() => {
     const leases: SessionLease.MemoryLeases = new Map()
     const events: SessionEvents.MemoryEvents = new Map()
     const ledger: TradeLedger.MemoryLedger = []
     return Layer.mergeAll(
-      SnapshotStore.layerMemory(env, leases, events, ledger),
+      SnapshotStore.layerMemory(env, leases, events, ledger, protection),
       TradeLedger.layerMemory(env, ledger, events),
       SessionEvents.layerMemory(env, events),
       SessionLease.layerMemory(env, leases)
     )
   }))
 
-/** Both tiers in memory: for unit tests above the stores. */
-export const layerMemory = (env: Env): Layer.Layer<Stores> => Layer.merge(LiveStateStore.layerMemory(env), durableMemory(env))
+/** Both tiers in memory (sealed under `protection`, when given): for unit tests above the stores. */
+export const layerMemory = (env: Env, protection?: StateProtection): Layer.Layer<Stores> =>
+  Layer.merge(LiveStateStore.layerMemory(env, protection), durableMemory(env, protection))

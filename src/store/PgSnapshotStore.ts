@@ -23,6 +23,7 @@ import { type HeaderRow, type LedgerAppend, type NewSnapshotRow, payloadBytesOf,
 import { fromSqlError } from "./internal/SqlErrors.ts"
 import { defaultMaxSectionBytes, oversizedMessage } from "./internal/StateLimits.ts"
 import { fromRows, type HistoryCut, SnapshotStore, type SnapshotRows } from "./SnapshotStore.ts"
+import type { StateProtection } from "./StateProtection.ts"
 
 /** A row of `retention_plan` / `cut_snapshot_history` (counts and sequences as bigint, or text on some paths). */
 interface HistoryCutRow {
@@ -43,6 +44,8 @@ interface RawRow {
   readonly created_at_ms: bigint | number | string
   readonly checksum: string
   readonly header_checksum?: string | null
+  readonly seal?: string | null
+  readonly open_trade_count?: number | string | null
   readonly loop_count: bigint | number | string
   readonly session_status: string
   readonly recorded_at: Date | string
@@ -121,6 +124,8 @@ const toRow = (raw: RawRow, limit = Number.POSITIVE_INFINITY): SnapshotRow => {
     storedBytes: storedBytesOf(raw),
     snapshotId: Number(raw.snapshot_id),
     ...headerRowOf(raw),
+    seal: raw.seal ?? null,
+    openTradeCount: raw.open_trade_count === null || raw.open_trade_count === undefined ? null : Number(raw.open_trade_count),
     status: raw.session_status,
     recordedAt: new Date(raw.recorded_at).getTime(),
     session: raw.session,
@@ -166,7 +171,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const selectRows = (where: Statement.Fragment, limit: number) =>
     sql<RawRow>`
       SELECT s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
-             s.created_at_ms, s.checksum, s.header_checksum, s.loop_count, s.session_status, s.recorded_at,
+             s.created_at_ms, s.checksum, s.header_checksum, s.seal, s.loop_count, s.session_status, s.recorded_at,
              ${guarded("s.session", "session")}, ${guarded("p.positions", "positions")},
              octet_length(p.positions_gzip) AS positions_gzip_bytes,
              CASE WHEN octet_length(p.positions_gzip) > ${maxSectionBytes} THEN NULL ELSE p.positions_gzip END AS positions_gzip,
@@ -181,9 +186,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
 
   const insert: SnapshotRows["insert"] = Effect.fnUntraced(function*(row: NewSnapshotRow, state: EngineState, ledger: LedgerAppend) {
     const openTrades = Object.keys(state.positions.activeTrades).length
-    const positionsText = positionsTextOf(row.positions)
-    const compressed = positionsText.length > compressionThreshold
-    const positionsGzip = compressed ? yield* gzipOffLoop(positionsText) : undefined
+    const positions = yield* positionsColumn(row.positions)
     // One statement, so one round trip and atomic by itself: the fencing check, then the four
     // inserts, each chained to the snapshot row. The check is made by the storage: a session with a
     // lease only takes writes that carry the token of its live lease, and the row lock (FOR SHARE,
@@ -208,18 +211,18 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
       ), head AS (
         INSERT INTO session_snapshots
           (env, session_id, sequence, snapshot_type, envelope_version, fencing_token, created_at_ms,
-           checksum, header_checksum, loop_count, session_status, session, custom)
+           checksum, header_checksum, seal, loop_count, session_status, session, custom)
         SELECT ${env}::text, ${row.sessionId}::text, ${row.sequence}::bigint, ${row.snapshotType}::text,
                ${row.envelopeVersion}::integer, ${row.fencingToken}::bigint, ${row.createdAt}::bigint,
-               ${row.checksum}::text, ${row.headerChecksum ?? null}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb,
+               ${row.checksum}::text, ${row.headerChecksum ?? null}::text, ${row.seal ?? null}::text, ${row.loopCount}::bigint, ${row.status}::text, ${sql.json(row.session)}::jsonb,
                ${row.custom === null ? null : sql.json(row.custom)}::jsonb
          WHERE NOT EXISTS (SELECT 1 FROM lease WHERE fencing_token <> ${row.fencingToken}::bigint OR NOT live)
         ON CONFLICT ON CONSTRAINT session_snapshots_sequence_unique DO NOTHING
         RETURNING snapshot_id, recorded_at
       ), positions AS (
-        INSERT INTO position_snapshots (snapshot_id, open_trade_count, ${sql(compressed ? "positions_gzip" : "positions")})
+        INSERT INTO position_snapshots (snapshot_id, open_trade_count, ${sql("gzip" in positions ? "positions_gzip" : "positions")})
         SELECT snapshot_id, ${openTrades}::integer,
-               ${positionsGzip !== undefined ? sql`${positionsGzip}::bytea` : sql`${sql.json(row.positions)}::jsonb`} FROM head
+               ${"gzip" in positions ? sql`${positions.gzip}::bytea` : sql`${sql.json(positions.json)}::jsonb`} FROM head
       ), metrics AS (
         INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT snapshot_id, ${sql.json(row.metrics)}::jsonb FROM head
       ), risk_guard AS (
@@ -277,7 +280,7 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
   const summaryColumns = sql`
     s.snapshot_id, s.session_id, s.sequence, s.snapshot_type, s.envelope_version, s.fencing_token,
     s.created_at_ms, s.checksum, s.loop_count, s.session_status, s.recorded_at, s.session,
-    p.positions, NULL AS metrics, NULL AS risk_guard`
+    p.positions, p.open_trade_count, NULL AS metrics, NULL AS risk_guard`
 
   const selectNewestOfEach: SnapshotRows["selectNewestOfEach"] = () =>
     sql<RawRow>`
@@ -357,6 +360,35 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     )
   }
 
+  /** The positions column of a row to write: its JSONB, or its JSON gzipped when it is large. */
+  const positionsColumn = Effect.fnUntraced(function*(positions: unknown) {
+    const text = positionsTextOf(positions)
+    return text.length > compressionThreshold ? { gzip: yield* gzipOffLoop(text) } : { json: positions }
+  })
+
+  const reseal: SnapshotRows["reseal"] = (snapshotId, previousSeal, row) =>
+    Effect.gen(function*() {
+      const positions = yield* positionsColumn(row.positions)
+      const [result] = yield* sql<{ readonly updated: bigint | number | string }>`
+        WITH head AS (
+          UPDATE session_snapshots SET seal = ${row.seal ?? null}::text, session = ${sql.json(row.session)}::jsonb,
+                 custom = ${row.custom === null ? null : sql.json(row.custom)}::jsonb
+           WHERE env = ${env} AND snapshot_id = ${snapshotId} AND seal IS NOT DISTINCT FROM ${previousSeal}::text
+          RETURNING snapshot_id
+        ), positions AS (
+          UPDATE position_snapshots
+             SET positions = ${"json" in positions ? sql`${sql.json(positions.json)}::jsonb` : sql`NULL::jsonb`},
+                 positions_gzip = ${"gzip" in positions ? sql`${positions.gzip}::bytea` : sql`NULL::bytea`}
+           WHERE snapshot_id IN (SELECT snapshot_id FROM head)
+        ), metrics AS (
+          UPDATE metrics_snapshots SET metrics = ${sql.json(row.metrics)}::jsonb WHERE snapshot_id IN (SELECT snapshot_id FROM head)
+        ), risk_guard AS (
+          UPDATE risk_guard_snapshots SET risk_guard = ${sql.json(row.riskGuard)}::jsonb WHERE snapshot_id IN (SELECT snapshot_id FROM head)
+        )
+        SELECT count(*) AS updated FROM head`.pipe(Effect.mapError(fromSqlError(`re-seal snapshot #${row.sequence} of ${row.sessionId}`, { write: true })))
+      return Number(result?.updated ?? 0) === 1
+    })
+
   return {
     kind: "postgres",
     maxSectionBytes,
@@ -376,12 +408,14 @@ export const rows = Effect.fnUntraced(function*(env: Env, options: PgSnapshotSto
     selectOlderCeiling,
     selectListing,
     selectHighestSequence,
-    cut
+    cut,
+    reseal
   } satisfies SnapshotRows
 })
 
 /** The durable tier of `env` on the database of `PgClient` (migrated). */
-export const make = (env: Env, options: PgSnapshotStoreOptions = {}) => Effect.map(rows(env, options), (backing) => fromRows(env, backing))
+export const make = (env: Env, options: PgSnapshotStoreOptions = {}) =>
+  Effect.map(rows(env, options), (backing) => fromRows(env, backing, options.protection))
 
 /** Settings of the PostgreSQL durable tier. */
 export interface PgSnapshotStoreOptions {
@@ -389,6 +423,8 @@ export interface PgSnapshotStoreOptions {
   readonly maxSectionBytes?: number
   /** Positions JSON above this many bytes is stored gzipped (default 8 KiB). */
   readonly compressionThreshold?: number
+  /** The keys snapshots are sealed (and maybe encrypted) with; none: neither. */
+  readonly protection?: StateProtection
 }
 
 /** The PostgreSQL backing of the durable tier for `env`; needs a `PgClient` on a migrated database. */

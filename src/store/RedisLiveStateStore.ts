@@ -28,19 +28,23 @@ import type { EngineState } from "../domain/EngineState.ts"
 import type { Env, SessionId } from "../domain/Ids.ts"
 import { StateCodecError } from "../domain/StateCodecError.ts"
 import { defaultMaxSectionBytes, oversizedMessage, unwritableMessage } from "./internal/StateLimits.ts"
+import { fencedWrite, fenceLostWrite, sessionIdsOfKeys, writeMark } from "./internal/LiveStateCodec.ts"
 import {
-  fencedWrite,
-  fenceLostWrite,
-  sessionIdsOfKeys,
-  readLiveState,
-  type StoredSection,
-  writeMark
-} from "./internal/LiveStateCodec.ts"
+  fieldPart,
+  type LiveParts,
+  newParts,
+  protectField,
+  protectSection,
+  type RawPart,
+  readSealedLiveState,
+  sectionPart
+} from "./internal/LiveSeal.ts"
 import { LiveStateStore, loadOf } from "./LiveStateStore.ts"
 import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from "./internal/LiveStateDelta.ts"
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
-import { fenceKey, liveParts, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
+import { fenceKey, liveParts, sealKey, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
+import type { StateProtection } from "./StateProtection.ts"
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 
@@ -49,7 +53,8 @@ const sectionKeyName = {
   metrics: "metrics_key",
   riskGuard: "risk_guard_key",
   custom: "custom_key",
-  ledger: "ledger_key"
+  ledger: "ledger_key",
+  seal: "seal_key"
 } as const
 
 /** The save script's arguments for `writes`. */
@@ -70,13 +75,14 @@ const writeArgs = (writes: ReadonlyArray<LiveWrite>): Array<string> =>
 export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStateStoreOptions = {}) {
   const maxSectionBytes = options.maxSectionBytes ?? defaultMaxSectionBytes
   const fullEvery = options.fullWriteEvery ?? 1_000
+  const protection = options.protection
   const redis = yield* RedisClient
   /** This store's writes are marked `<process tag>:<n>`, so that another writer's marks never match. */
   const tag = randomBytes(6).toString("hex")
   let writeCount = 0
   let written = 0
   /** Per session: the mark of this store's last write there, and what it wrote. */
-  const caches = new Map<string, { readonly mark: string; readonly cache: LiveCache; readonly deltas: number }>()
+  const caches = new Map<string, LastWrite>()
 
   /** The keys of a session, by the names the scripts give them. */
   const keysOf = (sessionId: SessionId) => ({
@@ -87,8 +93,38 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     metrics_key: sectionKey(env, sessionId, "metrics"),
     risk_guard_key: sectionKey(env, sessionId, "riskGuard"),
     custom_key: sectionKey(env, sessionId, "custom"),
-    ledger_key: sectionKey(env, sessionId, "ledger")
+    ledger_key: sectionKey(env, sessionId, "ledger"),
+    seal_key: sealKey(env, sessionId)
   })
+
+  /**
+   * The writes as stored under `protection` (each text encrypted at its place when asked), with the
+   * parts they leave (`parts`, changed in place); as they are without protection.
+   */
+  const protectedWrites = (sessionId: SessionId, writes: ReadonlyArray<LiveWrite>, parts: LiveParts | undefined): Array<LiveWrite> =>
+    writes.map((write) => {
+      switch (write.op) {
+        case "set": {
+          const text = protectSection(protection, env, sessionId, write.section, write.text)
+          parts?.set(sectionPart(write.section), text)
+          return { ...write, text }
+        }
+        case "unset":
+          parts?.remove(sectionPart(write.section))
+          return write
+        case "hset": {
+          const text = protectField(protection, env, sessionId, write.field, write.text)
+          parts?.set(fieldPart(write.field), text)
+          return { ...write, text }
+        }
+        case "hdel":
+          parts?.remove(fieldPart(write.field))
+          return write
+        case "reset":
+          parts?.clearFields()
+          return write
+      }
+    })
 
   /** A fenced script's refusal as the store's typed failure. */
   const refusal = (sessionId: SessionId, token: number, reply: readonly ["nofence"] | readonly ["fenced", number]) =>
@@ -104,16 +140,19 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     state: EngineState,
     fencingToken: number,
     ledgerTail: ReadonlyArray<LedgerEntry>,
-    previous: { readonly mark: string; readonly cache: LiveCache; readonly deltas: number } | undefined
+    previous: LastWrite | undefined
   ) =>
     Effect.gen(function*() {
       const sessionId = state.session.sessionId
       const plan = yield* Effect.fromResult(planLiveWrite(state, ledgerTail, previous?.cache))
+      // The parts after this write: those of the last one, moved by what this one writes (all of them, for a whole write).
+      const parts = protection === undefined ? undefined : previous?.parts?.copy() ?? newParts(protection, env, sessionId)
+      const writes = protectedWrites(sessionId, plan.writes, parts)
       // What a load would refuse to read is not written.
       if (plan.positionsBytes > maxSectionBytes) {
         return yield* StateCodecError.invalid("positions", unwritableMessage("positions", plan.positionsBytes, maxSectionBytes))
       }
-      for (const write of plan.writes) {
+      for (const write of writes) {
         if (write.op !== "set") continue
         const bytes = Buffer.byteLength(write.text)
         if (bytes > maxSectionBytes) return yield* StateCodecError.invalid(write.section, unwritableMessage(write.section, bytes, maxSectionBytes))
@@ -122,13 +161,20 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       const reply = yield* LiveTierScripts.save.run(
         redis,
         keysOf(sessionId),
-        [String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(plan.writes)]
+        [String(fencingToken), previous?.mark ?? "", mark, ...writeArgs(writes), ...sealArgs(parts, fencingToken, previous === undefined)]
       )
       if (reply[0] === "resync") return yield* Effect.fail(new Resync())
       if (reply[0] !== "ok") return yield* refusal(sessionId, fencingToken, reply)
       written += plan.bytes
-      caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1 })
+      caches.set(sessionId, { mark, cache: plan.cache, deltas: previous === undefined ? 0 : previous.deltas + 1, parts })
     })
+
+  /** The seal's write: the parts' seal, or (a whole write without keys) none, so that no stale seal stays. */
+  const sealArgs = (parts: LiveParts | undefined, fencingToken: number, whole: boolean): Array<string> => {
+    const index = String(LiveTierScripts.save.keyIndex("seal_key"))
+    if (parts !== undefined && protection !== undefined) return ["S", index, parts.seal(protection, fencingToken)]
+    return whole ? ["X", index] : []
+  }
 
   const save = storeOperation("LiveStateStore.save")(function*(state: EngineState, fencingToken = 0, ledgerTail: ReadonlyArray<LedgerEntry> = []) {
     const sessionId = state.session.sessionId
@@ -157,14 +203,10 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       return yield* StoreError.unreadable("redis", sectionKey(env, sessionId, section), oversizedMessage(section, reply[2], maxSectionBytes))
     }
     const [, ...values] = reply
-    const stored: Array<StoredSection> = values.slice(0, liveParts.length).map((value) =>
-      typeof value === "string"
-        ? value
-        : Array.isArray(value) && value[0] === "hash"
-        ? { json: () => positionsFromHash(value.slice(1)) }
-        : null
+    const raw: Array<RawPart> = values.slice(0, liveParts.length).map((value) =>
+      typeof value === "string" ? value : Array.isArray(value) && value[0] === "hash" ? { hash: value.slice(1) } : null
     )
-    return readLiveState("redis", env, sessionId, stored, reply[7])
+    return readSealedLiveState("redis", env, sessionId, raw, reply[7], reply[8], protection, (fields) => ({ json: () => positionsFromHash(fields) }))
   })
   const load = (sessionId: SessionId) => loadOf(read)(sessionId).pipe(Effect.withSpan("LiveStateStore.load", undefined, { captureStackTrace: false }))
 
@@ -210,8 +252,18 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
   })
 })
 
+/** What a store remembers of its last write of a session: its mark, what it wrote, how many deltas since a whole write, and (with keys) its parts. */
+interface LastWrite {
+  readonly mark: string
+  readonly cache: LiveCache
+  readonly deltas: number
+  readonly parts: LiveParts | undefined
+}
+
 /** Settings of the Redis live tier. */
 export interface RedisLiveStateStoreOptions {
+  /** The keys live states are sealed (and maybe encrypted) with; none: neither. */
+  readonly protection?: StateProtection
   /** Sections larger than this are refused on read (default 16 MiB). */
   readonly maxSectionBytes?: number
   /** After this many incremental writes of a session, the next one writes it whole (default 1,000). */

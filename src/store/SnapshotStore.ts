@@ -24,15 +24,20 @@ import {
   type LedgerAppend,
   ledgerAppendOf,
   type NewSnapshotRow,
+  openRow,
   payloadBytesOf,
+  protectRow,
+  readSnapshotRow,
   rowOfSnapshot,
   type SnapshotRow,
   snapshotReadOfRow,
   type SnapshotHeader,
   type SnapshotSection,
   summariesOf,
+  snapshotSealFields,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
+import { isEncrypted, newestKey, sealedUnderNewest, sealProblem, type StateProtection } from "./StateProtection.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 import { appendMemoryEvent, appendMemoryLedger, memoryWriteAllowed } from "./internal/MemoryRows.ts"
 import type { MemoryEvents } from "./SessionEvents.ts"
@@ -116,6 +121,24 @@ export interface HistoryCut {
   readonly newestLoopCount: number
 }
 
+/** What a rekey did with one snapshot. */
+export interface RekeyedSnapshot {
+  readonly snapshotId: number
+  readonly sequence: number
+  /** `resealed`: sealed (and encrypted, when asked) under the newest key; `current`: it was; `refused`: left as it is, `reason` says why. */
+  readonly outcome: "resealed" | "current" | "refused"
+  readonly reason?: string
+}
+
+/** Options of a rekey. */
+export interface RekeyOptions {
+  /**
+   * Also seal snapshots that carry no seal at all (written before STATE_KEYS was set), when their
+   * checksum holds: trust on first use, which the operator asks for. Never a snapshot whose seal fails.
+   */
+  readonly trustUnsealed?: boolean
+}
+
 /** What to save: the envelope metadata (sequence, type, token, time) and the state. */
 export type SnapshotToSave = Omit<SnapshotMetadata, "envelopeVersion">
 
@@ -166,6 +189,12 @@ export class SnapshotStore extends Context.Service<SnapshotStore, {
    * choice, nothing removed or recorded.
    */
   readonly cleanup: (options: CleanupOptions) => Effect.Effect<ReadonlyArray<HistoryCut>, StoreError>
+  /**
+   * Seals every authentic snapshot of the session under the newest key (and, with encryption, stores
+   * its sections encrypted under it; without, in the clear), newest first; what does not verify is
+   * left as it is and said. Fails when no keys are configured.
+   */
+  readonly rekey: (sessionId: SessionId, options?: RekeyOptions) => Effect.Effect<ReadonlyArray<RekeyedSnapshot>, StoreError>
 }>()("arbitrage-state/store/SnapshotStore") {}
 
 
@@ -217,16 +246,21 @@ export interface SnapshotRows {
    * `dryRun`.
    */
   readonly cut: (options: Required<CleanupOptions> & { readonly protectedIds: ReadonlyArray<number> }) => Effect.Effect<ReadonlyArray<HistoryCut>, StoreError>
+  /**
+   * Replaces a row's seal and sections with `row`'s, if its seal is still `previousSeal` (a rekey's
+   * compare-and-set); whether it did.
+   */
+  readonly reseal: (snapshotId: number, previousSeal: string | null, row: NewSnapshotRow) => Effect.Effect<boolean, StoreError>
 }
 
 /** The snapshot store of `env` over a backing's rows. */
-export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"] => {
+export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtection): SnapshotStore["Service"] => {
   const store = rows.kind
 
   /** The row of a snapshot this store would write, or why it would refuse it. */
   const writableRow = (metadata: SnapshotToSave, state: EngineState) =>
     Effect.gen(function*() {
-      const row = yield* Effect.fromResult(rowOfSnapshot(metadata, state))
+      const row = protectRow(env, protection, yield* Effect.fromResult(rowOfSnapshot(metadata, state)))
       // What a restore would refuse to read is not written: the save fails, and the state stays the runner's to fix.
       yield* Effect.fromResult(checkReadable(row, rows.maxSectionBytes, rows.sectionBytes))
       return row
@@ -266,7 +300,7 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     sessionId: SessionId,
     options: { readonly limit: number; readonly beforeSequence?: number }
   ) {
-    return (yield* rows.selectRecent(sessionId, { ...options, limit: Math.max(0, options.limit) })).map(snapshotReadOfRow)
+    return (yield* rows.selectRecent(sessionId, { ...options, limit: Math.max(0, options.limit) })).map((row) => snapshotReadOfRow(env, protection, row))
   })
 
   const loadLatest = storeOperation("SnapshotStore.loadLatest")(function*(sessionId: SessionId) {
@@ -318,9 +352,44 @@ export const fromRows = (env: Env, rows: SnapshotRows): SnapshotStore["Service"]
     })
   })
 
+  /** What a rekey does with one row (and, when it re-seals it, the row it writes). */
+  const rekeyed = (row: SnapshotRow, trustUnsealed: boolean, keys: StateProtection): RekeyedSnapshot & { readonly write?: NewSnapshotRow } => {
+    const base = { snapshotId: row.snapshotId, sequence: row.sequence }
+    const unsealed = typeof row.seal !== "string" || row.seal === ""
+    const forged = sealProblem(keys, "snapshot", row.seal, () => snapshotSealFields(env, row))
+    if (forged !== undefined && !(unsealed && trustUnsealed)) return { ...base, outcome: "refused", reason: forged }
+    const opened = openRow(env, keys, row)
+    if (Result.isFailure(opened)) return { ...base, outcome: "refused", reason: opened.failure.message }
+    const verified = readSnapshotRow(opened.success)
+    if (Result.isFailure(verified)) return { ...base, outcome: "refused", reason: verified.failure.message }
+    const sections = [row.session, row.positions, row.metrics, row.riskGuard, row.custom].filter((value) => value !== null && value !== undefined)
+    const stored = (value: unknown) => isEncrypted(value) && value.startsWith(`aes-256-gcm:${newestKey(keys).id}:`)
+    const current = forged === undefined && sealedUnderNewest(keys, row.seal) && sections.every((value) => keys.encrypt ? stored(value) : !isEncrypted(value))
+    if (current) return { ...base, outcome: "current" }
+    return { ...base, outcome: "resealed", write: protectRow(env, keys, opened.success) }
+  }
+
+  const rekey = storeOperation("SnapshotStore.rekey")(function*(sessionId: SessionId, options: RekeyOptions = {}) {
+    if (protection === undefined) return yield* StoreError.failure(store, "rekey needs STATE_KEYS (or STATE_KEYS_FILE): there is no key to seal with")
+    const done: Array<RekeyedSnapshot> = []
+    let beforeSequence: number | undefined
+    while (true) {
+      const batch = yield* rows.selectRecent(sessionId, { limit: 16, ...(beforeSequence === undefined ? {} : { beforeSequence }) })
+      for (const row of batch) {
+        const { write, ...outcome } = rekeyed(row, options.trustUnsealed ?? false, protection)
+        if (write !== undefined && !(yield* rows.reseal(row.snapshotId, row.seal ?? null, write))) {
+          done.push({ ...outcome, outcome: "refused", reason: "it changed while it was re-sealed; run rekey again" })
+        } else done.push(outcome)
+      }
+      if (batch.length < 16) return done
+      beforeSequence = batch[batch.length - 1]!.sequence
+    }
+  })
+
   return SnapshotStore.of({
     env,
     kind: store,
+    rekey,
     save,
     checkWritable: (metadata, state) => Effect.asVoid(writableRow(metadata, state)),
     loadLatest,
@@ -360,7 +429,7 @@ export const memoryRows = (
     kind: "memory",
     maxSectionBytes: Number.POSITIVE_INFINITY,
     sectionBytes: (_name, value) => Buffer.byteLength(JSON.stringify(value)),
-    insert: (row, _state, append) =>
+    insert: (row, state, append) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (!memoryWriteAllowed(leases, row.sessionId, row.fencingToken, now)) {
           const lease = leases.get(row.sessionId)
@@ -369,7 +438,12 @@ export const memoryRows = (
         const existing = rows.find((r) => r.sessionId === row.sessionId && r.sequence === row.sequence)
         if (existing !== undefined) return { _tag: "taken", existing } as const
         // Kept as JSON text would come back from a database, so that memory behaves as the real stores do.
-        const stored: SnapshotRow = { ...jsonRoundTrip(row), snapshotId: nextId++, recordedAt: now }
+        const stored: SnapshotRow = {
+          ...jsonRoundTrip(row),
+          snapshotId: nextId++,
+          recordedAt: now,
+          openTradeCount: Object.keys(state.positions.activeTrades).length
+        }
         rows.push(stored)
         appendMemoryLedger(ledger, row.sessionId, append, { snapshotSequence: row.sequence, fencingToken: row.fencingToken, recordedAt: now })
         return { _tag: "inserted", snapshotId: stored.snapshotId, recordedAt: now } as const
@@ -402,6 +476,14 @@ export const memoryRows = (
         }
       }),
     selectListing: (sessionId, limit) => Effect.sync(() => ofSession(sessionId).slice(0, limit)),
+    reseal: (snapshotId, previousSeal, row) =>
+      Effect.sync(() => {
+        const i = rows.findIndex((stored) => stored.snapshotId === snapshotId)
+        if (i < 0 || (rows[i]!.seal ?? null) !== previousSeal) return false
+        const { custom, metrics, positions, riskGuard, seal, session } = jsonRoundTrip(row)
+        rows[i] = { ...rows[i]!, session, positions, metrics, riskGuard, custom, seal }
+        return true
+      }),
     selectHighestSequence: (sessionId) =>
       Effect.sync(() => ofSession(sessionId).find((row) => row.sequence < Number.MAX_SAFE_INTEGER)?.sequence ?? 0),
     cut: (options) =>
@@ -429,9 +511,15 @@ export const makeMemory = (
   rows: Array<SnapshotRow> = [],
   leases: MemoryLeases = new Map(),
   events: MemoryEvents = new Map(),
-  ledger: MemoryLedger = []
-): SnapshotStore["Service"] => fromRows(env, memoryRows(rows, leases, events, ledger))
+  ledger: MemoryLedger = [],
+  protection?: StateProtection
+): SnapshotStore["Service"] => fromRows(env, memoryRows(rows, leases, events, ledger), protection)
 
-/** The memory backing for `env` (checking the fencing tokens of `leases`, when given; appending to `ledger`). */
-export const layerMemory = (env: Env, leases?: MemoryLeases, events?: MemoryEvents, ledger?: MemoryLedger): Layer.Layer<SnapshotStore> =>
-  Layer.sync(SnapshotStore, () => makeMemory(env, [], leases, events, ledger))
+/** The memory backing for `env` (checking the fencing tokens of `leases`, when given; appending to `ledger`; sealing under `protection`). */
+export const layerMemory = (
+  env: Env,
+  leases?: MemoryLeases,
+  events?: MemoryEvents,
+  ledger?: MemoryLedger,
+  protection?: StateProtection
+): Layer.Layer<SnapshotStore> => Layer.sync(SnapshotStore, () => makeMemory(env, [], leases, events, ledger, protection))

@@ -33,6 +33,9 @@ export const fenceKey = (env: Env, sessionId: SessionId): string => `arbitrage:s
 /** The key holding the id of the last write of the session, which an incremental write must follow. */
 export const writeMarkKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:mark`
 
+/** The key holding the seal of the session's live state (see `StateProtection`), when it is sealed. */
+export const sealKey = (env: Env, sessionId: SessionId): string => `arbitrage:state:${env}:{${sessionId}}:seal`
+
 /** The SCAN pattern matching the session key of every live session of an env. */
 export const sessionKeyPattern = (env: Env): string => `arbitrage:state:${env}:{*}:session`
 

@@ -1,6 +1,7 @@
-import { liveBackings } from "../support/Backings.ts"
+import { liveBackings, sealedLiveBackings } from "../support/Backings.ts"
 import { liveStateStoreContract } from "./LiveStateStoreContract.ts"
 
 for (const backing of liveBackings) {
   liveStateStoreContract(backing, { propertyRuns: backing.name === "memory" ? 100 : 30 })
 }
+for (const backing of sealedLiveBackings) liveStateStoreContract(backing, { propertyRuns: 20 })

@@ -49,7 +49,8 @@ const schemaChecks = Effect.gen(function*() {
     [6, "custom_sections"],
     [7, "trade_ledger"],
     [8, "snapshot_headers"],
-    [9, "runner_role"]
+    [9, "runner_role"],
+    [10, "snapshot_seals"]
   ])
   assert.deepStrictEqual(yield* migrate, [])
 
@@ -70,7 +71,7 @@ const schemaChecks = Effect.gen(function*() {
     SELECT column_name FROM information_schema.columns WHERE table_name = 'session_snapshots'`
   assert.includeMembers(columns.map((c) => c.column_name), [
     "snapshot_id", "env", "session_id", "sequence", "snapshot_type", "envelope_version", "fencing_token",
-    "created_at_ms", "checksum", "loop_count", "session_status", "session", "recorded_at", "header_checksum"
+    "created_at_ms", "checksum", "loop_count", "session_status", "session", "recorded_at", "header_checksum", "seal"
   ])
   // The runner's role reads every table and the view, and may delete or truncate none (a later table must be granted too).
   const grants = yield* sql<{ table_name: string; reads: boolean; removes: boolean }>`

@@ -102,7 +102,8 @@ describe("spans", () => {
       pgMaxConnections: 2,
       pgliteDataDir: "",
       migrateOnStart: true,
-      leaseTtl: Duration.seconds(15)
+      leaseTtl: Duration.seconds(15),
+      protection: Option.none()
     }))), { timeout: 60_000 })
 })
 

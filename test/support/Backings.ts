@@ -21,6 +21,8 @@ import * as SessionLease from "../../src/store/SessionLease.ts"
 import * as SnapshotStore from "../../src/store/SnapshotStore.ts"
 import type { StoreError } from "../../src/store/StoreError.ts"
 import * as TradeLedger from "../../src/store/TradeLedger.ts"
+import type { StateProtection } from "../../src/store/StateProtection.ts"
+import { freshProtection } from "./Protection.ts"
 import { testDatabaseUrl, testRedisUrl } from "./Services.ts"
 
 /** Raw access to the live tier's keys, below the store's codecs. */
@@ -46,6 +48,8 @@ export class RawSnapshots extends Context.Service<RawSnapshots, {
 /** A backing of the live tier: the store of an env, and raw access to it. */
 export interface LiveBacking {
   readonly name: string
+  /** Whether it seals what it writes (STATE_KEYS set): a state damaged below it is then refused as not authentic. */
+  readonly sealed?: boolean
   readonly layer: (env: Env) => Layer.Layer<LiveStateStore.LiveStateStore | RawLive, StoreError>
 }
 
@@ -55,19 +59,23 @@ export interface SnapshotBacking {
   readonly layer: (env: Env) => Layer.Layer<DurableStores | RawSnapshots, StoreError>
 }
 
-export const memoryLive: LiveBacking = {
-  name: "memory",
+/** The memory backing of the live tier (sealed under `protection`, when given). */
+const memoryLiveWith = (name: string, protection?: StateProtection): LiveBacking => ({
+  name,
+  sealed: protection !== undefined,
   layer: (env) => {
     const entries = new Map<string, string>()
     return Layer.mergeAll(
-      Layer.succeed(LiveStateStore.LiveStateStore, LiveStateStore.makeMemory(env, entries)),
+      Layer.succeed(LiveStateStore.LiveStateStore, LiveStateStore.makeMemory(env, entries, protection === undefined ? {} : { protection })),
       Layer.succeed(RawLive, {
         set: (key, text) => Effect.sync(() => void entries.set(key, text)),
         remove: (key) => Effect.sync(() => void entries.delete(key))
       })
     )
   }
-}
+})
+
+export const memoryLive: LiveBacking = memoryLiveWith("memory")
 
 /** One connection to the test Redis, shared by the tests of a file. */
 export const redisClient = RedisClient.layer({ url: testRedisUrl })
@@ -76,12 +84,12 @@ export const redisClient = RedisClient.layer({ url: testRedisUrl })
  * A Redis backing of the live tier on the `RedisClient` it is given (one server or a cluster): the
  * store of an env, raw access to its keys, and the env's keys removed when the layer is released.
  */
-export const redisBackingOn = (env: Env) =>
+export const redisBackingOn = (env: Env, protection?: StateProtection) =>
   Layer.unwrap(Effect.gen(function*() {
     const redis = yield* RedisClient.RedisClient
     yield* Effect.addFinalizer(() => removeRedisNamespace(redis, env))
     return Layer.mergeAll(
-      RedisLiveStateStore.layer(env),
+      RedisLiveStateStore.layer(env, protection === undefined ? {} : { protection }),
       Layer.succeed(RawLive, {
         set: (key, text) => redis.use("SET", (c) => c.set(key, text)).pipe(Effect.asVoid, Effect.orDie),
         remove: (key) => redis.use("DEL", (c) => c.del(key)).pipe(Effect.asVoid, Effect.orDie)
@@ -154,8 +162,8 @@ const pgRawAndCleanup = (env: Env) =>
   }))
 
 /** The PostgreSQL backing of an env on the client `sql` (the same client serves the raw access). */
-const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError>) => (env: Env) =>
-  Layer.mergeAll(durableOn(env, sql), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
+const onDatabase = (sql: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, StoreError>, protection?: StateProtection) => (env: Env) =>
+  Layer.mergeAll(durableOn(env, sql, { migrate: true, protection }), pgRawAndCleanup(env).pipe(Layer.provide(sql)))
 
 /**
  * The durable tier in memory over `rows` (which a test may then damage or inspect directly), its
@@ -166,19 +174,21 @@ export const memoryDurableOver = (
   env: Env,
   rows: Array<SnapshotRow> = [],
   leases: SessionLease.MemoryLeases = new Map(),
-  ledger: TradeLedger.MemoryLedger = []
+  ledger: TradeLedger.MemoryLedger = [],
+  protection?: StateProtection
 ): Layer.Layer<DurableStores> => {
   const events: SessionEvents.MemoryEvents = new Map()
   return Layer.mergeAll(
-    Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases, events, ledger)),
+    Layer.succeed(SnapshotStore.SnapshotStore, SnapshotStore.makeMemory(env, rows, leases, events, ledger, protection)),
     Layer.succeed(TradeLedger.TradeLedger, TradeLedger.makeMemory(env, ledger, events)),
     Layer.succeed(SessionEvents.SessionEvents, SessionEvents.makeMemory(env, events)),
     Layer.succeed(SessionLease.SessionLease, SessionLease.makeMemory(env, leases))
   )
 }
 
-export const memorySnapshots: SnapshotBacking = {
-  name: "memory",
+/** The memory backing of the durable tier (sealed under `protection`, when given). */
+const memorySnapshotsWith = (name: string, protection?: StateProtection): SnapshotBacking => ({
+  name,
   layer: (env) => {
     const rows: Array<SnapshotRow> = []
     const ledger: TradeLedger.MemoryLedger = []
@@ -188,7 +198,7 @@ export const memorySnapshots: SnapshotBacking = {
         if (index >= 0) rows[index] = change(rows[index]!)
       })
     return Layer.mergeAll(
-      memoryDurableOver(env, rows, new Map(), ledger),
+      memoryDurableOver(env, rows, new Map(), ledger, protection),
       Layer.succeed(RawSnapshots, {
         setSection: (snapshotId, section, value) => update(snapshotId, (row) => ({ ...row, [section]: value })),
         dropSection: (snapshotId, section) => update(snapshotId, (row) => ({ ...row, [section]: null })),
@@ -202,7 +212,9 @@ export const memorySnapshots: SnapshotBacking = {
       })
     )
   }
-}
+})
+
+export const memorySnapshots: SnapshotBacking = memorySnapshotsWith("memory")
 
 /** One pooled client of the test database, shared by the tests of a file. */
 export const testPostgres = postgresLayer(testDatabaseUrl, { maxConnections: 4 })
@@ -217,6 +229,23 @@ export const pgliteSnapshots: SnapshotBacking = {
 
 export const liveBackings: ReadonlyArray<LiveBacking> = [memoryLive, redisLive]
 export const snapshotBackings: ReadonlyArray<SnapshotBacking> = [memorySnapshots, postgresSnapshots, pgliteSnapshots]
+
+/** Keys two of the sealed backings share: sealed, and sealed and encrypted, under the same keys. */
+const sealedKeys = freshProtection(["contract-old", "contract-new"])
+
+/** The backings with STATE_KEYS set: they keep the same contract. */
+export const sealedLiveBackings: ReadonlyArray<LiveBacking> = [
+  memoryLiveWith("memory sealed", sealedKeys),
+  {
+    name: "redis sealed and encrypted",
+    sealed: true,
+    layer: (env) => redisBackingOn(env, { ...sealedKeys, encrypt: true }).pipe(Layer.provide(redisClient))
+  }
+]
+export const sealedSnapshotBackings: ReadonlyArray<SnapshotBacking> = [
+  memorySnapshotsWith("memory sealed and encrypted", { ...sealedKeys, encrypt: true }),
+  { name: "postgres sealed and encrypted", layer: onDatabase(testPostgres, { ...sealedKeys, encrypt: true }) }
+]
 
 /** Migrates the test database once before the suites (vitest global setup calls this). */
 export const migrateTestDatabase = migrate.pipe(Effect.provide(testPostgres))

@@ -14,7 +14,7 @@ import { Schema } from "effect"
 import * as RedisScript from "./RedisScript.ts"
 
 /** The keys of a session the fenced scripts take, in order. */
-const sessionKeyNames = ["fence", "mark", "session", "positions", "metrics", "risk_guard", "custom", "ledger"] as const
+const sessionKeyNames = ["fence", "mark", "session", "positions", "metrics", "risk_guard", "custom", "ledger", "seal"] as const
 
 /** The fence check (ARGV[1] the token): leaves `token` and `fence` for the rest of the script. */
 const fenceCheck = `
@@ -89,9 +89,9 @@ return fence or -1`,
 
 /**
  * The keys the guarded read takes: the state's parts in `liveParts` order (four sections, the
- * runner's own, the ledger tail), then the mark.
+ * runner's own, the ledger tail), then the mark and the seal.
  */
-export const loadKeyNames = ["session_key", "positions_key", "metrics_key", "risk_guard_key", "custom_key", "ledger_key", "mark_key"] as const
+export const loadKeyNames = ["session_key", "positions_key", "metrics_key", "risk_guard_key", "custom_key", "ledger_key", "mark_key", "seal_key"] as const
 
 /** A section as the guarded read returns it: absent (null), a string, or a hash's fields after `'hash'`. */
 const StoredValue = Schema.Union([Schema.Null, Schema.String, Schema.Array(Schema.String)])
@@ -100,8 +100,8 @@ const StoredValue = Schema.Union([Schema.Null, Schema.String, Schema.Array(Schem
  * The guarded read. ARGV[1]: the size limit. Each section key must be absent, or a string (the
  * positions also a hash) of at most the limit in bytes, checked before a byte is sent (a hash by
  * its sampled size in memory first, so that millions of tiny fields are refused before they are
- * gathered). Answers `{'ok', session, positions, metrics, risk_guard, custom, ledger, mark}` (false where absent;
- * a hash as `{'hash', field, value, ...}`; the mark only when it is a short string), or the first
+ * gathered). Answers `{'ok', session, positions, metrics, risk_guard, custom, ledger, mark, seal}` (false where absent;
+ * a hash as `{'hash', field, value, ...}`; the mark and the seal only when each is a short string), or the first
  * refusal: `{'oversized', key-index, size}`, `{'wrongtype', key-index, type}`. It reads only, so it
  * runs when Redis is out of memory too.
  */
@@ -135,6 +135,8 @@ for i = 1, 6 do
 end
 out[8] = false
 if redis.call('TYPE', mark_key)['ok'] == 'string' and redis.call('STRLEN', mark_key) <= 256 then out[8] = redis.call('GET', mark_key) end
+out[9] = false
+if redis.call('TYPE', seal_key)['ok'] == 'string' and redis.call('STRLEN', seal_key) <= 256 then out[9] = redis.call('GET', seal_key) end
 return out`,
   reply: Schema.Union([
     Schema.Tuple([
@@ -145,6 +147,7 @@ return out`,
       StoredValue,
       StoredValue,
       StoredValue,
+      Schema.NullOr(Schema.String),
       Schema.NullOr(Schema.String)
     ]),
     Schema.Tuple([Schema.Literal("oversized"), Schema.Number, Schema.Number]),

@@ -18,6 +18,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as Snapshot
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import type { SessionEvent } from "../SessionEvents.ts"
 import { unwritableMessage } from "./StateLimits.ts"
+import { isEncrypted, openText, protectText, sealOf, sealProblem, type StateProtection } from "../StateProtection.ts"
 import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
 
 /** The sections of a snapshot row, the runner's own (`custom`) last. */
@@ -51,6 +52,10 @@ export interface SnapshotRow {
   readonly storedBytes?: number | undefined
   /** The seal of its header (`headerChecksumOf`); `null` or absent on a row written before headers were sealed. */
   readonly headerChecksum?: string | null | undefined
+  /** Its seal under a state key (`StateProtection`); `null` or absent on a row written without keys. */
+  readonly seal?: string | null | undefined
+  /** Open trades in it, as its writer counted them (a listing reads it when the positions are encrypted). */
+  readonly openTradeCount?: number | null | undefined
 }
 
 /**
@@ -232,7 +237,7 @@ const summaryAs = (row: SnapshotRow, named: Pick<SnapshotSummary, "sessionId" | 
   recordedAt: row.recordedAt,
   loopCount: row.loopCount,
   status: named.status,
-  openTrades: openTradesOf(row.positions)
+  openTrades: openTradesOf(row.positions) ?? row.openTradeCount ?? null
 })
 
 /**
@@ -246,7 +251,7 @@ export const summaryOfRow = (row: SnapshotRow): SnapshotSummary | undefined =>
 
 /** The summary of a snapshot of `state` just written (or found written) under `metadata`: its id, type and status are the writer's. */
 export const writtenSummary = (row: SnapshotRow, metadata: SnapshotToSave, state: EngineState): SnapshotSummary =>
-  summaryAs(row, { ...metadata, status: state.session.status })
+  summaryAs({ ...row, openTradeCount: Object.keys(state.positions.activeTrades).length }, { ...metadata, status: state.session.status })
 
 /** The listing entries of rows, those no writer of this code could have made left out. */
 export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSummary> =>
@@ -261,20 +266,81 @@ const openTradesOf = (positions: unknown): number | null => {
   return trades !== null && typeof trades === "object" ? Object.keys(trades).length : null
 }
 
-/** The read of a row: what places it, and its verdict, reached (once) when it is first asked for. */
-export const snapshotReadOfRow = (row: SnapshotRow): SnapshotRead => {
+/**
+ * The read of a row: what places it, and its verdict, reached (once) when it is first asked for.
+ * With `protection`, a row whose seal does not hold has no header and is "not authentic"; its
+ * sections are decrypted (with or without keys: without, an encrypted one "cannot decrypt").
+ */
+export const snapshotReadOfRow = (env: string, protection: StateProtection | undefined, row: SnapshotRow): SnapshotRead => {
   let verdict: Result.Result<Snapshot, StateCodecError> | undefined
+  const forged = protection === undefined ? undefined : sealProblem(protection, "snapshot", row.seal, () => snapshotSealFields(env, row))
   return {
     snapshotId: row.snapshotId,
     sequence: row.sequence,
     recordedAt: row.recordedAt,
     bytes: row.storedBytes ?? payloadBytesOf(row),
-    header: verifiedHeaderOf(row),
+    header: forged === undefined ? verifiedHeaderOf(row) : undefined,
     get result() {
-      verdict ??= readSnapshotRow(row)
+      verdict ??= forged !== undefined
+        ? Result.fail(StateCodecError.notAuthentic("snapshot", `snapshot #${row.sequence} of ${row.sessionId} is ${forged}`))
+        : Result.flatMap(openRow(env, protection, row), readSnapshotRow)
       return verdict
     }
   }
+}
+
+/** What a snapshot's seal covers: where it belongs, what places it, and its payload's checksum. */
+export const snapshotSealFields = (
+  env: string,
+  row: Pick<SnapshotRow, "sessionId" | "sequence" | "snapshotType" | "envelopeVersion" | "fencingToken" | "createdAt" | "loopCount" | "status" | "checksum">
+): Record<string, unknown> => ({
+  env,
+  sessionId: row.sessionId,
+  sequence: row.sequence,
+  snapshotType: row.snapshotType,
+  envelopeVersion: row.envelopeVersion,
+  fencingToken: row.fencingToken,
+  createdAt: row.createdAt,
+  loopCount: row.loopCount,
+  status: row.status,
+  checksum: row.checksum
+})
+
+/** Where a snapshot's section is stored: a ciphertext opens only there. */
+const sectionPlace = (env: string, row: Pick<SnapshotRow, "sessionId" | "sequence">, section: SnapshotSection) =>
+  `snapshot/${env}/${row.sessionId}/${row.sequence}/${section}`
+
+/**
+ * A row as written under `protection`: sealed, and with `encrypt` its sections stored encrypted
+ * (each a JSON string of its ciphertext); as it is without protection.
+ */
+export const protectRow = <R extends NewSnapshotRow>(env: string, protection: StateProtection | undefined, row: R): R => {
+  if (protection === undefined) return row
+  const sections = protection.encrypt
+    ? Object.fromEntries(snapshotSections.flatMap((section) => {
+      const value = row[section]
+      return value === null || value === undefined ? [] : [[section, protectText(protection, sectionPlace(env, row, section), JSON.stringify(value))]]
+    }))
+    : {}
+  return { ...row, ...sections, seal: sealOf(protection, "snapshot", snapshotSealFields(env, row)) }
+}
+
+/** A row with its encrypted sections decrypted ("cannot decrypt" when one does not open). */
+export const openRow = <R extends SnapshotRow>(env: string, protection: StateProtection | undefined, row: R): Result.Result<R, StateCodecError> => {
+  let opened: Record<string, unknown> | undefined
+  for (const section of snapshotSections) {
+    const value = row[section]
+    if (!isEncrypted(value)) continue
+    const text = openText(protection, sectionPlace(env, row, section), value)
+    if (Result.isFailure(text)) return Result.fail(StateCodecError.cannotDecrypt(section, `snapshot #${row.sequence} of ${row.sessionId}: its ${section} section ${text.failure}`))
+    try {
+      ;(opened ??= {})[section] = JSON.parse(text.success)
+    } catch {
+      return Result.fail(StateCodecError.cannotDecrypt(section, `snapshot #${row.sequence} of ${row.sessionId}: its ${section} section decrypts to no JSON`))
+    }
+  }
+  // The row may hold getters (sections read lazily): the spread takes the values they give now.
+  return Result.succeed(opened === undefined ? row : { ...row, ...opened })
 }
 
 /** The rows a cut removes, per session (sessions in order): how many, which sequences, up to which loop. */
