@@ -17,6 +17,7 @@ import { importD70 } from "./commands/ImportD70.ts"
 import { cleanup, inspect, sessions, snapshots } from "./commands/Inspect.ts"
 import { migrate } from "./commands/Migrate.ts"
 import { reconcile } from "./commands/Reconcile.ts"
+import { rekey } from "./commands/Rekey.ts"
 import { report } from "./commands/Report.ts"
 import { restore } from "./commands/Restore.ts"
 import { resumeAll } from "./commands/ResumeAll.ts"
@@ -31,7 +32,7 @@ import * as Help from "./Help.ts"
 
 const root = Command.make("arbitrage-state").pipe(
   Command.withDescription("Operate the arbitrage-state persistence core and its paper arbitrage runner"),
-  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, reconcile, sessions, snapshots, inspect, trades, cleanup, health, report, verifySnapshot, importD70, venue])
+  Command.withSubcommands([migrate, run, supervise, resumeAll, restore, reconcile, sessions, snapshots, inspect, trades, cleanup, rekey, health, report, verifySnapshot, importD70, venue])
 )
 
 // Which signal stopped the program, for its exit code (NodeRuntime interrupts on both alike).

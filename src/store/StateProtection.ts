@@ -37,6 +37,11 @@ export interface StateKey {
 export interface StateProtection {
   readonly keys: ReadonlyArray<StateKey>
   readonly encrypt: boolean
+  /**
+   * Read a state that carries no seal at all as authentic (trust on first use: `rekey
+   * --trust-unsealed` seals what was written before STATE_KEYS was set). Never a seal that fails.
+   */
+  readonly trustUnsealed?: boolean
 }
 
 /** The least a key's secret holds: 256 bits. */
@@ -114,7 +119,9 @@ export const sealProblem = (
   seal: string | null | undefined,
   computeFields: (key: StateKey) => Record<string, unknown>
 ): string | undefined => {
-  if (typeof seal !== "string" || seal === "") return "not authentic: it carries no seal (written without STATE_KEYS)"
+  if (typeof seal !== "string" || seal === "") {
+    return protection.trustUnsealed === true ? undefined : "not authentic: it carries no seal (written without STATE_KEYS)"
+  }
   const id = sealKeyId(seal)
   if (id === undefined) return "not authentic: its seal is not one this code writes"
   const key = keyNamed(protection, id)

@@ -112,9 +112,10 @@ const sumOfRead = (key: StateKey, parts: ReadonlyArray<RawPart>): bigint =>
   }))
 
 /**
- * Reads a live state from its raw parts (in `liveParts` order), its mark and its seal. With keys, a
- * state whose seal does not hold reads as one that cannot be opened ("not authentic"), placed by
- * nothing; every part is decrypted (with or without keys: without, a ciphertext "cannot decrypt").
+ * Reads a live state from its raw parts (in `liveParts` order), its mark and its seal. Every part is
+ * decrypted first (with or without keys: a ciphertext no configured key opens "cannot decrypt");
+ * then, with keys, a state whose seal does not hold reads as one that cannot be opened ("not
+ * authentic"), placed by nothing.
  * `positionsOf` makes the positions section of a hash's fields.
  */
 export const readSealedLiveState = (
@@ -130,29 +131,30 @@ export const readSealedLiveState = (
   if (raw.every((part) => part === null)) return Option.none()
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
   const refused = (message: string): Option.Option<LiveRead> => {
-    const failure = Result.fail(StoreError.unreadable(store, location, `live state of ${sessionId} ${message}`))
+    const failure = Result.fail(StoreError.unreadable(store, location, `live state of ${sessionId}${message}`))
     return Option.some({ loopCount: undefined, fencingToken: null, open: () => failure })
-  }
-  if (protection !== undefined) {
-    const token = tokenOfMark(mark)
-    const forged = sealProblem(protection, "live", seal, (key) => liveSealFields(env, sessionId, token ?? -1, sumOfRead(key, raw)))
-    if (forged !== undefined) return refused(`is ${forged}`)
   }
   const texts: Array<StoredSection> = []
   for (const [i, part] of raw.entries()) {
     if (part === null || typeof part === "string") {
       const opened = part === null ? Result.succeed(null) : openText(protection, sectionPlace(env, sessionId, liveParts[i]!), part)
-      if (Result.isFailure(opened)) return refused(`${liveParts[i]}: ${opened.failure}`)
+      if (Result.isFailure(opened)) return refused(`: its ${liveParts[i]} section ${opened.failure}`)
       texts.push(opened.success)
       continue
     }
     const fields = [...part.hash]
     for (let j = 0; j + 1 < fields.length; j += 2) {
       const opened = openText(protection, fieldPlace(env, sessionId, fields[j]!), fields[j + 1]!)
-      if (Result.isFailure(opened)) return refused(`positions field ${fields[j]}: ${opened.failure}`)
+      if (Result.isFailure(opened)) return refused(`: its positions field ${fields[j]} ${opened.failure}`)
       fields[j + 1] = opened.success
     }
     texts.push(positionsOf(fields))
+  }
+  // After decryption, so that a key that does not open it says so; the seal is over the stored bytes.
+  if (protection !== undefined) {
+    const token = tokenOfMark(mark)
+    const forged = sealProblem(protection, "live", seal, (key) => liveSealFields(env, sessionId, token ?? -1, sumOfRead(key, raw)))
+    if (forged !== undefined) return refused(` is ${forged}`)
   }
   return readLiveState(store, env, sessionId, texts, mark)
 }

@@ -281,9 +281,14 @@ export const snapshotReadOfRow = (env: string, protection: StateProtection | und
     bytes: row.storedBytes ?? payloadBytesOf(row),
     header: forged === undefined ? verifiedHeaderOf(row) : undefined,
     get result() {
-      verdict ??= forged !== undefined
-        ? Result.fail(StateCodecError.notAuthentic("snapshot", `snapshot #${row.sequence} of ${row.sessionId} is ${forged}`))
-        : Result.flatMap(openRow(env, protection, row), readSnapshotRow)
+      // Decrypted first, so that a key that does not open it says so; the seal is over its columns.
+      verdict ??= Result.flatMap(
+        openRow(env, protection, row),
+        (opened) =>
+          forged === undefined
+            ? readSnapshotRow(opened)
+            : Result.fail(StateCodecError.notAuthentic("snapshot", `snapshot #${row.sequence} of ${row.sessionId} is ${forged}`))
+      )
       return verdict
     }
   }

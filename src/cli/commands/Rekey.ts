@@ -1,0 +1,96 @@
+/**
+ * `rekey --session ID [--trust-unsealed] [--json]`: seals a session's state
+ * under the newest of `STATE_KEYS` (see `store/StateProtection.ts`): every
+ * snapshot that is authentic under a configured key, and the live state.
+ * With `STATE_ENCRYPTION=aes-256-gcm` their sections are encrypted under the
+ * newest key too; without, stored in the clear. What does not verify is left
+ * as it is and said (exit 3): a rekey never seals a forgery. With
+ * `--trust-unsealed`, states that carry no seal at all (written before keys
+ * were set) are sealed too, once their checksums hold.
+ *
+ * It writes like a runner: under the session's lease (a running session is
+ * refused, exit 5). Snapshot rows are rewritten in place, which the owner
+ * role may do and the runner role may not (see migration 0009).
+ */
+import { Console, Effect, Option, Result } from "effect"
+import { Command, Flag } from "effect/cli"
+import { persistenceConfig } from "../../config.ts"
+import { defaultHolder, hold } from "../../session/Session.ts"
+import { LiveStateStore } from "../../store/LiveStateStore.ts"
+import * as Persistence from "../../store/Persistence.ts"
+import { type RekeyedSnapshot, SnapshotStore } from "../../store/SnapshotStore.ts"
+import { newestKey } from "../../store/StateProtection.ts"
+import { ExitCode } from "../ExitCode.ts"
+import { jsonFlag, sessionFlag } from "../Output.ts"
+
+/** What a rekey did with the live state. */
+interface RekeyedLive {
+  readonly outcome: "resealed" | "refused" | "none"
+  readonly reason?: string
+}
+
+const describeSnapshot = (keyId: string) => (snapshot: RekeyedSnapshot): string =>
+  snapshot.outcome === "resealed"
+    ? `snapshot #${snapshot.sequence}: sealed under key ${keyId}`
+    : snapshot.outcome === "current"
+    ? `snapshot #${snapshot.sequence}: already sealed under key ${keyId}, unchanged`
+    : `snapshot #${snapshot.sequence}: left as it is: ${snapshot.reason}`
+
+const describeLive = (keyId: string, live: RekeyedLive): string =>
+  live.outcome === "resealed"
+    ? `live state: sealed under key ${keyId}`
+    : live.outcome === "none"
+    ? "live state: none"
+    : `live state: left as it is: ${live.reason}`
+
+/** `rekey`: see the module header. */
+export const rekey = Command.make(
+  "rekey",
+  {
+    session: sessionFlag("The session whose snapshots and live state are sealed again under the newest key"),
+    trustUnsealed: Flag.Boolean("trust-unsealed").pipe(
+      Flag.withDescription("Also seal states that carry no seal at all (written before STATE_KEYS was set); never one whose seal fails"),
+      Flag.withDefault(false)
+    ),
+    json: jsonFlag
+  },
+  Effect.fn(function*({ json, session, trustUnsealed }) {
+    const config = yield* persistenceConfig
+    if (Option.isNone(config.protection)) {
+      return yield* ExitCode.fail(ExitCode.badArguments, "rekey needs STATE_KEYS (or STATE_KEYS_FILE): there is no key to seal with")
+    }
+    const protection = { ...config.protection.value, trustUnsealed }
+    const keyId = newestKey(protection).id
+    const { live, snapshots } = yield* Effect.scoped(Effect.gen(function*() {
+      const lease = yield* hold(session, { holder: `rekey-${defaultHolder()}`, ttl: "30 seconds", wait: 0 })
+      const snapshots = yield* (yield* SnapshotStore).rekey(session, { trustUnsealed })
+      const store = yield* LiveStateStore
+      const read = yield* store.read(session)
+      let live: RekeyedLive = { outcome: "none" }
+      if (Option.isSome(read)) {
+        const opened = read.value.open()
+        if (Result.isFailure(opened)) live = { outcome: "refused", reason: opened.failure.message }
+        else {
+          // A new store writes a session whole: every part sealed (and encrypted) under the newest key.
+          yield* store.save(opened.success.state, lease.fencingToken, opened.success.ledgerTail)
+          live = { outcome: "resealed" }
+        }
+      }
+      return { live, snapshots }
+    })).pipe(Effect.provide(Persistence.layerFrom({ ...config, protection: Option.some(protection) })))
+    const refused = snapshots.filter((s) => s.outcome === "refused").length + (live.outcome === "refused" ? 1 : 0)
+    const resealed = snapshots.filter((s) => s.outcome === "resealed").length
+    yield* Console.log(
+      json
+        ? JSON.stringify({ sessionId: session, keyId, snapshots, live })
+        : [
+          ...snapshots.map(describeSnapshot(keyId)),
+          describeLive(keyId, live),
+          `${session}: ${resealed} of ${snapshots.length} snapshot${snapshots.length === 1 ? "" : "s"} sealed again under key ${keyId}, ${refused} left as ${
+            refused === 1 ? "it was" : "they were"
+          }`
+        ].join("\n")
+    )
+    if (refused > 0) yield* ExitCode.set(ExitCode.invalidState)
+  })
+).pipe(Command.withDescription("Seal a session's snapshots and live state again under the newest of STATE_KEYS"))
