@@ -25,8 +25,19 @@ import { testDatabaseUrl, uniqueEnv } from "../support/Services.ts"
 const databasePassword = `pg-Secret-Qz${randomBytes(6).toString("hex")}`
 const redisPassword = `redis-Secret-Qz${randomBytes(6).toString("hex")}`
 
-/** What must appear nowhere: each password, its percent-encoded form, and its distinctive part. */
-const secrets = [databasePassword, redisPassword].flatMap((secret) => [secret, encodeURIComponent(secret), secret.split("-").at(-1)!])
+// The state keys: an old one and the newest, and a short one the configuration refuses.
+const oldKeySecret = randomBytes(32).toString("base64")
+const newKeySecret = randomBytes(32).toString("base64")
+const shortKeySecret = randomBytes(12).toString("base64")
+
+/**
+ * What must appear nowhere: each password, its percent-encoded form, and its distinctive part; each
+ * key's secret, whole, in hex, and its first 16 characters.
+ */
+const secrets = [
+  ...[databasePassword, redisPassword].flatMap((secret) => [secret, encodeURIComponent(secret), secret.split("-").at(-1)!]),
+  ...[oldKeySecret, newKeySecret, shortKeySecret].flatMap((secret) => [secret, Buffer.from(secret, "base64").toString("hex"), secret.slice(0, 16)])
+]
 
 const assertClean = (where: string, text: string) => {
   for (const secret of secrets) assert.notInclude(text, secret, `${where} shows a secret`)
@@ -43,7 +54,9 @@ it.live("every output of a session's whole life, its report and its metrics, wit
       REDIS_URL: `redis://arbitrage_state:${redisPassword}@127.0.0.1:${redis.port}/0`,
       STATE_ENV: uniqueEnv("secrets"),
       // The killed run's lease is free soon after.
-      LEASE_TTL: "2 seconds"
+      LEASE_TTL: "2 seconds",
+      STATE_KEYS: `old:${oldKeySecret},new:${newKeySecret}`,
+      STATE_ENCRYPTION: "aes-256-gcm"
     }
     const session = `sess_secret${randomInt(1e9).toString(36)}`
     const dir = mkdtempSync(join(tmpdir(), "arbitrage-state-secrets-"))
@@ -95,10 +108,19 @@ it.live("every output of a session's whole life, its report and its metrics, wit
       ["health", "--json"],
       ["cleanup", "--days", "0", "--dry-run"],
       ["import-d70", "--redis-url", env.REDIS_URL, "--env", "nothing", "--dry-run"],
+      ["rekey", "--session", session],
       ["report", "--session", session, "--out", join(dir, "report.html")]
     ]) check(args)
     assertClean("the HTML report", readFileSync(join(dir, "report.html"), "utf8"))
-    // And where they fail: a wrong Redis password, a Redis that does not answer.
+    // And where they fail: keys the configuration refuses, another secret under a key's id, no keys
+    // (the state cannot be decrypted), a wrong Redis password, a Redis that does not answer.
+    assert.strictEqual(check(["sessions"], { STATE_KEYS: `new:${shortKeySecret}` }).status, 2)
+    const wrongKey = check(["restore", "--session", session, "--dry-run"], { STATE_KEYS: `new:${oldKeySecret}` })
+    assert.include(wrongKey.stdout, "cannot decrypt")
+    const { STATE_ENCRYPTION: _encryption, STATE_KEYS: _keys, ...unkeyed } = env
+    const noKeys = runCli(["inspect", "--session", session], unkeyed)
+    assertClean("inspect without keys", noKeys.stdout + noKeys.stderr)
+    assert.include(noKeys.stdout + noKeys.stderr, "STATE_KEYS is not set")
     check(["sessions"], { REDIS_URL: `redis://arbitrage_state:${redisPassword}x@127.0.0.1:${redis.port}/0` })
     check(["sessions"], { REDIS_URL: `redis://arbitrage_state:${redisPassword}@127.0.0.1:${yield* Effect.promise(freePort)}/0` })
   })), 240_000)
