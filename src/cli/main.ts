@@ -9,7 +9,8 @@
  * `ExitCode.ts` maps each failure to it), never with a stack trace. SIGINT and SIGTERM stop the
  * command cleanly (finalizers run) and exit with 130 and 143.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer, Logger } from "effect"
 import { Command } from "effect/cli"
 import { health } from "./commands/Health.ts"

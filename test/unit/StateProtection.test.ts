@@ -103,7 +103,7 @@ describe("seals and ciphertexts", () => {
     assert.include(sealProblem(freshProtection(["k9"]), "snapshot", seal, () => fields), "sealed under key k1, which STATE_KEYS does not hold")
     assert.include(sealProblem(keys, "snapshot", null, () => fields), "carries no seal")
     assert.isUndefined(sealProblem({ ...keys, trustUnsealed: true }, "snapshot", null, () => fields))
-    assert.include(sealProblem({ ...keys, trustUnsealed: true }, "snapshot", `${seal.slice(0, -1)}0`, () => fields), "does not match")
+    assert.include(sealProblem({ ...keys, trustUnsealed: true }, "snapshot", `${seal.slice(0, -1)}${seal.endsWith("0") ? "1" : "0"}`, () => fields), "does not match")
   })
 
   it("a ciphertext opens at its place under its key, and nowhere else; the same text never encrypts the same twice", () => {
