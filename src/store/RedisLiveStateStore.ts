@@ -44,7 +44,7 @@ import { type LiveCache, type LiveWrite, planLiveWrite, positionsFromHash } from
 import * as LiveTierScripts from "./internal/LiveTierScripts.ts"
 import { RedisClient } from "./RedisClient.ts"
 import { fenceKey, liveParts, sealKey, sectionKey, sessionKeyPattern, writeMarkKey } from "./StateKeys.ts"
-import type { StateProtection } from "./StateProtection.ts"
+import { type StateProtection, storedBytesBound } from "./StateProtection.ts"
 import { StoreError } from "./StoreError.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 
@@ -149,8 +149,11 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
       const parts = protection === undefined ? undefined : previous?.parts?.copy() ?? newParts(protection, env, sessionId)
       const writes = protectedWrites(sessionId, plan.writes, parts)
       // What a load would refuse to read is not written.
-      if (plan.positionsBytes > maxSectionBytes) {
-        return yield* StateCodecError.invalid("positions", unwritableMessage("positions", plan.positionsBytes, maxSectionBytes))
+      // Encrypted, each value is larger: the hash is held to what it may come to.
+      const fields = 1 + 2 * plan.cache.trades.size + plan.cache.pending.size + (plan.cache.baseline.value === undefined ? 0 : 1)
+      const positionsBytes = storedBytesBound(protection, plan.positionsBytes, fields)
+      if (positionsBytes > maxSectionBytes) {
+        return yield* StateCodecError.invalid("positions", unwritableMessage("positions", positionsBytes, maxSectionBytes))
       }
       for (const write of writes) {
         if (write.op !== "set") continue

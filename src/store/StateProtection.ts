@@ -173,6 +173,17 @@ export const decryptText = (protection: StateProtection | undefined, place: stri
   }
 }
 
+/**
+ * The most `fields` stored values of `bytes` plaintext bytes in all take once encrypted (base64 of
+ * the text and its tag, the key id and the nonce beside each); `bytes` as they are without
+ * encryption. A store checks what it writes against what it reads back by this.
+ */
+export const storedBytesBound = (protection: StateProtection | undefined, bytes: number, fields: number): number => {
+  if (protection?.encrypt !== true) return bytes
+  const perValue = cipherPrefix.length + newestKey(protection).id.length + 1 + 16 + 1 + 4 * Math.ceil(16 / 3) + 4
+  return Math.ceil((bytes * 4) / 3) + fields * perValue
+}
+
 /** A stored text as written: encrypted at `place` when `protection` asks for it, else as it is. */
 export const protectText = (protection: StateProtection | undefined, place: string, text: string): string =>
   protection?.encrypt === true ? encryptText(protection, place, text) : text

@@ -9,12 +9,13 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted, Result } from "effect"
+import { Effect, Layer, Option, Redacted, Result } from "effect"
 import { randomBytes } from "node:crypto"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { type Env, SessionId } from "../../src/domain/Ids.ts"
 import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
+import { planLiveWrite } from "../../src/store/internal/LiveStateDelta.ts"
 import { headerChecksumOf } from "../../src/store/internal/SnapshotRows.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
@@ -297,6 +298,33 @@ layer(base, { timeout: "120 seconds" })("authenticated state", (it) => {
         assert.isAtLeast(report.skipped.length, 4)
         for (const skipped of report.skipped) assert.include(skipped.reason, words)
       }
+    }))
+
+  it.effect("encrypted, the live tier refuses a positions hash that would be over the size a load reads, though its plaintext is not; what it takes loads back", () =>
+    Effect.gen(function*() {
+      const encrypted = { ...freshProtection(["e1"]), encrypt: true }
+      const sessionId = newSession("encsize")
+      const [state] = yield* sampleStates(sessionId, { count: 1, seed: 5, minOpenTrades: 40, maxOpenTrades: 40 })
+      const plaintext = Result.getOrThrow(planLiveWrite(state!, [], undefined)).positionsBytes
+      const liveWith = (protection: StateProtection | undefined, maxSectionBytes: number) =>
+        Layer.fresh(RedisLiveStateStore.layer(env, { maxSectionBytes, ...(protection === undefined ? {} : { protection }) })).pipe(Layer.provide(redisClient))
+      const save = (protection: StateProtection | undefined, maxSectionBytes: number) =>
+        Effect.gen(function*() {
+          const live = yield* LiveStateStore
+          yield* live.delete(sessionId)
+          return yield* Effect.result(live.save(state!))
+        }).pipe(Effect.provide(liveWith(protection, maxSectionBytes)))
+      const limit = Math.ceil(plaintext * 1.1)
+      assert.isTrue(Result.isSuccess(yield* save(undefined, limit)))
+      const refused = yield* save(encrypted, limit)
+      assert.isTrue(Result.isFailure(refused) && refused.failure.message.includes("a restore reads; not written"))
+      // With room for the ciphertexts: written, and read back whole under the same limit.
+      const roomy = Math.ceil(plaintext * 1.6)
+      assert.isTrue(Result.isSuccess(yield* save(encrypted, roomy)))
+      const loaded = yield* Effect.gen(function*() {
+        return yield* (yield* LiveStateStore).load(sessionId)
+      }).pipe(Effect.provide(liveWith(encrypted, roomy)))
+      assert.deepStrictEqual(Option.getOrThrow(loaded).state, withoutNegativeZero(state!))
     }))
 
   it.effect("rotation: old states stay readable while their key is configured, new ones use the newest; rekey re-seals the authentic ones and leaves a forgery", () =>
