@@ -49,13 +49,22 @@ export const alternate = <E, R>(
   warmup: number,
   baseline: (i: number) => Promise<unknown>,
   ours: (i: number) => Effect.Effect<unknown, E, R>
+) => alternateEffects(name, runs, warmup, (i) => Effect.promise(() => baseline(i)), ours)
+
+/** `alternate` of two effects: our code against our own code otherwise set (a feature's cost). */
+export const alternateEffects = <E1, R1, E2, R2>(
+  name: string,
+  runs: number,
+  warmup: number,
+  baseline: (i: number) => Effect.Effect<unknown, E1, R1>,
+  ours: (i: number) => Effect.Effect<unknown, E2, R2>
 ) =>
   Effect.gen(function*() {
     const base: Array<number> = []
     const mine: Array<number> = []
     for (let i = 0; i < warmup + runs; i++) {
       let t = performance.now()
-      yield* Effect.promise(() => baseline(i))
+      yield* baseline(i)
       const b = performance.now() - t
       t = performance.now()
       yield* ours(i)

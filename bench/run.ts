@@ -34,7 +34,8 @@ import * as RedisClient from "../src/store/RedisClient.ts"
 import * as RedisLiveStateStore from "../src/store/RedisLiveStateStore.ts"
 import { SnapshotStore } from "../src/store/SnapshotStore.ts"
 import { engineStateArbitrary } from "../test/support/StateArbitrary.ts"
-import { alternate, type Comparison, formatTable, percentile, time } from "./Harness.ts"
+import { alternate, alternateEffects, type Comparison, formatTable, percentile, time } from "./Harness.ts"
+import { freshProtection } from "../test/support/Protection.ts"
 import { intentBench, reconcileBench } from "./OrderIntents.ts"
 import { loadSaveScript, rawLiveSaveLoop, rawLiveSaveWhole, rawRestore, rawScriptLoop, rawSnapshot } from "./RawDrivers.ts"
 
@@ -347,8 +348,53 @@ try {
     await run(hotStore.delete(id))
   }
 
+  // 8. What sealing (STATE_KEYS) and encryption (STATE_ENCRYPTION) cost: our stores with them against
+  // our stores without, the same calls alternated in one fiber (its baseline is ours, not a raw driver's).
+  const protectedStores = (encrypt: boolean) =>
+    ManagedRuntime.make(Layer.mergeAll(
+      redisLiveLayer(env, Redacted.make(redisUrl), undefined, undefined, freshProtection(["bench"], encrypt)),
+      durableOn(env, postgresLayer(Redacted.make(databaseUrl), { maxConnections: 4 }), { migrate: false, protection: freshProtection(["bench"], encrypt) })
+    ))
+  const plainContext = await runtime.runPromise(Effect.context<Stores>())
+  const sealing: Array<Comparison> = []
+  for (const encrypt of [false, true]) {
+    const label = encrypt ? "sealed and encrypted" : "sealed"
+    const tag = encrypt ? "e" : "s"
+    const sealedRuntime = protectedStores(encrypt)
+    try {
+      const sealedContext = await sealedRuntime.runPromise(Effect.context<Stores>())
+      const inContext = <A, E>(effect: Effect.Effect<A, E, Stores>, context: typeof plainContext) => Effect.provideContext(effect, context)
+      for (const trades of [10, 10_000]) {
+        const plainId = SessionId.make(`sess_benchplain${tag}${trades}`)
+        const sealedId = SessionId.make(`sess_benchseal${tag}${trades}`)
+        const plainState = await stateWith(plainId, trades)
+        const sealedState = { ...plainState, session: { ...plainState.session, sessionId: sealedId } }
+        const runs = trades >= 10_000 ? 300 : 1_000
+        const plainLoops = Array.from({ length: runs + 50 }, (_, i) => nextLoop(plainState, i))
+        const sealedLoops = Array.from({ length: runs + 50 }, (_, i) => nextLoop(sealedState, i))
+        await sealedRuntime.runPromise(Effect.flatMap(LiveStateStore, (s) => s.save(sealedState)))
+        await run(Effect.flatMap(LiveStateStore, (s) => s.save(plainState)))
+        sealing.push(await run(alternateEffects(`8. live save, quiet loop (${trades} trades): ${label} vs not`, runs, 50, (i) =>
+          inContext(Effect.flatMap(LiveStateStore, (s) => s.save(plainLoops[i]!)), plainContext), (i) =>
+          inContext(Effect.flatMap(LiveStateStore, (s) => s.save(sealedLoops[i]!)), sealedContext))))
+        if (trades === 10) {
+          sealing.push(await run(alternateEffects(`8. durable snapshot (10 trades): ${label} vs not`, 500, 50, (i) =>
+            inContext(Effect.flatMap(SnapshotStore, (s) => s.save({ sessionId: plainId, snapshotType: "trade", sequence: i + 1, fencingToken: 0, createdAt: 0 }, plainState)), plainContext), (i) =>
+            inContext(Effect.flatMap(SnapshotStore, (s) => s.save({ sessionId: sealedId, snapshotType: "trade", sequence: i + 1, fencingToken: 0, createdAt: 0 }, sealedState)), sealedContext))))
+        }
+        // Restore: both tiers read, the seals of both verified (the live one over every part), the fresher decoded.
+        sealing.push(await run(alternateEffects(`8. restore (${trades} trades): ${label} vs not`, trades >= 10_000 ? 15 : 300, 5, () =>
+          inContext(Restore.run(plainId), plainContext), () => inContext(Restore.run(sealedId), sealedContext))))
+        await run(Effect.flatMap(LiveStateStore, (s) => s.delete(plainId)))
+        await sealedRuntime.runPromise(Effect.flatMap(LiveStateStore, (s) => s.delete(sealedId)))
+      }
+    } finally {
+      await sealedRuntime.dispose()
+    }
+  }
+
   if (json) {
-    process.stdout.write(`${JSON.stringify({ node: process.version, env, results, notes, scaling, saveScaling, concurrentSessions }, null, 2)}\n`)
+    process.stdout.write(`${JSON.stringify({ node: process.version, env, results, notes, scaling, saveScaling, concurrentSessions, sealing }, null, 2)}\n`)
   } else {
     process.stdout.write(`${formatTable(results)}\n\n`)
     for (const note of notes) process.stdout.write(`${JSON.stringify(note)}\n`)
@@ -358,6 +404,8 @@ try {
     for (const row of saveScaling) process.stdout.write(`${JSON.stringify(row)}\n`)
     process.stdout.write("\n100 concurrent sessions saving live state every loop, 3 s, one connection:\n")
     for (const row of concurrentSessions) process.stdout.write(`${JSON.stringify(row)}\n`)
+    process.stdout.write("\nsealed state (STATE_KEYS) and encrypted (STATE_ENCRYPTION), ours with them vs ours without:\n")
+    process.stdout.write(`${formatTable(sealing)}\n`)
   }
 } finally {
   await sql.query("DELETE FROM session_snapshots WHERE env = $1", [env]).catch(() => undefined)

@@ -145,8 +145,10 @@ export const make = Effect.fnUntraced(function*(env: Env, options: RedisLiveStat
     Effect.gen(function*() {
       const sessionId = state.session.sessionId
       const plan = yield* Effect.fromResult(planLiveWrite(state, ledgerTail, previous?.cache))
-      // The parts after this write: those of the last one, moved by what this one writes (all of them, for a whole write).
-      const parts = protection === undefined ? undefined : previous?.parts?.copy() ?? newParts(protection, env, sessionId)
+      // The parts after this write: those of the last one, moved in place by what this one writes (all
+      // of them, for a whole write). In place: the last write's entry is out of the cache until this
+      // one lands, and a write that fails is followed by a whole one, with parts of its own.
+      const parts = protection === undefined ? undefined : previous?.parts ?? newParts(protection, env, sessionId)
       const writes = protectedWrites(sessionId, plan.writes, parts)
       // What a load would refuse to read is not written.
       // Encrypted, each value is larger: the hash is held to what it may come to.

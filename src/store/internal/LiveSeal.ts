@@ -51,14 +51,6 @@ export class LiveParts {
     this.sessionId = sessionId
   }
 
-  /** A copy, to change without touching this one (a save that fails leaves the parts it started from). */
-  copy(): LiveParts {
-    const copy = new LiveParts(this.key, this.env, this.sessionId)
-    copy.sum = this.sum
-    for (const [place, part] of this.parts) copy.parts.set(place, part)
-    return copy
-  }
-
   /** The part at `place` is now `text` (stored bytes). */
   set(place: string, text: string): void {
     this.remove(place)
