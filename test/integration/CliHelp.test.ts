@@ -48,15 +48,15 @@ describe("cli help", () => {
   })
 
   it("every flag of every command (and of every subcommand of a command that has them) has a description", () => {
-    const withSubcommands = commands.flatMap((command) => {
-      const help = runCli([command, "--help"]).stdout
-      if (!help.includes("SUBCOMMANDS")) return [command]
-      const subcommands = sectionOf(help, "SUBCOMMANDS").map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name): name is string => name !== undefined)
+    // Each command's help, read once: a command without subcommands is checked on it, one with them on each of theirs.
+    const helps = commands.flatMap((command) => {
+      const help = runCli([command, "--help"])
+      if (!help.stdout.includes("SUBCOMMANDS")) return [{ command, help }]
+      const subcommands = sectionOf(help.stdout, "SUBCOMMANDS").map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name): name is string => name !== undefined)
       assert.isNotEmpty(subcommands, command)
-      return subcommands.map((sub) => `${command} ${sub}`)
+      return subcommands.map((sub) => ({ command: `${command} ${sub}`, help: runCli([command, sub, "--help"]) }))
     })
-    for (const command of withSubcommands) {
-      const help = runCli([...command.split(" "), "--help"])
+    for (const { command, help } of helps) {
       assert.strictEqual(help.status, 0, `${command}: ${help.stderr}`)
       assert.match(help.stdout, new RegExp(`^ {2}npm run cli -- ${command} `, "m"), command)
       for (const { flag, text } of flagRows(sectionOf(help.stdout, "FLAGS"))) {

@@ -13,10 +13,8 @@ import { Effect, Layer, Option, Redacted, Result } from "effect"
 import { randomBytes } from "node:crypto"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { type Env, SessionId } from "../../src/domain/Ids.ts"
-import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { planLiveWrite } from "../../src/store/internal/LiveStateDelta.ts"
-import { headerChecksumOf } from "../../src/store/internal/SnapshotRows.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
 import * as PgSessionLease from "../../src/store/PgSessionLease.ts"
 import type { SessionLease } from "../../src/store/SessionLease.ts"
@@ -28,6 +26,7 @@ import { sealKey, sectionKey } from "../../src/store/StateKeys.ts"
 import type { StateProtection } from "../../src/store/StateProtection.ts"
 import { redisClient, testPostgres } from "../support/Backings.ts"
 import { runCli } from "../support/Cli.ts"
+import { recomputeChecksums } from "../support/Forgery.ts"
 import { freshProtection, protectionOf, stateKeysText } from "../support/Protection.ts"
 import { expectRestored, withoutNegativeZero } from "../support/Results.ts"
 import { testDatabaseUrl, testRedisUrl, uniqueEnv } from "../support/Services.ts"
@@ -101,34 +100,8 @@ const saveSnapshots = (protection: StateProtection | undefined, states: Readonly
     return ids
   }))
 
-/** What a writer with database access but no key does: change a section of a row and recompute both checksums. */
-const forgeRow = (snapshotId: number, change: (metrics: any) => any) =>
-  Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    const [row] = yield* sql<any>`
-      SELECT s.*, p.positions, m.metrics, r.risk_guard FROM session_snapshots s
-        JOIN position_snapshots p USING (snapshot_id) JOIN metrics_snapshots m USING (snapshot_id)
-        JOIN risk_guard_snapshots r USING (snapshot_id) WHERE s.snapshot_id = ${snapshotId}`
-    const metrics = change(structuredClone(row.metrics))
-    const metadata = {
-      envelopeVersion: Number(row.envelope_version),
-      sessionId: row.session_id,
-      snapshotType: row.snapshot_type,
-      sequence: Number(row.sequence),
-      fencingToken: Number(row.fencing_token),
-      createdAt: Number(row.created_at_ms)
-    }
-    const checksum = snapshotChecksum(metadata, {
-      session: row.session,
-      positions: row.positions,
-      metrics,
-      riskGuard: row.risk_guard,
-      ...(row.custom === null ? {} : { custom: row.custom })
-    })
-    const header = headerChecksumOf({ ...metadata, loopCount: Number(row.loop_count), checksum })
-    yield* sql`UPDATE metrics_snapshots SET metrics = ${sql.json(metrics)} WHERE snapshot_id = ${snapshotId}`
-    yield* sql`UPDATE session_snapshots SET checksum = ${checksum}, header_checksum = ${header} WHERE snapshot_id = ${snapshotId}`
-  })
+/** What a writer with database access but no key does: change a row's metrics and recompute both checksums. */
+const forgeRow = (snapshotId: number, changeMetrics: (metrics: any) => any) => recomputeChecksums(snapshotId, { changeMetrics, header: true })
 
 /** The restore of `sessionId` by stores sealed under `protection`. */
 const restoreWith = (protection: StateProtection | undefined, sessionId: SessionId) => withStores(protection, Restore.run(sessionId))
@@ -177,15 +150,7 @@ layer(base, { timeout: "120 seconds" })("authenticated state", (it) => {
       yield* sql`INSERT INTO metrics_snapshots (snapshot_id, metrics) SELECT ${id}, metrics FROM metrics_snapshots WHERE snapshot_id = ${ids[0]!}`
       yield* sql`INSERT INTO risk_guard_snapshots (snapshot_id, risk_guard) SELECT ${id}, risk_guard FROM risk_guard_snapshots WHERE snapshot_id = ${ids[0]!}`
       // Its checksum covers the sequence too: a replay that also rewrites it is the forgery above.
-      const [row] = yield* sql<any>`SELECT * FROM session_snapshots WHERE snapshot_id = ${id}`
-      const positions = (yield* sql<any>`SELECT positions FROM position_snapshots WHERE snapshot_id = ${id}`)[0].positions
-      const metrics = (yield* sql<any>`SELECT metrics FROM metrics_snapshots WHERE snapshot_id = ${id}`)[0].metrics
-      const riskGuard = (yield* sql<any>`SELECT risk_guard FROM risk_guard_snapshots WHERE snapshot_id = ${id}`)[0].risk_guard
-      const metadata = { envelopeVersion: 1, sessionId, snapshotType: row.snapshot_type, sequence: 4, fencingToken: Number(row.fencing_token), createdAt: Number(row.created_at_ms) }
-      const checksum = snapshotChecksum(metadata, { session: row.session, positions, metrics, riskGuard })
-      yield* sql`UPDATE session_snapshots SET checksum = ${checksum},
-                   header_checksum = ${headerChecksumOf({ ...metadata, loopCount: Number(row.loop_count), checksum })}
-                 WHERE snapshot_id = ${id}`
+      yield* recomputeChecksums(id, { header: true })
 
       assert.strictEqual(expectRestored(yield* restoreWith(undefined, sessionId)).sequence, 4)
       const report = expectRestored(yield* restoreWith(sealed, sessionId))

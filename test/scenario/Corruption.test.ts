@@ -20,7 +20,6 @@ import { randomBytes } from "node:crypto"
 import { gzipSync } from "node:zlib"
 import type { EngineState } from "../../src/domain/EngineState.ts"
 import { SessionId } from "../../src/domain/Ids.ts"
-import { snapshotChecksum } from "../../src/domain/Snapshot.ts"
 import { encodeEngineState } from "../../src/domain/StateCodec.ts"
 import * as Restore from "../../src/recovery/Restore.ts"
 import { LiveStateStore } from "../../src/store/LiveStateStore.ts"
@@ -33,6 +32,7 @@ import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
 import { type LivePart, sectionKey } from "../../src/store/StateKeys.ts"
 import { redisClient, testPostgres } from "../support/Backings.ts"
 import { declared, withValues } from "../support/CustomSections.ts"
+import { recomputeChecksums } from "../support/Forgery.ts"
 import { withoutNegativeZero, expectRestored } from "../support/Results.ts"
 import { uniqueEnv } from "../support/Services.ts"
 import { sampleStates } from "../support/States.ts"
@@ -107,29 +107,7 @@ const setSnapshotJson = (d: Damage, section: keyof typeof sectionColumn, change:
   })
 
 /** What a buggy writer does: recompute the checksum over whatever is stored now. */
-const resealSnapshot = (id: number) =>
-  Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    const [row] = yield* sql<any>`
-      SELECT s.*, p.positions, m.metrics, r.risk_guard FROM session_snapshots s
-        JOIN position_snapshots p USING (snapshot_id) JOIN metrics_snapshots m USING (snapshot_id)
-        JOIN risk_guard_snapshots r USING (snapshot_id) WHERE s.snapshot_id = ${id}`
-    const checksum = snapshotChecksum({
-      envelopeVersion: Number(row.envelope_version),
-      sessionId: row.session_id,
-      snapshotType: row.snapshot_type,
-      sequence: Number(row.sequence),
-      fencingToken: Number(row.fencing_token),
-      createdAt: Number(row.created_at_ms)
-    }, {
-      session: row.session,
-      positions: row.positions,
-      metrics: row.metrics,
-      riskGuard: row.risk_guard,
-      ...(row.custom === null ? {} : { custom: row.custom })
-    })
-    yield* sql`UPDATE session_snapshots SET checksum = ${checksum} WHERE snapshot_id = ${id}`
-  })
+const resealSnapshot = (id: number) => recomputeChecksums(id, { header: false })
 
 type Sql = Effect.Success<typeof PgClient.PgClient>
 
