@@ -128,13 +128,16 @@ export interface RekeyedSnapshot {
   /** `resealed`: sealed (and encrypted, when asked) under the newest key; `current`: it was; `refused`: left as it is, `reason` says why. */
   readonly outcome: "resealed" | "current" | "refused"
   readonly reason?: string
+  /** Whether it carried a seal before (holding or not). */
+  readonly sealedBefore: boolean
 }
 
 /** Options of a rekey. */
 export interface RekeyOptions {
   /**
    * Also seal snapshots that carry no seal at all (written before STATE_KEYS was set), when their
-   * checksum holds: trust on first use, which the operator asks for. Never a snapshot whose seal fails.
+   * checksum holds: trust on first use, which the operator asks for. Never a snapshot whose seal
+   * fails, nor an unsealed one newer than the session's oldest sealed one.
    */
   readonly trustUnsealed?: boolean
 }
@@ -352,12 +355,20 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
     })
   })
 
-  /** What a rekey does with one row (and, when it re-seals it, the row it writes). */
-  const rekeyed = (row: SnapshotRow, trustUnsealed: boolean, keys: StateProtection): RekeyedSnapshot & { readonly write?: NewSnapshotRow } => {
-    const base = { snapshotId: row.snapshotId, sequence: row.sequence }
+  /**
+   * What a rekey does with one row (and, when it re-seals it, the row it writes). An unsealed row is
+   * trusted (when asked) only below `sealedFrom`, the oldest sequence sealed under a configured key:
+   * one above it was written after the keys were, by someone without them.
+   */
+  const rekeyed = (row: SnapshotRow, trust: { readonly unsealed: boolean; readonly sealedFrom: number }, keys: StateProtection): RekeyedSnapshot & { readonly write?: NewSnapshotRow } => {
     const unsealed = typeof row.seal !== "string" || row.seal === ""
-    const forged = sealProblem(keys, "snapshot", row.seal, () => snapshotSealFields(env, row))
-    if (forged !== undefined && !(unsealed && trustUnsealed)) return { ...base, outcome: "refused", reason: forged }
+    const base = { snapshotId: row.snapshotId, sequence: row.sequence, sealedBefore: !unsealed }
+    // Judged strictly here (the store's own keys may trust unsealed rows when it reads): which to trust is this choice's.
+    const forged = sealProblem({ ...keys, trustUnsealed: false }, "snapshot", row.seal, () => snapshotSealFields(env, row))
+    if (forged !== undefined && !(unsealed && trust.unsealed && row.sequence < trust.sealedFrom)) {
+      const after = unsealed && trust.unsealed ? `, and newer than snapshot #${trust.sealedFrom}, which is sealed: written after the keys were, without them` : ""
+      return { ...base, outcome: "refused", reason: `${forged}${after}` }
+    }
     const opened = openRow(env, keys, row)
     if (Result.isFailure(opened)) return { ...base, outcome: "refused", reason: opened.failure.message }
     const verified = readSnapshotRow(opened.success)
@@ -369,21 +380,40 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
     return { ...base, outcome: "resealed", write: protectRow(env, keys, opened.success) }
   }
 
+  /** Every row of a session, newest first, `batch` at a time, to `f`. */
+  const eachRow = <A, E>(sessionId: SessionId, f: (row: SnapshotRow) => Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      let beforeSequence: number | undefined
+      while (true) {
+        const batch = yield* rows.selectRecent(sessionId, { limit: 16, ...(beforeSequence === undefined ? {} : { beforeSequence }) })
+        for (const row of batch) yield* f(row)
+        if (batch.length < 16) return
+        beforeSequence = batch[batch.length - 1]!.sequence
+      }
+    })
+
   const rekey = storeOperation("SnapshotStore.rekey")(function*(sessionId: SessionId, options: RekeyOptions = {}) {
     if (protection === undefined) return yield* StoreError.failure(store, "rekey needs STATE_KEYS (or STATE_KEYS_FILE): there is no key to seal with")
+    const keys = protection
+    // The oldest snapshot sealed under a configured key (a first pass, reading the rows' seals).
+    let sealedFrom = Number.POSITIVE_INFINITY
+    if (options.trustUnsealed === true) {
+      yield* eachRow(sessionId, (row) =>
+        Effect.sync(() => {
+          if (typeof row.seal === "string" && row.seal !== "" && sealProblem(keys, "snapshot", row.seal, () => snapshotSealFields(env, row)) === undefined) {
+            sealedFrom = Math.min(sealedFrom, row.sequence)
+          }
+        }))
+    }
     const done: Array<RekeyedSnapshot> = []
-    let beforeSequence: number | undefined
-    while (true) {
-      const batch = yield* rows.selectRecent(sessionId, { limit: 16, ...(beforeSequence === undefined ? {} : { beforeSequence }) })
-      for (const row of batch) {
-        const { write, ...outcome } = rekeyed(row, options.trustUnsealed ?? false, protection)
+    yield* eachRow(sessionId, (row) =>
+      Effect.gen(function*() {
+        const { write, ...outcome } = rekeyed(row, { unsealed: options.trustUnsealed ?? false, sealedFrom }, keys)
         if (write !== undefined && !(yield* rows.reseal(row.snapshotId, row.seal ?? null, write))) {
           done.push({ ...outcome, outcome: "refused", reason: "it changed while it was re-sealed; run rekey again" })
         } else done.push(outcome)
-      }
-      if (batch.length < 16) return done
-      beforeSequence = batch[batch.length - 1]!.sequence
-    }
+      }))
+    return done
   })
 
   return SnapshotStore.of({

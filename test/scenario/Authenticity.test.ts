@@ -36,12 +36,12 @@ const env = uniqueEnv("authentic")
 const keysText = stateKeysText("k1")
 const sealed = protectionOf(keysText)
 
-/** The stores of `env` sealed under `protection` (none: neither sealed nor verified). */
-const storesWith = (protection: StateProtection | undefined) =>
+/** The stores of `stateEnv` (the test's `env` unless told) sealed under `protection` (none: neither sealed nor verified). */
+const storesWith = (protection: StateProtection | undefined, stateEnv: Env = env) =>
   Layer.mergeAll(
-    RedisLiveStateStore.layer(env, protection === undefined ? {} : { protection }),
-    PgSnapshotStore.layer(env, protection === undefined ? {} : { protection }),
-    PgSessionLease.layer(env)
+    RedisLiveStateStore.layer(stateEnv, protection === undefined ? {} : { protection }),
+    PgSnapshotStore.layer(stateEnv, protection === undefined ? {} : { protection }),
+    PgSessionLease.layer(stateEnv)
   ).pipe(Layer.provide(Layer.mergeAll(redisClient, testPostgres)))
 
 /** The test's services, and what it stored under its envs removed when it ends. */
@@ -66,15 +66,18 @@ const servicesCleaning = (envs: ReadonlyArray<Env>) =>
 const cliStateEnv = uniqueEnv("rekeycli")
 const base = servicesCleaning([env, cliStateEnv])
 
-/** Runs `effect` on fresh stores sealed under `protection`. */
-const withStores = <A, E>(protection: StateProtection | undefined, effect: Effect.Effect<A, E, LiveStateStore | SnapshotStore | SessionLease>) =>
-  effect.pipe(Effect.provide(Layer.fresh(storesWith(protection))))
+/** Runs `effect` on fresh stores of `stateEnv` sealed under `protection`. */
+const withStores = <A, E>(
+  protection: StateProtection | undefined,
+  effect: Effect.Effect<A, E, LiveStateStore | SnapshotStore | SessionLease>,
+  stateEnv: Env = env
+) => effect.pipe(Effect.provide(Layer.fresh(storesWith(protection, stateEnv))))
 
-/** `f` on the live tier sealed under `protection`. */
-const onLive = <A, E>(protection: StateProtection | undefined, f: (live: LiveStateStore["Service"]) => Effect.Effect<A, E>) =>
+/** `f` on the live tier (of `stateEnv`) sealed under `protection`. */
+const onLive = <A, E>(protection: StateProtection | undefined, f: (live: LiveStateStore["Service"]) => Effect.Effect<A, E>, stateEnv: Env = env) =>
   withStores(protection, Effect.gen(function*() {
     return yield* f(yield* LiveStateStore)
-  }))
+  }), stateEnv)
 
 /** `f` on the durable tier sealed under `protection`. */
 const onSnapshots = <A, E>(protection: StateProtection | undefined, f: (snapshots: SnapshotStore["Service"]) => Effect.Effect<A, E>) =>
@@ -396,5 +399,17 @@ layer(base, { timeout: "120 seconds" })("rekey, through the CLI", (it) => {
       assert.strictEqual(refused.status, 3, refused.stderr)
       assert.match(refused.stdout, /snapshot #\d+: left as it is: not authentic: its seal under key c2 does not match/)
       assert.include(refused.stdout, "1 left as it was")
+
+      // Trust on first use is for what was written before the keys: a seal stripped from a row newer
+      // than a sealed one, and a live state written without keys beside sealed snapshots, stay refused.
+      yield* sql`UPDATE session_snapshots SET seal = NULL WHERE snapshot_id = ${newest!.snapshot_id}`
+      const live = yield* onLive(protectionOf(k2, true), (store) => store.load(sessionId), stateEnv)
+      const { fencingToken, ledgerTail, state } = Option.getOrThrow(live)
+      yield* onLive(undefined, (store) => store.save(state, fencingToken ?? 0, ledgerTail), stateEnv)
+      const trusting = runCli(["rekey", "--session", sessionId, "--trust-unsealed"], cliEnv(stateEnv, { STATE_KEYS: k2, STATE_ENCRYPTION: "aes-256-gcm" }))
+      assert.strictEqual(trusting.status, 3, trusting.stderr)
+      assert.match(trusting.stdout, /snapshot #\d+: left as it is: not authentic: it carries no seal .*, and newer than snapshot #1, which is sealed/)
+      assert.include(trusting.stdout, "live state: left as it is: not authentic: it carries no seal, while snapshot #")
+      assert.include(trusting.stdout, "2 left as they were")
     }))
 })

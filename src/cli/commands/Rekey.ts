@@ -6,7 +6,9 @@
  * newest key too; without, stored in the clear. What does not verify is left
  * as it is and said (exit 3): a rekey never seals a forgery. With
  * `--trust-unsealed`, states that carry no seal at all (written before keys
- * were set) are sealed too, once their checksums hold.
+ * were set) are sealed too, once their checksums hold: snapshots older than
+ * the session's oldest sealed one, and the live state of a session none of
+ * whose snapshots was sealed.
  *
  * It writes like a runner: under the session's lease (a running session is
  * refused, exit 5). Snapshot rows are rewritten in place, which the owner
@@ -67,7 +69,15 @@ export const rekey = Command.make(
       const store = yield* LiveStateStore
       const read = yield* store.read(session)
       let live: RekeyedLive = { outcome: "none" }
-      if (Option.isSome(read)) {
+      // An unsealed live state is trusted only in a session no snapshot of which was sealed before:
+      // a runner with the keys seals what it writes, so one beside sealed snapshots was written without them.
+      const sealedSnapshot = snapshots.find((snapshot) => snapshot.sealedBefore && snapshot.outcome !== "refused")
+      if (Option.isSome(read) && read.value.sealed === false && sealedSnapshot !== undefined) {
+        live = {
+          outcome: "refused",
+          reason: `not authentic: it carries no seal, while snapshot #${sealedSnapshot.sequence} is sealed: written after the keys were, without them`
+        }
+      } else if (Option.isSome(read)) {
         const opened = read.value.open()
         if (Result.isFailure(opened)) live = { outcome: "refused", reason: opened.failure.message }
         else {

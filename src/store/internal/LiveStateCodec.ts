@@ -61,6 +61,8 @@ export interface LiveRead {
   readonly fencingToken: number | null
   /** The whole state decoded and checked (once: later calls give the same verdict). */
   readonly open: () => Result.Result<DecodedLiveState, StoreError>
+  /** Whether it carries a seal (see `StateProtection`), holding or not; absent: not known. */
+  readonly sealed?: boolean
 }
 
 /**
