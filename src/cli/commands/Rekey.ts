@@ -51,7 +51,7 @@ export const rekey = Command.make(
   {
     session: sessionFlag("The session whose snapshots and live state are sealed again under the newest key"),
     trustUnsealed: Flag.Boolean("trust-unsealed").pipe(
-      Flag.withDescription("Also seal states that carry no seal at all (written before STATE_KEYS was set); never one whose seal fails"),
+      Flag.withDescription("Also seal states that carry no seal at all (written before STATE_KEYS was set), if their checksums hold; never one whose seal fails, nor one newer than a sealed one"),
       Flag.withDefault(false)
     ),
     json: jsonFlag
@@ -103,4 +103,6 @@ export const rekey = Command.make(
     )
     if (refused > 0) yield* ExitCode.set(ExitCode.invalidState)
   })
-).pipe(Command.withDescription("Seal a session's snapshots and live state again under the newest of STATE_KEYS"))
+).pipe(Command.withDescription(
+  "Seal a session's snapshots and live state again under the newest of STATE_KEYS (encrypted under it with STATE_ENCRYPTION); what does not verify is left as it is and named (exit 3); takes the session's lease (exit 5 while a runner holds it)"
+))
