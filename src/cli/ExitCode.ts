@@ -108,7 +108,7 @@ export const classify = (error: unknown): Classified => {
   if (error instanceof StateCodecError) return { code: invalidState, message: error.message }
   if (error instanceof PlanRefused) return { code: badArguments, message: error.message }
   if (error instanceof LeaseError) {
-    const hint = error.reason._tag === "SessionHeld" ? " (a runner that died holds it until then: --wait-lease SECONDS waits for it to expire)" : ""
+    const hint = error.reason._tag === "SessionHeld" ? " (it is free once its holder stops, or once it expires if that holder died; run, resume-all and reconcile wait for it with --wait-lease SECONDS)" : ""
     return { code: sessionHeld, message: `${error.message}${hint}` }
   }
   if (error instanceof SupervisorError) return { code: unexpected, message: error.message }

@@ -48,6 +48,7 @@ import { type LiveRead, LiveStateStore, type LiveState } from "../store/LiveStat
 import { type Lease, SessionLease } from "../store/SessionLease.ts"
 import { type OlderCeiling, type SnapshotHeader, SnapshotStore, type SnapshotRead } from "../store/SnapshotStore.ts"
 import type { StoreError } from "../store/StoreError.ts"
+import { keyNotHeldIn } from "../store/StateProtection.ts"
 import type { RestoreReport, SkippedCandidate } from "./RestoreReport.ts"
 
 /** The restore could not decide: a store it needs did not answer. */
@@ -225,13 +226,26 @@ const headerFirst = (
 
 /** Restores `sessionId` without writing anything; see the module header for the rules. */
 export const run = Effect.fn("Restore.run")(function*(sessionId: SessionId, options: RestoreOptions = {}) {
-  const report = yield* choose(sessionId, options)
+  const report = lockedOut(yield* choose(sessionId, options))
   yield* Metrics.count(Metrics.restores, 1, { outcome: report.outcome, source: report.outcome === "restored" ? report.source : "none" })
   for (const skipped of report.skipped) {
     yield* Metrics.count(Metrics.skippedCandidates, 1, { source: skipped.source, kind: skipped.kind })
   }
   return report
 })
+
+/**
+ * The report, refused when a candidate passed over is under a key this process does not hold (a
+ * runner started without STATE_KEYS, or with an old key removed too soon): that state is not
+ * damaged, and restoring something older past it would lose it (and what is written after it would
+ * be refused once the keys are back).
+ */
+const lockedOut = (report: RestoreReport): RestoreReport => {
+  const keyMissing = report.skipped.map((skipped) => skipped.kind === "invalid" ? keyNotHeldIn(skipped.reason) : undefined).find((id) => id !== undefined)
+  if (keyMissing === undefined || report.outcome === "fresh") return report
+  const { liveTierDegraded, scanned, sessionId, skipped } = report
+  return { sessionId, outcome: "unrecoverable", keyMissing, liveTierDegraded, skipped, scanned }
+}
 
 const choose = Effect.fnUntraced(function*(sessionId: SessionId, options: RestoreOptions) {
   const liveStore = yield* LiveStateStore

@@ -42,7 +42,8 @@ export interface ScanAccount {
 /**
  * - `restored`: a valid state was found and `state` holds it.
  * - `fresh`: the session has no state in any tier (every tier answered).
- * - `unrecoverable`: state exists but none of it is valid; `skipped` says why each failed.
+ * - `unrecoverable`: state exists but none of it is valid; `skipped` says why each failed. Or some of
+ *   it is under a key this process does not hold (`keyMissing`): nothing older is restored past it.
  */
 export type RestoreOutcome = "restored" | "fresh" | "unrecoverable"
 
@@ -79,9 +80,14 @@ export interface Fresh extends ReportBase {
   readonly outcome: "fresh"
 }
 
-/** State exists, none of it valid. */
+/** State exists, none of it valid; or some of it is under a key this process does not hold (`keyMissing`). */
 export interface Unrecoverable extends ReportBase {
   readonly outcome: "unrecoverable"
+  /**
+   * The key a candidate is sealed or encrypted under that this process does not hold: the state is
+   * not damaged, the process lacks its key, and falling back past it would lose what it holds.
+   */
+  readonly keyMissing?: string
 }
 
 /** The result of a restore, by its outcome. A restore never returns state that failed validation. */
@@ -113,7 +119,9 @@ export const describeReport = (report: RestoreReport): string => {
     case "fresh":
       return `${report.sessionId}: no state anywhere (fresh)`
     case "unrecoverable":
-      return `${report.sessionId}: no valid state${why}${unreadHint(report.scanned)}`
+      return report.keyMissing !== undefined
+        ? `${report.sessionId}: not restored: its state is sealed or encrypted under key ${report.keyMissing}, which this process does not hold; set STATE_KEYS (or STATE_KEYS_FILE) as its runners have it${why}`
+        : `${report.sessionId}: no valid state${why}${unreadHint(report.scanned)}`
     case "restored":
       return `${report.sessionId}: restored loop ${report.loopCount} from ${
         report.source === "live" ? "the live tier" : `snapshot #${report.sequence} (id ${report.snapshotId})`

@@ -92,6 +92,23 @@ const keyNamed = (protection: StateProtection | undefined, id: string): StateKey
 
 const sealPrefix = "hmac-sha256:"
 
+/**
+ * How a state under a key this process does not hold is said (`none`: it holds no keys at all): the
+ * words `keyNotHeldIn` finds again. Such a state is not damaged, the process is missing its key.
+ */
+const keyNotHeld = (id: string, held: "none" | "others" = "others") =>
+  held === "none" ? `key ${id}, and STATE_KEYS is not set` : `key ${id}, which STATE_KEYS does not hold`
+
+/** The key a refusal says this process does not hold, when it says so (see `keyNotHeld`). */
+export const keyNotHeldIn = (reason: string): string | undefined =>
+  /under key (\S+?)(?:, and STATE_KEYS is not set|, which STATE_KEYS does not hold)/.exec(reason)?.[1]
+
+/** Why a sealed state cannot be verified by a process without keys (`undefined`: it is not sealed). */
+export const unverifiable = (seal: string | null | undefined): string | undefined => {
+  if (typeof seal !== "string" || seal === "") return undefined
+  return `sealed under ${keyNotHeld(sealKeyId(seal) ?? "?", "none")}: it cannot be verified`
+}
+
 /** The HMAC of `text` under `key`'s seal key, hex. */
 const hmacHex = (key: StateKey, text: string): string => createHmac("sha256", Redacted.value(key.sealKey)).update(text).digest("hex")
 
@@ -125,7 +142,7 @@ export const sealProblem = (
   const id = sealKeyId(seal)
   if (id === undefined) return "not authentic: its seal is not one this code writes"
   const key = keyNamed(protection, id)
-  if (key === undefined) return `not authentic: sealed under key ${id}, which STATE_KEYS does not hold`
+  if (key === undefined) return `not authentic: sealed under ${keyNotHeld(id)}`
   const expected = Buffer.from(`${sealPrefix}${key.id}:${hmacHex(key, canonicalJson({ ...computeFields(key), purpose }))}`)
   const found = Buffer.from(seal)
   return expected.length === found.length && timingSafeEqual(expected, found)
@@ -156,10 +173,10 @@ export const encryptText = (protection: StateProtection, place: string, plaintex
 export const decryptText = (protection: StateProtection | undefined, place: string, text: string): Result.Result<string, string> => {
   const [id = "", ivText = "", dataText = ""] = text.slice(cipherPrefix.length).split(":")
   if (protection === undefined || protection.keys.length === 0) {
-    return Result.fail(`cannot decrypt: it is encrypted under key ${id}, and STATE_KEYS is not set`)
+    return Result.fail(`cannot decrypt: it is encrypted under ${keyNotHeld(id, "none")}`)
   }
   const key = keyNamed(protection, id)
-  if (key === undefined) return Result.fail(`cannot decrypt: it is encrypted under key ${id}, which STATE_KEYS does not hold`)
+  if (key === undefined) return Result.fail(`cannot decrypt: it is encrypted under ${keyNotHeld(id)}`)
   const iv = Buffer.from(ivText, "base64")
   const data = Buffer.from(dataText, "base64")
   if (iv.length !== 12 || data.length < 16) return Result.fail(`cannot decrypt: its ciphertext under key ${id} is truncated or damaged`)

@@ -26,7 +26,8 @@ import {
   sealProblem,
   type StateKey,
   type StateProtection,
-  sumOf
+  sumOf,
+  unverifiable
 } from "../StateProtection.ts"
 import { type LiveRead, readLiveState, type StoredSection, tokenOfMark } from "./LiveStateCodec.ts"
 
@@ -143,6 +144,9 @@ export const readSealedLiveState = (
     texts.push(positionsOf(fields))
   }
   // After decryption, so that a key that does not open it says so; the seal is over the stored bytes.
+  // Without keys, a sealed state cannot be verified: it is not read.
+  const cannotVerify = protection === undefined ? unverifiable(seal) : undefined
+  if (cannotVerify !== undefined) return refused(` is ${cannotVerify}`)
   if (protection !== undefined) {
     const token = tokenOfMark(mark)
     const forged = sealProblem(protection, "live", seal, (key) => liveSealFields(env, sessionId, token ?? -1, sumOfRead(key, raw)))

@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as Snapshot
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import type { SessionEvent } from "../SessionEvents.ts"
 import { unwritableMessage } from "./StateLimits.ts"
-import { isEncrypted, openText, protectText, sealOf, sealProblem, type StateProtection } from "../StateProtection.ts"
+import { isEncrypted, openText, protectText, sealOf, sealProblem, type StateProtection, unverifiable } from "../StateProtection.ts"
 import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
 
 /** The sections of a snapshot row, the runner's own (`custom`) last. */
@@ -273,7 +273,10 @@ const openTradesOf = (positions: unknown): number | null => {
  */
 export const snapshotReadOfRow = (env: string, protection: StateProtection | undefined, row: SnapshotRow): SnapshotRead => {
   let verdict: Result.Result<Snapshot, StateCodecError> | undefined
-  const forged = protection === undefined ? undefined : sealProblem(protection, "snapshot", row.seal, () => snapshotSealFields(env, row))
+  // Without keys, a sealed row cannot be verified: it is not read (its runners hold keys this process lacks).
+  const forged = protection === undefined
+    ? unverifiable(row.seal)
+    : sealProblem(protection, "snapshot", row.seal, () => snapshotSealFields(env, row))
   return {
     snapshotId: row.snapshotId,
     sequence: row.sequence,
