@@ -187,7 +187,7 @@ const protectionConfig: Config.Config<Option.Option<StateProtection>> = Config.f
     }
     const keys = parseStateKeys(text)
     if (Result.isFailure(keys)) return refuse(`${variable}: ${keys.failure}`)
-    return Config.succeed(Option.some({ keys: keys.success, encrypt: encryption === "aes-256-gcm" }))
+    return Config.succeed(Option.some({ keys: keys.success, encrypt: encryption === "aes-256-gcm", source: variable === "STATE_KEYS" ? "STATE_KEYS" as const : "STATE_KEYS_FILE" as const }))
   }
 )
 

@@ -142,7 +142,8 @@ export const summaryLines = (
     ? [`  go on      ${resumeCommand(sessionId, Math.max(2 * options.target, 1000), options.env, options.venueUrl)}`]
     : [`  resume     ${resumeCommand(sessionId, options.target, options.env, options.venueUrl)}`]
   const stores = options.storeVariables ?? []
-  const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${stores.join(" and ")} set as for this run (the session is in those stores)`]
+  const listed = stores.length <= 1 ? stores.join("") : `${stores.slice(0, -1).join(", ")} and ${stores.at(-1)}`
+  const where = next.length === 0 || stores.length === 0 ? [] : [`             with ${listed} set as for this run (the session is in those stores)`]
   return [
     inFlight > 0
       ? `${sessionId} stopped at loop ${loop} (its target ${options.target}) with ${inFlight} trade(s) still in flight: resume it to follow them`

@@ -37,7 +37,7 @@ import {
   snapshotSealFields,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
-import { isEncrypted, newestKey, sealedUnderNewest, sealProblem, type StateProtection } from "./StateProtection.ts"
+import { isEncrypted, newestKey, sealedUnderNewest, sealKeyId, sealProblem, type StateProtection } from "./StateProtection.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 import { appendMemoryEvent, appendMemoryLedger, memoryWriteAllowed } from "./internal/MemoryRows.ts"
 import type { MemoryEvents } from "./SessionEvents.ts"
@@ -130,6 +130,8 @@ export interface RekeyedSnapshot {
   readonly reason?: string
   /** Whether it carried a seal before (holding or not). */
   readonly sealedBefore: boolean
+  /** The key its seal named before (`null`: it had none). */
+  readonly previousKey: string | null
 }
 
 /** Options of a rekey. */
@@ -362,7 +364,7 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
    */
   const rekeyed = (row: SnapshotRow, trust: { readonly unsealed: boolean; readonly sealedFrom: number }, keys: StateProtection): RekeyedSnapshot & { readonly write?: NewSnapshotRow } => {
     const unsealed = typeof row.seal !== "string" || row.seal === ""
-    const base = { snapshotId: row.snapshotId, sequence: row.sequence, sealedBefore: !unsealed }
+    const base = { snapshotId: row.snapshotId, sequence: row.sequence, sealedBefore: !unsealed, previousKey: sealKeyId(row.seal) ?? null }
     // Judged strictly here (the store's own keys may trust unsealed rows when it reads): which to trust is this choice's.
     const forged = sealProblem({ ...keys, trustUnsealed: false }, "snapshot", row.seal, () => snapshotSealFields(env, row))
     if (forged !== undefined && !(unsealed && trust.unsealed && row.sequence < trust.sealedFrom)) {

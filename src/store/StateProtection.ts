@@ -42,6 +42,8 @@ export interface StateProtection {
    * --trust-unsealed` seals what was written before STATE_KEYS was set). Never a seal that fails.
    */
   readonly trustUnsealed?: boolean
+  /** Where the keys were configured (said to an operator as what a later run needs set too). */
+  readonly source?: "STATE_KEYS" | "STATE_KEYS_FILE"
 }
 
 /** The least a key's secret holds: 256 bits. */

@@ -113,6 +113,16 @@ describe("summaryLines", () => {
       assert.strictEqual(lines.at(-1), "             with DATABASE_URL and REDIS_URL set as for this run (the session is in those stores)")
     }))
 
+  it.effect("run with state keys: the command to go on names them too (a run without them restores nothing of the session)", () =>
+    Effect.gen(function*() {
+      const [state] = yield* sampleStates(sessionId, { count: 1, seed: 5 })
+      const lines = summaryLines(
+        { kind: "recorded", sequence: 3, state: state! },
+        { target: 9_999_999, lastSnapshot: Option.none(), env: "dev", storeVariables: ["DATABASE_URL", "STATE_KEYS_FILE", "STATE_ENCRYPTION"] }
+      )
+      assert.strictEqual(lines.at(-1), "             with DATABASE_URL, STATE_KEYS_FILE and STATE_ENCRYPTION set as for this run (the session is in those stores)")
+    }))
+
   it.effect("a stop not recorded names the last durable snapshot and why; one taken over by another runner offers no command", () =>
     Effect.gen(function*() {
       const [sampled] = yield* sampleStates(sessionId, { count: 1, seed: 6 })

@@ -96,6 +96,8 @@ export const inspect = Command.make(
       const report = yield* Restore.run(session)
       return { report, found: report.outcome === "restored" ? yield* audit(report.state, report.ledgerTail) : undefined }
     }).pipe(Effect.provide(Persistence.layerReadOnly))
+    // No valid state is an invalid state, as `restore` says it (exit 3).
+    if (report.outcome === "unrecoverable") yield* ExitCode.set(ExitCode.invalidState)
     if (json) {
       const { entries: _entries, ...ledger } = found ?? { entries: [] }
       return yield* Console.log(JSON.stringify({ ...reportToJson(report), ledger: found === undefined ? null : ledger }))

@@ -24,6 +24,7 @@ import { type RekeyedSnapshot, SnapshotStore } from "../../store/SnapshotStore.t
 import { newestKey } from "../../store/StateProtection.ts"
 import { ExitCode } from "../ExitCode.ts"
 import { jsonFlag, sessionFlag } from "../Output.ts"
+import { plural } from "../../report/SessionReport.ts"
 
 /** What a rekey did with the live state. */
 interface RekeyedLive {
@@ -31,19 +32,35 @@ interface RekeyedLive {
   readonly reason?: string
 }
 
-const describeSnapshot = (keyId: string) => (snapshot: RekeyedSnapshot): string =>
+/** How a rekey stores what it seals: encrypted under the newest key, or in the clear. */
+const storedAs = (encrypt: boolean) => (encrypt ? "encrypted" : "in the clear")
+
+const describeSnapshot = (keyId: string, encrypt: boolean) => (snapshot: RekeyedSnapshot): string =>
   snapshot.outcome === "resealed"
-    ? `snapshot #${snapshot.sequence}: sealed under key ${keyId}`
+    ? `snapshot #${snapshot.sequence}: sealed under key ${keyId} (was: ${snapshot.previousKey === null ? "no seal" : `key ${snapshot.previousKey}`}), ${storedAs(encrypt)}`
     : snapshot.outcome === "current"
-    ? `snapshot #${snapshot.sequence}: already sealed under key ${keyId}, unchanged`
+    ? `snapshot #${snapshot.sequence}: already sealed under key ${keyId}, ${storedAs(encrypt)}: unchanged`
     : `snapshot #${snapshot.sequence}: left as it is: ${snapshot.reason}`
 
-const describeLive = (keyId: string, live: RekeyedLive): string =>
+const describeLive = (keyId: string, encrypt: boolean, live: RekeyedLive): string =>
   live.outcome === "resealed"
-    ? `live state: sealed under key ${keyId}`
+    ? `live state: written again, sealed under key ${keyId}, ${storedAs(encrypt)}`
     : live.outcome === "none"
     ? "live state: none"
     : `live state: left as it is: ${live.reason}`
+
+/** The closing line: each outcome counted, and what to do about what was left. */
+const closingLine = (session: string, keyId: string, snapshots: ReadonlyArray<RekeyedSnapshot>, live: RekeyedLive, trustUnsealed: boolean): string => {
+  const count = (outcome: RekeyedSnapshot["outcome"]) => snapshots.filter((s) => s.outcome === outcome).length
+  const left = count("refused")
+  const unsealedLeft = snapshots.some((s) => s.outcome === "refused" && !s.sealedBefore) || (live.outcome === "refused" && live.reason?.includes("carries no seal") === true)
+  const hint = unsealedLeft && !trustUnsealed
+    ? "; states written before STATE_KEYS was set carry no seal: --trust-unsealed seals them, if you trust what the stores hold"
+    : ""
+  return `${session}: ${plural(snapshots.length, "snapshot")}: ${count("resealed")} sealed under key ${keyId}, ${count("current")} already were, ${left} left as ${
+    left === 1 ? "it was" : "they were"
+  }; live state ${live.outcome === "resealed" ? "sealed" : live.outcome === "none" ? "none" : "left as it was"}${hint}`
+}
 
 /** `rekey`: see the module header. */
 export const rekey = Command.make(
@@ -88,17 +105,17 @@ export const rekey = Command.make(
       }
       return { live, snapshots }
     })).pipe(Effect.provide(Persistence.layerFrom({ ...config, protection: Option.some(protection) })))
+    if (snapshots.length === 0 && live.outcome === "none") {
+      return yield* ExitCode.fail(ExitCode.badArguments, `${session} has no state in env ${config.env}: nothing to seal`)
+    }
     const refused = snapshots.filter((s) => s.outcome === "refused").length + (live.outcome === "refused" ? 1 : 0)
-    const resealed = snapshots.filter((s) => s.outcome === "resealed").length
     yield* Console.log(
       json
-        ? JSON.stringify({ sessionId: session, keyId, snapshots, live })
+        ? JSON.stringify({ sessionId: session, keyId, encrypted: protection.encrypt, snapshots, live })
         : [
-          ...snapshots.map(describeSnapshot(keyId)),
-          describeLive(keyId, live),
-          `${session}: ${resealed} of ${snapshots.length} snapshot${snapshots.length === 1 ? "" : "s"} sealed again under key ${keyId}, ${refused} left as ${
-            refused === 1 ? "it was" : "they were"
-          }`
+          ...snapshots.map(describeSnapshot(keyId, protection.encrypt)),
+          describeLive(keyId, protection.encrypt, live),
+          closingLine(session, keyId, snapshots, live, trustUnsealed)
         ].join("\n")
     )
     if (refused > 0) yield* ExitCode.set(ExitCode.invalidState)

@@ -190,7 +190,12 @@ export const run = Command.make(
         if (statusShown) yield* endStatusLine
         const storeVariables = [
           ...(Option.isSome(config.databaseUrl) ? ["DATABASE_URL"] : []),
-          ...(config.redisClusterNodes.length > 0 ? ["REDIS_CLUSTER_NODES"] : Option.isSome(config.redisUrl) ? ["REDIS_URL"] : [])
+          ...(config.redisClusterNodes.length > 0 ? ["REDIS_CLUSTER_NODES"] : Option.isSome(config.redisUrl) ? ["REDIS_URL"] : []),
+          // A run without the keys its session is sealed with restores nothing of it.
+          ...Option.match(config.protection, {
+            onNone: () => [],
+            onSome: (protection) => [protection.source ?? "STATE_KEYS", ...(protection.encrypt ? ["STATE_ENCRYPTION"] : [])]
+          })
         ]
         const lines = summaryLines(outcome, {
           target: args.loops,
