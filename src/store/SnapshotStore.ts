@@ -37,7 +37,7 @@ import {
   snapshotSealFields,
   writtenSummary
 } from "./internal/SnapshotRows.ts"
-import { isEncrypted, newestKey, sealedUnderNewest, sealKeyId, sealProblem, type StateProtection } from "./StateProtection.ts"
+import { isEncrypted, keyNotHeldIn, newestKey, sealedUnderNewest, sealKeyId, sealProblem, type StateProtection } from "./StateProtection.ts"
 import { storeOperation } from "./internal/StoreSpan.ts"
 import { appendMemoryEvent, appendMemoryLedger, memoryWriteAllowed } from "./internal/MemoryRows.ts"
 import type { MemoryEvents } from "./SessionEvents.ts"
@@ -321,22 +321,39 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
     return summariesOf(yield* rows.selectNewestOfEach())
   })
 
-  /** The newest snapshot of each session that reads as valid: retention never takes one. */
+  /**
+   * The newest snapshot of each session that reads as valid: retention never takes one. A session
+   * none of whose snapshots reads as valid keeps them all: which one a restore needs cannot be told
+   * (the wrong keys make every snapshot fail alike). A snapshot under a key this process does not
+   * hold stops retention: it cannot tell valid from not.
+   */
   const newestValidIds = Effect.fnUntraced(function*() {
     const ids: Array<number> = []
     for (const session of yield* listSessions()) {
+      const scanned: Array<number> = []
       let beforeSequence: number | undefined
+      let found = false
       scan: while (true) {
         const reads = yield* loadRecent(session.sessionId, { limit: 16, ...(beforeSequence === undefined ? {} : { beforeSequence }) })
         for (const read of reads) {
           if (Result.isSuccess(read.result)) {
             ids.push(read.snapshotId)
+            found = true
             break scan
           }
+          const keyMissing = keyNotHeldIn(read.result.failure.message)
+          if (keyMissing !== undefined) {
+            return yield* StoreError.failure(
+              store,
+              `cleanup cannot tell the valid snapshots of ${session.sessionId} from the others: they are sealed or encrypted under key ${keyMissing}, which this process does not hold; set STATE_KEYS (or STATE_KEYS_FILE) as its runners have it`
+            )
+          }
+          scanned.push(read.snapshotId)
         }
         if (reads.length < 16) break
         beforeSequence = reads[reads.length - 1]!.sequence
       }
+      if (!found) ids.push(...scanned)
     }
     return ids
   })
@@ -363,7 +380,7 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
    * one above it was written after the keys were, by someone without them.
    */
   const rekeyed = (row: SnapshotRow, trust: { readonly unsealed: boolean; readonly sealedFrom: number }, keys: StateProtection): RekeyedSnapshot & { readonly write?: NewSnapshotRow } => {
-    const unsealed = typeof row.seal !== "string" || row.seal === ""
+    const unsealed = typeof row.seal !== "string"
     const base = { snapshotId: row.snapshotId, sequence: row.sequence, sealedBefore: !unsealed, previousKey: sealKeyId(row.seal) ?? null }
     // Judged strictly here (the store's own keys may trust unsealed rows when it reads): which to trust is this choice's.
     const forged = sealProblem({ ...keys, trustUnsealed: false }, "snapshot", row.seal, () => snapshotSealFields(env, row))
@@ -402,7 +419,7 @@ export const fromRows = (env: Env, rows: SnapshotRows, protection?: StateProtect
     if (options.trustUnsealed === true) {
       yield* eachRow(sessionId, (row) =>
         Effect.sync(() => {
-          if (typeof row.seal === "string" && row.seal !== "" && sealProblem(keys, "snapshot", row.seal, () => snapshotSealFields(env, row)) === undefined) {
+          if (typeof row.seal === "string" && sealProblem(keys, "snapshot", row.seal, () => snapshotSealFields(env, row)) === undefined) {
             sealedFrom = Math.min(sealedFrom, row.sequence)
           }
         }))

@@ -107,8 +107,9 @@ export const keyNotHeldIn = (reason: string): string | undefined =>
 
 /** Why a sealed state cannot be verified by a process without keys (`undefined`: it is not sealed). */
 export const unverifiable = (seal: string | null | undefined): string | undefined => {
-  if (typeof seal !== "string" || seal === "") return undefined
-  return `sealed under ${keyNotHeld(sealKeyId(seal) ?? "?", "none")}: it cannot be verified`
+  if (typeof seal !== "string") return undefined
+  const id = sealKeyId(seal)
+  return id === undefined ? "sealed (its seal names no key this code writes), and STATE_KEYS is not set: it cannot be verified" : `sealed under ${keyNotHeld(id, "none")}: it cannot be verified`
 }
 
 /** The HMAC of `text` under `key`'s seal key, hex. */
@@ -125,7 +126,9 @@ export const sealKeyId = (seal: string | null | undefined): string | undefined =
   if (typeof seal !== "string" || !seal.startsWith(sealPrefix)) return undefined
   const rest = seal.slice(sealPrefix.length)
   const colon = rest.lastIndexOf(":")
-  return colon > 0 ? rest.slice(0, colon) : undefined
+  const id = colon > 0 ? rest.slice(0, colon) : ""
+  // Only an id a key can have: what is stored is anyone's, and is said to an operator.
+  return keyIdPattern.test(id) ? id : undefined
 }
 
 /**
@@ -138,7 +141,8 @@ export const sealProblem = (
   seal: string | null | undefined,
   computeFields: (key: StateKey) => Record<string, unknown>
 ): string | undefined => {
-  if (typeof seal !== "string" || seal === "") {
+  // Only a state with no seal at all is unsealed: a seal that is there, whatever it holds, is judged.
+  if (typeof seal !== "string") {
     return protection.trustUnsealed === true ? undefined : "not authentic: it carries no seal (written without STATE_KEYS)"
   }
   const id = sealKeyId(seal)
@@ -174,6 +178,7 @@ export const encryptText = (protection: StateProtection, place: string, plaintex
 /** The plaintext of a ciphertext written at `place`, or why it cannot be had ("cannot decrypt: ..."). */
 export const decryptText = (protection: StateProtection | undefined, place: string, text: string): Result.Result<string, string> => {
   const [id = "", ivText = "", dataText = ""] = text.slice(cipherPrefix.length).split(":")
+  if (!keyIdPattern.test(id)) return Result.fail("cannot decrypt: its ciphertext names no key this code writes (damaged or forged)")
   if (protection === undefined || protection.keys.length === 0) {
     return Result.fail(`cannot decrypt: it is encrypted under ${keyNotHeld(id, "none")}`)
   }

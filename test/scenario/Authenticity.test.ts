@@ -24,7 +24,7 @@ import * as PgSnapshotStore from "../../src/store/PgSnapshotStore.ts"
 import { RedisClient } from "../../src/store/RedisClient.ts"
 import * as RedisLiveStateStore from "../../src/store/RedisLiveStateStore.ts"
 import { SnapshotStore } from "../../src/store/SnapshotStore.ts"
-import { sealKey, sectionKey } from "../../src/store/StateKeys.ts"
+import { sealKey, sectionKey, writeMarkKey } from "../../src/store/StateKeys.ts"
 import type { StateProtection } from "../../src/store/StateProtection.ts"
 import { redisClient, testPostgres } from "../support/Backings.ts"
 import { runCli } from "../support/Cli.ts"
@@ -66,7 +66,9 @@ const servicesCleaning = (envs: ReadonlyArray<Env>) =>
   })).pipe(Layer.provideMerge(Layer.mergeAll(redisClient, testPostgres)))
 
 const cliStateEnv = uniqueEnv("rekeycli")
-const base = servicesCleaning([env, cliStateEnv])
+/** Retention runs over a whole env: its test has one of its own. */
+const retainEnv = uniqueEnv("retain")
+const base = servicesCleaning([env, cliStateEnv, retainEnv])
 
 /** Runs `effect` on fresh stores of `stateEnv` sealed under `protection`. */
 const withStores = <A, E>(
@@ -81,11 +83,11 @@ const onLive = <A, E>(protection: StateProtection | undefined, f: (live: LiveSta
     return yield* f(yield* LiveStateStore)
   }), stateEnv)
 
-/** `f` on the durable tier sealed under `protection`. */
-const onSnapshots = <A, E>(protection: StateProtection | undefined, f: (snapshots: SnapshotStore["Service"]) => Effect.Effect<A, E>) =>
+/** `f` on the durable tier (of `stateEnv`) sealed under `protection`. */
+const onSnapshots = <A, E>(protection: StateProtection | undefined, f: (snapshots: SnapshotStore["Service"]) => Effect.Effect<A, E>, stateEnv: Env = env) =>
   withStores(protection, Effect.gen(function*() {
     return yield* f(yield* SnapshotStore)
-  }))
+  }), stateEnv)
 
 const newSession = (label: string) => SessionId.make(`sess_${label}${randomBytes(3).toString("hex")}`)
 
@@ -95,7 +97,7 @@ const statesOf = (sessionId: SessionId) =>
     sampled.map((state, i) => ({ ...state, session: { ...state.session, loopCount: (i + 1) * 100 } })))
 
 /** Snapshots #1-#3 of the first three states under `protection`; their ids. */
-const saveSnapshots = (protection: StateProtection | undefined, states: ReadonlyArray<EngineState>) =>
+const saveSnapshots = (protection: StateProtection | undefined, states: ReadonlyArray<EngineState>, stateEnv: Env = env) =>
   withStores(protection, Effect.gen(function*() {
     const snapshots = yield* SnapshotStore
     const ids: Array<number> = []
@@ -103,7 +105,7 @@ const saveSnapshots = (protection: StateProtection | undefined, states: Readonly
       ids.push((yield* snapshots.save({ sessionId: state.session.sessionId, snapshotType: "trade", sequence: i + 1, fencingToken: 0, createdAt: i }, state)).snapshotId)
     }
     return ids
-  }))
+  }), stateEnv)
 
 /** What a writer with database access but no key does: change a row's metrics and recompute both checksums. */
 const forgeRow = (snapshotId: number, changeMetrics: (metrics: any) => any) => recomputeChecksums(snapshotId, { changeMetrics, header: true })
@@ -116,7 +118,8 @@ const checkedByChecksumsAlone = (sessionId: SessionId) =>
   })
 
 /** The restore of `sessionId` by stores sealed under `protection`. */
-const restoreWith = (protection: StateProtection | undefined, sessionId: SessionId) => withStores(protection, Restore.run(sessionId))
+const restoreWith = (protection: StateProtection | undefined, sessionId: SessionId, stateEnv: Env = env) =>
+  withStores(protection, Restore.run(sessionId), stateEnv)
 
 const onRedis = <A>(f: (client: RedisClient["Service"]["client"]) => Promise<A>) =>
   Effect.gen(function*() {
@@ -310,6 +313,46 @@ layer(base, { timeout: "120 seconds" })("authenticated state", (it) => {
       assert.deepStrictEqual(Option.getOrThrow(loaded).state, withoutNegativeZero(state!))
     }))
 
+  it.effect("retention never cuts what it cannot verify: without the keys it refuses; with keys that open nothing it keeps every snapshot", () =>
+    Effect.gen(function*() {
+      const encrypted = { ...freshProtection(["c1"]), encrypt: true }
+      const sessionId = newSession("retain")
+      const states = yield* statesOf(sessionId)
+      yield* saveSnapshots(encrypted, states, retainEnv)
+      const sql = yield* PgClient.PgClient
+      const count = () => Effect.map(sql<{ n: string }>`SELECT count(*)::text AS n FROM session_snapshots WHERE env = ${retainEnv} AND session_id = ${sessionId}`, ([row]) => Number(row!.n))
+      const cleanupWith = (protection: StateProtection | undefined) =>
+        onSnapshots(protection, (s) => Effect.result(s.cleanup({ olderThanDays: 0, keepLatest: 1 })), retainEnv)
+      const keyless = yield* cleanupWith(undefined)
+      assert.isTrue(Result.isFailure(keyless) && keyless.failure.message.includes("cleanup cannot tell the valid snapshots of"))
+      assert.include(Result.isFailure(keyless) ? keyless.failure.message : "", "under key c1, which this process does not hold")
+      const wrongSecret = yield* cleanupWith({ ...freshProtection(["c1"]), encrypt: true })
+      assert.isTrue(Result.isSuccess(wrongSecret))
+      assert.deepStrictEqual(Result.isSuccess(wrongSecret) ? wrongSecret.success.filter((cut) => cut.sessionId === sessionId) : ["failed"], [])
+      assert.strictEqual(yield* count(), 3)
+      // With the keys: the two older ones go, the newest valid stays.
+      yield* cleanupWith(encrypted)
+      assert.strictEqual(yield* count(), 1)
+      assert.strictEqual(expectRestored(yield* restoreWith(encrypted, sessionId, retainEnv)).sequence, 3)
+    }))
+
+  it.effect("a live seal that is there but unreadable (too long, another type) is judged, not taken for none: trust on first use does not take it", () =>
+    Effect.gen(function*() {
+      const sessionId = newSession("longseal")
+      const [state] = yield* statesOf(sessionId)
+      yield* onLive(sealed, (live) => live.save(state!))
+      const writes: ReadonlyArray<(c: RedisClient["Service"]["client"]) => Promise<unknown>> = [
+        (c) => c.set(sealKey(env, sessionId), `hmac-sha256:k1:${"0".repeat(300)}`),
+        (c) => c.del(sealKey(env, sessionId)).then(() => c.rpush(sealKey(env, sessionId), "x"))
+      ]
+      for (const write of writes) {
+        yield* onRedis(write)
+        const trusting = yield* onLive({ ...sealed, trustUnsealed: true }, (live) => live.read(sessionId))
+        const opened = Option.getOrThrow(trusting).open()
+        assert.isTrue(Result.isFailure(opened) && opened.failure.message.includes("not authentic: its seal is not one this code writes"))
+      }
+    }))
+
   it.effect("rotation: old states stay readable while their key is configured, new ones use the newest; rekey re-seals the authentic ones and leaves a forgery", () =>
     Effect.gen(function*() {
       const k1 = stateKeysText("r1")
@@ -426,5 +469,36 @@ layer(base, { timeout: "120 seconds" })("rekey, through the CLI", (it) => {
       assert.match(trusting.stdout, /snapshot #\d+: left as it is: not authentic: it carries no seal .*, and newer than snapshot #1, which is sealed/)
       assert.include(trusting.stdout, "live state: left as it is: not authentic: it carries no seal, while snapshot #")
       assert.include(trusting.stdout, "1 left as it was; live state left as it was")
+    }))
+
+  it.effect("rekey leaves a stale live state as it is: an older writer's, put back, would otherwise win under the rekey's token", () =>
+    Effect.gen(function*() {
+      const sessionId = newSession("stale")
+      const keys = { STATE_KEYS: stateKeysText("s1") }
+      const first = runCli(["run", "--mode", "clean", "--session", sessionId, "--loops", "80", "--seed", "4"], cliEnv(cliStateEnv, keys))
+      assert.strictEqual(first.status, 0, first.stderr)
+      // The first writer's live state (token 1), kept byte for byte; a second writer (token 2) goes on.
+      const parts = ["session", "positions", "metrics", "riskGuard", "custom", "ledger"] as const
+      const names = [...parts.map((part) => sectionKey(cliStateEnv, sessionId, part)), writeMarkKey(cliStateEnv, sessionId), sealKey(cliStateEnv, sessionId)]
+      const kept = yield* onRedis((c) => Promise.all(names.map((name) => c.dumpBuffer(name))))
+      const second = runCli(["run", "--mode", "resume", "--session", sessionId, "--loops", "120"], cliEnv(cliStateEnv, keys))
+      assert.strictEqual(second.status, 0, second.stderr)
+      yield* onRedis(async (c) => {
+        for (const [i, name] of names.entries()) {
+          await c.del(name)
+          if (kept[i] !== null) await c.restore(name, 0, kept[i]!)
+        }
+      })
+      const restoreSource = () => JSON.parse(runCli(["restore", "--session", sessionId, "--dry-run", "--json"], cliEnv(cliStateEnv, keys)).stdout)
+      const before = restoreSource()
+      assert.strictEqual(before.source, "snapshot")
+      assert.include(JSON.stringify(before.skipped), "stale")
+
+      const rekeyed = runCli(["rekey", "--session", sessionId], cliEnv(cliStateEnv, keys))
+      assert.strictEqual(rekeyed.status, 3, rekeyed.stderr)
+      assert.include(rekeyed.stdout, "live state: left as it is: stale: written with token 1, older than token 2 of snapshot #")
+      const after = restoreSource()
+      assert.strictEqual(after.source, "snapshot")
+      assert.strictEqual(after.loopCount, 120)
     }))
 })

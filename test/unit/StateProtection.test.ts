@@ -106,6 +106,21 @@ describe("seals and ciphertexts", () => {
     assert.include(sealProblem({ ...keys, trustUnsealed: true }, "snapshot", `${seal.slice(0, -1)}${seal.endsWith("0") ? "1" : "0"}`, () => fields), "does not match")
   })
 
+  it("a seal or a ciphertext naming an id no key can have is refused without repeating it: no line break, escape or megabyte reaches an operator", () => {
+    const keys = freshProtection(["k1"], true)
+    for (const id of ["k1\nFAKE LINE: restored OK\u001b[31m", "A".repeat(100_000), ""]) {
+      const sealed = sealProblem(keys, "snapshot", `hmac-sha256:${id}:00`, () => fields)
+      assert.strictEqual(sealed, "not authentic: its seal is not one this code writes")
+      const opened = decryptText(keys, "place", `aes-256-gcm:${id}:AAAAAAAAAAAAAAAA:AAAAAAAAAAAAAAAAAAAAAA==`)
+      assert.isTrue(Result.isFailure(opened))
+      const message = Result.isFailure(opened) ? opened.failure : ""
+      assert.include(message, "names no key this code writes")
+      assert.isBelow(message.length, 200)
+    }
+    // An empty seal is a seal that does not hold, not a missing one: trust on first use does not take it.
+    assert.include(sealProblem({ ...keys, trustUnsealed: true }, "snapshot", "", () => fields), "not one this code writes")
+  })
+
   it("a ciphertext opens at its place under its key, and nowhere else; the same text never encrypts the same twice", () => {
     const keys = freshProtection(["e1"], true)
     const text = JSON.stringify({ tradeId: "t-1", pnl: 12.5 })

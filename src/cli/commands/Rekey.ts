@@ -17,6 +17,7 @@
 import { Console, Effect, Option, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import { persistenceConfig } from "../../config.ts"
+import * as Restore from "../../recovery/Restore.ts"
 import { defaultHolder, hold } from "../../session/Session.ts"
 import { LiveStateStore } from "../../store/LiveStateStore.ts"
 import * as Persistence from "../../store/Persistence.ts"
@@ -89,7 +90,14 @@ export const rekey = Command.make(
       // An unsealed live state is trusted only in a session no snapshot of which was sealed before:
       // a runner with the keys seals what it writes, so one beside sealed snapshots was written without them.
       const sealedSnapshot = snapshots.find((snapshot) => snapshot.sealedBefore && snapshot.outcome !== "refused")
-      if (Option.isSome(read) && read.value.sealed === false && sealedSnapshot !== undefined) {
+      // A live state a restore would pass over as stale (its writer had lost the session) is left as
+      // it is: written again under this rekey's lease, its token would make it win.
+      const stale = Option.isSome(read)
+        ? (yield* Restore.run(session)).skipped.find((skipped) => skipped.source === "live" && skipped.kind === "stale")
+        : undefined
+      if (stale !== undefined) {
+        live = { outcome: "refused", reason: `stale: ${stale.reason}` }
+      } else if (Option.isSome(read) && read.value.sealed === false && sealedSnapshot !== undefined) {
         live = {
           outcome: "refused",
           reason: `not authentic: it carries no seal, while snapshot #${sealedSnapshot.sequence} is sealed: written after the keys were, without them`

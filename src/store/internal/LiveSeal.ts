@@ -125,7 +125,7 @@ export const readSealedLiveState = (
   const location = sectionKey(env, sessionId, "session").replace(/:session$/, ":*")
   const refused = (message: string): Option.Option<LiveRead> => {
     const failure = Result.fail(StoreError.unreadable(store, location, `live state of ${sessionId}${message}`))
-    return Option.some({ loopCount: undefined, fencingToken: null, open: () => failure, sealed: typeof seal === "string" && seal !== "" })
+    return Option.some({ loopCount: undefined, fencingToken: null, open: () => failure, sealed: typeof seal === "string" })
   }
   const texts: Array<StoredSection> = []
   for (const [i, part] of raw.entries()) {
@@ -152,5 +152,5 @@ export const readSealedLiveState = (
     const forged = sealProblem(protection, "live", seal, (key) => liveSealFields(env, sessionId, token ?? -1, sumOfRead(key, raw)))
     if (forged !== undefined) return refused(` is ${forged}`)
   }
-  return Option.map(readLiveState(store, env, sessionId, texts, mark), (read) => ({ ...read, sealed: typeof seal === "string" && seal !== "" }))
+  return Option.map(readLiveState(store, env, sessionId, texts, mark), (read) => ({ ...read, sealed: typeof seal === "string" }))
 }

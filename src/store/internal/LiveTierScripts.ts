@@ -101,7 +101,8 @@ const StoredValue = Schema.Union([Schema.Null, Schema.String, Schema.Array(Schem
  * positions also a hash) of at most the limit in bytes, checked before a byte is sent (a hash by
  * its sampled size in memory first, so that millions of tiny fields are refused before they are
  * gathered). Answers `{'ok', session, positions, metrics, risk_guard, custom, ledger, mark, seal}` (false where absent;
- * a hash as `{'hash', field, value, ...}`; the mark and the seal only when each is a short string), or the first
+ * a hash as `{'hash', field, value, ...}`; the mark only when it is a short string; a seal that is there but
+ * not a short string as `'!'`, which no seal is, so that it is judged, not taken for none), or the first
  * refusal: `{'oversized', key-index, size}`, `{'wrongtype', key-index, type}`. It reads only, so it
  * runs when Redis is out of memory too.
  */
@@ -136,7 +137,9 @@ end
 out[8] = false
 if redis.call('TYPE', mark_key)['ok'] == 'string' and redis.call('STRLEN', mark_key) <= 256 then out[8] = redis.call('GET', mark_key) end
 out[9] = false
-if redis.call('TYPE', seal_key)['ok'] == 'string' and redis.call('STRLEN', seal_key) <= 256 then out[9] = redis.call('GET', seal_key) end
+local sealKind = redis.call('TYPE', seal_key)['ok']
+if sealKind == 'string' and redis.call('STRLEN', seal_key) <= 256 then out[9] = redis.call('GET', seal_key)
+elseif sealKind ~= 'none' then out[9] = '!' end
 return out`,
   reply: Schema.Union([
     Schema.Tuple([
