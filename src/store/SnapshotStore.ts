@@ -98,6 +98,10 @@ export interface SnapshotRead {
   readonly header: SnapshotHeader | undefined
   /** Its verdict: verified (checksum, Schemas) and decoded on first use. */
   readonly result: Result.Result<Snapshot, StateCodecError>
+  /** The key its seal names (`null`: no seal; not checked here, its verdict says whether it holds). */
+  readonly sealKey: string | null
+  /** Whether its sections are stored encrypted. */
+  readonly encrypted: boolean
 }
 
 /** Options of a retention run. */

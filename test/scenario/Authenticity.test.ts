@@ -441,6 +441,11 @@ layer(base, { timeout: "120 seconds" })("rekey, through the CLI", (it) => {
       assert.isAbove(outcome.snapshots.length, 0)
       for (const snapshot of outcome.snapshots) assert.strictEqual(snapshot.outcome, "resealed")
       assert.strictEqual(outcome.live.outcome, "resealed")
+      // The listing says under which key each snapshot is, and that it is encrypted: what step 3 of a rotation waits on.
+      const listed = runCli(["snapshots", "--session", sessionId, "--json"], cliEnv(stateEnv, { STATE_KEYS: `${k1},${k2}` }))
+      const sealedAs = (JSON.parse(listed.stdout).snapshots as Array<{ sealKey: string | null; encrypted: boolean; verdict: string }>)
+        .map((s) => [s.sealKey, s.encrypted, s.verdict])
+      assert.deepStrictEqual(sealedAs, outcome.snapshots.map(() => ["c2", true, "valid"]))
 
       // The old key gone: the session restores, from its live state.
       const restored = runCli(["restore", "--session", sessionId, "--dry-run", "--json"], cliEnv(stateEnv, { STATE_KEYS: k2 }))

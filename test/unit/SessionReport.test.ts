@@ -74,6 +74,8 @@ describe("historyCut", () => {
   const read = (sequence: number): SnapshotRead => ({
     snapshotId: sequence,
     sequence,
+    sealKey: null,
+    encrypted: false,
     recordedAt: 1_000 * sequence,
     bytes: 0,
     header: undefined,
@@ -111,6 +113,8 @@ describe("render: orders in flight", () => {
       snapshots: [{
         snapshotId: 1,
         sequence: 1,
+        sealKey: null,
+        encrypted: false,
         recordedAt: 0,
         bytes: 0,
         header: undefined,

@@ -60,12 +60,22 @@ export const snapshots = Command.make(
       const store = yield* SnapshotStore
       return { listing: yield* store.listSnapshots(session, limit), reads: yield* store.loadRecent(session, { limit }) }
     }).pipe(Effect.provide(Persistence.layerReadOnly))
-    const verdicts = new Map(reads.map((r) => [r.snapshotId, Result.isSuccess(r.result) ? "valid" : r.result.failure.message]))
-    const rows = listing.map((s) => ({ ...s, verdict: verdicts.get(s.snapshotId) ?? "not checked" }))
+    const checked = new Map(reads.map((r) => [r.snapshotId, r]))
+    const rows = listing.map((s) => {
+      const read = checked.get(s.snapshotId)
+      return {
+        ...s,
+        verdict: read === undefined ? "not checked" : Result.isSuccess(read.result) ? "valid" : read.result.failure.message,
+        sealKey: read?.sealKey ?? null,
+        encrypted: read?.encrypted ?? false
+      }
+    })
     if (json) return yield* Console.log(JSON.stringify({ sessionId: session, snapshots: rows }))
+    // The key each is sealed under (what a rotation waits on), and whether it is stored encrypted.
+    const sealedAs = (s: (typeof rows)[number]) => `${s.sealKey ?? "none"}${s.encrypted ? " enc" : ""}`
     yield* Console.log(table(
-      ["session", "seq", "type", "status", "loop", "open", "recorded", "id", "verdict"],
-      rows.map((s) => [...summaryRow(s), String(s.snapshotId), s.verdict])
+      ["session", "seq", "type", "status", "loop", "open", "recorded", "id", "seal", "verdict"],
+      rows.map((s) => [...summaryRow(s), String(s.snapshotId), sealedAs(s), s.verdict])
     ))
   })
 ).pipe(Command.withDescription("List a session's snapshots, newest first, each checked"))

@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot, SnapshotType as Snapshot
 import { StateCodecError } from "../../domain/StateCodecError.ts"
 import type { SessionEvent } from "../SessionEvents.ts"
 import { unwritableMessage } from "./StateLimits.ts"
-import { isEncrypted, openText, protectText, sealOf, sealProblem, type StateProtection, unverifiable } from "../StateProtection.ts"
+import { isEncrypted, openText, protectText, sealKeyId, sealOf, sealProblem, type StateProtection, unverifiable } from "../StateProtection.ts"
 import type { CleanupOptions, HistoryCut, SnapshotRead, SnapshotSummary, SnapshotToSave } from "../SnapshotStore.ts"
 
 /** The sections of a snapshot row, the runner's own (`custom`) last. */
@@ -283,6 +283,8 @@ export const snapshotReadOfRow = (env: string, protection: StateProtection | und
     recordedAt: row.recordedAt,
     bytes: row.storedBytes ?? payloadBytesOf(row),
     header: forged === undefined ? verifiedHeaderOf(row) : undefined,
+    sealKey: sealKeyId(row.seal) ?? (typeof row.seal === "string" ? "?" : null),
+    encrypted: isEncrypted(row.session),
     get result() {
       // Decrypted first, so that a key that does not open it says so; the seal is over its columns.
       verdict ??= Result.flatMap(
