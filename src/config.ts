@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { errorCodeOf } from "./store/internal/ErrorCode.ts"
 import { Config, ConfigProvider, Duration, Option, Redacted, Result, Schema } from "effect"
 import { Env } from "./domain/Ids.ts"
 import { readFileSync } from "node:fs"
@@ -179,7 +180,7 @@ const protectionConfig: Config.Config<Option.Option<StateProtection>> = Config.f
       try {
         text = readFileSync(file.value, "utf8")
       } catch (error) {
-        return refuse(`STATE_KEYS_FILE: cannot read ${file.value}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`)
+        return refuse(`STATE_KEYS_FILE: cannot read ${file.value}: ${errorCodeOf(error) ?? "unreadable"}`)
       }
     }
     if (text === undefined) {

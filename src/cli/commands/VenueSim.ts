@@ -64,7 +64,7 @@ const admin = (url: string) =>
   )
 
 const unreachable = (url: string) => (error: unknown) =>
-  ExitCode.fail(ExitCode.storeUnreachable, `the venue simulator at ${url} did not answer: ${(error as { readonly message?: string }).message ?? String(error)}`)
+  ExitCode.fail(ExitCode.storeUnreachable, `the venue simulator at ${url} did not answer: ${error instanceof Error ? error.message : String(error)}`)
 
 /** `venue orders --url URL`: every order the simulator ever accepted or rejected. */
 const orders = Command.make(

@@ -13,6 +13,7 @@
  * Where there is no /proc (not Linux) the start time and the boot id are
  * unknown, and a lock is judged by its PID alone.
  */
+import { errorCodeOf } from "./ErrorCode.ts"
 import { Effect, Schema } from "effect"
 import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -67,7 +68,7 @@ const isRunning = (pid: number): boolean => {
     process.kill(pid, 0)
     return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
+    return errorCodeOf(error) === "EPERM"
   }
 }
 
@@ -120,7 +121,7 @@ const readLock = (lockFile: string): string | undefined => {
   try {
     return readFileSync(lockFile, "utf8")
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    if (errorCodeOf(error) === "ENOENT") return undefined
     throw error
   }
 }
@@ -149,7 +150,7 @@ const create = (lockFile: string, text: string, nonce: string): boolean => {
     linkSync(draft, lockFile)
     return true
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errorCodeOf(error)
     if (code === "EEXIST") return false
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error
     // A filesystem without hard links: exclusive creation, then the write.
@@ -157,7 +158,7 @@ const create = (lockFile: string, text: string, nonce: string): boolean => {
       writeFileSync(lockFile, text, { flag: "wx" })
       return true
     } catch (fallback) {
-      if ((fallback as NodeJS.ErrnoException).code === "EEXIST") return false
+      if (errorCodeOf(fallback) === "EEXIST") return false
       throw fallback
     }
   } finally {
@@ -174,13 +175,13 @@ const removeStale = (lockFile: string, text: string, nonce: string): void => {
   try {
     renameSync(lockFile, aside)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return // someone else removed it
+    if (errorCodeOf(error) === "ENOENT") return // someone else removed it
     throw error
   }
   try {
     if (readFileSync(aside, "utf8") !== text) linkSync(aside, lockFile)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    if (errorCodeOf(error) !== "EEXIST") throw error
   } finally {
     rmSync(aside, { force: true })
   }

@@ -143,6 +143,13 @@ const inconsistency = (state: EngineState): StateCodecError | undefined => {
   return undefined
 }
 
+/** Each string section's encoder, by name (one each, so that each is checked against its own section's type). */
+const encodeStringSection: { readonly [K in StringSection]: (state: EngineState) => Result.Result<unknown, StateCodecError> } = {
+  session: (state) => sectionCodecs.session.encode(state.session),
+  metrics: (state) => sectionCodecs.metrics.encode(state.metrics),
+  riskGuard: (state) => sectionCodecs.riskGuard.encode(state.riskGuard)
+}
+
 /** Plans the save of `state` and its ledger tail after the save `previous` (everything, when there is none). */
 export const planLiveWrite = (
   state: EngineState,
@@ -166,7 +173,7 @@ export const planLiveWrite = (
   }
   for (const section of stringSections) {
     if (previous !== undefined && previous[section] === state[section]) continue
-    const encoded = (sectionCodecs[section] as { encode: (v: unknown) => Result.Result<unknown, StateCodecError> }).encode(state[section])
+    const encoded = encodeStringSection[section](state)
     if (Result.isFailure(encoded)) return Result.fail(encoded.failure)
     const text = JSON.stringify(encoded.success)
     bytes += text.length

@@ -6,6 +6,7 @@
  * refused with a typed error as soon as the limit is reached, so a damaged
  * or malicious payload (a "zip bomb") cannot exhaust memory.
  */
+import { errorCodeOf } from "./ErrorCode.ts"
 import { Effect, Result } from "effect"
 import { promisify } from "node:util"
 import { gunzipSync, gzip as gzipCallback, gzipSync } from "node:zlib"
@@ -43,12 +44,12 @@ export const decompress = (
   try {
     return Result.succeed(gunzipSync(data, { maxOutputLength: maxBytes }).toString("utf8"))
   } catch (error) {
-    const tooLarge = (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
+    const tooLarge = errorCodeOf(error) === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
     return Result.fail(StateCodecError.invalid(
       part,
       tooLarge
         ? `${part} inflates past the limit of ${maxBytes} bytes; not read`
-        : `${part} is not valid gzip data: ${(error as Error).message}`
+        : `${part} is not valid gzip data: ${error instanceof Error ? error.message : String(error)}`
     ))
   }
 }

@@ -262,7 +262,7 @@ export const summariesOf = (rows: ReadonlyArray<SnapshotRow>): Array<SnapshotSum
 
 const openTradesOf = (positions: unknown): number | null => {
   if (positions === null || typeof positions !== "object") return null
-  const trades = (positions as { readonly activeTrades?: unknown }).activeTrades
+  const trades: unknown = Reflect.get(positions, "activeTrades")
   return trades !== null && typeof trades === "object" ? Object.keys(trades).length : null
 }
 
